@@ -1,0 +1,36 @@
+# One command each for a fresh machine with Python 3.11+: `make demo`, `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench migration clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	OPSBOT_DATABASE_URL=$${OPSBOT_DATABASE_URL:-sqlite:///demo.db} $(BIN)/opsbot demo --dir demo-data
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+migration: $(STAMP)
+	$(BIN)/python -m bot.migrations.regenerate
+	$(BIN)/ruff format bot/migrations/versions/0001_initial.py
+	$(BIN)/ruff check --fix --quiet bot/migrations/versions/0001_initial.py
+
+clean:
+	rm -rf $(VENV) demo-data demo.db* .pytest_cache .ruff_cache

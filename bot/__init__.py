@@ -1,0 +1,1 @@
+"""opsbot core: configuration, storage, ingestion, analytics and alerting (no Slack here)."""

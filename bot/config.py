@@ -1,0 +1,55 @@
+"""Settings from the environment, read once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_DATABASE_URL = "sqlite:///opsbot.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class MissingSetting(RuntimeError):
+    """A setting the chosen mode needs is not in the environment."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"{name} is not set: {why}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    drop_dir: str | None = None
+    max_upload_bytes: int = 50 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        max_mb = float(env.get("OPSBOT_MAX_UPLOAD_MB") or 50)
+        return cls(
+            database_url=env.get("OPSBOT_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+            slack_api_url=env.get("OPSBOT_SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+            drop_dir=env.get("OPSBOT_DROP_DIR") or None,
+            max_upload_bytes=int(max_mb * 1024 * 1024),
+        )
+
+    def require(self, name: str, why: str) -> str:
+        """The value of an environment setting, or MissingSetting naming it."""
+        attr = {
+            "SLACK_BOT_TOKEN": "slack_bot_token",
+            "SLACK_SIGNING_SECRET": "slack_signing_secret",
+            "SLACK_APP_TOKEN": "slack_app_token",
+            "OPSBOT_DROP_DIR": "drop_dir",
+        }[name]
+        value = getattr(self, attr)
+        if not value:
+            raise MissingSetting(name, why)
+        return value

@@ -1,0 +1,225 @@
+"""Stores (storefronts) and the Slack channels bound to them.
+
+Agencies run dozens of storefronts, so every fact belongs to a store. A store has a name, a
+timezone (its "day" for every report) and a language for its messages, plus per-store
+settings whose defaults live in `DEFAULT_SETTINGS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.models import channels, stores
+from bot.storage import read, write
+
+LANGUAGES = ("en", "zh")
+DEFAULT_STORE = "default"
+# Every threshold is configurable per store (`opsbot store set` / `/opsbot config`).
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "checklist_time": "09:00",
+    "workdays_only": False,
+    "p4p_daily_budget": None,  # CNY; falls back to the budget column of the P4P report
+    "key_keywords": [],  # keywords whose P4P position must stay in 1-5
+    "posts_per_day": 3,
+    "posts_max_per_day": 12,
+    "unreplied_hours": 24,
+    "duplicate_days": 3,
+    "ship_soon_days": 3,
+    "zombie_days": 2,
+    "hesitant_days": 7,
+    "lost_days": 90,
+    "alert_level": 0.01,
+    "alert_min_drop": 0.40,
+    "alert_min_expected": 5.0,
+}
+
+
+class StoreError(ValueError):
+    """A store operation a user asked for that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Store:
+    id: int
+    name: str
+    timezone: str
+    language: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def setting(self, name: str) -> Any:
+        return self.settings.get(name, DEFAULT_SETTINGS[name])
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise StoreError(
+            f"unknown timezone {name!r}: use an IANA name like Asia/Shanghai or America/New_York"
+        ) from None
+    return name
+
+
+def check_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise StoreError(f"unknown language {language!r}: use one of {', '.join(LANGUAGES)}")
+    return language
+
+
+def _store(row: Any) -> Store:
+    return Store(row.id, row.name, row.timezone, row.language, dict(row.settings or {}))
+
+
+def add_store(
+    engine: Engine, name: str, timezone: str = "Asia/Shanghai", language: str = "en"
+) -> Store:
+    name = name.strip()
+    if not name:
+        raise StoreError("a store needs a name")
+    check_timezone(timezone)
+    check_language(language)
+    try:
+        with write(engine) as conn:
+            conn.execute(
+                insert(stores).values(
+                    name=name, timezone=timezone, language=language, settings={},
+                    created_at=utcnow(),
+                )
+            )
+    except IntegrityError:
+        raise StoreError(f"a store named {name!r} already exists") from None
+    store = find_store(engine, name)
+    assert store is not None
+    return store
+
+
+def list_stores(engine: Engine) -> list[Store]:
+    with read(engine) as conn:
+        return [_store(r) for r in conn.execute(select(stores).order_by(stores.c.name))]
+
+
+def find_store(engine: Engine, name: str) -> Store | None:
+    with read(engine) as conn:
+        row = conn.execute(select(stores).where(stores.c.name == name)).first()
+    return _store(row) if row else None
+
+
+def get_store(conn: Connection, store_id: int) -> Store:
+    return _store(conn.execute(select(stores).where(stores.c.id == store_id)).one())
+
+
+def resolve_store(engine: Engine, name: str | None) -> Store:
+    """The store a command means: the one named, else the only one, else `default`."""
+    if name:
+        store = find_store(engine, name)
+        if store is None:
+            raise StoreError(f"no store named {name!r}: add it with `opsbot store add {name}`")
+        return store
+    existing = list_stores(engine)
+    if len(existing) == 1:
+        return existing[0]
+    if not existing:
+        try:
+            return add_store(engine, DEFAULT_STORE)
+        except StoreError:  # created concurrently by another process
+            found = find_store(engine, DEFAULT_STORE)
+            assert found is not None
+            return found
+    names = ", ".join(s.name for s in existing)
+    raise StoreError(f"there are several stores ({names}): name one with --store")
+
+
+def ensure_store(engine: Engine, name: str) -> Store:
+    """The named store, created with defaults when it does not exist yet."""
+    store = find_store(engine, name)
+    if store is not None:
+        return store
+    try:
+        return add_store(engine, name)
+    except StoreError:
+        found = find_store(engine, name)
+        if found is None:
+            raise
+        return found
+
+
+def configure_store(
+    engine: Engine,
+    store: Store,
+    *,
+    timezone: str | None = None,
+    language: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Store:
+    values: dict[str, Any] = {}
+    if timezone is not None:
+        values["timezone"] = check_timezone(timezone)
+    if language is not None:
+        values["language"] = check_language(language)
+    if settings:
+        unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
+        if unknown:
+            raise StoreError(
+                f"unknown setting {unknown[0]!r}: known settings are "
+                + ", ".join(sorted(DEFAULT_SETTINGS))
+            )
+        values["settings"] = {**store.settings, **settings}
+    if values:
+        with write(engine) as conn:
+            conn.execute(update(stores).where(stores.c.id == store.id).values(**values))
+    with read(engine) as conn:
+        return get_store(conn, store.id)
+
+
+def bind_channel(
+    engine: Engine, store: Store, channel_id: str, *, team_id: str | None = None,
+    user_id: str | None = None,
+) -> None:
+    """Bind a channel to a store; a channel answers for one store, so rebinding moves it."""
+    with write(engine) as conn:
+        bound = conn.execute(
+            select(channels.c.channel_id).where(channels.c.channel_id == channel_id)
+        ).first()
+        values = {"store_id": store.id, "team_id": team_id, "bound_by": user_id,
+                  "bound_at": utcnow()}
+        if bound:
+            conn.execute(update(channels).where(channels.c.channel_id == channel_id)
+                         .values(**values))
+        else:
+            conn.execute(insert(channels).values(channel_id=channel_id, **values))
+
+
+def store_for_channel(engine: Engine, channel_id: str) -> Store | None:
+    with read(engine) as conn:
+        row = conn.execute(
+            select(stores).join(channels, channels.c.store_id == stores.c.id)
+            .where(channels.c.channel_id == channel_id)
+        ).first()
+    return _store(row) if row else None
+
+
+def channels_of(engine: Engine, store: Store) -> list[str]:
+    with read(engine) as conn:
+        return list(conn.scalars(
+            select(channels.c.channel_id).where(channels.c.store_id == store.id)
+            .order_by(channels.c.bound_at)
+        ))
+
+
+def store_count(engine: Engine) -> int:
+    with read(engine) as conn:
+        return conn.scalar(select(func.count()).select_from(stores)) or 0

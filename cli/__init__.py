@@ -1,0 +1,1 @@
+"""The `opsbot` command line: the product's second face and its test surface."""

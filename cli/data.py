@@ -1,0 +1,260 @@
+"""Data commands: ingest, store, drops, kinds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.ingest import DropResult, ingest_file
+from bot.kinds import KINDS
+from bot.models import drops, quarantine, stores
+from bot.storage import get_engine, read
+from bot.stores import (
+    DEFAULT_SETTINGS,
+    add_store,
+    bind_channel,
+    channels_of,
+    configure_store,
+    list_stores,
+    resolve_store,
+)
+from cli.main import UserError, add_json, emit
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("ingest", help="ingest exported reports (files or folders)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--store", metavar="NAME")
+    p.add_argument("--kind", choices=[k.name for k in KINDS],
+                   help="the report kind, when the columns alone cannot tell")
+    add_json(p)
+    p.set_defaults(handler=cmd_ingest)
+
+    store = subparsers.add_parser("store", help="add, list, configure and bind stores")
+    sub = store.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    p = sub.add_parser("add", help="add a store")
+    p.add_argument("name")
+    p.add_argument("--timezone", default="Asia/Shanghai")
+    p.add_argument("--language", default="en", choices=["en", "zh"])
+    add_json(p)
+    p.set_defaults(handler=cmd_store_add)
+    p = sub.add_parser("list", help="list stores")
+    add_json(p)
+    p.set_defaults(handler=cmd_store_list)
+    p = sub.add_parser("set", help="change a store's timezone, language or settings")
+    p.add_argument("name")
+    p.add_argument("--timezone")
+    p.add_argument("--language", choices=["en", "zh"])
+    p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
+                   help="settings: " + ", ".join(sorted(DEFAULT_SETTINGS)))
+    add_json(p)
+    p.set_defaults(handler=cmd_store_set)
+    p = sub.add_parser("bind", help="bind a Slack channel to a store")
+    p.add_argument("name")
+    p.add_argument("--channel", required=True, metavar="CHANNEL_ID")
+    add_json(p)
+    p.set_defaults(handler=cmd_store_bind)
+
+    p = subparsers.add_parser("drops", help="the drop history; `drops show ID` for one drop")
+    p.add_argument("action", nargs="?", choices=["show"])
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--store", metavar="NAME")
+    p.add_argument("--limit", type=int, default=50)
+    add_json(p)
+    p.set_defaults(handler=cmd_drops)
+
+    p = subparsers.add_parser("kinds", help="the report kinds and the columns each needs")
+    add_json(p)
+    p.set_defaults(handler=cmd_kinds)
+
+
+# ---- ingest -------------------------------------------------------------------------------
+
+
+def expand(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file()
+                            and not p.name.startswith("."))
+        else:
+            files.append(path)
+    return files
+
+
+def describe(result: DropResult) -> str:
+    period = f" {result.period[0]}..{result.period[1]}" if result.period else ""
+    if result.status == "duplicate":
+        return f"= {result.file}: duplicate, {result.errors[0]}"
+    if result.status == "rejected":
+        return f"✗ {result.file}: rejected: {'; '.join(result.errors)}"
+    line = (f"✓ {result.file}: {result.kind}{period} → store {result.store}: {result.rows} rows, "
+            f"{result.inserted} new, {result.updated} updated, {result.unchanged} unchanged")
+    if result.quarantined:
+        line += f", {result.quarantined} quarantined (opsbot drops show {result.drop_id})"
+    for note in result.errors:
+        line += f"\n  note: {note}"
+    return line
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    engine = get_engine(settings.database_url)
+    store = resolve_store(engine, args.store)
+    results = []
+    for path in expand(args.paths):
+        if not path.exists():
+            results.append(DropResult(file=str(path), status="rejected", store=store.name,
+                                      errors=[f"no such file: {path}"]))
+            continue
+        results.append(ingest_file(engine, store, path, kind=args.kind))
+    emit(args, {"drops": [r.to_json() for r in results]},
+         lambda: "\n".join(describe(r) for r in results) or "no files")
+    return 1 if any(r.status == "rejected" for r in results) else 0
+
+
+# ---- stores -------------------------------------------------------------------------------
+
+
+def _store_json(engine: Any, store: Any) -> dict[str, Any]:
+    return {"name": store.name, "timezone": store.timezone, "language": store.language,
+            "channels": channels_of(engine, store),
+            "settings": {**DEFAULT_SETTINGS, **store.settings}}
+
+
+def cmd_store_add(args: argparse.Namespace, settings: Settings) -> int:
+    engine = get_engine(settings.database_url)
+    store = add_store(engine, args.name, args.timezone, args.language)
+    emit(args, {"store": _store_json(engine, store)},
+         f"added store {store.name} ({store.timezone}, {store.language})")
+    return 0
+
+
+def cmd_store_list(args: argparse.Namespace, settings: Settings) -> int:
+    engine = get_engine(settings.database_url)
+    found = list_stores(engine)
+    emit(args, {"stores": [_store_json(engine, s) for s in found]},
+         lambda: "\n".join(f"{s.name}\t{s.timezone}\t{s.language}" for s in found)
+         or "no stores yet: `opsbot store add NAME`")
+    return 0
+
+
+def _setting_value(key: str, text: str) -> Any:
+    if key not in DEFAULT_SETTINGS:
+        raise UserError(f"unknown setting {key!r}: known are {', '.join(sorted(DEFAULT_SETTINGS))}")
+    default = DEFAULT_SETTINGS[key]
+    if isinstance(default, list):
+        return [w.strip() for w in text.split(",") if w.strip()]
+    if isinstance(default, str):
+        return text
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise UserError(f"{key} needs a number, got {text!r}") from None
+    if default is not None and not isinstance(value, type(default) | int | float):
+        raise UserError(f"{key} needs a {type(default).__name__}, got {text!r}")
+    return value
+
+
+def cmd_store_set(args: argparse.Namespace, settings: Settings) -> int:
+    engine = get_engine(settings.database_url)
+    store = resolve_store(engine, args.name)
+    changes = {}
+    for pair in args.settings:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise UserError(f"expected KEY=VALUE, got {pair!r}")
+        changes[key.strip()] = _setting_value(key.strip(), value.strip())
+    store = configure_store(engine, store, timezone=args.timezone, language=args.language,
+                            settings=changes)
+    emit(args, {"store": _store_json(engine, store)}, f"updated store {store.name}")
+    return 0
+
+
+def cmd_store_bind(args: argparse.Namespace, settings: Settings) -> int:
+    engine = get_engine(settings.database_url)
+    store = resolve_store(engine, args.name)
+    bind_channel(engine, store, args.channel)
+    emit(args, {"store": _store_json(engine, store)},
+         f"channel {args.channel} now answers for store {store.name}")
+    return 0
+
+
+# ---- drops --------------------------------------------------------------------------------
+
+
+def drop_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "store": row.store, "file": row.file_name, "kind": row.kind,
+        "status": row.status, "source": row.source,
+        "period": ({"start": row.period_start.isoformat(), "end": row.period_end.isoformat()}
+                   if row.period_start else None),
+        "rows": row.rows, "inserted": row.inserted, "updated": row.updated,
+        "unchanged": row.unchanged, "quarantined": row.quarantined, "errors": row.errors,
+        "created_at": row.created_at.isoformat(timespec="seconds") + "Z",
+    }
+
+
+def cmd_drops(args: argparse.Namespace, settings: Settings) -> int:
+    engine = get_engine(settings.database_url)
+    query = select(drops, stores.c.name.label("store")).join(stores)
+    if args.action == "show":
+        if args.id is None:
+            raise UserError("usage: opsbot drops show ID")
+        with read(engine) as conn:
+            row = conn.execute(query.where(drops.c.id == args.id)).first()
+            if row is None:
+                raise UserError(f"no drop with id {args.id}")
+            bad = conn.execute(select(quarantine).where(quarantine.c.drop_id == args.id)
+                               .order_by(quarantine.c.row_number)).all()
+        data = {"drop": drop_json(row),
+                "quarantine": [{"row": q.row_number, "reason": q.reason, "raw": q.raw}
+                               for q in bad]}
+        lines = [_drop_line(data["drop"])]
+        lines += [f"  row {q['row']}: {q['reason']}" for q in data["quarantine"]]
+        emit(args, data, "\n".join(lines))
+        return 0
+    if args.store:
+        store = resolve_store(engine, args.store)
+        query = query.where(drops.c.store_id == store.id)
+    with read(engine) as conn:
+        rows = conn.execute(query.order_by(drops.c.id.desc()).limit(args.limit)).all()
+    listed = [drop_json(r) for r in rows]
+    emit(args, {"drops": listed},
+         lambda: "\n".join(_drop_line(d) for d in listed) or "no drops yet")
+    return 0
+
+
+def _drop_line(d: dict[str, Any]) -> str:
+    period = f" {d['period']['start']}..{d['period']['end']}" if d["period"] else ""
+    counts = (f"{d['rows']} rows, {d['inserted']} new, {d['updated']} updated, "
+              f"{d['quarantined']} quarantined")
+    tail = counts if d["status"] == "ingested" else "; ".join(d["errors"])
+    return (f"#{d['id']} {d['created_at']} [{d['store']}] {d['status']:<9} "
+            f"{d['kind'] or '?':<9} {d['file']}{period}: {tail}")
+
+
+def cmd_kinds(args: argparse.Namespace, settings: Settings) -> int:
+    data = {"kinds": [
+        {"name": k.name, "title": k.title, "periodic": k.periodic,
+         "key": [list(alt) for alt in k.keys],
+         "fields": [{"name": f.name, "type": str(f.type), "required": f.required,
+                     "aliases": list(f.aliases)} for f in k.fields]}
+        for k in KINDS]}
+
+    def text() -> str:
+        out = []
+        for k in KINDS:
+            out.append(f"{k.name}: {k.title}" + (" (needs a report period)" if k.periodic else ""))
+            for f in k.fields:
+                mark = "*" if f.required else " "
+                out.append(f"  {mark} {f.name:<22} {f.type!s:<8} {', '.join(f.aliases)}")
+        return "\n".join(out)
+
+    emit(args, data, text)
+    return 0

@@ -1,0 +1,81 @@
+"""`opsbot` entry point: global options, the subcommand modules, errors as one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.config import MissingSetting, Settings
+
+# Each module adds its subcommands with `register(subparsers)`.
+COMMAND_MODULES = ("cli.data", "cli.ask", "cli.serve", "cli.worker")
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, never as a traceback."""
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
+    """Print `data` as JSON with --json, else the human text."""
+    if getattr(args, "json", False):
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(text() if callable(text) else text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opsbot",
+        description="opsbot runs the daily rhythm of an Alibaba.com storefront from Slack "
+        "and from this command line.",
+    )
+    parser.add_argument("--database", metavar="URL",
+                        help="database URL (default: $OPSBOT_DATABASE_URL or sqlite:///opsbot.db)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # a command group not built yet
+        module.register(subparsers)
+    return parser
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "database", None):
+        settings = Settings(**{**settings.__dict__, "database_url": args.database})
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    from bot.stores import StoreError
+
+    try:
+        return int(args.handler(args, settings_for(args)) or 0)
+    except (UserError, StoreError, MissingSetting) as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+        print(f"opsbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Slack messages from jinja2 templates: `render("inquiries.json.j2", **data) -> message`.
+
+A template writes a Block Kit message as JSON. Data is escaped once, on the way in: every
+string in the context becomes mrkdwn-safe (`&`, `<`, `>` escaped, so a buyer named
+`<!channel>` pings nobody) and JSON-safe, wrapped as Markup so autoescaping leaves it alone.
+Text written in the template itself is trusted. `fit()` then holds the message to Slack's
+limits, whatever the data's size.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+MAX_BLOCKS = 50
+MAX_SECTION = 3000
+MAX_FIELD = 2000
+MAX_FIELDS = 10
+MAX_HEADER = 150
+MAX_TEXT = 3000  # the fallback `text`; Slack truncates at 40,000 but notifications far sooner
+MAX_CONTEXT_ELEMENTS = 10
+
+
+def mrkdwn_escape(text: str) -> str:
+    """Slack's own escaping: exactly these three characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _safe(value: Any) -> Any:
+    """Deep-copy the context with every string escaped for mrkdwn and for a JSON string."""
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        return Markup(json.dumps(mrkdwn_escape(value), ensure_ascii=False)[1:-1])
+    if isinstance(value, Mapping):
+        return {k: _safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_safe(v) for v in value]
+    if isinstance(value, datetime | date):
+        return Markup(value.isoformat())
+    return value
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
+
+
+def _number(value: float | int | None, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _percent(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 100:.{digits}f}%"
+
+
+def _signed_percent(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value * 100:+.0f}%"
+
+
+def _plain(value: Any) -> Markup:
+    """For plain_text objects (headers, buttons), which may show entities literally: angle
+    brackets become look-alikes that no client can read as a mention."""
+    text = str(value).replace("&lt;", "‹").replace("&gt;", "›").replace("&amp;", "&")
+    return Markup(text)
+
+
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).parent),
+    autoescape=True,  # anything that is not pre-escaped Markup is escaped again
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=False,
+)
+_env.filters.update(plain=_plain, plural=_plural, number=_number, percent=_percent,
+                    signed_percent=_signed_percent)
+
+
+def render(template: str, /, **context: Any) -> dict[str, Any]:
+    """Render a message template into a Slack payload (`text` and `blocks`) within limits."""
+    output = _env.get_template(template).render(**{k: _safe(v) for k, v in context.items()})
+    try:
+        # strict=False: templates may break long text over lines inside a JSON string.
+        message = json.loads(output, strict=False)
+    except json.JSONDecodeError as exc:  # a template bug, not a data problem
+        raise ValueError(f"template {template} produced invalid JSON: {exc}\n{output}") from exc
+    return fit(message)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fit(message: dict[str, Any]) -> dict[str, Any]:
+    """Hold a message to Slack's limits: a last line of defence behind the templates' own
+    "and N more" cuts, so that an oversized export can never make a post fail."""
+    blocks = list(message.get("blocks") or [])
+    if len(blocks) > MAX_BLOCKS:
+        hidden = len(blocks) - (MAX_BLOCKS - 1)
+        more = {"type": "mrkdwn", "text": f"…and {hidden} more blocks not shown"}
+        blocks = [*blocks[: MAX_BLOCKS - 1], {"type": "context", "elements": [more]}]
+    for block in blocks:
+        text = block.get("text")
+        if isinstance(text, dict) and "text" in text:
+            limit = MAX_HEADER if block.get("type") == "header" else MAX_SECTION
+            text["text"] = _cut(text["text"], limit)
+        if "fields" in block:
+            block["fields"] = block["fields"][:MAX_FIELDS]
+            for f in block["fields"]:
+                f["text"] = _cut(f["text"], MAX_FIELD)
+        if block.get("type") == "context":
+            block["elements"] = block["elements"][:MAX_CONTEXT_ELEMENTS]
+    fitted = {**message, "blocks": blocks} if blocks else dict(message)
+    fitted["text"] = _cut(str(message.get("text") or "opsbot"), MAX_TEXT)
+    return fitted
