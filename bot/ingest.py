@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,7 +22,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.kinds import ALIASES, KIND_BY_NAME, KINDS, ReportKind, Type, normalize_header
+from bot.kinds import (
+    ALIASES,
+    KIND_BY_NAME,
+    KINDS,
+    ReportKind,
+    Type,
+    header_example,
+    normalize_header,
+    required_columns,
+)
 from bot.models import drops, facts, quarantine
 from bot.parsing import BadValue, clean, parse_rate, parser_for, rate_column_in_percent
 from bot.readers import Sheet, Unreadable, period_from_name, period_from_titles, read_sheet
@@ -31,6 +41,10 @@ from bot.stores import Store, utcnow
 TOTALS = frozenset(normalize_header(w) for w in ("汇总", "合计", "总计", "Total", "Totals",
                                                    "Grand Total", "Summary"))
 _LOOKUP_BATCH = 500
+_KEY_TEXT_MAX = 500  # the fact tables' key column holds 600 characters
+_FILE_NAME_MAX = 500  # drops.file_name
+_ATTEMPTS = 3  # tries when concurrent drops collide on the same facts
+log = logging.getLogger(__name__)
 _MISS = object()
 
 
@@ -77,13 +91,6 @@ class DropResult:
 # ---- telling the kind ---------------------------------------------------------------------
 
 
-def _example(kind: ReportKind, field_name: str) -> str:
-    f = kind.by_name[field_name]
-    chinese = next((a for a in f.aliases if not a.isascii()), None)
-    english = next((a for a in f.aliases if a.isascii()), f.name)
-    return f"{chinese} / {english}" if chinese else english
-
-
 def column_map(kind: ReportKind, header: list[str]) -> dict[str, int]:
     """Field name -> column index, the first column under any of the field's aliases."""
     index = ALIASES[kind.name]
@@ -106,7 +113,7 @@ def detect_kind(header: list[str], file_name: str, hint: str | None = None) -> R
             raise Rejected(f"unknown kind {hint!r}: one of {', '.join(KIND_BY_NAME)}")
         missing = _missing_required(kind, column_map(kind, header))
         if missing:
-            needs = ", ".join(_example(kind, m) for m in missing)
+            needs = ", ".join(header_example(kind, m) for m in missing)
             raise Rejected(f"not a {kind.name} report: missing the column {needs}")
         return kind
     name = file_name.lower()
@@ -119,7 +126,7 @@ def detect_kind(header: list[str], file_name: str, hint: str | None = None) -> R
     if not scored:
         shown = ", ".join(header[:8]) + (", …" if len(header) > 8 else "")
         needs = "; ".join(
-            f"{k.name} needs {' and '.join(_example(k, f.name) for f in k.required)}"
+            f"{k.name} needs {required_columns(k)}"
             for k in KINDS
         )
         raise Rejected(f"cannot tell the report kind from the columns [{shown}]: {needs}")
@@ -150,10 +157,51 @@ def _raw(header: list[str], cells: list[object]) -> dict[str, str]:
     return raw
 
 
+def _first_text(cells: list[object]) -> str | None:
+    """The first non-blank cell's text, None for a blank row; cleans only what it must."""
+    for cell in cells:
+        if cell is None or cell == "":
+            continue
+        text = clean(cell)
+        if text:
+            return text
+    return None
+
+
+def _parse_once(raw: object, parse: Callable[[object], object]) -> object:
+    try:
+        return parse(raw)
+    except BadValue as exc:
+        return exc
+    except (ValueError, OverflowError):
+        return BadValue(f"cannot read {clean(raw)!r}")
+
+
 def _column(
     values: list[object], parse: Callable[[object], object]
 ) -> tuple[list[object], dict[int, str]]:
     """Parse a column, each distinct raw value once (dates and flags repeat a lot)."""
+    try:
+        distinct = dict.fromkeys(values)
+    except TypeError:  # an unhashable cell value: one by one below
+        return _column_by_cell(values, parse)
+    failed = False
+    for raw in distinct:
+        value = distinct[raw] = _parse_once(raw, parse)
+        failed = failed or isinstance(value, BadValue)
+    out = [distinct[raw] for raw in values]
+    errors: dict[int, str] = {}
+    if failed:
+        for i, value in enumerate(out):
+            if isinstance(value, BadValue):
+                errors[i] = str(value)
+                out[i] = None
+    return out, errors
+
+
+def _column_by_cell(
+    values: list[object], parse: Callable[[object], object]
+) -> tuple[list[object], dict[int, str]]:
     cache: dict[object, object] = {}
     out: list[object] = []
     errors: dict[int, str] = {}
@@ -185,17 +233,31 @@ def _key_text(value: object) -> str:
     return " ".join(str(value).split()).casefold()
 
 
+_KEY_PLANS: dict[str, tuple[ReportKind, list[tuple[int, tuple[str, ...], tuple[bool, ...]]]]] = {}
+
+
+def _key_plan(kind: ReportKind) -> list[tuple[int, tuple[str, ...], tuple[bool, ...]]]:
+    """Per key alternative: its index, its parts, and which parts may be empty (worked out
+    once per kind, not once per row)."""
+    known = _KEY_PLANS.get(kind.name)
+    if known is None or known[0] is not kind:
+        single = len(kind.keys) == 1
+        plan = [(i, alt, tuple(single and not _is_required(kind, n) for n in alt))
+                for i, alt in enumerate(kind.keys)]
+        known = _KEY_PLANS[kind.name] = (kind, plan)
+    return known[1]
+
+
 def natural_key(kind: ReportKind, values: dict[str, Any]) -> str | None:
     """The row's natural key, from the first key alternative the row can fill."""
-    single = len(kind.keys) == 1
-    for i, alternative in enumerate(kind.keys):
+    for i, alternative, optional in _key_plan(kind):
         parts = [values.get(name) for name in alternative]
-        usable = all(
-            p not in (None, "") or (single and not _is_required(kind, name))
-            for p, name in zip(parts, alternative, strict=True)
-        )
+        usable = all(p not in (None, "") or may_be_empty
+                     for p, may_be_empty in zip(parts, optional, strict=True))
         if usable:
             text = "\x1f".join("" if p is None else _key_text(p) for p in parts)
+            if len(text) > _KEY_TEXT_MAX:  # the key column is bounded; a digest stays unique
+                return f"{i}#{hashlib.sha256(text.encode()).hexdigest()}"
             return f"{i}:{text}"
     return None
 
@@ -206,7 +268,7 @@ def _is_required(kind: ReportKind, name: str) -> bool:
 
 
 def _key_help(kind: ReportKind) -> str:
-    options = [" and ".join(_example(kind, n) for n in alt) for alt in kind.keys]
+    options = [" and ".join(header_example(kind, n) for n in alt) for alt in kind.keys]
     return " or ".join(options)
 
 
@@ -218,15 +280,15 @@ def _parse_chunk(
     tz: ZoneInfo,
     period: tuple[date, date] | None,
     cut_off_row: int | None,
+    percent: set[str] | frozenset[str] = frozenset(),
 ) -> _Chunk:
     width = len(header)
     data: list[tuple[int, list[object]]] = []
     bad: list[tuple[int, str, dict[str, str]]] = []
     for number, cells in chunk:
-        texts = [clean(c) for c in cells]
-        if not any(texts):
+        first = _first_text(cells)
+        if first is None:
             continue  # blank spacer row
-        first = next(t for t in texts if t)
         if normalize_header(first) in TOTALS:
             continue  # the totals row is derived data, not a fact
         if number == cut_off_row:
@@ -245,7 +307,7 @@ def _parse_chunk(
         f = kind.by_name[name]
         raw_values = [cells[col] if col < len(cells) else None for _, cells in data]
         parse = parser_for(f.type, tz)
-        if f.type is Type.RATE and rate_column_in_percent(raw_values):
+        if name in percent:
             parse = lambda raw: parse_rate(raw, percent_units=True)  # noqa: E731
         values, column_errors = _column(raw_values, parse)
         parsed[name] = values
@@ -255,13 +317,15 @@ def _parse_chunk(
 
     defaults = {f.name: f.default for f in kind.fields if f.default and f.name not in columns}
     good: list[dict[str, Any]] = []
-    for i, (number, cells) in enumerate(data):
-        values = {name: parsed[name][i] for name in columns}
+    names = list(columns)
+    by_row = zip(*(parsed[n] for n in names), strict=True) if names else [()] * len(data)
+    for i, ((number, cells), parts) in enumerate(zip(data, by_row, strict=True)):
+        values = dict(zip(names, parts, strict=True))
         problems = errors.get(i, [])
         for f in kind.required:
             if values.get(f.name) is None and not any(p.startswith(header[columns[f.name]] + ":")
                                                       for p in problems):
-                problems.append(f"missing {_example(kind, f.name)}")
+                problems.append(f"missing {header_example(kind, f.name)}")
         values.update(defaults)
         if period:
             values["period_start"], values["period_end"] = period
@@ -319,8 +383,9 @@ class _Writer:
             old = existing.get(row["key"])
             values = {c: row.get(c) for c in self.columns}
             if old is None:
-                inserts.append({**values, "key": row["key"], "store_id": self.store_id,
-                                "drop_id": self.drop_id, "updated_at": self.now})
+                values.update(key=row["key"], store_id=self.store_id, drop_id=self.drop_id,
+                              updated_at=self.now)
+                inserts.append(values)
             elif all(_same(old[c], values[c]) for c in self.columns):
                 self.unchanged += 1
             else:
@@ -387,7 +452,7 @@ def _record(conn: Connection, store: Store, name: str, sha: str, result: DropRes
     period = result.period or (None, None)
     return conn.execute(
         insert(drops).values(
-            store_id=store.id, file_name=name, sha256=sha, kind=result.kind,
+            store_id=store.id, file_name=name[:_FILE_NAME_MAX], sha256=sha, kind=result.kind,
             status=result.status, source=source, source_ref=source_ref,
             period_start=period[0], period_end=period[1], rows=result.rows,
             inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
@@ -426,21 +491,36 @@ def ingest_file(
         earlier = _find_ingested(conn, store, sha)
         if earlier is not None:
             return _duplicate(conn, store, name, sha, result, earlier, source, source_ref)
-    try:
-        with write(engine) as conn:
-            _ingest(conn, store, path, name, sha, kind, result, source, source_ref)
-        return result
-    except (Rejected, Unreadable) as exc:
-        result = DropResult(file=name, status="rejected", store=store.name,
-                            kind=result.kind, errors=[str(exc)])
-    except IntegrityError:
-        # The same content was ingested concurrently by another process: ours is the copy.
-        with write(engine) as conn:
-            earlier = _find_ingested(conn, store, sha)
-            if earlier is not None:
-                fresh = DropResult(file=name, status="ingested", store=store.name)
-                return _duplicate(conn, store, name, sha, fresh, earlier, source, source_ref)
-        raise
+    for attempt in range(_ATTEMPTS):
+        try:
+            with write(engine) as conn:
+                _ingest(conn, store, path, name, sha, kind, result, source, source_ref)
+            return result
+        except (Rejected, Unreadable) as exc:
+            result = DropResult(file=name, status="rejected", store=store.name,
+                                kind=result.kind, errors=[str(exc)])
+        except IntegrityError:
+            # Another process committed concurrently. The same content: ours is the copy.
+            # Overlapping facts (PostgreSQL): a retry sees them and updates them.
+            with write(engine) as conn:
+                earlier = _find_ingested(conn, store, sha)
+                if earlier is not None:
+                    fresh = DropResult(file=name, status="ingested", store=store.name)
+                    return _duplicate(conn, store, name, sha, fresh, earlier, source, source_ref)
+            result = DropResult(file=name, status="ingested", store=store.name)
+            if attempt + 1 < _ATTEMPTS:
+                continue
+            result = DropResult(file=name, status="rejected", store=store.name, errors=[
+                "other drops kept writing the same facts at the same time; send it again"])
+        except Exception as exc:
+            # A failure while writing (disk full, lost connection, a bug): the transaction
+            # was rolled back, so nothing is half-written; record the drop as rejected.
+            log.exception("ingesting %s failed", name)
+            result = DropResult(file=name, status="rejected", store=store.name,
+                                kind=result.kind, errors=[
+                                    f"could not be stored ({type(exc).__name__}: {exc}); "
+                                    "nothing was written, send it again"])
+        break
     with write(engine) as conn:
         result.drop_id = _record(conn, store, name, sha, result, source, source_ref)
     return result
@@ -481,13 +561,15 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
         stored += ["period_start", "period_end"]
     writer = _Writer(conn, facts[kind.name], store.id, drop_id, stored)
     cut_off = _cut_off_row(path, sheet)
+    percent = _percent_columns(kind, columns, sheet.chunks)
     first_day: date | None = None
     last_day: date | None = None
     quarantined: list[dict[str, Any]] = []
     chunks: Iterable[list[tuple[int, list[object]]]] = sheet.chunks
     for chunk, is_last in _with_last(chunks):
         cut_row = chunk[-1][0] if (cut_off and is_last and chunk) else None
-        parsed = _parse_chunk(kind, sheet.header, columns, chunk, store.tz, period, cut_row)
+        parsed = _parse_chunk(kind, sheet.header, columns, chunk, store.tz, period, cut_row,
+                              percent)
         result.rows += parsed.rows
         bad = parsed.bad + writer.write(parsed.good)
         if kind.date_field and kind.date_field in columns:
@@ -517,6 +599,24 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
         period_start=result.period[0] if result.period else None,
         period_end=result.period[1] if result.period else None,
     ))
+
+
+def _percent_columns(kind: ReportKind, columns: dict[str, int],
+                     chunks: Iterable[list[tuple[int, list[object]]]]) -> set[str]:
+    """Rate columns whose bare numbers are percentages, decided once over the whole column:
+    deciding per chunk would store 0.5 as 50% in one part of a file and 0.5% in another."""
+    rates = {n: c for n, c in columns.items() if kind.by_name[n].type is Type.RATE}
+    percent: set[str] = set()
+    if not rates:
+        return percent
+    for chunk in chunks:
+        for name, col in rates.items():
+            if name not in percent and rate_column_in_percent(
+                    [cells[col] for _, cells in chunk if col < len(cells)]):
+                percent.add(name)
+        if len(percent) == len(rates):
+            break
+    return percent
 
 
 def _with_last(chunks: Iterable[list[Any]]) -> Iterable[tuple[list[Any], bool]]:

@@ -294,3 +294,21 @@ def alias_index(kind: ReportKind) -> dict[str, str]:
 
 
 ALIASES: dict[str, dict[str, str]] = {k.name: alias_index(k) for k in KINDS}
+
+
+def header_example(kind: ReportKind, field_name: str) -> str:
+    """How a column is called in exports, for messages: "产品ID / Product ID"."""
+    f = kind.by_name.get(field_name)
+    if f is None:  # period_start / period_end: not columns, taken from the title or name
+        return field_name
+    chinese = next((a for a in f.aliases if not a.isascii()), None)
+    english = next((a for a in f.aliases if a.isascii()), f.name)
+    return f"{chinese} / {english}" if chinese else english
+
+
+def required_columns(kind: ReportKind) -> str:
+    """The columns a kind cannot do without, for messages: "日期 / Date"."""
+    if not kind.required:  # e.g. customers: any one of its key columns will do
+        names = dict.fromkeys(alternative[0] for alternative in kind.keys)
+        return "one of " + ", ".join(header_example(kind, n) for n in names)
+    return " and ".join(header_example(kind, f.name) for f in kind.required)

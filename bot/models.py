@@ -145,3 +145,128 @@ def _fact_table(kind: ReportKind) -> Table:
 
 
 facts: dict[str, Table] = {kind.name: _fact_table(kind) for kind in KINDS}
+
+# ---- inquiry questions (/inquiries, bot.inquiries) ----
+# Covering index: the summary's counts and groups and the open-inquiry list read only these
+# columns, so years of inquiries are answered from the index without visiting table rows.
+Index(
+    "ix_inquiries_store_id_created_at_cover",
+    *(facts["inquiries"].c[name] for name in ("store_id", "created_at", "is_spam", "replied_at",
+                                              "country", "product_id")),
+)
+
+# ---- Slack delivery receipts (handlers/events.py, handlers/uploads.py) ----------------------
+# Slack redelivers an event it thinks was missed (X-Slack-Retry-Num) and announces one upload
+# by several events (file_shared, message/file_share); the first insert of (kind, ref) wins,
+# so each event id and each Slack file id has exactly one effect.
+slack_receipts = Table(
+    "slack_receipts",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # "event" | "file"
+    Column("ref", String(200), primary_key=True),  # the event id or the Slack file id
+    Column("received_at", DateTime, nullable=False, index=True),
+)
+
+# ---- Checklists (bot/checklist.py) ----------------------------------------------------------
+# One checklist per store, kind and local day: the unique key, not the worker's schedule,
+# keeps two workers (or a catch-up run) from posting the day's checklist twice.
+checklists = Table(
+    "checklists",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # "daily"
+    Column("day", Date, nullable=False),  # the store's local day
+    Column("data", JSON, nullable=False),  # the figures as built (bot.checklist.build_daily)
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("store_id", "kind", "day"),
+)
+
+# Who ticked which item and when; one row per item, updated on every tick or untick.
+checklist_ticks = Table(
+    "checklist_ticks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("checklist_id", ForeignKey("checklists.id", ondelete="CASCADE"), nullable=False),
+    Column("item_key", String(32), nullable=False),
+    Column("done", Boolean, nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("ticked_at", DateTime, nullable=False),
+    UniqueConstraint("checklist_id", "item_key"),
+)
+
+
+# ---- The worker's outbox (bot/outbox.py, jobs/delivery.py) ---------------------------------
+# Every message the worker sends is first written here, in the same transaction as what
+# produced it; the sender delivers it later. The unique dedupe_key makes "enqueue" idempotent,
+# and the status column with its claim time makes "send" at most once (see bot/outbox.py).
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("purpose", String(32), nullable=False),  # checklist | alert | alert_recovered | ...
+    Column("subject", String(64)),  # what the message is about, e.g. "alert:12"
+    Column("dedupe_key", String(300), nullable=False, unique=True),
+    Column("payload", JSON, nullable=False),  # {"text", "blocks"}
+    # Another outbox row whose Slack ts this one needs: a thread reply, or an edit of it.
+    Column("thread_of", ForeignKey("outbox.id", ondelete="SET NULL")),
+    Column("update_of", ForeignKey("outbox.id", ondelete="SET NULL")),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime, nullable=False),
+    Column("claimed_at", DateTime),  # the latest claim (status sending)
+    Column("first_claimed_at", DateTime),  # the earliest moment a post may have reached Slack
+    # True after an attempt whose outcome is unknown (timeout, network error, 5xx, or a worker
+    # killed mid-send): Slack's history is checked before posting again.
+    Column("maybe_sent", Boolean, nullable=False, server_default="0"),
+    Column("ts", String(32)),
+    Column("last_error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("delivered_at", DateTime),
+    Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_outbox_subject_channel", "subject", "channel"),
+)
+
+# ---- Alerts (bot/alerts.py) -----------------------------------------------------------------
+# One row per incident: opened when a rule fires, updated while it stays down, resolved when
+# it recovers. (store, rule, started_day) is unique so two workers open one incident.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("rule", String(32), nullable=False),  # "inquiry_drop"
+    Column("started_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),  # the latest day evaluated as down
+    Column("method", String(16), nullable=False),  # detector method: daily | weekly_sum
+    Column("observed", Integer, nullable=False),
+    Column("expected", Float, nullable=False),
+    Column("p_value", Float, nullable=False),
+    Column("severity", String(16), nullable=False),  # warning | critical (the latest)
+    Column("notified_severity", String(16)),  # the highest severity a message was sent for
+    Column("hint", Text),
+    Column("status", String(16), nullable=False),  # open|acknowledged|snoozed|resolved
+    Column("snoozed_until", DateTime),
+    Column("acknowledged_by", String(64)),
+    Column("acknowledged_at", DateTime),
+    Column("resolved_day", Date),
+    Column("outbox_id", ForeignKey("outbox.id", ondelete="SET NULL")),  # the latest message
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("store_id", "rule", "started_day"),
+    Index("ix_alerts_store_id_status", "store_id", "status"),
+)
+
+# When each store's alerts were last evaluated, so a tick re-evaluates only after new data
+# (a higher drop id) or a new local day.
+alert_checks = Table(
+    "alert_checks",
+    metadata,
+    Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_drop_id", Integer, nullable=False, server_default="0"),
+    Column("last_day", Date),  # the local "yesterday" of the last evaluation
+    Column("evaluated_at", DateTime, nullable=False),
+)

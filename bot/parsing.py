@@ -7,14 +7,18 @@ str, int, float, datetime, date, bool, None) and returns the value, None for "mi
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.kinds import Type
+
+_T = TypeVar("_T")
 
 
 class BadValue(ValueError):
@@ -26,6 +30,9 @@ MISSING = frozenset({"", "-", "--", "—", "——", "–", "n/a", "na", "null",
 HIDDEN = frozenset({"-1"})
 
 _EXCEL_EPOCH = datetime(1899, 12, 30)
+# What the columns can hold: BIGINT, and NUMERIC(18, 4) for money. Beyond is a bad value.
+MAX_INT = 2**63
+MAX_MONEY = 10**14
 
 
 def clean(raw: object) -> str:
@@ -54,26 +61,39 @@ _MONEY_MARKS = re.compile(r"^(?:US\s*\$|USD|CNY|RMB|[$¥￥€])\s*|\s*(?:USD|CN
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$", re.I)
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?", re.ASCII)
+_PLAIN_MONEY = re.compile(r"[¥￥]?\d{1,3}(?:,\d{3})*(?:\.\d+)?", re.ASCII)
+
+
 def _number(raw: object, *, money: bool = False) -> float | None:
     if isinstance(raw, bool):
         raise BadValue(f"expected a number, got {raw!r}")
     if isinstance(raw, int | float):
         if isinstance(raw, float) and math.isnan(raw):
             return None
+        if not math.isfinite(raw):
+            raise BadValue(f"expected a number, got {raw!r}")
         return float(raw)
+    if type(raw) is str and (_PLAIN_NUMBER.fullmatch(raw)
+                             or (money and _PLAIN_MONEY.fullmatch(raw))):
+        # The common case (`1234`, `¥1,234.50`), without the general path's cleaning.
+        value = float(raw.lstrip("¥￥").replace(",", ""))
+        if math.isfinite(value):
+            return value
     text = clean(raw)
     if text.lower() in MISSING:
         return None
     body = text
-    if money:
-        body = _MONEY_MARKS.sub("", body).strip()
+    if money:  # the sign may come before the currency: -¥3.00
+        sign = body[0] if body[0] in "+-" else ""
+        body = sign + _MONEY_MARKS.sub("", body[len(sign):].strip()).strip()
     body = body.replace(",", "").replace(" ", "")
     scale = 1.0
     if body.endswith("万"):  # Chinese exports abbreviate ten-thousands: 1.2万 = 12000
         body, scale = body[:-1], 10_000.0
-    if not _NUMBER.match(body):
+    if not _NUMBER.match(body) or not math.isfinite(value := float(body) * scale):
         raise BadValue(f"expected a number, got {text!r}")
-    return float(body) * scale
+    return value
 
 
 def parse_number(raw: object) -> float | None:
@@ -82,6 +102,8 @@ def parse_number(raw: object) -> float | None:
 
 def parse_money(raw: object) -> float | None:
     value = _number(raw, money=True)
+    if value is not None and abs(value) >= MAX_MONEY:
+        raise BadValue(f"amount too large: {clean(raw)!r}")
     return None if value is None else round(value, 4)
 
 
@@ -91,6 +113,8 @@ def parse_int(raw: object) -> int | None:
         return None
     if not value.is_integer():
         raise BadValue(f"expected a whole number, got {clean(raw)!r}")
+    if abs(value) >= MAX_INT:
+        raise BadValue(f"number too large: {clean(raw)!r}")
     return int(value)
 
 
@@ -111,6 +135,8 @@ def rate_column_in_percent(values: list[object]) -> bool:
     """A rate column without % signs is in percent units when any bare value exceeds 1:
     a CTR of 3.25 means 3.25%, while a column of 0.0325-style values is already a fraction."""
     for raw in values:
+        if isinstance(raw, str) and raw.endswith("%"):
+            continue  # the common case, decided without cleaning
         text = clean(raw)
         if not text or text.endswith("%") or text.lower() in MISSING:
             continue
@@ -216,6 +242,22 @@ def _zone_offset(zone: str) -> timedelta:
     return sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
 
 
+def _in_range(parse: Callable[..., _T]) -> Callable[..., _T]:
+    """Out-of-range moments (year 0 in UTC, epoch 10**20) are bad values, not crashes."""
+
+    @functools.wraps(parse)
+    def checked(raw: object, *args: object) -> _T:
+        try:
+            return parse(raw, *args)
+        except BadValue:
+            raise
+        except (OverflowError, OSError, ValueError):
+            raise BadValue(f"date out of range: {clean(raw)!r}") from None
+
+    return checked
+
+
+@_in_range
 def parse_datetime(raw: object, tz: ZoneInfo) -> datetime | None:
     """A moment as naive UTC. Export times are the store's local time (`tz`) unless they
     carry an offset; epoch seconds and milliseconds are UTC by definition."""
@@ -248,6 +290,7 @@ def parse_datetime(raw: object, tz: ZoneInfo) -> datetime | None:
     return moment.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
 
 
+@_in_range
 def parse_date(raw: object, tz: ZoneInfo | None = None) -> date | None:
     """A calendar date. Epoch values are turned into the store's local date."""
     if isinstance(raw, datetime):

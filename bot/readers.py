@@ -11,12 +11,13 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from bot.kinds import ALIASES, normalize_header
+from bot.kinds import ALIASES, KIND_BY_NAME, KINDS, normalize_header, required_columns
 from bot.parsing import clean
 
 HEADER_SCAN_ROWS = 30
@@ -103,28 +104,42 @@ def read_sheet(path: Path, kind: str | None = None) -> Sheet:
 
 
 def _no_header(kind: str | None) -> Unreadable:
-    what = f"a {kind} report" if kind else "any report kind"
+    if kind:
+        what = f"a {kind} report, which needs {required_columns(KIND_BY_NAME[kind])}"
+    else:
+        what = "any report kind (" + "; ".join(
+            f"{k.name} needs {required_columns(k)}" for k in KINDS) + ")"
     return Unreadable(
         f"no header row found: none of the first {HEADER_SCAN_ROWS} rows has the column "
-        f"names of {what} (see `opsbot kinds` for the columns each kind needs)"
+        f"names of {what}; see `opsbot kinds` for every column"
     )
 
 
 # ---- spreadsheets -------------------------------------------------------------------------
 
 
+@contextmanager
+def _damaged(what: str) -> Iterator[None]:
+    """Calamine's errors for broken files, and the Rust panics some cut-off .xls files cause
+    (a pyo3 PanicException, which is a BaseException), as Unreadable."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:
+        raise Unreadable(f"{what} (cut off or damaged?): {exc}") from exc
+
+
 def _read_workbook(path: Path, fmt: str, kind: str | None) -> Sheet:
     from python_calamine import CalamineWorkbook
 
-    try:
-        book = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises its own error types for broken files
-        raise Unreadable(f"cannot open this .{fmt} file (cut off or damaged?): {exc}") from exc
+    with _damaged(f"cannot open this .{fmt} file"):
+        # From the bytes, not the path: calamine picks its reader by the file's extension,
+        # and a renamed download (.xlsx saved as .xls) must still be read.
+        book = CalamineWorkbook.from_filelike(io.BytesIO(path.read_bytes()))
     for name in book.sheet_names:
-        try:
+        with _damaged(f"cannot read sheet {name!r}"):
             rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        except Exception as exc:
-            raise Unreadable(f"cannot read sheet {name!r} (cut off or damaged?): {exc}") from exc
         at = find_header(rows, kind)
         if at is None:
             continue
@@ -151,11 +166,8 @@ def detect_encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
-def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
-    first_lines = sample.splitlines()[:HEADER_SCAN_ROWS]
-    counts = {d: max((line.count(d) for line in first_lines), default=0) for d in ",\t;"}
-    delimiter = max(counts, key=lambda d: counts[d])
-    return type("Export", (csv.excel,), {"delimiter": delimiter if counts[delimiter] else ","})
+def _dialect(delimiter: str) -> type[csv.Dialect]:
+    return type("Export", (csv.excel,), {"delimiter": delimiter})
 
 
 def _read_csv(path: Path, kind: str | None) -> Sheet:
@@ -165,19 +177,46 @@ def _read_csv(path: Path, kind: str | None) -> Sheet:
             sample = fh.read(65536)
     except UnicodeDecodeError as exc:
         raise Unreadable(f"not a text file in UTF-8 or GBK: {exc}") from exc
-    dialect = _dialect(sample)
-    try:
-        head_rows = list(csv.reader(io.StringIO(sample), dialect))[:HEADER_SCAN_ROWS]
-    except csv.Error as exc:
-        raise Unreadable(f"not a readable CSV file: {exc}") from exc
-    if head_rows and len(sample) == 65536:
-        head_rows = head_rows[:-1]  # the sample may end inside a row
-    at = find_header(head_rows, kind)
+    # The delimiter is the one under which a header row is found: counting characters alone
+    # mistakes a TSV full of `1,234` numbers (or quoted commas) for a CSV.
+    first_lines = sample.splitlines()[:HEADER_SCAN_ROWS]
+    counts = {d: max((line.count(d) for line in first_lines), default=0) for d in ",\t;"}
+    best: tuple[int, type[csv.Dialect], list[list[str]], int | None] | None = None
+    error: csv.Error | None = None
+    for delimiter in sorted(counts, key=lambda d: -counts[d]):  # most frequent first
+        dialect = _dialect(delimiter)
+        try:
+            rows = list(csv.reader(io.StringIO(sample), dialect))[:HEADER_SCAN_ROWS + 1]
+        except csv.Error as exc:
+            error = exc
+            continue
+        if len(sample) == 65536:
+            rows = rows[:-1]  # the sample may end inside a row
+        rows = rows[:HEADER_SCAN_ROWS]
+        found = find_header(rows, kind)
+        score = -1 if found is None else header_score(rows[found], kind)
+        if best is None or score > best[0]:
+            best = (score, dialect, rows, found)
+    if best is None:
+        raise Unreadable(f"not a readable CSV file: {error}")
+    _, dialect, head_rows, at = best
     if at is None:
         raise _no_header(kind)
     header = [clean(c) for c in _trim(head_rows[at])]
     titles = [_row_text(r) for r in head_rows[:at]]
-    return Sheet("csv", header, at + 1, titles, _csv_chunks(path, encoding, dialect, at), encoding)
+    # Re-iterable: ingestion reads the rows twice (rate units are decided per whole column).
+    chunks = _Reiterable(lambda: _csv_chunks(path, encoding, dialect, at))
+    return Sheet("csv", header, at + 1, titles, chunks, encoding)
+
+
+class _Reiterable:
+    """Each iteration reads the file afresh, so a CSV of any size can be read twice."""
+
+    def __init__(self, start: Callable[[], Iterator[list[tuple[int, list[object]]]]]) -> None:
+        self._start = start
+
+    def __iter__(self) -> Iterator[list[tuple[int, list[object]]]]:
+        return self._start()
 
 
 def _csv_chunks(
@@ -207,7 +246,7 @@ def _csv_chunks(
 _D = r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
 _RANGE = re.compile(_D + r"\s*(?:~|～|至|到|—|–|-|to)\s*" + _D, re.I)
 _SINGLE = re.compile(_D)
-_FILE_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+_FILE_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
 
 
 def _date(y: str, m: str, d: str) -> date | None:
@@ -234,7 +273,7 @@ def period_from_titles(titles: list[str]) -> tuple[date, date] | None:
 
 def period_from_name(file_name: str) -> tuple[date, date] | None:
     """`Products-2026-11-15.xls` or `getKeywords-2026-11-15 (1).xls`: that one day."""
-    m = _FILE_DATE.search(Path(file_name).name)
-    if m and (day := _date(*m.groups())):
-        return day, day
+    for m in _FILE_DATE.finditer(Path(file_name).name):  # other digits may come first
+        if day := _date(*m.groups()):
+            return day, day
     return None

@@ -24,6 +24,7 @@ DEFAULT_STORE = "default"
 DEFAULT_SETTINGS: dict[str, Any] = {
     "checklist_time": "09:00",
     "workdays_only": False,
+    "catch_up_hours": 3,  # a checklist missed at checklist_time is made up within this grace
     "p4p_daily_budget": None,  # CNY; falls back to the budget column of the P4P report
     "key_keywords": [],  # keywords whose P4P position must stay in 1-5
     "posts_per_day": 3,

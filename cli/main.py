@@ -12,7 +12,8 @@ from typing import Any
 from bot.config import MissingSetting, Settings
 
 # Each module adds its subcommands with `register(subparsers)`.
-COMMAND_MODULES = ("cli.data", "cli.ask", "cli.serve", "cli.worker")
+COMMAND_MODULES = ("cli.data", "cli.ask", "cli.serve", "cli.worker", "cli.checklist",
+                   "cli.demo")
 
 
 class UserError(Exception):

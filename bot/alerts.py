@@ -1,0 +1,443 @@
+"""The inquiry-drop alert: detection on yesterday's count, and the incident's lifecycle in SQL.
+
+Series: inquiries per local day from the inquiry list (each inquiry on its local creation
+day); a store without an inquiry list falls back to the daily shop overview's inquiries
+column. Only complete days are judged: "yesterday" in the store's zone, and only if the data
+covers it - an inquiry list ingested after yesterday ended, or a traffic report dated
+yesterday. Today is never judged: a morning's count against whole days would always look
+like a drop. A day the data does not cover yet gives no verdict, so late data never fires a
+false alarm; the evaluation after the next drop will judge it.
+
+Lifecycle (one row per incident in `alerts`):
+* fires, no open incident -> a new alert, one message per bound channel;
+* still down -> the incident is updated (last day, figures), no message, unless it got worse
+  (severity warning -> critical): then one new message, unless snoozed;
+* recovered (yesterday not firing) -> resolved, a "back to normal" reply in the thread of each
+  channel's alert message, and the original message is edited to show it resolved;
+* acknowledge: recorded, the buttons stay for snoozing; snooze (1 day by default): no
+  escalation messages until it expires, then the alert is open again.
+Messages go to the outbox in the same transaction as the lifecycle change.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from statistics import median
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from bot import outbox
+from bot.detector import DetectorSettings, Verdict, evaluate
+from bot.models import alert_checks, alerts, channels, drops, facts, stores
+from bot.stores import Store
+from bot.traffic_level import daily_traffic
+from templates import render
+
+RULE = "inquiry_drop"
+SPANS = {"daily": 1, "3day_sum": 3, "weekly_sum": 7}
+SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}
+SNOOZE = timedelta(days=1)
+HINT_TRAFFIC_DOWN = 0.70  # visitors at or below 70 % of usual: "traffic down too"
+HINT_TRAFFIC_NORMAL = 0.85
+HINT_P4P_PAUSED = 0.10  # spend at or below 10 % of the usual daily spend: "paused?"
+HINT_COUNTRY_SHARE = 0.15  # a top country: at least 15 % of the baseline's inquiries
+
+inquiries = facts["inquiries"]
+p4p = facts["p4p"]
+
+
+# ---- the series -----------------------------------------------------------------------------
+
+
+def _local_day(moment: datetime, store: Store) -> date:
+    return moment.replace(tzinfo=UTC).astimezone(store.tz).date()
+
+
+def _midnight(day: date, store: Store) -> datetime:
+    return (datetime.combine(day, datetime.min.time(), tzinfo=store.tz)
+            .astimezone(UTC).replace(tzinfo=None))
+
+
+def daily_inquiries(conn: Connection, store: Store, day: date, weeks: int = 8
+                    ) -> tuple[dict[date, int], date | None, str]:
+    """(counts per local day up to `day`, the last day the data covers, the source's name).
+
+    Days before the first inquiry are left out (no data, not zeros); days inside are 0 when
+    nothing was created.
+    """
+    lo = day - timedelta(days=7 * (weeks + 2))
+    first = conn.scalar(select(func.min(inquiries.c.created_at))
+                        .where(inquiries.c.store_id == store.id))
+    if first is not None:
+        newest_drop = conn.scalar(select(func.max(drops.c.created_at)).where(
+            drops.c.store_id == store.id, drops.c.kind == "inquiries",
+            drops.c.status == "ingested"))
+        # A list is a snapshot: it covers every day that ended before it was ingested.
+        covered = _local_day(newest_drop, store) - timedelta(days=1) if newest_drop else None
+        start = max(lo, _local_day(first, store))
+        counts = {start + timedelta(days=i): 0 for i in range((day - start).days + 1)}
+        for (created,) in conn.execute(select(inquiries.c.created_at).where(
+                inquiries.c.store_id == store.id,
+                inquiries.c.created_at >= _midnight(start, store),
+                inquiries.c.created_at < _midnight(day + timedelta(days=1), store))):
+            counts[_local_day(created, store)] += 1
+        return counts, covered, "inquiry list"
+    days = [lo + timedelta(days=i) for i in range((day - lo).days + 1)]
+    by_day = daily_traffic(conn, store, days)
+    counts = {d: v["inquiries"] for d, v in by_day.items() if v.get("inquiries") is not None}
+    return counts, (max(counts) if counts else None), "traffic report"
+
+
+def detector_settings(store: Store) -> DetectorSettings:
+    return DetectorSettings(level=float(store.setting("alert_level")),
+                            min_drop=float(store.setting("alert_min_drop")),
+                            min_expected=float(store.setting("alert_min_expected")))
+
+
+def judge(conn: Connection, store: Store, now: datetime
+          ) -> tuple[Verdict | None, str, dict[date, int]]:
+    """The detector's verdict on yesterday (or None), the source or why not, the series."""
+    yesterday = _local_day(now, store) - timedelta(days=1)
+    counts, covered, source = daily_inquiries(conn, store, yesterday)
+    if not counts:
+        return None, "no inquiry data", counts
+    if covered is None or covered < yesterday:
+        return None, f"the {source} does not cover {yesterday.isoformat()} yet", counts
+    return evaluate(counts, yesterday, detector_settings(store)), source, counts
+
+
+def span(method: str) -> int:
+    """Days in the detector's window: daily 1, 3day_sum 3, weekly_sum 7."""
+    return SPANS.get(method, 1)
+
+
+def day_is_normal(counts: dict[date, int], day: date, settings: DetectorSettings) -> bool:
+    """Is the day's own count back at its usual level (no more than min_drop below the
+    median of the same weekday in past weeks)? False when a day says too little (usual
+    count under min_expected, or under 4 weeks of history)."""
+    past = [counts[d] for k in range(1, settings.weeks + 1)
+            if (d := day - timedelta(days=7 * k)) in counts]
+    if len(past) < 4 or day not in counts:
+        return False
+    usual_count = median(past)
+    return usual_count >= settings.min_expected and \
+        counts[day] >= (1 - settings.min_drop) * usual_count
+
+
+# ---- hints ------------------------------------------------------------------------------------
+
+
+def hints(conn: Connection, store: Store, verdict: Verdict) -> list[str]:
+    """Short pointers of where to look, each from another kind of data."""
+    found = [_traffic_hint(conn, store, verdict.day), _country_hint(conn, store, verdict),
+             _p4p_hint(conn, store, verdict.day)]
+    return [h for h in found if h]
+
+
+def _traffic_hint(conn: Connection, store: Store, day: date) -> str | None:
+    past = [day - timedelta(days=7 * k) for k in range(1, 9)]
+    by_day = daily_traffic(conn, store, [day, *past])
+    today = (by_day.get(day) or {}).get("visitors")
+    usual_values = [v["visitors"] for d in past if (v := by_day.get(d)) and v["visitors"]]
+    if today is None or len(usual_values) < 3:
+        return None
+    usual = median(usual_values)
+    if today <= HINT_TRAFFIC_DOWN * usual:
+        return (f"Traffic is down too: {today:,} visitors vs usually {usual:,.0f} - "
+                "look at impressions, rankings and P4P first.")
+    if today >= HINT_TRAFFIC_NORMAL * usual:
+        return (f"Traffic looks normal ({today:,} visitors vs usually {usual:,.0f}): visitors "
+                "came but did not inquire - check listings, prices and the inquiry form.")
+    return None
+
+
+def _country_counts(conn: Connection, store: Store, lo: date, hi: date) -> Counter[str]:
+    rows = conn.execute(
+        select(inquiries.c.country, func.count()).where(
+            inquiries.c.store_id == store.id,
+            inquiries.c.created_at >= _midnight(lo, store),
+            inquiries.c.created_at < _midnight(hi + timedelta(days=1), store),
+            inquiries.c.country.is_not(None), inquiries.c.country.not_in(["", "-1", "-"]))
+        .group_by(inquiries.c.country))
+    return Counter({country: int(n) for country, n in rows})
+
+
+def _country_hint(conn: Connection, store: Store, verdict: Verdict) -> str | None:
+    days = span(verdict.method)
+    first = verdict.day - timedelta(days=days - 1)
+    baseline = _country_counts(conn, store, first - timedelta(days=28), first - timedelta(days=1))
+    total = sum(baseline.values())
+    if not total:
+        return None
+    now = _country_counts(conn, store, first, verdict.day)
+    # A top country brings several inquiries per window; none now means it went missing.
+    gone = [c for c, n in baseline.most_common(5)
+            if n / total >= HINT_COUNTRY_SHARE and n * days / 28 >= 1 and not now.get(c)]
+    if not gone:
+        return None
+    names = ", ".join(gone[:3])
+    return (f"No inquiries from {names}, usually a top source ({baseline[gone[0]] * 100 // total}%"
+            " of the last 4 weeks) - check regional targeting and P4P schedules.")
+
+
+def _p4p_hint(conn: Connection, store: Store, day: date) -> str | None:
+    newest = conn.scalar(select(func.max(p4p.c.date)).where(p4p.c.store_id == store.id))
+    if newest is None or newest < day:
+        return None  # no P4P report for that day: nothing to say
+    rows = dict(conn.execute(
+        select(p4p.c.date, func.coalesce(func.sum(p4p.c.spend), 0)).where(
+            p4p.c.store_id == store.id, p4p.c.date >= day - timedelta(days=14),
+            p4p.c.date <= day).group_by(p4p.c.date)).all())
+    usual_days = [float(v) for d, v in rows.items() if d < day]
+    if len(usual_days) < 3:
+        return None
+    usual = sum(usual_days) / len(usual_days)
+    spent = float(rows.get(day, 0) or 0)
+    if usual > 0 and spent <= HINT_P4P_PAUSED * usual:
+        return (f"P4P spent ¥{spent:,.0f} vs usually ¥{usual:,.0f} a day - "
+                "paused, out of budget or outside its schedule?")
+    return None
+
+
+# ---- lifecycle --------------------------------------------------------------------------------
+
+
+def _status(row: Any, now: datetime) -> str:
+    """A snooze that has run out reads as open."""
+    if row.status == "snoozed" and row.snoozed_until and row.snoozed_until <= now:
+        return "open"
+    return row.status
+
+
+def _context(row: Any, store_name: str, now: datetime) -> dict[str, Any]:
+    """What the alert templates and the CLI show."""
+    return {
+        "id": row.id, "rule": row.rule, "store": store_name, "day": row.last_day.isoformat(),
+        "day_label": row.last_day.strftime("%a %d %b %Y"),
+        "since": row.started_day.isoformat(), "method": row.method, "span": span(row.method),
+        "observed": row.observed, "expected": round(row.expected, 2),
+        "p_value": row.p_value, "drop": (1 - row.observed / row.expected) if row.expected else 0.0,
+        "severity": row.severity, "status": _status(row, now),
+        "hints": [h for h in (row.hint or "").split("\n") if h],
+        "acknowledged_by": row.acknowledged_by,
+        "snoozed_until": (row.snoozed_until.isoformat(timespec="minutes") + "Z"
+                          if row.snoozed_until else None),
+        "resolved_day": row.resolved_day.isoformat() if row.resolved_day else None,
+    }
+
+
+def public(context: dict[str, Any]) -> dict[str, Any]:
+    """The CLI's and the checklist's view of an alert."""
+    keys = ("rule", "store", "day", "observed", "expected", "p_value", "severity", "status",
+            "since", "method", "hints", "id")
+    return {k: context[k] for k in keys}
+
+
+def _open(conn: Connection, store: Store) -> Any:
+    return conn.execute(select(alerts).where(
+        alerts.c.store_id == store.id, alerts.c.rule == RULE, alerts.c.status != "resolved")
+        .order_by(alerts.c.started_day.desc()).limit(1)).first()
+
+
+def _get(conn: Connection, alert_id: int) -> Any:
+    return conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+
+
+def _channels(conn: Connection, store: Store) -> list[str]:
+    return list(conn.scalars(select(channels.c.channel_id)
+                             .where(channels.c.store_id == store.id)
+                             .order_by(channels.c.bound_at, channels.c.channel_id)))
+
+
+def active(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Alerts not yet resolved (open, acknowledged or snoozed), newest first."""
+    rows = conn.execute(select(alerts).where(
+        alerts.c.store_id == store.id, alerts.c.status != "resolved")
+        .order_by(alerts.c.last_day.desc(), alerts.c.id.desc())).all()
+    return [public(_context(r, store.name, now)) for r in rows]
+
+
+def _notify(conn: Connection, store: Store, alert_id: int, now: datetime) -> int:
+    row = _get(conn, alert_id)
+    message = render("alert.json.j2", alert=_context(row, store.name, now))
+    first: int | None = None
+    for channel in _channels(conn, store):
+        oid = outbox.enqueue(
+            conn, store_id=store.id, channel=channel, purpose="alert",
+            subject=f"alert:{alert_id}", dedupe_key=f"alert:{alert_id}:{row.severity}:{channel}",
+            payload=message, now=now)
+        first = first or oid
+    conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
+        notified_severity=row.severity, outbox_id=first or row.outbox_id, updated_at=now))
+    return 1 if first else 0
+
+
+def _back(counts: dict[date, int], verdict: Verdict, weeks: int) -> dict[str, Any]:
+    """The recovering day for the "back to normal" reply: the day's own count against its
+    usual same-weekday level when known, else the detector's window."""
+    day = verdict.day
+    past = [counts[d] for k in range(1, weeks + 1) if (d := day - timedelta(days=7 * k))
+            in counts]
+    label = {"day": day.isoformat(), "day_label": day.strftime("%a %d %b %Y")}
+    if day in counts and len(past) >= 4:
+        return {**label, "observed": counts[day], "expected": float(median(past)), "span": 1}
+    return {**label, "observed": verdict.observed, "expected": round(verdict.expected, 2),
+            "span": span(verdict.method)}
+
+
+def _announce_recovery(conn: Connection, store: Store, alert_id: int, now: datetime,
+                       back: dict[str, Any]) -> int:
+    row = _get(conn, alert_id)
+    context = _context(row, store.name, now)
+    reply = render("alert_recovered.json.j2", alert=context, back=back)
+    edited = render("alert.json.j2", alert=context)
+    sent = 0
+    for channel in _channels(conn, store):
+        parent = outbox.latest_for(conn, f"alert:{alert_id}", channel, "alert")
+        if parent is None:
+            continue  # the channel was bound after the alert: no thread to reply in
+        outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="alert_recovered",
+                       subject=f"alert:{alert_id}", dedupe_key=f"alert:{alert_id}:recovered:"
+                       f"{channel}", payload=reply, now=now, thread_of=parent)
+        outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="alert_update",
+                       subject=f"alert:{alert_id}", dedupe_key=f"alert:{alert_id}:resolved:"
+                       f"{parent}", payload=edited, now=now, update_of=parent)
+        sent += 1
+    return sent
+
+
+def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Judge yesterday, move the incident along its lifecycle, queue its messages.
+
+    Returns events: {"rule", "store", "day", "event", "severity", "observed", "expected",
+    "p_value", "messages"} with event fired | worse | continues | recovered | normal, or
+    {"event": "skipped", "why"} when there is no verdict. Idempotent: the same data and day
+    give no second message.
+    """
+    verdict, source, counts = judge(conn, store, now)
+    base = {"rule": RULE, "store": store.name}
+    if verdict is None:
+        return [{**base, "event": "skipped", "why": source}]
+    if not verdict.enough_history:
+        return [{**base, "day": verdict.day.isoformat(), "event": "skipped",
+                 "why": "not enough history (4 weeks of data needed)"}]
+    event = {**base, "day": verdict.day.isoformat(), "severity": verdict.severity,
+             "observed": verdict.observed, "expected": round(verdict.expected, 2),
+             "p_value": verdict.p_value, "method": verdict.method, "source": source,
+             "messages": 0}
+    current = _open(conn, store)
+    if current is not None and _status(current, now) != current.status:
+        conn.execute(update(alerts).where(alerts.c.id == current.id)
+                     .values(status="open", snoozed_until=None, updated_at=now))
+        current = _get(conn, current.id)
+    # A 3- or 7-day window still holds the drop's days after the day itself is back to
+    # normal: that is a recovery, not a continuing incident.
+    tail_only = verdict.method != "daily" and day_is_normal(counts, verdict.day,
+                                                            detector_settings(store))
+    if verdict.fired and not (current is not None and tail_only):
+        return [_fire(conn, store, now, verdict, current, event)]
+    if current is not None and verdict.day >= current.started_day:
+        conn.execute(update(alerts).where(alerts.c.id == current.id).values(
+            status="resolved", resolved_day=verdict.day, updated_at=now))
+        event.update(event="recovered", alert_id=current.id,
+                     messages=_announce_recovery(
+                         conn, store, current.id, now,
+                         _back(counts, verdict, detector_settings(store).weeks)))
+        return [event]
+    return [{**event, "event": "normal"}]
+
+
+def _fire(conn: Connection, store: Store, now: datetime, verdict: Verdict, current: Any,
+          event: dict[str, Any]) -> dict[str, Any]:
+    figures = {"last_day": verdict.day, "method": verdict.method, "observed": verdict.observed,
+               "expected": verdict.expected, "p_value": verdict.p_value,
+               "severity": verdict.severity,
+               "hint": "\n".join(hints(conn, store, verdict)), "updated_at": now}
+    if current is None:
+        window_start = verdict.day - timedelta(days=span(verdict.method) - 1)
+        earlier = conn.execute(select(alerts.c.id, alerts.c.last_day).where(
+            alerts.c.store_id == store.id, alerts.c.rule == RULE,
+            alerts.c.last_day >= window_start).order_by(alerts.c.id.desc())).first()
+        if earlier is not None:
+            # The window still holds days of an incident already reported and resolved:
+            # its aftermath, not a new incident.
+            return {**event, "event": "aftermath", "alert_id": earlier.id}
+        alert_id = conn.execute(insert(alerts).values(
+            store_id=store.id, rule=RULE, started_day=verdict.day, status="open",
+            created_at=now, **figures).returning(alerts.c.id)).scalar_one()
+        return {**event, "event": "fired", "alert_id": alert_id,
+                "messages": _notify(conn, store, alert_id, now)}
+    if verdict.day < current.last_day:
+        return {**event, "event": "continues", "alert_id": current.id}
+    conn.execute(update(alerts).where(alerts.c.id == current.id).values(**figures))
+    worse = SEVERITY_RANK[verdict.severity] > SEVERITY_RANK.get(current.notified_severity or
+                                                                "none", 0)
+    snoozed = _status(current, now) == "snoozed"
+    if worse and not snoozed:
+        return {**event, "event": "worse", "alert_id": current.id,
+                "messages": _notify(conn, store, current.id, now)}
+    return {**event, "event": "continues", "alert_id": current.id}
+
+
+# ---- buttons ----------------------------------------------------------------------------------
+
+
+def acknowledge(conn: Connection, alert_id: int, user_id: str, now: datetime
+                ) -> dict[str, Any] | None:
+    """Record who acknowledged; the alert's message context, or None if there is no such
+    alert. A resolved alert stays resolved."""
+    row = _get(conn, alert_id)
+    if row is None:
+        return None
+    values: dict[str, Any] = {"acknowledged_by": user_id, "acknowledged_at": now,
+                              "updated_at": now}
+    if row.status != "resolved":
+        values.update(status="acknowledged", snoozed_until=None)
+    conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
+    return _message_context(conn, alert_id, now)
+
+
+def snooze(conn: Connection, alert_id: int, user_id: str, now: datetime,
+           length: timedelta = SNOOZE) -> dict[str, Any] | None:
+    """Quiet the alert until now + length (no escalation messages meanwhile)."""
+    row = _get(conn, alert_id)
+    if row is None:
+        return None
+    if row.status != "resolved":
+        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
+            status="snoozed", snoozed_until=now + length, acknowledged_by=user_id,
+            acknowledged_at=now, updated_at=now))
+    return _message_context(conn, alert_id, now)
+
+
+def _message_context(conn: Connection, alert_id: int, now: datetime) -> dict[str, Any]:
+    row = _get(conn, alert_id)
+    name = conn.scalar(select(stores.c.name).where(stores.c.id == row.store_id))
+    return _context(row, str(name), now)
+
+
+# ---- when to evaluate -------------------------------------------------------------------------
+
+
+def needs_evaluation(conn: Connection, store: Store, now: datetime) -> bool:
+    """True after new data (a newer drop) or on a new local day since the last evaluation."""
+    yesterday = _local_day(now, store) - timedelta(days=1)
+    newest = conn.scalar(select(func.max(drops.c.id)).where(
+        drops.c.store_id == store.id, drops.c.status == "ingested")) or 0
+    last = conn.execute(select(alert_checks).where(alert_checks.c.store_id == store.id)).first()
+    if last is None:
+        return newest > 0
+    return newest > last.last_drop_id or last.last_day is None or yesterday > last.last_day
+
+
+def mark_evaluated(conn: Connection, store: Store, now: datetime) -> None:
+    yesterday = _local_day(now, store) - timedelta(days=1)
+    newest = conn.scalar(select(func.max(drops.c.id)).where(
+        drops.c.store_id == store.id, drops.c.status == "ingested")) or 0
+    values = {"last_drop_id": newest, "last_day": yesterday, "evaluated_at": now}
+    done = conn.execute(update(alert_checks).where(alert_checks.c.store_id == store.id)
+                        .values(**values))
+    if done.rowcount == 0:
+        conn.execute(insert(alert_checks).values(store_id=store.id, **values))

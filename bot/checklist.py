@@ -1,0 +1,219 @@
+"""The daily checklist: one item per point of the operator's daily rhythm, with its figures.
+
+    build_daily(conn, store, now) -> dict     # computes; records nothing (the CLI preview)
+    create_daily(conn, store, now) -> id|None # builds and records the day's checklist once
+    load(conn, checklist_id) -> dict          # the recorded checklist with its current ticks
+    tick(conn, checklist_id, item_key, user_id, done, now) -> dict
+
+The data is plain JSON-able data (dates and moments as ISO strings, moments in naive UTC):
+{"id" (load only), "store", "timezone", "day" (local date), "yesterday", "generated_at",
+ "items": [{"key", "title", "facts", "done", "done_by", "done_at", "done_time", "stale"}]}.
+`stale` is None, or a note such as "no P4P report since 2026-11-12"; figures that would need
+the missing data are None rather than 0. `done_time` is the tick's local "HH:MM".
+
+Exactly once: the (store_id, kind, day) unique key decides which of two racing workers
+records the day's checklist; the loser's insert fails inside a savepoint, so the caller's
+transaction goes on, and it gets None.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.fan_posts import posts_figures
+from bot.freshness import newest_day, stale_note
+from bot.inquiry_checks import inquiry_figures
+from bot.models import checklist_ticks, checklists, stores
+from bot.orders import due_orders
+from bot.p4p import p4p_figures
+from bot.periods import as_utc, local_today
+from bot.stalled import CLASSES, classify
+from bot.stores import Store
+from bot.traffic_level import data_figures
+
+DAILY = "daily"
+STALLED_SHOWN = 3
+MAX_TEXT = 60  # characters of a name or title kept in the data
+TITLES = {
+    "inquiries": "Inquiries",
+    "data": "Data monitoring",
+    "p4p": "P4P",
+    "posts": "Fan posts",
+    "transactions": "Transactions",
+}
+ITEM_KEYS = tuple(TITLES)
+
+
+class ChecklistError(LookupError):
+    """No such checklist or item."""
+
+
+def _alerts(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Firing inquiry alerts from bot.alerts, built alongside; none while it is absent."""
+    try:
+        from bot.alerts import active  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    return [_jsonable(a) for a in active(conn, store, now)]
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates as ISO strings, and data strings held short: a message lists a few of each."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _item(key: str, facts: dict[str, Any], stale: str | None) -> dict[str, Any]:
+    return {"key": key, "title": TITLES[key], "facts": _jsonable(facts), "done": False,
+            "done_by": None, "done_at": None, "done_time": None, "stale": stale}
+
+
+def _previous_checklist_at(conn: Connection, store: Store, today: date) -> datetime | None:
+    return conn.scalar(
+        select(checklists.c.created_at).where(
+            checklists.c.store_id == store.id, checklists.c.kind == DAILY,
+            checklists.c.day < today,
+        ).order_by(checklists.c.day.desc()).limit(1)
+    )
+
+
+def build_daily(conn: Connection, store: Store, now: datetime) -> dict[str, Any]:
+    """The day's checklist as plain data, computed from SQL as of `now` (aware or naive UTC)."""
+    now = as_utc(now)
+    today = local_today(now, store.tz)
+    yesterday = today - timedelta(days=1)
+    fresh = {kind: newest_day(conn, store, kind)
+             for kind in ("inquiries", "traffic", "p4p", "posts", "orders", "customers")}
+    stale = {kind: stale_note(kind, day, yesterday) for kind, day in fresh.items()}
+
+    # Inquiries: "new" needs a fresh list; the unreplied backlog is shown from the last one.
+    previous = _previous_checklist_at(conn, store, today)
+    since = previous or now - timedelta(hours=24)
+    if fresh["inquiries"] is None:
+        inquiry_facts: dict[str, Any] = {
+            "since": since, "new": None, "unreplied_hours": store.setting("unreplied_hours"),
+            "unreplied_count": None, "unreplied": [], "unreplied_by_owner": [],
+            "spam_count": None, "spam": [], "duplicate_count": None, "duplicates": []}
+    else:
+        inquiry_facts = inquiry_figures(conn, store, now, since)
+        if stale["inquiries"]:
+            inquiry_facts.update(new=None, spam_count=None, spam=[], duplicate_count=None,
+                                 duplicates=[])
+    inquiry_facts["since_checklist"] = previous is not None
+
+    data_facts = data_figures(conn, store, yesterday, traffic_fresh=not stale["traffic"],
+                              inquiries_fresh=not stale["inquiries"])
+    data_facts["alerts"] = _alerts(conn, store, now)
+    data_stale = stale["traffic"]
+    if data_stale and data_facts["inquiries_source"] == "inquiry list":
+        data_stale += " (inquiries from the inquiry list)"
+
+    stalled = classify(conn, store, now)
+    transactions: dict[str, Any] = {
+        "orders_due": due_orders(conn, store, today) if fresh["orders"] else None,
+        "stalled_counts": {cls: len(stalled[cls]) for cls in CLASSES},
+        "stalled": {cls: stalled[cls][:STALLED_SHOWN] for cls in CLASSES},
+    }
+    no_customers = (fresh["orders"] is None and fresh["inquiries"] is None
+                    and fresh["customers"] is None)
+    if no_customers:
+        transactions["stalled_counts"] = dict.fromkeys(CLASSES)
+    transactions_stale = ("no order, inquiry or CRM list yet" if no_customers
+                          else stale["orders"])
+
+    return {
+        "store": store.name,
+        "timezone": store.timezone,
+        "day": today.isoformat(),
+        "yesterday": yesterday.isoformat(),
+        "generated_at": now.isoformat(),
+        "items": [
+            _item("inquiries", inquiry_facts, stale["inquiries"]),
+            _item("data", data_facts, data_stale),
+            _item("p4p", p4p_figures(conn, store, yesterday, fresh=not stale["p4p"]),
+                  stale["p4p"]),
+            _item("posts", posts_figures(conn, store, yesterday, fresh=not stale["posts"]),
+                  stale["posts"]),
+            _item("transactions", transactions, transactions_stale),
+        ],
+    }
+
+
+def create_daily(conn: Connection, store: Store, now: datetime) -> int | None:
+    """Record the day's checklist and return its id; None when the store already has one for
+    that local day (also when another worker records it at the same moment)."""
+    today = local_today(as_utc(now), store.tz)
+    exists = conn.scalar(select(checklists.c.id).where(
+        checklists.c.store_id == store.id, checklists.c.kind == DAILY, checklists.c.day == today))
+    if exists is not None:
+        return None
+    data = build_daily(conn, store, now)
+    try:
+        with conn.begin_nested():
+            return conn.execute(
+                insert(checklists).values(store_id=store.id, kind=DAILY, day=today, data=data,
+                                          created_at=as_utc(now))
+                .returning(checklists.c.id)
+            ).scalar_one()
+    except IntegrityError:
+        return None
+
+
+def _local_time(moment: datetime, timezone: str) -> str:
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+
+
+def load(conn: Connection, checklist_id: int) -> dict[str, Any]:
+    """The recorded checklist with its current ticks merged in; ChecklistError if none."""
+    row = conn.execute(
+        select(checklists, stores.c.timezone)
+        .join(stores, stores.c.id == checklists.c.store_id)
+        .where(checklists.c.id == checklist_id)
+    ).first()
+    if row is None:
+        raise ChecklistError(f"no checklist with id {checklist_id}")
+    data = dict(row.data)
+    ticks = {t.item_key: t for t in conn.execute(
+        select(checklist_ticks).where(checklist_ticks.c.checklist_id == checklist_id))}
+    items = []
+    for item in data["items"]:
+        item = dict(item)
+        t = ticks.get(item["key"])
+        done = bool(t and t.done)
+        item.update(done=done, done_by=t.user_id if done else None,
+                    done_at=t.ticked_at.isoformat() if done else None,
+                    done_time=_local_time(t.ticked_at, row.timezone) if done else None)
+        items.append(item)
+    return {**data, "id": row.id, "kind": row.kind, "items": items}
+
+
+def tick(conn: Connection, checklist_id: int, item_key: str, user_id: str, done: bool,
+         now: datetime) -> dict[str, Any]:
+    """Record that `user_id` ticked (or unticked) an item at `now`; returns load()."""
+    if item_key not in ITEM_KEYS:
+        raise ChecklistError(f"no checklist item {item_key!r}: one of {', '.join(ITEM_KEYS)}")
+    if conn.scalar(select(checklists.c.id).where(checklists.c.id == checklist_id)) is None:
+        raise ChecklistError(f"no checklist with id {checklist_id}")
+    values = {"done": done, "user_id": user_id, "ticked_at": as_utc(now)}
+    where = (checklist_ticks.c.checklist_id == checklist_id,
+             checklist_ticks.c.item_key == item_key)
+    if conn.execute(update(checklist_ticks).where(*where).values(**values)).rowcount == 0:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(checklist_ticks).values(
+                    checklist_id=checklist_id, item_key=item_key, **values))
+        except IntegrityError:  # a concurrent first tick of the same item: last one wins
+            conn.execute(update(checklist_ticks).where(*where).values(**values))
+    return load(conn, checklist_id)

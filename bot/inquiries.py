@@ -1,0 +1,324 @@
+"""The inquiry questions operators ask many times a day, answered in SQL (no Slack here).
+
+- `summarize`: how many inquiries came in over a period, how many are spam, valid, replied,
+  unreplied, from which countries and for which products, and the change against the
+  previous period of the same length.
+- `unreplied`: the unanswered non-spam inquiries, oldest first (a slow reply costs ranking).
+- `spam`: the spam suspects of a period, to verify by hand.
+
+Every function aggregates in SQL over `facts["inquiries"]` on the (store_id, created_at) index.
+Periods are the store's local days; stored moments are naive UTC. `now` makes answers
+reproducible: nothing created after it counts, and a reply sent after it does not count yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
+
+from bot.models import facts
+from bot.periods import Period, as_utc, format_age
+from bot.stores import Store
+
+TOP_PRODUCTS = 10
+LIST_LIMIT = 20
+TEXT_CLIP = 80  # buyer, product, owner in a list line: enough to recognise, short to scan
+
+inquiries = facts["inquiries"]
+
+# `country:US` must also find exports that spell the country out, in English or Chinese.
+COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
+    "US": ("united states", "united states of america", "usa", "美国"),
+    "GB": ("united kingdom", "uk", "great britain", "england", "英国"),
+    "DE": ("germany", "deutschland", "德国"),
+    "FR": ("france", "法国"),
+    "IT": ("italy", "意大利"),
+    "ES": ("spain", "西班牙"),
+    "NL": ("netherlands", "holland", "荷兰"),
+    "PL": ("poland", "波兰"),
+    "RU": ("russia", "russian federation", "俄罗斯"),
+    "TR": ("turkey", "türkiye", "土耳其"),
+    "CA": ("canada", "加拿大"),
+    "MX": ("mexico", "墨西哥"),
+    "BR": ("brazil", "巴西"),
+    "AR": ("argentina", "阿根廷"),
+    "CL": ("chile", "智利"),
+    "CO": ("colombia", "哥伦比亚"),
+    "PE": ("peru", "秘鲁"),
+    "AU": ("australia", "澳大利亚"),
+    "NZ": ("new zealand", "新西兰"),
+    "IN": ("india", "印度"),
+    "PK": ("pakistan", "巴基斯坦"),
+    "BD": ("bangladesh", "孟加拉国"),
+    "ID": ("indonesia", "印度尼西亚", "印尼"),
+    "MY": ("malaysia", "马来西亚"),
+    "PH": ("philippines", "菲律宾"),
+    "TH": ("thailand", "泰国"),
+    "VN": ("vietnam", "viet nam", "越南"),
+    "SG": ("singapore", "新加坡"),
+    "JP": ("japan", "日本"),
+    "KR": ("south korea", "korea", "republic of korea", "韩国"),
+    "AE": ("united arab emirates", "uae", "阿联酋"),
+    "SA": ("saudi arabia", "沙特阿拉伯", "沙特"),
+    "IL": ("israel", "以色列"),
+    "EG": ("egypt", "埃及"),
+    "NG": ("nigeria", "尼日利亚"),
+    "KE": ("kenya", "肯尼亚"),
+    "ZA": ("south africa", "南非"),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """`country:US owner:NAME product:ID`, all case-insensitive and combinable."""
+
+    country: str | None = None
+    owner: str | None = None
+    product: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"country": self.country, "owner": self.owner, "product": self.product}
+
+    def __bool__(self) -> bool:
+        return any((self.country, self.owner, self.product))
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        out: list[ColumnElement[bool]] = []
+        if self.country:
+            wanted = self.country.strip().lower()
+            names = {wanted, *COUNTRY_NAMES.get(wanted.upper(), ())}
+            for code, aliases in COUNTRY_NAMES.items():
+                if wanted in aliases:  # `country:germany` also finds rows saying `DE`
+                    names |= {code.lower(), *aliases}
+            out.append(func.lower(inquiries.c.country).in_(sorted(names)))
+        if self.owner:
+            out.append(func.lower(inquiries.c.owner) == self.owner.strip().lower())
+        if self.product:
+            out.append(func.lower(inquiries.c.product_id) == self.product.strip().lower())
+        return out
+
+
+_SPAM = inquiries.c.is_spam.is_(True)
+_NOT_SPAM = inquiries.c.is_spam.is_not(True)  # NULL (not flagged) counts as valid
+
+
+def _replied(now: datetime | None) -> ColumnElement[bool]:
+    if now is None:
+        return inquiries.c.replied_at.is_not(None)
+    return and_(inquiries.c.replied_at.is_not(None), inquiries.c.replied_at <= now)
+
+
+def _not_replied(now: datetime) -> ColumnElement[bool]:
+    return or_(inquiries.c.replied_at.is_(None), inquiries.c.replied_at > now)
+
+
+def _window(store: Store, lo: datetime, hi: datetime, filters: Filters) -> list[Any]:
+    return [inquiries.c.store_id == store.id, inquiries.c.created_at >= lo,
+            inquiries.c.created_at < hi, *filters.clauses()]
+
+
+def _count(conn: Connection, where: list[Any]) -> int:
+    return conn.scalar(select(func.count()).select_from(inquiries).where(*where)) or 0
+
+
+def _change(current: int, before: int) -> float | None:
+    return None if before == 0 else (current - before) / before
+
+
+def summarize(
+    conn: Connection, store: Store, start: date, end: date, filters: Filters | None = None,
+    *, now: datetime | None = None, name: str = "range",
+) -> dict[str, Any]:
+    """Counts for the local days `start`..`end` (inclusive); `name` is the period's word
+    (see `bot.periods.Period.name`), kept for the message. When the period is still
+    running at `now`, both it and the previous period are cut at the same elapsed time, so
+    "today so far" is compared with "yesterday by this time", not with a whole day."""
+    filters = filters or Filters()
+    period = Period(start, end, name)
+    tz = store.tz
+    now = as_utc(now) if now is not None else None
+    lo, hi = period.utc_bounds(tz)
+    partial = now is not None and now < hi
+    if partial:
+        assert now is not None
+        hi = now + timedelta(microseconds=1)  # created at `now` counts
+    where = _window(store, lo, hi, filters)
+    valid_sum = func.coalesce(func.sum(case((_NOT_SPAM, 1), else_=0)), 0)
+    replied_sum = func.coalesce(func.sum(case((and_(_NOT_SPAM, _replied(now)), 1), else_=0)), 0)
+    # Two grouped queries answered from the covering index: per country (whose groups add
+    # up to the totals) and per product; then a title for each of the top products only.
+    countries = conn.execute(
+        select(inquiries.c.country, func.count(), valid_sum, replied_sum)
+        .where(*where).group_by(inquiries.c.country)
+    ).all()
+    total = sum(int(r[1]) for r in countries)
+    valid_total = sum(int(r[2]) for r in countries)
+    replied_count = sum(int(r[3]) for r in countries)
+    spam = total - valid_total
+    # Sorting the groups (not rows) here keeps ties identical on every backend.
+    by_country = [
+        {"country": _clip(c), "count": int(n), "valid": int(v)}
+        for c, n, v, _ in sorted(countries, key=lambda r: (-r[1], r[0] is None, r[0] or ""))
+    ]
+    products = conn.execute(
+        select(inquiries.c.product_id, func.count(), valid_sum)
+        .where(*where).group_by(inquiries.c.product_id)
+    ).all()
+    top = sorted(products, key=lambda r: (-r[1], r[0] is None, r[0] or ""))[:TOP_PRODUCTS]
+    titles = {pid: _title(conn, where, pid) for pid, _, _ in top if pid is not None}
+    by_product = [
+        {"product_id": _clip(pid), "product": _clip(titles.get(pid)), "count": int(n),
+         "valid": int(v)}
+        for pid, n, v in top
+    ]
+
+    before = period.previous
+    prev_lo, prev_hi = before.utc_bounds(tz)
+    if partial:
+        prev_hi = prev_lo + (hi - lo)
+    prev_where = _window(store, prev_lo, prev_hi, filters)
+    prev_total, prev_spam = (int(v or 0) for v in conn.execute(
+        select(func.count(), func.coalesce(func.sum(case((_SPAM, 1), else_=0)), 0))
+        .select_from(inquiries).where(*prev_where)
+    ).one())
+    return {
+        "store": store.name,
+        "timezone": store.timezone,
+        "period": period.label,
+        "period_name": period.name,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "days": period.days,
+        "partial": partial,
+        "as_of": _iso(now) if now is not None else None,
+        "filters": filters.to_json(),
+        "total": total,
+        "spam": spam,
+        "valid": valid_total,
+        "replied": replied_count,
+        "unreplied": valid_total - replied_count,
+        "reply_rate": replied_count / valid_total if valid_total else None,
+        "by_country": by_country,
+        "by_product": by_product,
+        "products": len(products),
+        "change": _change(total, prev_total),
+        "previous": {
+            **before.to_json(),
+            "total": prev_total,
+            "valid": prev_total - prev_spam,
+            "change": _change(total, prev_total),
+            "valid_change": _change(valid_total, prev_total - prev_spam),
+            "until": _iso(prev_hi) if partial else None,
+        },
+    }
+
+
+def _title(conn: Connection, where: list[Any], product_id: str) -> str | None:
+    """The latest title of a product in the window: a short backward index walk, where
+    max(title) over the whole window would visit every row."""
+    return conn.scalar(
+        select(inquiries.c.product_title)
+        .where(*where, inquiries.c.product_id == product_id,
+               inquiries.c.product_title.is_not(None))
+        .order_by(inquiries.c.created_at.desc()).limit(1)
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text if len(text) <= TEXT_CLIP else text[: TEXT_CLIP - 1] + "…"
+
+
+def _list(
+    conn: Connection, store: Store, kind: str, where: list[Any], now: datetime,
+    limit: int, period: Period | None, filters: Filters,
+) -> dict[str, Any]:
+    hours = float(store.setting("unreplied_hours"))
+    overdue_before = now - timedelta(hours=hours)
+    count, overdue = (int(v or 0) for v in conn.execute(
+        select(func.count(), func.coalesce(func.sum(
+            case((inquiries.c.created_at < overdue_before, 1), else_=0)), 0))
+        .select_from(inquiries).where(*where)
+    ).one())
+    rows = conn.execute(
+        select(inquiries.c.inquiry_id, inquiries.c.created_at, inquiries.c.replied_at,
+               inquiries.c.buyer, inquiries.c.company, inquiries.c.country,
+               inquiries.c.product_id, inquiries.c.product_title, inquiries.c.owner,
+               inquiries.c.subject)
+        .where(*where).order_by(inquiries.c.created_at, inquiries.c.id).limit(max(0, limit))
+    ).all()
+    items = []
+    for r in rows:
+        age = now - r.created_at
+        items.append({
+            "inquiry_id": r.inquiry_id,
+            "created_at": _iso(r.created_at),
+            "age": format_age(age),
+            "age_hours": round(age.total_seconds() / 3600, 1),
+            "overdue": kind == "unreplied" and r.created_at < overdue_before,
+            "replied": r.replied_at is not None and r.replied_at <= now,
+            "buyer": _clip(r.buyer),
+            "company": _clip(r.company),
+            "country": _clip(r.country),
+            "product_id": _clip(r.product_id),
+            "product": _clip(r.product_title),
+            "owner": _clip(r.owner),
+            "subject": _clip(r.subject),
+        })
+    return {
+        "list": kind,
+        "store": store.name,
+        "timezone": store.timezone,
+        "period": period.label if period else None,
+        "start": period.start.isoformat() if period else None,
+        "end": period.end.isoformat() if period else None,
+        "as_of": _iso(now),
+        "filters": filters.to_json(),
+        "count": count,
+        "overdue": overdue if kind == "unreplied" else None,
+        "overdue_hours": hours,
+        "shown": len(items),
+        "items": items,
+    }
+
+
+def unreplied(
+    conn: Connection, store: Store, now: datetime, filters: Filters | None = None,
+    limit: int = LIST_LIMIT, *, start: date | None = None, end: date | None = None,
+    name: str = "range",
+) -> dict[str, Any]:
+    """Unanswered non-spam inquiries at `now`, oldest first; `count` is all of them.
+    Without a period (`start`/`end`) every open inquiry counts: an old unanswered one is
+    the most urgent."""
+    filters = filters or Filters()
+    now = as_utc(now)
+    period = Period(start, end or start, name) if start is not None else None
+    where = [inquiries.c.store_id == store.id, inquiries.c.created_at <= now,
+             _NOT_SPAM, _not_replied(now), *filters.clauses()]
+    if period is not None:
+        lo, hi = period.utc_bounds(store.tz)
+        where += [inquiries.c.created_at >= lo, inquiries.c.created_at < hi]
+    return _list(conn, store, "unreplied", where, now, limit, period, filters)
+
+
+def spam(
+    conn: Connection, store: Store, start: date, end: date, now: datetime,
+    filters: Filters | None = None, limit: int = LIST_LIMIT, *, name: str = "range",
+) -> dict[str, Any]:
+    """The spam suspects created in the local days `start`..`end` (up to `now`), oldest
+    first."""
+    filters = filters or Filters()
+    period = Period(start, end, name)
+    now = as_utc(now)
+    lo, hi = period.utc_bounds(store.tz)
+    where = [*_window(store, lo, min(hi, now + timedelta(microseconds=1)), filters), _SPAM]
+    return _list(conn, store, "spam", where, now, limit, period, filters)
+

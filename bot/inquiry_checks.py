@@ -1,0 +1,124 @@
+"""The checklist's inquiry figures: new, unreplied, spam suspects and duplicates.
+
+All moments are naive UTC. Rules, as the item reports them:
+- new: created after `since` (the previous checklist, or 24 h before `now`) up to `now`;
+- unreplied: no reply yet and older than the store's `unreplied_hours`, spam suspects left
+  out (the operator deletes those rather than answering); oldest first;
+- spam suspects: new inquiries the platform flagged as spam, to be verified by hand;
+- duplicates: a new inquiry from the same buyer about the same product as an earlier one
+  within `duplicate_days`. The buyer is the e-mail when there is one, else buyer name plus
+  company; the product is its ID, else its title. An inquiry without either is never called
+  a duplicate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, not_, or_, select
+
+from bot.models import facts
+from bot.periods import format_age
+from bot.stores import Store
+
+SHOWN = 5  # the oldest few listed in a message; counts cover them all
+
+inquiries = facts["inquiries"]
+
+
+def _not_spam() -> Any:
+    return or_(inquiries.c.is_spam.is_(None), not_(inquiries.c.is_spam))
+
+
+def _fold(value: str | None) -> str:
+    return " ".join((value or "").split()).casefold()
+
+
+def buyer_key(row: Any) -> str | None:
+    if row.email:
+        return "email:" + _fold(row.email)
+    if row.buyer:
+        return "name:" + _fold(row.buyer) + "\x1f" + _fold(row.company)
+    return None
+
+
+def product_key(row: Any) -> str | None:
+    if row.product_id:
+        return "id:" + _fold(row.product_id)
+    if row.product_title:
+        return "title:" + _fold(row.product_title)
+    return None
+
+
+def _brief(row: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "inquiry_id": row.inquiry_id,
+        "buyer": row.buyer,
+        "company": row.company,
+        "country": row.country,
+        "owner": row.owner,
+        "product": row.product_title or row.product_id,
+        "subject": row.subject,
+        "created_at": row.created_at.isoformat(),
+        "age": format_age(now - row.created_at),
+    }
+
+
+def inquiry_figures(conn: Connection, store: Store, now: datetime, since: datetime
+                    ) -> dict[str, Any]:
+    """Plain figures of the inquiries item as of `now` (naive UTC)."""
+    unreplied_before = now - timedelta(hours=store.setting("unreplied_hours"))
+    unreplied_where = and_(
+        inquiries.c.store_id == store.id,
+        inquiries.c.replied_at.is_(None),
+        inquiries.c.created_at <= unreplied_before,
+        _not_spam(),
+    )
+    unreplied_count = conn.scalar(select(func.count()).where(unreplied_where)) or 0
+    oldest = conn.execute(
+        select(inquiries).where(unreplied_where)
+        .order_by(inquiries.c.created_at, inquiries.c.inquiry_id).limit(SHOWN)
+    ).all()
+    by_owner = conn.execute(
+        select(inquiries.c.owner, func.count().label("n")).where(unreplied_where)
+        .group_by(inquiries.c.owner).order_by(func.count().desc(), inquiries.c.owner)
+    ).all()
+
+    window = since - timedelta(days=store.setting("duplicate_days"))
+    recent = conn.execute(
+        select(inquiries).where(
+            inquiries.c.store_id == store.id,
+            inquiries.c.created_at > window,
+            inquiries.c.created_at <= now,
+        ).order_by(inquiries.c.created_at, inquiries.c.inquiry_id)
+    ).all()
+    new = [r for r in recent if r.created_at > since]
+    spam = [r for r in new if r.is_spam]
+
+    duplicates: list[dict[str, Any]] = []
+    first_seen: dict[tuple[str, str], list[Any]] = {}
+    limit = timedelta(days=store.setting("duplicate_days"))
+    for row in recent:
+        buyer, product = buyer_key(row), product_key(row)
+        if buyer is None or product is None:
+            continue
+        earlier = [e for e in first_seen.get((buyer, product), [])
+                   if row.created_at - e.created_at <= limit]
+        if row.created_at > since and earlier:
+            duplicates.append({**_brief(row, now), "duplicate_of": earlier[0].inquiry_id,
+                               "first_at": earlier[0].created_at.isoformat()})
+        first_seen.setdefault((buyer, product), []).append(row)
+
+    return {
+        "since": since.isoformat(),
+        "new": len(new),
+        "unreplied_hours": store.setting("unreplied_hours"),
+        "unreplied_count": unreplied_count,
+        "unreplied": [_brief(r, now) for r in oldest],
+        "unreplied_by_owner": [{"owner": o or None, "count": n} for o, n in by_owner],
+        "spam_count": len(spam),
+        "spam": [_brief(r, now) for r in spam[:SHOWN]],
+        "duplicate_count": len(duplicates),
+        "duplicates": duplicates[:SHOWN],
+    }

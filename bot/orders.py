@@ -1,0 +1,51 @@
+"""Trade Assurance orders due to ship: within the store's `ship_soon_days`, or overdue.
+
+An order is still to ship when it has a ship-by date, no shipped time and a status that is
+not finished, closed, cancelled or already shipped (API statuses like TRADE_FINISHED,
+TRADE_CLOSED, WAIT_BUYER_CONFIRM_GOODS, and their Chinese counterparts).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from bot.models import facts
+from bot.stores import Store
+
+SHOWN = 5
+# Substrings of a status (case-folded) that mean there is nothing left to ship.
+DONE_STATUSES = ("finish", "close", "cancel", "complete", "shipped", "confirm_goods",
+                 "refund", "完成", "关闭", "取消", "已发货", "收货", "退款")
+
+orders = facts["orders"]
+
+
+def still_to_ship(status: str | None) -> bool:
+    folded = (status or "").casefold()
+    return not any(word in folded for word in DONE_STATUSES)
+
+
+def due_orders(conn: Connection, store: Store, today: date) -> dict[str, Any]:
+    """Orders to ship by today + ship_soon_days (overdue included), soonest first."""
+    horizon = today + timedelta(days=store.setting("ship_soon_days"))
+    rows = conn.execute(
+        select(orders).where(
+            orders.c.store_id == store.id, orders.c.ship_by.is_not(None),
+            orders.c.ship_by <= horizon, orders.c.shipped_at.is_(None),
+        ).order_by(orders.c.ship_by, orders.c.order_id)
+    ).all()
+    due = [r for r in rows if still_to_ship(r.status)]
+    return {
+        "ship_soon_days": store.setting("ship_soon_days"),
+        "due_count": sum(1 for r in due if r.ship_by >= today),
+        "overdue_count": sum(1 for r in due if r.ship_by < today),
+        "orders": [
+            {"order_id": r.order_id, "buyer": r.buyer or r.company, "country": r.country,
+             "ship_by": r.ship_by.isoformat(), "days_left": (r.ship_by - today).days,
+             "amount": r.amount, "currency": r.currency, "status": r.status}
+            for r in due[:SHOWN]
+        ],
+    }

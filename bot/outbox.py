@@ -1,0 +1,205 @@
+"""The outbox: every message the worker sends is a row here before it is a Slack message.
+
+Why: a message is enqueued in the same transaction as what it announces (a checklist, an
+alert), so either both exist or neither; the sender (jobs/delivery.py) delivers later with
+retries, and nothing is lost while Slack is down.
+
+Exactly once, by construction:
+* enqueue is idempotent: `dedupe_key` is unique (e.g. ``checklist:{id}:{channel}``); a second
+  enqueue of the same key changes nothing and returns the existing row's id.
+* a row is claimed with a compare-and-set UPDATE (status pending -> sending, with the claim
+  time) before the API call, so two senders never both post it;
+* a row whose outcome is unknown (the worker was killed while it was `sending`, or the call
+  timed out, or Slack answered 5xx) has `maybe_sent`; the sender then looks for the message in
+  the channel's history (every post carries metadata naming its outbox id) before posting
+  again.
+
+Statuses: pending -> sending -> delivered | pending (retry) | failed (permanent error, or
+still undeliverable after GIVE_UP_AFTER). A thread reply or an edit (`thread_of` /
+`update_of`) waits until the row it refers to is delivered, and fails if that one failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+
+from bot.models import outbox
+
+BACKOFF_START = timedelta(seconds=5)
+BACKOFF_CAP = timedelta(minutes=10)
+# Keep trying for two days: an outage of hours delays messages and loses none.
+GIVE_UP_AFTER = timedelta(days=2)
+# A row still `sending` after this long was left by a worker that died mid-send: the longest
+# legitimate send is one API call (timeout 30 s) plus a history check.
+STALE_SENDING = timedelta(minutes=2)
+METADATA_EVENT = "opsbot_outbox"
+
+
+def enqueue(
+    conn: Connection,
+    *,
+    store_id: int,
+    channel: str,
+    purpose: str,
+    dedupe_key: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    subject: str | None = None,
+    thread_of: int | None = None,
+    update_of: int | None = None,
+) -> int:
+    """Queue a message (idempotent on `dedupe_key`); returns the row id, new or existing."""
+    values = {
+        "store_id": store_id, "channel": channel, "purpose": purpose, "subject": subject,
+        "dedupe_key": dedupe_key, "payload": dict(payload), "thread_of": thread_of,
+        "update_of": update_of, "status": "pending", "attempts": 0, "next_attempt_at": now,
+        "maybe_sent": False, "created_at": now, "updated_at": now,
+    }
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (dialect.insert(outbox).values(**values)
+                 .on_conflict_do_nothing(index_elements=["dedupe_key"])
+                 .returning(outbox.c.id))
+    new_id = conn.execute(statement).scalar()
+    if new_id is not None:
+        return int(new_id)
+    return int(conn.scalar(select(outbox.c.id).where(outbox.c.dedupe_key == dedupe_key)))
+
+
+def due(conn: Connection, now: datetime, *, limit: int = 500) -> list[Row]:
+    """Rows the sender may try now: pending and due, or left `sending` by a dead worker.
+
+    Rows that refer to another row come only once that row is delivered; thread replies and
+    edits of a failed row are failed here (nothing to reply to).
+    """
+    parent = outbox.alias("parent")
+    ref = func.coalesce(outbox.c.thread_of, outbox.c.update_of)
+    _fail_orphans(conn, now)
+    query = (
+        select(outbox, parent.c.ts.label("parent_ts"))
+        .outerjoin(parent, parent.c.id == ref)
+        .where(
+            or_(
+                and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
+                and_(outbox.c.status == "sending", outbox.c.claimed_at <= now - STALE_SENDING),
+            ),
+            or_(ref.is_(None), parent.c.status == "delivered"),
+        )
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query))
+
+
+def _fail_orphans(conn: Connection, now: datetime) -> None:
+    parent = outbox.alias("parent")
+    ref = func.coalesce(outbox.c.thread_of, outbox.c.update_of)
+    orphans = list(conn.scalars(
+        select(outbox.c.id).join(parent, parent.c.id == ref)
+        .where(outbox.c.status == "pending", parent.c.status == "failed")
+    ))
+    if orphans:
+        conn.execute(update(outbox).where(outbox.c.id.in_(orphans)).values(
+            status="failed", last_error="the message it refers to could not be delivered",
+            updated_at=now))
+
+
+def claim(conn: Connection, row: Row, now: datetime) -> Row | None:
+    """Compare-and-set the row to `sending`; the claimed row, or None when another sender
+    got there first."""
+    if row.status == "sending":  # recovering a dead worker's claim: its post may exist
+        same_claim = outbox.c.claimed_at == row.claimed_at
+    else:
+        same_claim = outbox.c.status == "pending"
+    values: dict[str, Any] = {
+        "status": "sending", "claimed_at": now, "attempts": outbox.c.attempts + 1,
+        "first_claimed_at": func.coalesce(outbox.c.first_claimed_at, now), "updated_at": now,
+    }
+    if row.status == "sending":
+        values["maybe_sent"] = True
+    result = conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row.id, outbox.c.status == row.status, same_claim)
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        return None
+    parent = outbox.alias("parent")
+    ref = func.coalesce(outbox.c.thread_of, outbox.c.update_of)
+    return conn.execute(
+        select(outbox, parent.c.ts.label("parent_ts"))
+        .outerjoin(parent, parent.c.id == ref).where(outbox.c.id == row.id)
+    ).one()
+
+
+def delivered(conn: Connection, outbox_id: int, ts: str | None, now: datetime) -> None:
+    conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(
+        status="delivered", ts=ts, delivered_at=now, updated_at=now, last_error=None,
+        maybe_sent=False))
+
+
+def retry_later(
+    conn: Connection, outbox_id: int, now: datetime, *, error: str, maybe_sent: bool,
+    retry_after: timedelta | None = None,
+) -> str:
+    """Back to pending with the next attempt time; failed once it has tried long enough.
+
+    `retry_after` is Slack's Retry-After (429); otherwise the backoff doubles from
+    BACKOFF_START up to BACKOFF_CAP with the number of attempts. Returns the new status.
+    """
+    row = conn.execute(select(outbox.c.attempts, outbox.c.created_at)
+                       .where(outbox.c.id == outbox_id)).one()
+    if now - row.created_at >= GIVE_UP_AFTER:
+        fail(conn, outbox_id, now,
+             error=f"gave up after {row.attempts} attempts over "
+                   f"{GIVE_UP_AFTER.days} days; last error: {error}")
+        return "failed"
+    delay = retry_after if retry_after is not None else backoff(row.attempts)
+    values: dict[str, Any] = {"status": "pending", "next_attempt_at": now + delay,
+                              "last_error": error, "updated_at": now}
+    if maybe_sent:  # never cleared here: an earlier uncertain attempt stays uncertain
+        values["maybe_sent"] = True
+    conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(**values))
+    return "pending"
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s, … capped at 10 minutes (attempts counts the failed one)."""
+    exponent = min(max(attempts - 1, 0), 16)
+    return min(BACKOFF_START * (2 ** exponent), BACKOFF_CAP)
+
+
+def fail(conn: Connection, outbox_id: int, now: datetime, *, error: str) -> None:
+    conn.execute(update(outbox).where(outbox.c.id == outbox_id).values(
+        status="failed", last_error=error, updated_at=now))
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    """Rows per status (pending, sending, delivered, failed), zeros included."""
+    found = dict(conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))
+                 .all())
+    return {s: int(found.get(s, 0)) for s in ("pending", "sending", "delivered", "failed")}
+
+
+def metadata_for(outbox_id: int) -> dict[str, Any]:
+    """The Slack message metadata that lets a restarted sender recognise its own post."""
+    return {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": outbox_id}}
+
+
+def is_ours(message: Mapping[str, Any], outbox_id: int) -> bool:
+    meta = message.get("metadata") or {}
+    payload = meta.get("event_payload") or {}
+    return meta.get("event_type") == METADATA_EVENT and payload.get("outbox_id") == outbox_id
+
+
+def latest_for(conn: Connection, subject: str, channel: str, purpose: str) -> int | None:
+    """The newest row about `subject` in `channel` (e.g. the alert message to reply under)."""
+    return conn.scalar(
+        select(outbox.c.id).where(outbox.c.subject == subject, outbox.c.channel == channel,
+                                  outbox.c.purpose == purpose)
+        .order_by(outbox.c.id.desc()).limit(1))

@@ -1,0 +1,153 @@
+"""The checklist's P4P item: yesterday's spend against the daily budget, clicks, CPC, CTR and
+the key keywords that fell out of positions 1-5.
+
+Double counting: one day's spend can appear in plan-level rows (no keyword, no product),
+product-level rows (a product, no keyword) and keyword-level rows (a keyword) of the same
+plan, from different exports. Per (date, plan) one level is summed: plan-level rows if
+there are any, else product-level, else keyword-level. Plans are then added up.
+
+The daily budget is the store setting `p4p_daily_budget`, else the sum over yesterday's plans
+of the largest `daily_budget` each plan's rows carry. Key keywords are the store setting
+`key_keywords`, else the 5 keywords with the most P4P clicks in the 7 days up to yesterday.
+A key keyword fell out when its best position yesterday is missing, -1 ("others") or above
+5, while its best position on the latest earlier day it was seen was within 1-5.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from bot.models import facts
+from bot.stores import Store
+
+TOP_POSITION = 5
+KEY_KEYWORDS = 5
+KEY_DAYS = 7
+HISTORY_DAYS = 30  # how far back "before" looks for a keyword's earlier position
+
+p4p = facts["p4p"]
+
+
+def _level(row: Any) -> int:
+    if row.keyword:
+        return 2
+    return 1 if row.product_id else 0
+
+
+def spend_rows(rows: list[Any]) -> list[Any]:
+    """The rows to sum: one level per (date, plan), as the module doc explains."""
+    groups: dict[tuple[date, str], list[Any]] = defaultdict(list)
+    for row in rows:
+        groups[(row.date, (row.plan or "").casefold())].append(row)
+    chosen: list[Any] = []
+    for group in groups.values():
+        level = min(_level(r) for r in group)
+        chosen += [r for r in group if _level(r) == level]
+    return chosen
+
+
+def _in_top(position: int | None) -> bool:
+    return position is not None and 1 <= position <= TOP_POSITION
+
+
+def _best(positions: list[int | None]) -> int | None:
+    """The best position of a keyword on one day (several plans may bid on it)."""
+    real = [p for p in positions if p is not None and p >= 1]
+    if real:
+        return min(real)
+    return -1 if any(p == -1 for p in positions) else None
+
+
+def key_keywords(conn: Connection, store: Store, yesterday: date) -> tuple[list[str], str]:
+    configured = [k for k in store.setting("key_keywords") or [] if k]
+    if configured:
+        return configured, "setting"
+    clicks = func.sum(func.coalesce(p4p.c.clicks, 0))
+    rows = conn.execute(
+        select(p4p.c.keyword, clicks.label("clicks"))
+        .where(p4p.c.store_id == store.id, p4p.c.keyword.is_not(None), p4p.c.keyword != "",
+               p4p.c.date > yesterday - timedelta(days=KEY_DAYS), p4p.c.date <= yesterday)
+        .group_by(p4p.c.keyword).order_by(clicks.desc(), p4p.c.keyword).limit(KEY_KEYWORDS)
+    ).all()
+    return [r.keyword for r in rows], "most clicks in 7 days"
+
+
+def _keyword_positions(conn: Connection, store: Store, yesterday: date, words: list[str]
+                       ) -> list[dict[str, Any]]:
+    folded = {w.casefold(): w for w in words}
+    rows = conn.execute(
+        select(p4p.c.date, p4p.c.keyword, p4p.c.position, p4p.c.clicks, p4p.c.bid)
+        .where(p4p.c.store_id == store.id, p4p.c.keyword.is_not(None),
+               p4p.c.date > yesterday - timedelta(days=HISTORY_DAYS), p4p.c.date <= yesterday)
+    ).all()
+    seen: dict[str, dict[date, list[Any]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        word = folded.get(row.keyword.casefold())
+        if word is not None:
+            seen[word][row.date].append(row)
+    out = []
+    for word in words:
+        days = seen.get(word, {})
+        today_rows = days.get(yesterday, [])
+        position = _best([r.position for r in today_rows])
+        earlier = sorted(d for d in days if d < yesterday)
+        previous_day = earlier[-1] if earlier else None
+        previous = _best([r.position for r in days[previous_day]]) if previous_day else None
+        out.append({
+            "keyword": word,
+            "position": position,
+            "previous": previous,
+            "previous_day": previous_day.isoformat() if previous_day else None,
+            "clicks": sum(r.clicks or 0 for r in today_rows) if today_rows else None,
+            "bid": max((r.bid for r in today_rows if r.bid is not None), default=None),
+            "fell_out": _in_top(previous) and not _in_top(position),
+        })
+    return out
+
+
+def p4p_figures(conn: Connection, store: Store, yesterday: date, *, fresh: bool
+                ) -> dict[str, Any]:
+    rows = conn.execute(select(p4p).where(p4p.c.store_id == store.id, p4p.c.date == yesterday)
+                        ).all() if fresh else []
+    chosen = spend_rows(rows)
+    impressions = sum(r.impressions or 0 for r in chosen)
+    clicks = sum(r.clicks or 0 for r in chosen)
+    spend = float(sum(r.spend or 0 for r in chosen))
+    budget = store.setting("p4p_daily_budget")
+    budget_source = "setting" if budget else None
+    if not budget:
+        per_plan: dict[str, float] = {}
+        for r in rows:
+            if r.daily_budget:
+                plan = (r.plan or "").casefold()
+                per_plan[plan] = max(per_plan.get(plan, 0.0), float(r.daily_budget))
+        budget = sum(per_plan.values()) or None
+        budget_source = "report" if budget else None
+    currency = Counter(r.currency for r in chosen if r.currency).most_common(1)
+    words, words_source = key_keywords(conn, store, yesterday)
+    if not fresh:  # without yesterday's report no figure, and no keyword "fell out"
+        return {"day": yesterday.isoformat(), "spend": None,
+                "budget": float(budget) if budget else None, "budget_source": budget_source,
+                "budget_share": None, "impressions": None, "clicks": None, "cpc": None,
+                "ctr": None, "currency": None, "key_keywords_source": words_source,
+                "key_keywords": [], "fell_out": []}
+    keywords = _keyword_positions(conn, store, yesterday, words)
+    return {
+        "day": yesterday.isoformat(),
+        "spend": round(spend, 2),
+        "budget": float(budget) if budget else None,
+        "budget_source": budget_source,
+        "budget_share": spend / float(budget) if budget else None,
+        "impressions": impressions,
+        "clicks": clicks,
+        "cpc": round(spend / clicks, 4) if clicks else None,
+        "ctr": clicks / impressions if impressions else None,
+        "currency": currency[0][0] if currency else "CNY",
+        "key_keywords_source": words_source,
+        "key_keywords": keywords,
+        "fell_out": [k for k in keywords if k["fell_out"]],
+    }

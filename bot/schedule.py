@@ -1,0 +1,112 @@
+"""When the daily checklist is due: pure decisions on a store's clock, no I/O.
+
+A store's checklist is due at `checklist_time` (default 09:00) on its local calendar, every day
+or Monday to Friday only (`workdays_only`). The worker asks every minute; a run missed because
+the worker was down is made up when it comes back within `catch_up_hours` (default 3) of the
+scheduled moment, and not later: a 09:00 checklist first posted at 15:00 would arrive next to
+the afternoon's work, not before it. The decision is only an optimisation: the checklists
+table's unique key (store, kind, day) is what keeps a day from being posted twice.
+
+DST: the scheduled moment is a wall-clock time in the store's zone, so a 09:00 checklist stays
+at 09:00 local across a change (its UTC moment moves by an hour). Wall-clock times that do not
+exist on a change day (02:30 in New York on the spring-forward Sunday) are moved forward by the
+length of the gap (03:30 local, the moment the clock would have shown 02:30 without the
+change); times that occur twice (01:30 on the fall-back Sunday) mean the first occurrence
+(fold=0). Either way a day has exactly one scheduled moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+DEFAULT_TIME = "09:00"
+DEFAULT_CATCH_UP_HOURS = 3.0
+MAX_CATCH_UP_HOURS = 23.0  # a longer grace would let two days be due at once
+
+
+class ScheduleError(ValueError):
+    """A store's schedule setting cannot be understood; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Due:
+    day: date  # the store's local day the checklist is for
+    scheduled_at: datetime  # naive UTC
+    late_by: timedelta  # how long after the scheduled moment `now` is (a catch-up if large)
+
+    @property
+    def catch_up(self) -> bool:
+        return self.late_by >= timedelta(minutes=2)
+
+
+def parse_time(text: Any) -> time:
+    """"09:00" or "9:30" -> time; anything else is a ScheduleError naming the setting."""
+    try:
+        hours, minutes = str(text).strip().split(":")
+        return time(int(hours), int(minutes))
+    except (ValueError, TypeError):
+        raise ScheduleError(
+            f"checklist_time must look like 09:00 (24-hour HH:MM), got {text!r}"
+        ) from None
+
+
+def catch_up_window(value: Any) -> timedelta:
+    try:
+        hours = float(value)
+    except (TypeError, ValueError):
+        raise ScheduleError(f"catch_up_hours must be a number of hours, got {value!r}") from None
+    if not 0 <= hours <= MAX_CATCH_UP_HOURS:
+        raise ScheduleError(f"catch_up_hours must be between 0 and {MAX_CATCH_UP_HOURS:g}")
+    return timedelta(hours=hours)
+
+
+def scheduled_at(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The naive-UTC moment of local wall-clock `at` on `day` (see the module doc for DST)."""
+    # zoneinfo resolves a nonexistent time with the offset before the gap, which is exactly
+    # "moved forward by the gap"; fold=0 picks the first of two ambiguous times.
+    local = datetime.combine(day, at, tzinfo=tz)
+    return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def is_workday(day: date) -> bool:
+    return day.weekday() < 5
+
+
+def checklist_due(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> Due | None:
+    """The checklist due at `now` (naive UTC) for a store in `tz`, or None.
+
+    `settings` holds checklist_time, workdays_only and catch_up_hours (missing keys take the
+    defaults). Due means: the scheduled moment of the local day has passed, by less than the
+    catch-up grace.
+    """
+    at = parse_time(settings.get("checklist_time") or DEFAULT_TIME)
+    grace = catch_up_window(settings.get("catch_up_hours", DEFAULT_CATCH_UP_HOURS))
+    workdays_only = bool(settings.get("workdays_only", False))
+    today = now.replace(tzinfo=UTC).astimezone(tz).date()
+    # Yesterday too: a 23:00 checklist caught up at 01:00 belongs to the day before.
+    for day in (today, today - timedelta(days=1)):
+        if workdays_only and not is_workday(day):
+            continue
+        moment = scheduled_at(day, at, tz)
+        if moment <= now < moment + grace or (grace == timedelta(0) and moment == now):
+            return Due(day, moment, now - moment)
+    return None
+
+
+def next_checklist(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> datetime:
+    """The next scheduled moment after `now` (naive UTC), for the worker's status line."""
+    at = parse_time(settings.get("checklist_time") or DEFAULT_TIME)
+    workdays_only = bool(settings.get("workdays_only", False))
+    day = now.replace(tzinfo=UTC).astimezone(tz).date()
+    for offset in range(9):
+        candidate = day + timedelta(days=offset)
+        if workdays_only and not is_workday(candidate):
+            continue
+        moment = scheduled_at(candidate, at, tz)
+        if moment > now:
+            return moment
+    raise AssertionError("a scheduled moment exists within a week")

@@ -1,0 +1,113 @@
+"""The checklist's data item: yesterday's basic figures against the same weekday's usual level.
+
+The usual level of a figure is the median of the same weekday over the previous 8 weeks, of
+those weeks that have data; with fewer than 4 such weeks there is no usual level (None), as
+a median of two or three days says little.
+
+A traffic report may hold a store total, a breakdown by source and a breakdown by country
+for the same day; adding them all would count the day two or three times. One level is summed
+per date, the first present of: total rows (no source, no country), source rows (no
+country), country rows (no source), rows with both.
+
+Inquiries come from the inquiry list when there is a fresh one (each inquiry is counted on
+its local creation day; days before the list's first inquiry are "no data", not zeros), else
+from the traffic report.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from statistics import median
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from bot.freshness import local_day
+from bot.models import facts
+from bot.periods import local_midnight
+from bot.stores import Store
+
+METRICS = ("impressions", "visitors", "clicks", "inquiries")
+WEEKS = 8
+MIN_WEEKS = 4
+
+traffic = facts["traffic"]
+inquiries = facts["inquiries"]
+
+
+def _level(row: Any) -> int:
+    return (1 if row.source else 0) + (2 if row.country else 0)
+
+
+def daily_traffic(conn: Connection, store: Store, days: list[date]) -> dict[date, dict[str, int]]:
+    """Per date with data: each metric summed over one level of rows (see the module doc)."""
+    rows = conn.execute(
+        select(traffic.c.date, traffic.c.source, traffic.c.country,
+               *(traffic.c[m] for m in METRICS))
+        .where(traffic.c.store_id == store.id, traffic.c.date.in_(days))
+    ).all()
+    by_day: dict[date, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_day[row.date].append(row)
+    out: dict[date, dict[str, int]] = {}
+    for day, found in by_day.items():
+        level = min(_level(r) for r in found)
+        chosen = [r for r in found if _level(r) == level]
+        out[day] = {m: sum(getattr(r, m) or 0 for r in chosen) for m in METRICS}
+        # A column the report lacks is unknown, not zero.
+        for m in METRICS:
+            if all(getattr(r, m) is None for r in chosen):
+                out[day][m] = None  # type: ignore[assignment]
+    return out
+
+
+def inquiry_counts(conn: Connection, store: Store, days: list[date]) -> dict[date, int]:
+    """Inquiries created per local day, for the days the inquiry list covers."""
+    first = conn.scalar(select(func.min(inquiries.c.created_at))
+                        .where(inquiries.c.store_id == store.id))
+    if first is None:
+        return {}
+    tz = store.tz
+    covered = [d for d in days if d >= local_day(first, tz)]
+    if not covered:
+        return {}
+    start, end = local_midnight(min(covered), tz), local_midnight(max(covered) + timedelta(1), tz)
+    counts = dict.fromkeys(covered, 0)
+    for (created,) in conn.execute(
+        select(inquiries.c.created_at).where(
+            inquiries.c.store_id == store.id,
+            inquiries.c.created_at >= start, inquiries.c.created_at < end)
+    ):
+        day = local_day(created, tz)
+        if day in counts:
+            counts[day] += 1
+    return counts
+
+
+def _compare(value: float | None, history: list[float | None]) -> dict[str, Any]:
+    known = [h for h in history if h is not None]
+    usual = float(median(known)) if len(known) >= MIN_WEEKS else None
+    change = (value / usual - 1) if value is not None and usual else None
+    return {"value": value, "usual": usual, "change": change, "weeks": len(known)}
+
+
+def data_figures(conn: Connection, store: Store, yesterday: date, *, traffic_fresh: bool,
+                 inquiries_fresh: bool) -> dict[str, Any]:
+    """Yesterday's impressions, visitors, clicks and inquiries with their usual levels."""
+    weeks = [yesterday - timedelta(weeks=k) for k in range(1, WEEKS + 1)]
+    days = [yesterday, *weeks]
+    per_day = daily_traffic(conn, store, days)
+    figures: dict[str, Any] = {"day": yesterday.isoformat(), "weekday": yesterday.strftime("%A")}
+    for metric in METRICS:
+        value = per_day.get(yesterday, {}).get(metric) if traffic_fresh else None
+        figures[metric] = _compare(value, [per_day.get(d, {}).get(metric) for d in weeks])
+    figures["inquiries_source"] = "traffic report"
+    if inquiries_fresh:
+        counts = inquiry_counts(conn, store, days)
+        if yesterday in counts:
+            figures["inquiries"] = _compare(counts[yesterday], [counts.get(d) for d in weeks])
+            figures["inquiries_source"] = "inquiry list"
+    return figures
+
+

@@ -1,0 +1,80 @@
+"""`opsbot demo`: generate a realistic store's exports and ingest them like any drop."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.demo import KEY_KEYWORDS, MIN_DAYS, default_end, demo_files, generate
+from bot.ingest import DropResult, ingest_file
+from bot.storage import get_engine
+from bot.stores import Store, configure_store, ensure_store
+from cli.data import describe
+from cli.main import UserError, add_json, emit
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2026-11-03, got {text!r}") from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "demo", help="generate a realistic demo store's exports and ingest them")
+    p.add_argument("--dir", default="demo-data", metavar="DIR",
+                   help="where to write the files (default: ./demo-data)")
+    p.add_argument("--store", default="demo", metavar="NAME", help="store name (default: demo)")
+    p.add_argument("--end", type=_day, metavar="DATE",
+                   help="the last day of data (default: yesterday in the store's timezone)")
+    p.add_argument("--days", type=int, default=120, metavar="N",
+                   help=f"days of history, at least {MIN_DAYS} (default: 120)")
+    p.add_argument("--seed", type=int, default=7, metavar="N")
+    add_json(p)
+    p.set_defaults(handler=cmd_demo)
+
+
+def demo_store(engine: Engine, name: str) -> Store:
+    """The demo store, with the demo's key keywords unless someone already chose some."""
+    store = ensure_store(engine, name)
+    if not store.setting("key_keywords"):
+        store = configure_store(engine, store, settings={"key_keywords": list(KEY_KEYWORDS)})
+    return store
+
+
+def ingest_demo(engine: Engine, store: Store, folder: Path) -> list[DropResult]:
+    """Ingest the demo files in `folder`, in order, through the same path as any drop."""
+    return [ingest_file(engine, store, path, source="demo") for path in demo_files(folder)]
+
+
+def summary(results: list[DropResult]) -> str:
+    counts = {s: sum(r.status == s for r in results) for s in ("ingested", "duplicate",
+                                                               "rejected")}
+    return (f"{len(results)} files: {counts['ingested']} ingested, {counts['duplicate']} "
+            f"duplicate, {counts['rejected']} rejected; {sum(r.rows for r in results):,} rows, "
+            f"{sum(r.inserted for r in results):,} new, {sum(r.updated for r in results):,} "
+            f"updated, {sum(r.quarantined for r in results):,} quarantined")
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    if args.days < MIN_DAYS:
+        raise UserError(f"--days must be at least {MIN_DAYS}, got {args.days}")
+    engine = get_engine(settings.database_url)
+    store = demo_store(engine, args.store)
+    folder = Path(args.dir)
+    end = args.end or default_end(store.timezone)
+    try:
+        generate(folder, end=end, days=args.days, seed=args.seed, timezone=store.timezone)
+    except OSError as exc:
+        raise UserError(f"cannot write the demo files into {folder}: {exc}") from None
+    results = ingest_demo(engine, store, folder)
+    emit(args, {"store": store.name, "dir": str(folder), "drops": [r.to_json() for r in results]},
+         lambda: "\n".join([
+             f"demo store {store.name}: {args.days} days ending {end}, files in {folder}/",
+             *(describe(r) for r in results), summary(results)]))
+    return 1 if any(r.status == "rejected" for r in results) else 0

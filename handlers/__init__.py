@@ -1,0 +1,1 @@
+"""Slack listeners (`app`, `events`) and the transport-free command dispatcher (`commands`)."""

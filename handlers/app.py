@@ -1,0 +1,97 @@
+"""The one factory of the Slack app, shared by HTTP mode, Socket Mode and the tests.
+
+    app = create_app(Settings.from_env())                     # production: checks the token
+    app = create_app(settings, engine, client=mock_client)    # tests: no start-up auth.test
+
+Listeners never do slow work before acking: `process_before_response=False` makes bolt ack
+events before their listener runs (in bolt's thread pool), and slash commands ack with the
+answer as soon as it is ready, or with "working on it" before Slack's 3 s deadline.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.storage import get_engine
+from handlers import events, slash, uploads
+
+log = logging.getLogger(__name__)
+
+API_TIMEOUT = 30  # seconds per Web API call; files.info and chat.* answer in well under 1 s
+
+
+def make_client(settings: Settings) -> WebClient:
+    """The bot's Web API client: OPSBOT_SLACK_API_URL, retrying 429s (after Retry-After),
+    5xx answers and dropped connections."""
+    token = settings.require(
+        "SLACK_BOT_TOKEN", "copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions")
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=API_TIMEOUT,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def create_app(
+    settings: Settings,
+    engine: Engine | None = None,
+    *,
+    client: WebClient | None = None,
+    socket_mode: bool = False,
+) -> App:
+    """The bolt App with every opsbot listener.
+
+    HTTP mode needs SLACK_SIGNING_SECRET (requests are verified: forged or stale ones get 401);
+    Socket Mode requests arrive over an authenticated WebSocket and carry no signature.
+    Without an injected `client` the bot token is checked once with auth.test at start-up
+    (a wrong token stops start-up); with one (tests, benchmarks) that check is skipped and
+    bolt runs auth.test lazily on the first request instead.
+    """
+    secret = None
+    if not socket_mode:
+        secret = settings.require(
+            "SLACK_SIGNING_SECRET", "copy the Signing Secret from Basic Information")
+    if client is None:
+        client = make_client(settings)
+        verify_token = True
+    else:
+        verify_token = False
+    engine = engine if engine is not None else get_engine(settings.database_url)
+    app = App(
+        name="opsbot",
+        client=client,
+        signing_secret=secret,
+        process_before_response=False,
+        token_verification_enabled=verify_token,
+        request_verification_enabled=not socket_mode,
+    )
+    slash.register(app, engine, settings)
+    uploads.register(app, engine, settings)
+    events.register(app, engine, settings)  # after uploads: its catch-alls must come last
+    _register_actions(app, engine, settings)
+    return app
+
+
+def _register_actions(app: App, engine: Engine, settings: Settings) -> None:
+    """Buttons and checkboxes live in handlers.actions, written alongside this module."""
+    try:
+        actions = importlib.import_module("handlers.actions")
+    except ModuleNotFoundError as exc:
+        if exc.name != "handlers.actions":
+            raise
+        log.info("handlers.actions not present: no interactive listeners")
+        return
+    actions.register(app, engine, settings)

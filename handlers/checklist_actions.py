@@ -1,0 +1,92 @@
+"""Checklist checkboxes: a tick records who and when, and the message updates for everyone.
+
+Each item's section carries its own `checkboxes` accessory (action_id `checklist_tick`) with
+one option whose value is "{checklist_id}:{item_key}". Slack sends the element's whole
+selected set, so an option offered by the element but not selected is an untick.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+from sqlalchemy import Engine
+
+from bot.checklist import ChecklistError, load, tick
+from bot.config import Settings
+from bot.storage import write
+from bot.stores import utcnow
+from templates import render
+
+log = logging.getLogger(__name__)
+
+ACTION_ID = "checklist_tick"
+
+
+def _parse(value: str) -> tuple[int, str] | None:
+    checklist_id, sep, key = value.partition(":")
+    if not sep or not checklist_id.isdigit() or not key:
+        return None
+    return int(checklist_id), key
+
+
+def _offered(body: dict[str, Any], action: dict[str, Any]) -> set[str]:
+    """The option values of the element that was clicked, from the message Slack sent."""
+    for block in (body.get("message") or {}).get("blocks") or []:
+        if block.get("block_id") == action.get("block_id"):
+            accessory = block.get("accessory") or {}
+            return {o["value"] for o in accessory.get("options") or [] if "value" in o}
+    # No message in the payload: the block_id ("checklist:{id}:{key}") names the item.
+    prefix, _, value = str(action.get("block_id") or "").partition(":")
+    return {value} if prefix == "checklist" and value else set()
+
+
+def changes(body: dict[str, Any]) -> list[tuple[int, str, bool]]:
+    """(checklist_id, item_key, done) for every checkbox option in a block_actions payload."""
+    out: list[tuple[int, str, bool]] = []
+    for action in body.get("actions") or []:
+        if action.get("action_id") != ACTION_ID:
+            continue
+        selected = {o.get("value") for o in action.get("selected_options") or []}
+        for value in sorted(_offered(body, action) | {v for v in selected if v}):
+            parsed = _parse(value)
+            if parsed:
+                out.append((*parsed, value in selected))
+    return out
+
+
+def apply_ticks(engine: Engine, body: dict[str, Any], client: Any) -> None:
+    """Record the ticks of one click, then update the checklist message in place."""
+    user = (body.get("user") or {}).get("id") or "unknown"
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    todo = changes(body)
+    if not todo:
+        return
+    now = utcnow()
+    try:
+        with write(engine) as conn:
+            for checklist_id, key, done in todo:
+                tick(conn, checklist_id, key, user, done, now)
+            checklist = load(conn, todo[-1][0])
+    except ChecklistError as exc:  # e.g. a preview message, never recorded
+        log.warning("checklist tick by %s ignored: %s", user, exc)
+        return
+    if channel and ts:
+        client.chat_update(channel=channel, ts=ts,
+                           **render("checklist_daily.json.j2", checklist=checklist))
+
+
+def make_listener(engine: Engine) -> Callable[..., None]:
+    def on_checklist_tick(ack: Ack, body: dict[str, Any], client: Any) -> None:
+        ack()  # first: Slack wants an answer within 3 s
+        apply_ticks(engine, body, client)
+
+    return on_checklist_tick
+
+
+def register(app: App, engine: Engine, settings: Settings) -> None:
+    app.action(ACTION_ID)(make_listener(engine))

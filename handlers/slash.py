@@ -1,0 +1,95 @@
+"""Slash commands `/inquiries` and `/opsbot`: hand the words to `handlers.commands.run_command`
+and give Slack its answer.
+
+Slack wants an ack within 3 s. The answer usually takes milliseconds (one SQL aggregate), so
+the ack itself carries it: one round trip, no response_url call. If the answer is not ready
+after `ACK_DEADLINE` seconds, the ack says "working on it" (visible only to the asker) and the
+answer follows through the command's response_url.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from templates import render
+
+log = logging.getLogger(__name__)
+
+COMMANDS = ("/inquiries", "/opsbot")
+ACK_DEADLINE = 2.0  # seconds; leaves a second of Slack's 3 s for the network
+
+
+def reply_payload(message: dict[str, Any], *, ephemeral: bool) -> dict[str, Any]:
+    """A command answer as a slash-command response body (ack or response_url)."""
+    payload: dict[str, Any] = {"text": message.get("text") or "opsbot",
+                               "response_type": "ephemeral" if ephemeral else "in_channel"}
+    if message.get("blocks"):
+        payload["blocks"] = message["blocks"]
+    return payload
+
+
+def _notice(kind: str, command: str, detail: str | None = None) -> dict[str, Any]:
+    return reply_payload(render("notice.json.j2", kind=kind, command=command, detail=detail),
+                         ephemeral=True)
+
+
+def _dispatcher() -> Any | None:
+    """`handlers.commands.run_command`, or None while that module is not installed."""
+    try:
+        return importlib.import_module("handlers.commands").run_command
+    except ModuleNotFoundError as exc:
+        if exc.name != "handlers.commands":
+            raise
+        return None
+
+
+def register(app: App, engine: Engine, settings: Settings) -> None:
+    # Our own pool, so a slow answer never holds one of bolt's listener threads past the ack.
+    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="opsbot-command")
+
+    def answer(command: dict[str, Any], ack: Ack, respond: Respond) -> None:
+        name = command.get("command", "")
+        run_command = _dispatcher()
+        if run_command is None:
+            ack(**_notice("unavailable", name))
+            return
+        future: Future = pool.submit(
+            run_command, engine, name, command.get("text") or "",
+            channel_id=command.get("channel_id"), user_id=command.get("user_id"),
+            team_id=command.get("team_id"),
+        )
+        try:
+            result = future.result(timeout=ACK_DEADLINE)
+        except FutureTimeout:
+            ack(**_notice("working", name))
+            future.add_done_callback(lambda done: _respond_later(done, respond, name))
+            return
+        except Exception as exc:
+            log.exception("%s %r failed", name, command.get("text"))
+            ack(**_notice("failed", name, type(exc).__name__))
+            return
+        ack(**reply_payload(result.message, ephemeral=result.ephemeral))
+
+    for name in COMMANDS:
+        app.command(name)(answer)
+
+
+def _respond_later(done: Future, respond: Respond, name: str) -> None:
+    try:
+        result = done.result()
+        payload = reply_payload(result.message, ephemeral=result.ephemeral)
+    except Exception as exc:
+        log.exception("%s failed after the ack", name)
+        payload = _notice("failed", name, type(exc).__name__)
+    try:
+        respond(**payload)
+    except Exception:  # the response_url expired (30 min) or Slack is down: nothing to tell
+        log.exception("could not deliver the answer to %s", name)

@@ -1,0 +1,266 @@
+"""Data drops by upload: a report shared into a bound channel (or into a DM with the bot,
+naming the store: "store: acme") is downloaded with the bot token, ingested like
+`opsbot ingest`, and answered in the file's thread.
+
+One upload reaches us as several events (`file_shared` and a `message` with subtype
+`file_share`) and each may be retried; the Slack file id is claimed in SQL, so the file is
+ingested and answered once. Bolt acks these events before the listeners run, so downloading
+and ingesting never hold up an ack.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.error import HTTPError, URLError
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Engine
+
+from bot import receipts
+from bot.config import Settings
+from bot.ingest import DropResult, ingest_file
+from bot.kinds import KIND_BY_NAME
+from bot.stores import Store, find_store, store_for_channel
+from handlers.events import first_delivery
+from templates import render
+
+log = logging.getLogger(__name__)
+
+REPORT_SUFFIXES = (".csv", ".tsv", ".txt", ".xls", ".xlsx")
+# Slack filetypes that are never an export (images etc. are told by their mimetype too).
+NOT_REPORTS = frozenset({
+    "pdf", "doc", "docx", "ppt", "pptx", "key", "pages", "zip", "gzip", "tar", "7z", "rar",
+    "mp4", "mov", "mp3", "m4a", "wav", "png", "jpg", "jpeg", "gif", "heic", "webp", "bmp",
+    "svg", "psd", "ai", "sketch", "apk", "exe", "dmg",
+})
+NOT_REPORT_MIMETYPES = ("image/", "video/", "audio/")
+DOWNLOAD_TIMEOUT = 60  # seconds without progress before a download is given up
+_CHUNK = 64 * 1024
+_STORE_WORDS = re.compile(r"\bstore\s*[:=]?\s*[`'\"]?([\w.\-]+)", re.IGNORECASE)
+
+
+@dataclass
+class Upload:
+    """Where a file was shared and what the answer should say about it."""
+
+    file_id: str
+    channel_id: str
+    thread_ts: str | None
+    name: str
+
+
+class DownloadFailed(Exception):
+    """The file could not be fetched; the message is shown to the user."""
+
+
+class TooBig(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+def store_named_in(text: str | None) -> str | None:
+    """The store a DM names: "store: acme", "store acme", "store=acme"."""
+    match = _STORE_WORDS.search(text or "")
+    return match.group(1) if match else None
+
+
+def looks_like_report(file: dict[str, Any]) -> bool:
+    return str(file.get("name") or "").lower().endswith(REPORT_SUFFIXES)
+
+
+def not_a_report(file: dict[str, Any]) -> str | None:
+    """Why a file is plainly not an export (its type, as Slack names it), or None."""
+    mimetype = str(file.get("mimetype") or "")
+    filetype = str(file.get("filetype") or "").lower()
+    if looks_like_report(file):
+        return None
+    if mimetype.startswith(NOT_REPORT_MIMETYPES) or filetype in NOT_REPORTS:
+        return str(file.get("pretty_type") or filetype or mimetype)
+    return None
+
+
+def thread_of(file: dict[str, Any], channel_id: str) -> str | None:
+    """The ts of the message that shared `file` in `channel_id` (from files.info `shares`)."""
+    shares = file.get("shares") or {}
+    for scope in ("public", "private"):
+        entries = (shares.get(scope) or {}).get(channel_id) or []
+        if entries:
+            return entries[0].get("thread_ts") or entries[0].get("ts")
+    return None
+
+
+def safe_file_name(name: str, fallback: str) -> str:
+    """The original name without any directory part, usable as a local file name."""
+    base = re.split(r"[\\/]", name)[-1].replace("\x00", "").strip(". ")
+    return base[-200:] or fallback
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Slack redirects an unauthorised download to its sign-in page; never follow it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def download(url: str, token: str, path: Path, limit: int) -> int:
+    """Stream `url` into `path` with the bot token; refuses more than `limit` bytes."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with _opener.open(request, timeout=DOWNLOAD_TIMEOUT) as response:
+            if response.headers.get_content_type() == "text/html":
+                raise DownloadFailed(
+                    "Slack sent a web page instead of the file (does the app have files:read?)")
+            length = int(response.headers.get("Content-Length") or 0)
+            if length > limit:
+                raise TooBig(length)
+            size = 0
+            with path.open("wb") as out:
+                while chunk := response.read(_CHUNK):
+                    size += len(chunk)
+                    if size > limit:  # Content-Length can be absent or wrong
+                        raise TooBig(size)
+                    out.write(chunk)
+            return size
+    except HTTPError as exc:
+        if 300 <= exc.code < 400:
+            raise DownloadFailed(
+                "Slack sent me to its sign-in page (does the app have files:read?)") from None
+        raise DownloadFailed(f"Slack answered HTTP {exc.code}") from None
+    except (URLError, TimeoutError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise DownloadFailed(f"the connection failed ({reason})") from None
+
+
+def _answer(upload: Upload, store: Store | None, status: str, **context: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": status, "file": upload.name, "store": store.name if store else "",
+        "kind_title": None, "period": None, "rows": 0, "inserted": 0, "updated": 0,
+        "unchanged": 0, "quarantined": 0, "errors": [], "reason": None,
+        "size_mb": 0.0, "limit_mb": 0.0,
+    }
+    values.update(context)
+    return render("drop_result.json.j2", **values)
+
+
+def _result_context(result: DropResult) -> dict[str, Any]:
+    data = result.to_json()
+    kind = KIND_BY_NAME.get(result.kind or "")
+    return {
+        "kind_title": kind.title if kind else None,
+        "period": data["period"],
+        **{k: data[k] for k in ("rows", "inserted", "updated", "unchanged", "quarantined")},
+        "errors": data["errors"],
+    }
+
+
+def _post(client: WebClient, upload: Upload, message: dict[str, Any]) -> None:
+    try:
+        client.chat_postMessage(
+            channel=upload.channel_id, thread_ts=upload.thread_ts, text=message["text"],
+            blocks=message.get("blocks"), unfurl_links=False, unfurl_media=False,
+        )
+    except SlackApiError as exc:  # retries are spent; the drop itself is safe in SQL
+        log.error("could not answer about %s in %s: %s", upload.file_id, upload.channel_id,
+                  exc.response.get("error"))
+
+
+def handle_upload(
+    engine: Engine, settings: Settings, client: WebClient, store: Store, file_id: str,
+    channel_id: str, thread_ts: str | None = None,
+) -> DropResult | None:
+    """Fetch, ingest and answer one shared file, once per Slack file id."""
+    if not receipts.claim(engine, receipts.FILE, file_id):
+        log.info("file %s was announced again: already handled", file_id)
+        return None
+    upload = Upload(file_id, channel_id, thread_ts, file_id)
+    try:
+        info = client.files_info(file=file_id)["file"]
+    except SlackApiError as exc:
+        receipts.release(engine, receipts.FILE, file_id)
+        _post(client, upload, _answer(upload, store, "download_failed",
+                                      reason=f"files.info said {exc.response.get('error')}"))
+        return None
+    upload.name = str(info.get("name") or info.get("title") or file_id)
+    upload.thread_ts = thread_ts or thread_of(info, channel_id)
+    limit = settings.max_upload_bytes
+    too_big = {"limit_mb": limit / 2**20}
+
+    reason = not_a_report(info)
+    if reason:
+        _post(client, upload, _answer(upload, store, "not_a_report", reason=reason))
+        return None
+    if int(info.get("size") or 0) > limit:
+        _post(client, upload, _answer(upload, store, "too_big",
+                                      size_mb=int(info["size"]) / 2**20, **too_big))
+        return None
+    url = info.get("url_private_download") or info.get("url_private")
+    try:
+        if not url:
+            raise DownloadFailed("Slack gave no download link")
+        with tempfile.TemporaryDirectory(prefix="opsbot-upload-") as tmp:
+            path = Path(tmp) / safe_file_name(upload.name, file_id)
+            download(url, str(client.token), path, limit)
+            result = ingest_file(engine, store, path, file_name=upload.name, source="slack",
+                                 source_ref=file_id)
+    except TooBig as exc:
+        _post(client, upload, _answer(upload, store, "too_big", size_mb=exc.size / 2**20,
+                                      **too_big))
+        return None
+    except DownloadFailed as exc:
+        receipts.release(engine, receipts.FILE, file_id)  # a new share may try again
+        _post(client, upload, _answer(upload, store, "download_failed", reason=str(exc)))
+        return None
+    except Exception:
+        receipts.release(engine, receipts.FILE, file_id)
+        raise
+    _post(client, upload, _answer(upload, store, result.status, **_result_context(result)))
+    return result
+
+
+def register(app: App, engine: Engine, settings: Settings) -> None:
+    @app.event("file_shared")
+    def on_file_shared(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        if not first_delivery(engine, body):
+            return
+        channel_id = event.get("channel_id") or ""
+        store = store_for_channel(engine, channel_id)
+        if store is None:
+            # Not a bound channel. In a DM the message event carries the text naming the
+            # store; anywhere else the file is not ours to take.
+            return
+        file_id = event.get("file_id") or (event.get("file") or {}).get("id")
+        if file_id:
+            handle_upload(engine, settings, client, store, file_id, channel_id)
+
+    @app.event({"type": "message", "subtype": "file_share"})
+    def on_file_message(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
+        if not first_delivery(engine, body):
+            return
+        channel_id = event.get("channel") or ""
+        is_dm = event.get("channel_type") == "im" or channel_id.startswith("D")
+        store = store_for_channel(engine, channel_id)
+        if store is None and is_dm:
+            named = store_named_in(event.get("text"))
+            store = find_store(engine, named) if named else None
+        thread_ts = event.get("thread_ts") or event.get("ts")
+        for file in event.get("files") or []:
+            if not file.get("id"):
+                continue
+            if store is not None:
+                handle_upload(engine, settings, client, store, file["id"], channel_id, thread_ts)
+            elif is_dm or looks_like_report(file):
+                upload = Upload(file["id"], channel_id, thread_ts,
+                                str(file.get("name") or file["id"]))
+                _post(client, upload, _answer(upload, None, "no_store"))

@@ -1,0 +1,108 @@
+"""HTTP mode: one WSGI application serving Slack's endpoint and a health check.
+
+    POST /slack/events   events, slash commands and interactivity (bolt's WSGI adapter)
+    GET  /healthz        200 {"ok": true, "database": "ok", "stores": N}, 503 if the DB is down
+
+Production: `gunicorn "handlers.wsgi:application"` (the Procfile's web line); `application`
+is built on first access from the environment, so importing this module needs no settings.
+`opsbot serve` runs the same application on a threaded stdlib server (`make_server`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from wsgiref.simple_server import make_server as _make_server
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import Engine
+
+from bot.stores import store_count
+
+log = logging.getLogger(__name__)
+
+SLACK_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def health(engine: Engine) -> tuple[int, dict[str, Any]]:
+    """Status code and body of the health check: the process is up and the DB answers."""
+    try:
+        stores = store_count(engine)
+    except Exception as exc:  # any database failure means "not healthy", never a 500 page
+        return 503, {"ok": False, "database": f"unreachable: {type(exc).__name__}"}
+    return 200, {"ok": True, "database": "ok", "stores": stores}
+
+
+def make_wsgi_app(app: App, engine: Engine) -> WSGIApp:
+    slack = SlackRequestHandler(app, path=SLACK_PATH)
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in (
+            "GET", "HEAD"
+        ):
+            status, body = health(engine)
+            data = json.dumps(body).encode()
+            start_response(
+                f"{status} {'OK' if status == 200 else 'Service Unavailable'}",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+            )
+            return [data]
+        return slack(environ, start_response)
+
+    return application
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    """One thread per request: a slow request never holds up another's ack."""
+
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+
+def make_server(application: WSGIApp, host: str = "0.0.0.0", port: int = 3000) -> WSGIServer:
+    """A threaded stdlib WSGI server (port 0 picks a free port: `server.server_port`)."""
+    return _make_server(host, port, application, server_class=_ThreadingWSGIServer,
+                        handler_class=_QuietHandler)
+
+
+_built: WSGIApp | None = None
+_lock = threading.Lock()
+
+
+def _from_environment() -> WSGIApp:
+    from bot.config import MissingSetting, Settings
+    from bot.storage import get_engine
+    from handlers.app import create_app
+
+    try:
+        settings = Settings.from_env()
+        engine = get_engine(settings.database_url)
+        return make_wsgi_app(create_app(settings, engine), engine)
+    except MissingSetting as exc:
+        print(f"opsbot: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def __getattr__(name: str) -> Any:
+    """`handlers.wsgi.application`, built once on first access (gunicorn's import)."""
+    global _built
+    if name != "application":
+        raise AttributeError(name)
+    with _lock:
+        if _built is None:
+            _built = _from_environment()
+    return _built

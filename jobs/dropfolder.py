@@ -1,0 +1,161 @@
+"""The drop folder (`OPSBOT_DROP_DIR`): reports saved there are ingested, then moved away.
+
+Layout: a file directly in the folder belongs to the only store (or to the store `default`
+when there is none yet; with several stores it is rejected with a note asking for a
+sub-folder); a file in a sub-folder named after a store belongs to that store. After
+ingestion a file moves to `processed/` (ingested, or a duplicate - with a note) or to
+`rejected/` (with a note saying why), inside the folder it was in, as `NAME` beside
+`NAME.why.txt`. A name already taken there gets a numbered suffix.
+
+A file still being written is not read half-way: names that editors and browsers use while
+writing are skipped (dotfiles, `~$*`, `*.part`, `*.partial`, `*.crdownload`, `*.tmp`,
+`*.download`), and any other file is taken only once its size and modification time are the
+same in two consecutive scans of the watcher, or, for a one-shot scan (`opsbot tick`), once
+it has not changed for SETTLE_SECONDS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.ingest import DropResult, ingest_file
+from bot.stores import Store, StoreError, find_store, resolve_store
+
+log = logging.getLogger(__name__)
+
+PROCESSED = "processed"
+REJECTED = "rejected"
+SETTLE_SECONDS = 10.0
+TEMPORARY_SUFFIXES = (".part", ".partial", ".crdownload", ".tmp", ".download", ".why.txt")
+
+
+def is_temporary(name: str) -> bool:
+    lower = name.lower()
+    return name.startswith((".", "~$")) or lower.endswith(TEMPORARY_SUFFIXES)
+
+
+@dataclass
+class DropFolder:
+    """A watched folder; keep one instance between scans so stability can be seen."""
+
+    root: Path
+    settle_seconds: float = SETTLE_SECONDS
+    clock: Callable[[], float] = time.time  # wall clock, as file mtimes are
+    _seen: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def candidates(self) -> list[tuple[Path, str | None]]:
+        """(file, store folder name or None) for every file that looks like a report."""
+        found: list[tuple[Path, str | None]] = []
+        if not self.root.is_dir():
+            return found
+        for entry in sorted(self.root.iterdir()):
+            if entry.name in (PROCESSED, REJECTED) or entry.name.startswith("."):
+                continue
+            if entry.is_file() and not is_temporary(entry.name):
+                found.append((entry, None))
+            elif entry.is_dir():
+                for inner in sorted(entry.iterdir()):
+                    if inner.is_file() and not is_temporary(inner.name):
+                        found.append((inner, entry.name))
+        return found
+
+    def ready(self, path: Path) -> bool:
+        """Stable across two scans, or untouched for settle_seconds."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        signature = (stat.st_size, stat.st_mtime_ns)
+        previous = self._seen.get(path)
+        self._seen[path] = signature
+        if stat.st_size == 0:
+            return False  # a file just created, not written yet
+        if previous == signature:
+            return True
+        return self.clock() - stat.st_mtime >= self.settle_seconds
+
+    def scan(self, engine: Engine) -> list[dict[str, Any]]:
+        """Ingest every ready file once and move it away; returns what happened to each."""
+        results = []
+        present = set()
+        for path, folder in self.candidates():
+            present.add(path)
+            if not self.ready(path):
+                continue
+            results.append(self._take(engine, path, folder))
+            self._seen.pop(path, None)
+        for gone in set(self._seen) - present:
+            self._seen.pop(gone, None)
+        return results
+
+    def _take(self, engine: Engine, path: Path, folder: str | None) -> dict[str, Any]:
+        shown = f"{folder}/{path.name}" if folder else path.name
+        try:
+            store = _store_for(engine, folder)
+        except StoreError as exc:
+            moved = _move(path, REJECTED, str(exc))
+            return {"file": shown, "store": folder, "status": "rejected", "why": str(exc),
+                    "moved_to": str(moved)}
+        result = ingest_file(engine, store, path, source="folder", source_ref=shown)
+        note = _note(result)
+        moved = _move(path, REJECTED if result.status == "rejected" else PROCESSED, note)
+        return {"file": shown, "store": store.name, "status": result.status,
+                "kind": result.kind, "drop_id": result.drop_id, "rows": result.rows,
+                "why": note, "moved_to": str(moved)}
+
+
+def _store_for(engine: Engine, folder: str | None) -> Store:
+    if folder is None:
+        try:
+            return resolve_store(engine, None)
+        except StoreError as exc:
+            raise StoreError(f"{exc} - put the file in a sub-folder named after its store") \
+                from None
+    store = find_store(engine, folder)
+    if store is None:
+        raise StoreError(f"no store named {folder!r} (the sub-folder's name): add it with "
+                         f"`opsbot store add {folder}` or move the file")
+    return store
+
+
+def _note(result: DropResult) -> str | None:
+    if result.status == "rejected":
+        return "; ".join(result.errors) or "rejected"
+    if result.status == "duplicate":
+        return "; ".join(result.errors) or "already ingested; nothing changed"
+    if result.quarantined or result.errors:
+        lines = [f"ingested as drop {result.drop_id}: {result.rows} rows, "
+                 f"{result.quarantined} quarantined (opsbot drops show {result.drop_id})",
+                 *result.errors]
+        return "\n".join(lines)
+    return None
+
+
+def _free_name(directory: Path, name: str) -> Path:
+    target = directory / name
+    stem, suffix = os.path.splitext(name)
+    n = 1
+    while target.exists() or Path(f"{target}.why.txt").exists():
+        n += 1
+        target = directory / f"{stem} ({n}){suffix}"
+    return target
+
+
+def _move(path: Path, where: str, note: str | None) -> Path:
+    """Move into `where/` beside the file, with NAME.why.txt when there is something to say."""
+    directory = path.parent / where
+    directory.mkdir(exist_ok=True)
+    target = _free_name(directory, path.name)
+    if note:  # the note first: a crash between the two leaves the file to be taken again
+        Path(f"{target}.why.txt").write_text(note.rstrip() + "\n", encoding="utf-8")
+    os.replace(path, target)
+    log.info("drop folder: %s -> %s", path, target)
+    return target

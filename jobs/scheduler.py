@@ -1,0 +1,180 @@
+"""`opsbot worker`: the one clock process (never inside the web processes).
+
+One APScheduler 3.x BlockingScheduler with three jobs, each coalesced (a backlog of missed
+runs runs once), max_instances=1 (a slow run is never overlapped by the next) and a
+misfire grace:
+* tick, every minute: alerts and checklists due at that moment (jobs/tick.run_due without
+  sending); catch-up after downtime is the schedule's grace period, not APScheduler's;
+* send, every 5 s: the outbox sender, paced (one shared Pacer);
+* drops, every 10 s: the drop folder, with state kept between scans (a file is taken when
+  its size and mtime are the same in two scans).
+
+Two workers started by mistake: the SQL unique keys already make double posting impossible.
+On top, the worker takes a leader lock and a second one stands by until the first stops:
+PostgreSQL: a session advisory lock held on a dedicated connection (released by the server if
+the process dies); SQLite: an exclusive flock on `<database>.worker.lock` (released by the OS
+if the process dies). Other cases (in-memory SQLite): no lock.
+
+SIGTERM/SIGINT: no new runs start, a running job finishes its current message (the sender
+checks a stop flag between messages), the lock is released, exit code 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.storage import get_engine
+from bot.stores import utcnow
+from jobs.delivery import Pacer, deliver, make_client
+from jobs.dropfolder import DropFolder
+from jobs.tick import run_due
+
+log = logging.getLogger(__name__)
+
+WORKER_LOCK = 7_392_001  # PostgreSQL advisory lock id of the worker leader
+STANDBY_POLL = 15.0  # seconds between a standby worker's attempts to become leader
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+
+
+class LeaderLock:
+    """At most one active worker per database (see the module doc)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+        self._fd: int | None = None
+        url = make_url(str(engine.url))
+        database = url.database if url.get_backend_name() == "sqlite" else None
+        self.path = (Path(f"{database}.worker.lock")
+                     if database and database != ":memory:" else None)
+
+    @property
+    def where(self) -> str:
+        if self.engine.dialect.name == "postgresql":
+            return f"PostgreSQL advisory lock {WORKER_LOCK}"
+        return f"lock file {self.path}" if self.path else "no lock (in-memory database)"
+
+    def acquire(self) -> bool:
+        if self.engine.dialect.name == "postgresql":
+            conn = self.engine.connect()
+            got = bool(conn.scalar(select(text(f"pg_try_advisory_lock({WORKER_LOCK})"))))
+            conn.commit()
+            if got:
+                self._conn = conn
+            else:
+                conn.close()
+            return got
+        if self.path is None:
+            return True
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.execute(text(f"SELECT pg_advisory_unlock({WORKER_LOCK})"))
+            self._conn.close()
+            self._conn = None
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
+                    ) -> tuple[BlockingScheduler, dict[str, Any]]:
+    """The scheduler with its jobs, and a description of them for the start-up line."""
+    scheduler = BlockingScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+    client = make_client(settings)
+    pacer = Pacer()
+    jobs: dict[str, Any] = {}
+
+    def tick() -> None:
+        report = run_due(engine, utcnow(), client=client, settings=settings, drops=False,
+                         send=False)
+        for posted in report["checklists"]:
+            log.info("checklist %s for %s %s queued for %s", posted["id"], posted["store"],
+                     posted["day"], ", ".join(posted["channels"]) or "no channel")
+        for event in report["alerts"]:
+            log.info("alert %s: %s %s", event["store"], event["event"], event["day"])
+        for error in report["errors"]:
+            log.error("tick: %s", error)
+
+    now = datetime.now(UTC)
+    scheduler.add_job(tick, "interval", minutes=1, id="tick", next_run_time=now)
+    jobs["tick"] = "every 60 s"
+    if client is not None:
+        def send() -> None:
+            result = deliver(engine, client, pacer=pacer, stop=stop)
+            if result.delivered or result.recovered or result.errors:
+                log.info("sent %d (recovered %d), %d to retry, %d failed", result.delivered,
+                         result.recovered, result.retrying, result.failed)
+
+        scheduler.add_job(send, "interval", seconds=5, id="send", next_run_time=now)
+        jobs["send"] = "every 5 s"
+    else:
+        jobs["send"] = "off (no SLACK_BOT_TOKEN: messages stay queued)"
+    if settings.drop_dir:
+        folder = DropFolder(Path(settings.drop_dir))
+
+        def drops() -> None:
+            for result in folder.scan(engine):
+                log.info("drop folder: %s -> %s (%s)", result["file"], result["status"],
+                         result["moved_to"])
+
+        scheduler.add_job(drops, "interval", seconds=10, id="drops", next_run_time=now)
+        jobs["drops"] = f"every 10 s in {settings.drop_dir}"
+    else:
+        jobs["drops"] = "off (no OPSBOT_DROP_DIR)"
+    return scheduler, jobs
+
+
+def run_worker(settings: Settings, *, announce: Any = None) -> int:
+    """Run until SIGTERM/SIGINT; a second worker on the same database stands by."""
+    announce = announce or (lambda line: print(line, flush=True))
+    engine = get_engine(settings.database_url)
+    lock = LeaderLock(engine)
+    stop = threading.Event()
+    scheduler: BlockingScheduler | None = None
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not lock.acquire():
+            announce(f"opsbot worker: another worker holds the {lock.where}; standing by")
+            if stop.wait(STANDBY_POLL):
+                return 0
+        scheduler, jobs = build_scheduler(engine, settings, stop)
+        announce("opsbot worker: running (" + lock.where + "); "
+                 + "; ".join(f"{name} {how}" for name, how in jobs.items()))
+        if not stop.is_set():
+            scheduler.start()
+        announce("opsbot worker: stopped")
+        return 0
+    finally:
+        lock.release()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,176 @@
+"""One tick: everything due at `now`, once. `opsbot tick` and the scheduler call this.
+
+Order, so that each step sees the previous one's result:
+1. the drop folder (files saved just before 09:00 make it into the 09:00 checklist);
+2. per store, in its timezone:
+   a. the inquiry-drop alert, when there is new data since the last evaluation (a newer
+      drop) or a new local day - so a drop is judged within a minute of the data arriving,
+      and every morning without new data; before the checklist, which shows active alerts;
+   b. the daily checklist when due (bot/schedule.py): created and queued for every bound
+      channel in one transaction;
+3. the outbox sender (without a Slack token, messages stay queued and are reported pending).
+
+Exactly once: the checklists' unique key (store, kind, day), the outbox's unique dedupe_key,
+the alerts' unique (store, rule, started_day) and the sender's compare-and-set claim make a
+second worker (or a second tick) harmless. On PostgreSQL each store's work also runs under a
+transaction-scoped advisory lock on the store, so two workers do not even compute it twice;
+SQLite serialises writers anyway (BEGIN IMMEDIATE). A failing store is reported in `errors`
+and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy import Connection, Engine, func, select
+
+from bot import alerts, outbox
+from bot.config import Settings
+from bot.models import channels, checklists
+from bot.schedule import checklist_due
+from bot.storage import read, write
+from bot.stores import DEFAULT_SETTINGS, Store, list_stores
+from jobs.delivery import Pacer, deliver, make_client
+from jobs.dropfolder import DropFolder
+from templates import render
+
+log = logging.getLogger(__name__)
+
+STORE_LOCK = 7_391  # advisory lock namespace for per-store worker steps (PostgreSQL)
+
+
+def _lock(conn: Connection, store: Store) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(STORE_LOCK, store.id)))
+
+
+def _channels(conn: Connection, store: Store) -> list[str]:
+    return list(conn.scalars(select(channels.c.channel_id).where(channels.c.store_id == store.id)
+                             .order_by(channels.c.bound_at, channels.c.channel_id)))
+
+
+def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any] | None:
+    """Create the store's daily checklist if it is due and not there yet, and queue it."""
+    from bot import checklist  # the checklist module; imported late to keep the worker light
+
+    due = checklist_due(store.tz, {**DEFAULT_SETTINGS, **store.settings}, now)
+    if due is None:
+        return None
+    with write(engine) as conn:
+        _lock(conn, store)
+        exists = conn.scalar(select(checklists.c.id).where(
+            checklists.c.store_id == store.id, checklists.c.kind == "daily",
+            checklists.c.day == due.day))
+        if exists is not None:
+            return None  # the cheap check; create_daily's unique key is the guard
+        checklist_id = checklist.create_daily(conn, store, now)
+        if checklist_id is None:
+            return None
+        message = render("checklist_daily.json.j2", checklist=checklist.load(conn, checklist_id))
+        targets = _channels(conn, store)
+        for channel in targets:
+            outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="checklist",
+                           subject=f"checklist:{checklist_id}",
+                           dedupe_key=f"checklist:{checklist_id}:{channel}", payload=message,
+                           now=now)
+    return {"store": store.name, "day": due.day.isoformat(), "id": checklist_id,
+            "channels": targets, "catch_up": due.catch_up}
+
+
+def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool = False
+                    ) -> list[dict[str, Any]]:
+    """Evaluate the store's alerts if there is anything new to judge (or `force`)."""
+    with write(engine) as conn:
+        _lock(conn, store)
+        if not force and not alerts.needs_evaluation(conn, store, now):
+            return []
+        events = alerts.evaluate_store(conn, store, now)
+        alerts.mark_evaluated(conn, store, now)
+    return events
+
+
+def run_due(
+    engine: Engine,
+    now: datetime,
+    *,
+    client: WebClient | None = None,
+    settings: Settings | None = None,
+    folder: DropFolder | None = None,
+    drops: bool = True,
+    send: bool = True,
+    pacer: Pacer | None = None,
+) -> dict[str, Any]:
+    """Run, once, everything due at `now` (naive UTC); returns what happened.
+
+    `client` defaults to one built from `settings` (SLACK_BOT_TOKEN, OPSBOT_SLACK_API_URL);
+    `folder` defaults to OPSBOT_DROP_DIR as a one-shot scan (`drops=False`: no scan);
+    `send=False` leaves delivery to a separate sender (the scheduler runs it every few
+    seconds).
+    """
+    settings = settings or Settings.from_env()
+    report: dict[str, Any] = {"now": now.isoformat(timespec="seconds") + "Z", "checklists": [],
+                              "alerts": [], "alerts_evaluated": 0, "drops": [], "errors": []}
+    seconds: dict[str, float] = {}
+
+    started = time.perf_counter()
+    if folder is None and settings.drop_dir and drops:
+        folder = DropFolder(Path(settings.drop_dir))
+    if folder is not None and drops:
+        try:
+            report["drops"] = folder.scan(engine)
+        except Exception as exc:  # a broken folder must not stop checklists
+            log.exception("drop folder scan failed")
+            report["errors"].append({"step": "drops", "error": f"{type(exc).__name__}: {exc}"})
+    seconds["drops"] = time.perf_counter() - started
+
+    stores = list_stores(engine)
+    seconds["alerts"] = seconds["checklists"] = 0.0
+    for store in stores:
+        started = time.perf_counter()
+        try:
+            events = evaluate_alerts(engine, store, now)
+            if events:
+                report["alerts_evaluated"] += 1
+            report["alerts"] += [e for e in events if e["event"] in ("fired", "worse",
+                                                                      "recovered")]
+        except Exception as exc:
+            log.exception("alerts for store %s failed", store.name)
+            report["errors"].append({"store": store.name, "step": "alerts",
+                                     "error": f"{type(exc).__name__}: {exc}"})
+        seconds["alerts"] += time.perf_counter() - started
+        started = time.perf_counter()
+        try:
+            posted = post_checklist(engine, store, now)
+            if posted:
+                report["checklists"].append(posted)
+        except Exception as exc:
+            log.exception("checklist for store %s failed", store.name)
+            report["errors"].append({"store": store.name, "step": "checklist",
+                                     "error": f"{type(exc).__name__}: {exc}"})
+        seconds["checklists"] += time.perf_counter() - started
+
+    started = time.perf_counter()
+    sent: dict[str, Any] = {"delivered": 0, "recovered": 0, "retrying": 0, "failed": 0,
+                            "errors": []}
+    client = client if client is not None else make_client(settings)
+    if not send:
+        report["slack"] = "delivery left to the sender"
+    elif client is None:
+        report["slack"] = ("not configured (no SLACK_BOT_TOKEN): messages are queued in the "
+                           "outbox and will be sent by a worker that has a token")
+    else:
+        sent = deliver(engine, client, now, pacer=pacer).to_json()
+        report["slack"] = "sent"
+    seconds["send"] = time.perf_counter() - started
+    with read(engine) as conn:
+        totals = outbox.counts(conn)
+    report.update(delivered=sent["delivered"] + sent["recovered"], retrying=sent["retrying"],
+                  failed=sent["failed"], pending=totals["pending"] + totals["sending"],
+                  outbox=totals, send_errors=sent["errors"],
+                  seconds={k: round(v, 3) for k, v in seconds.items()})
+    return report

@@ -1,0 +1,345 @@
+"""The inquiry-drop alert: fires once, no repeat while down, a new message when worse, a
+"back to normal" reply in its thread, acknowledge and snooze; hints from other data; no
+verdict on data that does not cover the day. Frozen clock throughout."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, func, insert, select
+
+from bot import alerts
+from bot.detector import evaluate
+from bot.models import alerts as alerts_table
+from bot.models import drops, facts
+from bot.models import outbox as outbox_table
+from bot.storage import read, write
+from bot.stores import Store, add_store, bind_channel, configure_store
+from handlers import alert_actions
+from jobs.delivery import Pacer, deliver
+from tests.slack_limits import assert_data_escaped, assert_no_mentions, assert_within_slack_limits
+from tests.slack_mock import MockSlackAPI
+from tests.test_outbox import client_for, serve_history
+
+# Tuesday 2026-11-17, 09:00 in Shanghai; "yesterday" is Monday 2026-11-16.
+NOW = datetime(2026, 11, 17, 1, 0)
+YESTERDAY = date(2026, 11, 16)
+WEEKLY = [20, 22, 18, 21, 19, 8, 6]  # Monday .. Sunday: a weekly rhythm
+
+
+def usual(day: date) -> int:
+    return WEEKLY[day.weekday()]
+
+
+def local_moment(store: Store, day: date, hour: int, minute: int = 0) -> datetime:
+    return (datetime.combine(day, time(hour, minute), tzinfo=store.tz)
+            .astimezone(UTC).replace(tzinfo=None))
+
+
+def put(conn: Connection, store: Store, kind: str, rows: list[dict[str, Any]],
+        ingested_at: datetime) -> None:
+    drop_id = conn.execute(insert(drops).values(
+        store_id=store.id, file_name=f"{kind}.csv", sha256=uuid.uuid4().hex, kind=kind,
+        status="ingested", source="cli", rows=len(rows), errors=[], created_at=ingested_at,
+    ).returning(drops.c.id)).scalar_one()
+    blank = {c.name: None for c in facts[kind].columns if c.name != "id"}
+    if rows:
+        conn.execute(insert(facts[kind]), [
+            {**blank, "store_id": store.id, "drop_id": drop_id, "key": uuid.uuid4().hex,
+             "updated_at": ingested_at, **row} for row in rows])
+
+
+def seed_inquiries(engine: Engine, store: Store, counts: dict[date, int], ingested_at: datetime,
+                   country: Any = lambda i: "US" if i % 2 else "DE") -> None:
+    rows = [{"inquiry_id": uuid.uuid4().hex, "created_at": local_moment(store, d, 9, i % 60),
+             "country": country(i), "buyer": f"buyer {i}"}
+            for d, n in counts.items() for i in range(n)]
+    with write(engine) as conn:
+        put(conn, store, "inquiries", rows, ingested_at)
+
+
+def history(until: date, weeks: int = 10) -> dict[date, int]:
+    start = until - timedelta(days=7 * weeks)
+    return {start + timedelta(days=i): usual(start + timedelta(days=i))
+            for i in range((until - start).days + 1)}
+
+
+def count_for(severity: str, day: date) -> int:
+    """The largest count the detector calls `severity` on `day` of the usual history."""
+    series = history(day)
+    for observed in range(usual(day), -1, -1):
+        series[day] = observed
+        if evaluate(series, day).severity == severity:
+            return observed
+    raise AssertionError(f"no count gives {severity}")
+
+
+@pytest.fixture
+def acme(engine: Engine, store: Store) -> Store:
+    bind_channel(engine, store, "C1")
+    bind_channel(engine, store, "C2")
+    return store
+
+
+def run(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
+    with write(engine) as conn:
+        return alerts.evaluate_store(conn, store, now)
+
+
+def outbox_rows(engine: Engine) -> list[Any]:
+    with read(engine) as conn:
+        return conn.execute(select(outbox_table).order_by(outbox_table.c.id)).all()
+
+
+def alert_rows(engine: Engine) -> list[Any]:
+    with read(engine) as conn:
+        return conn.execute(select(alerts_table).order_by(alerts_table.c.id)).all()
+
+
+@pytest.fixture
+def api() -> Iterator[MockSlackAPI]:
+    with MockSlackAPI() as mock:
+        serve_history(mock)
+        yield mock
+
+
+def test_fires_once_per_incident_with_one_message_per_channel(engine: Engine,
+                                                              acme: Store) -> None:
+    series = history(YESTERDAY - timedelta(days=1))
+    series[YESTERDAY] = 2
+    seed_inquiries(engine, acme, series, ingested_at=NOW - timedelta(minutes=10))
+    (event,) = run(engine, acme, NOW)
+    assert event["event"] == "fired" and event["day"] == "2026-11-16"
+    assert event["observed"] == 2 and event["expected"] == pytest.approx(20, abs=0.5)
+    assert event["severity"] == "critical" and event["p_value"] < 0.001
+    messages = outbox_rows(engine)
+    assert [m.channel for m in messages] == ["C1", "C2"]
+    message = messages[0].payload
+    assert_within_slack_limits(message)
+    text = str(message)
+    assert "Mon 16 Nov 2026" in text and "*2* inquiries" in text and "*20*" in text
+    assert {e["action_id"] for b in message["blocks"] if b["type"] == "actions"
+            for e in b["elements"]} == {"alert_ack", "alert_snooze"}
+    # The same data again (the next tick, a second worker): nothing new.
+    assert run(engine, acme, NOW + timedelta(minutes=1))[0]["event"] == "continues"
+    assert len(outbox_rows(engine)) == 2 and len(alert_rows(engine)) == 1
+    (listed,) = [a for a in _active(engine, acme, NOW)]
+    assert {k: listed[k] for k in ("rule", "store", "day", "observed", "severity", "status")} == {
+        "rule": "inquiry_drop", "store": "acme", "day": "2026-11-16", "observed": 2,
+        "severity": "critical", "status": "open"}
+
+
+def _active(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
+    with read(engine) as conn:
+        return alerts.active(conn, store, now)
+
+
+def test_no_repeat_while_down_new_message_when_worse_thread_reply_on_recovery(
+        engine: Engine, acme: Store, api: MockSlackAPI) -> None:
+    day1, day2, day3 = YESTERDAY, YESTERDAY + timedelta(days=1), YESTERDAY + timedelta(days=2)
+    warning = count_for("warning", day1)
+    series = history(day1 - timedelta(days=1))
+    series[day1] = warning
+    seed_inquiries(engine, acme, series, ingested_at=NOW - timedelta(minutes=10))
+    assert run(engine, acme, NOW)[0]["event"] == "fired"
+    client = client_for(api)
+    deliver(engine, client, NOW, pacer=Pacer(0, 0))
+    first_ts = {m["channel"]: ts for ts, m in api.messages.items()}
+
+    # Day 2: worse (critical) -> one new message per channel.
+    seed_inquiries(engine, acme, {day2: 1}, ingested_at=NOW + timedelta(days=1))
+    (event,) = run(engine, acme, NOW + timedelta(days=1))
+    assert (event["event"], event["severity"]) == ("worse", "critical")
+    assert len(outbox_rows(engine)) == 4
+    (alert,) = alert_rows(engine)
+    assert (alert.started_day, alert.last_day, alert.notified_severity) == (
+        day1, day2, "critical")
+    deliver(engine, client, NOW + timedelta(days=1), pacer=Pacer(0, 0))
+
+    # Day 3: back to normal -> resolved, a reply in the thread of the latest alert message,
+    # and the alert message edited to show it.
+    seed_inquiries(engine, acme, {day3: usual(day3)}, ingested_at=NOW + timedelta(days=2))
+    (event,) = run(engine, acme, NOW + timedelta(days=2))
+    assert event["event"] == "recovered"
+    assert alert_rows(engine)[0].status == "resolved"
+    assert _active(engine, acme, NOW + timedelta(days=2)) == []
+    result = deliver(engine, client, NOW + timedelta(days=2), pacer=Pacer(0, 0))
+    assert result.delivered == 4
+    escalations = {m.channel: m.ts for m in outbox_rows(engine) if m.purpose == "alert"
+                   and m.dedupe_key.split(":")[2] == "critical"}
+    replies = [c for c in api.calls_to("chat.postMessage") if c.params.get("thread_ts")]
+    assert {c.params["channel"]: c.params["thread_ts"] for c in replies} == escalations
+    assert all("back to normal" in c.params["text"] for c in replies)
+    assert {c.params["ts"] for c in api.calls_to("chat.update")} == set(escalations.values())
+    assert set(first_ts.values()).isdisjoint(escalations.values())
+    # Nothing more once resolved, also while a 3- or 7-day window still holds the drop.
+    assert run(engine, acme, NOW + timedelta(days=2, hours=1))[0]["event"] in (
+        "normal", "aftermath")
+    day4 = day3 + timedelta(days=1)
+    seed_inquiries(engine, acme, {day4: usual(day4)}, ingested_at=NOW + timedelta(days=3))
+    assert run(engine, acme, NOW + timedelta(days=3))[0]["event"] in ("normal", "aftermath")
+    assert len(outbox_rows(engine)) == 8 and len(alert_rows(engine)) == 1
+
+
+def test_still_down_at_the_same_severity_sends_nothing(engine: Engine, acme: Store) -> None:
+    series = history(YESTERDAY - timedelta(days=1))
+    series[YESTERDAY] = 0
+    series[YESTERDAY + timedelta(days=1)] = 0
+    seed_inquiries(engine, acme, series, ingested_at=NOW + timedelta(days=1))
+    assert run(engine, acme, NOW)[0]["event"] == "fired"
+    (event,) = run(engine, acme, NOW + timedelta(days=1))
+    assert (event["event"], event["severity"]) == ("continues", "critical")
+    assert len(outbox_rows(engine)) == 2
+    assert alert_rows(engine)[0].last_day == YESTERDAY + timedelta(days=1)
+
+
+def test_no_verdict_on_a_day_the_data_does_not_cover(engine: Engine, acme: Store) -> None:
+    # The list was exported yesterday afternoon: yesterday is incomplete, not a drop.
+    series = history(YESTERDAY - timedelta(days=1))
+    series[YESTERDAY] = 3
+    seed_inquiries(engine, acme, series, ingested_at=local_moment(acme, YESTERDAY, 15))
+    (event,) = run(engine, acme, NOW)
+    assert event["event"] == "skipped" and "does not cover 2026-11-16" in event["why"]
+    assert outbox_rows(engine) == [] and alert_rows(engine) == []
+
+
+def test_too_little_history_never_fires(engine: Engine, acme: Store) -> None:
+    series = {d: n for d, n in history(YESTERDAY).items() if d >= YESTERDAY - timedelta(days=20)}
+    series[YESTERDAY] = 0
+    seed_inquiries(engine, acme, series, ingested_at=NOW)
+    (event,) = run(engine, acme, NOW)
+    assert event["event"] == "skipped" and "not enough history" in event["why"]
+
+
+def test_traffic_report_is_the_fallback_series(engine: Engine, acme: Store) -> None:
+    rows = [{"date": d, "inquiries": n, "visitors": 400} for d, n in
+            history(YESTERDAY - timedelta(days=1)).items()]
+    rows.append({"date": YESTERDAY, "inquiries": 1, "visitors": 100})
+    with write(engine) as conn:
+        put(conn, acme, "traffic", rows, NOW)
+    (event,) = run(engine, acme, NOW)
+    assert event["event"] == "fired" and event["source"] == "traffic report"
+    (alert,) = alert_rows(engine)
+    assert "Traffic is down too: 100 visitors vs usually 400" in alert.hint
+
+
+def test_hints_country_gone_and_p4p_paused(engine: Engine, acme: Store) -> None:
+    series = history(YESTERDAY - timedelta(days=1))
+    series[YESTERDAY] = 4
+    # Baseline: every other inquiry from the US; yesterday only Germany.
+    seed_inquiries(engine, acme, {d: n for d, n in series.items() if d < YESTERDAY},
+                   ingested_at=NOW - timedelta(minutes=20))
+    seed_inquiries(engine, acme, {YESTERDAY: 4}, ingested_at=NOW - timedelta(minutes=10),
+                   country=lambda i: "DE")
+    p4p = [{"date": YESTERDAY - timedelta(days=k), "plan": "main", "spend": 300.0}
+           for k in range(1, 15)]
+    p4p.append({"date": YESTERDAY, "plan": "main", "spend": 0.0})
+    with write(engine) as conn:
+        put(conn, acme, "p4p", p4p, NOW)
+    assert run(engine, acme, NOW)[0]["event"] == "fired"
+    hints = alert_rows(engine)[0].hint.split("\n")
+    assert any(h.startswith("No inquiries from US") for h in hints)
+    assert any(h.startswith("P4P spent ¥0 vs usually ¥300") for h in hints)
+    message = outbox_rows(engine)[0].payload
+    assert "Where to look" in str(message) and "No inquiries from US" in str(message)
+
+
+def test_store_thresholds_are_used(engine: Engine, acme: Store) -> None:
+    series = history(YESTERDAY - timedelta(days=1))
+    series[YESTERDAY] = count_for("warning", YESTERDAY)
+    seed_inquiries(engine, acme, series, ingested_at=NOW)
+    strict = configure_store(engine, acme, settings={"alert_min_drop": 0.9})
+    assert run(engine, strict, NOW)[0]["event"] == "normal"
+    assert outbox_rows(engine) == []
+
+
+class StubApp:
+    """Collects listeners the way Bolt's `app.action(id)(fn)` registers them."""
+
+    def __init__(self) -> None:
+        self.actions: dict[str, Any] = {}
+
+    def action(self, action_id: str) -> Any:
+        def decorator(fn: Any) -> Any:
+            self.actions[action_id] = fn
+            return fn
+        return decorator
+
+
+def _click(app: StubApp, action_id: str, alert_id: int, channel: str, ts: str, client: Any,
+           user: str = "U0ANNA") -> list[bool]:
+    acked: list[bool] = []
+    app.actions[action_id](
+        ack=lambda: acked.append(True),
+        body={"user": {"id": user}, "channel": {"id": channel}, "message": {"ts": ts}},
+        action={"action_id": action_id, "value": str(alert_id)}, client=client)
+    return acked
+
+
+def test_acknowledge_and_snooze_buttons(engine: Engine, acme: Store, api: MockSlackAPI) -> None:
+    series = history(YESTERDAY - timedelta(days=1))
+    series[YESTERDAY] = count_for("warning", YESTERDAY)
+    seed_inquiries(engine, acme, series, ingested_at=NOW)
+    (event,) = run(engine, acme, NOW)
+    client = client_for(api)
+    deliver(engine, client, NOW, pacer=Pacer(0, 0))
+    ts = next(ts for ts, m in api.messages.items() if m["channel"] == "C1")
+    app = StubApp()
+    alert_actions.register(app, engine, None)  # type: ignore[arg-type]
+
+    assert _click(app, "alert_ack", event["alert_id"], "C1", ts, client) == [True]
+    assert alert_rows(engine)[0].status == "acknowledged"
+    assert alert_rows(engine)[0].acknowledged_by == "U0ANNA"
+    edited = api.messages[ts]
+    assert "Acknowledged by <@U0ANNA>" in str(edited["blocks"])
+    assert "alert_ack" not in str(edited["blocks"]) and "alert_snooze" in str(edited["blocks"])
+
+    snoozed_at = NOW + timedelta(hours=1)
+    alert_actions.handle(engine, "alert_snooze", {"user": {"id": "U0BEN"}, "channel": {
+        "id": "C1"}, "message": {"ts": ts}}, {"value": str(event["alert_id"])}, client,
+        now=snoozed_at)
+    (alert,) = alert_rows(engine)
+    assert alert.status == "snoozed" and alert.snoozed_until == snoozed_at + timedelta(days=1)
+    assert "Snoozed by <@U0BEN>" in str(api.messages[ts]["blocks"])
+    assert _active(engine, acme, snoozed_at)[0]["status"] == "snoozed"
+    # Worse while snoozed (the next day's evaluation): recorded, no message.
+    seed_inquiries(engine, acme, {YESTERDAY + timedelta(days=1): 0},
+                   ingested_at=NOW + timedelta(hours=20))
+    (event2,) = run(engine, acme, NOW + timedelta(hours=23))
+    assert event2["event"] == "continues" and event2["severity"] == "critical"
+    assert len(outbox_rows(engine)) == 2
+    # The snooze runs out: open again, and the escalation goes out at the next evaluation.
+    snoozed_until = alert.snoozed_until
+    (event3,) = run(engine, acme, snoozed_until + timedelta(minutes=1))
+    assert event3["event"] == "worse"
+    assert alert_rows(engine)[0].status == "open"
+    assert len(outbox_rows(engine)) == 4
+
+
+def test_unknown_alert_button_is_acked_and_ignored(engine: Engine, acme: Store,
+                                                   api: MockSlackAPI) -> None:
+    app = StubApp()
+    alert_actions.register(app, engine, None)  # type: ignore[arg-type]
+    assert _click(app, "alert_ack", 999, "C1", "1.0", client_for(api)) == [True]
+    assert api.calls_to("chat.update") == []
+
+
+def test_store_names_and_countries_are_escaped(engine: Engine) -> None:
+    store = add_store(engine, "<!channel> & co", "Europe/London")
+    bind_channel(engine, store, "C9")
+    now = datetime(2026, 11, 17, 9, 0)
+    series = history(YESTERDAY - timedelta(days=1))
+    seed_inquiries(engine, store, {d: n for d, n in series.items()},
+                   ingested_at=now - timedelta(hours=1), country=lambda i: "<!here>")
+    seed_inquiries(engine, store, {YESTERDAY: 0}, ingested_at=now - timedelta(minutes=5))
+    assert run(engine, store, now)[0]["event"] == "fired"
+    message = outbox_rows(engine)[0].payload
+    assert_within_slack_limits(message)
+    assert_no_mentions(message)
+    assert_data_escaped(message, "<!channel> & co", "<!here>")
+    with read(engine) as conn:
+        assert conn.scalar(select(func.count()).select_from(alerts_table)) == 1

@@ -1,0 +1,484 @@
+"""The daily checklist's figures against hand-computed fixtures, its staleness notes, its
+exactly-once recording and its ticks, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, func, insert, select
+
+from bot.checklist import ChecklistError, build_daily, create_daily, load, tick
+from bot.models import checklist_ticks, checklists, drops, facts
+from bot.storage import make_engine, read, write
+from bot.stores import Store, add_store, configure_store
+from templates import render
+from tests.slack_limits import assert_data_escaped, assert_no_mentions, assert_within_slack_limits
+
+# 09:00 on Friday 2026-11-13 in Shanghai (UTC+8); yesterday is Thursday 2026-11-12.
+NOW = datetime(2026, 11, 13, 1, 0)
+
+
+def put(conn: Connection, store: Store, kind: str, rows: list[dict[str, Any]],
+        ingested_at: datetime = NOW - timedelta(minutes=30)) -> None:
+    """Facts as an ingested drop of `kind` would leave them (drop ingested at `ingested_at`)."""
+    drop_id = conn.execute(insert(drops).values(
+        store_id=store.id, file_name=f"{kind}.csv", sha256=uuid.uuid4().hex, kind=kind,
+        status="ingested", source="cli", rows=len(rows), errors=[], created_at=ingested_at,
+    ).returning(drops.c.id)).scalar_one()
+    blank = {c.name: None for c in facts[kind].columns if c.name != "id"}
+    if rows:
+        conn.execute(insert(facts[kind]), [
+            {**blank, "store_id": store.id, "drop_id": drop_id, "key": uuid.uuid4().hex,
+             "updated_at": ingested_at, **row} for row in rows])
+
+
+def item(data: dict[str, Any], key: str) -> dict[str, Any]:
+    return next(i for i in data["items"] if i["key"] == key)
+
+
+def build(engine: Engine, store: Store, now: datetime = NOW) -> dict[str, Any]:
+    with read(engine) as conn:
+        return build_daily(conn, store, now)
+
+
+def _inquiry(iid: str, created: datetime, **extra: Any) -> dict[str, Any]:
+    return {"inquiry_id": iid, "created_at": created, **extra}
+
+
+INQUIRIES = [
+    _inquiry("I8", datetime(2026, 11, 9, 0, 0), buyer="Ann", email="ann@x.com",
+             product_id="P1", owner="Li", country="US"),
+    _inquiry("I1", datetime(2026, 11, 10, 2, 0), buyer="Ann", email="ann@x.com",
+             product_id="P1", owner="Li", country="US"),
+    _inquiry("I2", datetime(2026, 11, 11, 3, 0), buyer="Bob", product_id="P9", owner="Wang",
+             replied_at=datetime(2026, 11, 11, 5, 0)),
+    _inquiry("I3", datetime(2026, 11, 12, 0, 30), buyer="Cara", company="CCo",
+             product_id="P2", owner="Wang", country="DE"),
+    # new since 2026-11-12 01:00 UTC (24 h before NOW; no previous checklist):
+    _inquiry("I4", datetime(2026, 11, 12, 2, 0), buyer="Ann", email="ANN@x.com",
+             product_id="P1", owner="Li"),
+    _inquiry("I5", datetime(2026, 11, 12, 10, 0), buyer="Spammer", is_spam=True,
+             product_id="P1"),
+    _inquiry("I6", datetime(2026, 11, 12, 20, 0), buyer="cara", company="CCo ",
+             product_id="P2", owner="Wang"),
+    _inquiry("I7", datetime(2026, 11, 12, 21, 0), buyer="Dan", email="dan@y.com",
+             product_id="P1"),
+    _inquiry("I9", datetime(2026, 11, 13, 0, 59), buyer="Eve", product_id="P3"),
+    _inquiry("I10", datetime(2026, 11, 13, 2, 0), buyer="Fay", product_id="P3"),  # after NOW
+]
+
+
+def test_inquiries_item(engine: Engine, store: Store) -> None:
+    with write(engine) as conn:
+        put(conn, store, "inquiries", INQUIRIES)
+    data = build(engine, store)
+    it = item(data, "inquiries")
+    f = it["facts"]
+    assert it["stale"] is None and it["title"] == "Inquiries" and it["done"] is False
+    assert f["new"] == 5  # I4 I5 I6 I7 I9
+    assert f["since_checklist"] is False
+    # unreplied > 24 h, spam left out, oldest first: I8 (4d 1h), I1 (2d 23h), I3 (1d 0h)
+    assert f["unreplied_count"] == 3
+    assert [(q["inquiry_id"], q["age"], q["owner"]) for q in f["unreplied"]] == [
+        ("I8", "4d 1h", "Li"), ("I1", "2d 23h", "Li"), ("I3", "1d 0h", "Wang")]
+    assert f["unreplied_by_owner"] == [{"owner": "Li", "count": 2}, {"owner": "Wang", "count": 1}]
+    assert f["spam_count"] == 1 and f["spam"][0]["inquiry_id"] == "I5"
+    # I4 repeats I1 (same e-mail, any case; I8 is over 3 days before I4); I6 repeats I3 (same
+    # name + company, case and spaces aside). I1 repeats I8 but is not new.
+    assert [(d["inquiry_id"], d["duplicate_of"]) for d in f["duplicates"]] == [
+        ("I4", "I1"), ("I6", "I3")]
+    assert f["duplicate_count"] == 2
+
+
+def test_new_inquiries_count_since_the_previous_checklist(engine: Engine, store: Store) -> None:
+    with write(engine) as conn:
+        put(conn, store, "inquiries", INQUIRIES)
+        assert create_daily(conn, store, datetime(2026, 11, 12, 12, 0)) is not None
+    f = item(build(engine, store), "inquiries")["facts"]
+    assert f["since_checklist"] is True
+    assert f["new"] == 3  # I6 I7 I9, after 2026-11-12 12:00 UTC
+    assert [d["inquiry_id"] for d in f["duplicates"]] == ["I6"]
+
+
+def test_duplicate_window_boundary(engine: Engine, store: Store) -> None:
+    first = datetime(2026, 11, 10, 1, 0)
+    with write(engine) as conn:
+        put(conn, store, "inquiries", [
+            _inquiry("A", first, email="a@a", product_id="P"),
+            _inquiry("B", first + timedelta(days=3), email="a@a", product_id="P"),  # = 3 days
+            _inquiry("C", first - timedelta(days=1), email="c@c", product_title="Lamp"),
+            _inquiry("D", first + timedelta(days=2, minutes=1), email="c@c",
+                     product_title="lamp"),  # 3 days 1 min after C
+            _inquiry("E", first + timedelta(days=2, hours=1), email="a@a"),  # no product
+        ])
+    f = item(build(engine, store), "inquiries")["facts"]
+    assert [(d["inquiry_id"], d["duplicate_of"]) for d in f["duplicates"]] == [("B", "A")]
+
+
+def _traffic(day: date, **values: Any) -> dict[str, Any]:
+    return {"date": day, **values}
+
+
+def test_data_item_against_the_same_weekday(engine: Engine, store: Store) -> None:
+    thursday = date(2026, 11, 12)
+    history = [(1000, 100, 10), (1100, 110, 20), (900, 90, 30), (1200, 120, 40),
+                (5000, 130, 50)]
+    rows = [_traffic(thursday - timedelta(weeks=k + 1), impressions=i, visitors=v, clicks=c,
+                     inquiries=4)
+            for k, (i, v, c) in enumerate(history)]
+    rows += [
+        _traffic(date(2026, 11, 11), impressions=99999, visitors=1, clicks=1),  # a Wednesday
+        # yesterday: a store total plus a breakdown by source that must not be added on top
+        _traffic(thursday, impressions=1320, visitors=55, clicks=36, inquiries=2),
+        _traffic(thursday, source="search", impressions=1000, visitors=40, clicks=30),
+        _traffic(thursday, source="p4p", impressions=320, visitors=15, clicks=6),
+    ]
+    with write(engine) as conn:
+        put(conn, store, "traffic", rows)
+    it = item(build(engine, store), "data")
+    f = it["facts"]
+    assert it["stale"] is None and f["day"] == "2026-11-12" and f["weekday"] == "Thursday"
+    assert f["impressions"] == {"value": 1320, "usual": 1100.0, "change": pytest.approx(0.2),
+                                "weeks": 5}
+    assert f["visitors"]["value"] == 55 and f["visitors"]["usual"] == 110.0
+    assert f["visitors"]["change"] == pytest.approx(-0.5)
+    assert f["clicks"]["value"] == 36 and f["clicks"]["usual"] == 30.0
+    # no inquiry list: inquiries come from the traffic report
+    assert f["inquiries_source"] == "traffic report"
+    assert f["inquiries"]["value"] == 2 and f["inquiries"]["usual"] == 4.0
+    assert f["alerts"] == []
+
+
+def test_data_item_levels_and_inquiry_list(engine: Engine, store: Store) -> None:
+    thursday = date(2026, 11, 12)
+    rows = [
+        # no total rows: the source rows are the day, not the country rows too
+        _traffic(thursday, source="search", visitors=30),
+        _traffic(thursday, source="p4p", visitors=12),
+        _traffic(thursday, country="US", visitors=25),
+        _traffic(thursday, country="DE", visitors=17),
+        _traffic(thursday, source="search", country="US", visitors=20),
+        # three weeks of history only: no usual level yet
+        *[_traffic(thursday - timedelta(weeks=k), country="US", visitors=10)
+          for k in (1, 2, 3)],
+    ]
+    with write(engine) as conn:
+        put(conn, store, "traffic", rows)
+        put(conn, store, "inquiries", INQUIRIES)
+    f = item(build(engine, store), "data")["facts"]
+    assert f["visitors"] == {"value": 42, "usual": None, "change": None, "weeks": 3}
+    assert f["impressions"]["value"] is None  # not in the report: unknown, not 0
+    # Thursday in Shanghai = 2026-11-11 16:00 .. 2026-11-12 16:00 UTC: I3, I4, I5
+    assert f["inquiries_source"] == "inquiry list"
+    assert f["inquiries"]["value"] == 3
+    assert f["inquiries"]["weeks"] == 0  # the list starts on 2026-11-09: earlier is no data
+
+
+def _p4p(day: date, plan: str, **values: Any) -> dict[str, Any]:
+    return {"date": day, "plan": plan, "currency": "CNY", **values}
+
+
+P4P_ROWS = [
+    # plan A: the plan-level row counts; its keyword rows would count the spend twice
+    _p4p(date(2026, 11, 12), "A", impressions=1000, clicks=50, spend=300, daily_budget=500),
+    _p4p(date(2026, 11, 12), "A", keyword="led strip", position=3, impressions=600,
+         clicks=30, spend=180, daily_budget=500),
+    _p4p(date(2026, 11, 12), "A", keyword="led bulb", position=7, impressions=400,
+         clicks=20, spend=120),
+    # plan B: no plan-level row, so its product rows count, not its keyword row
+    _p4p(date(2026, 11, 12), "B", product_id="P1", impressions=400, clicks=10, spend=100),
+    _p4p(date(2026, 11, 12), "B", product_id="P2", impressions=600, clicks=20, spend=100),
+    _p4p(date(2026, 11, 12), "B", keyword="solar light", position=-1, clicks=5, spend=40,
+         daily_budget=300),
+    # the day before: positions, and clicks for the 7-day ranking
+    _p4p(date(2026, 11, 11), "A", keyword="led bulb", position=2, clicks=40),
+    _p4p(date(2026, 11, 11), "A", keyword="led strip", position=1, clicks=10),
+    _p4p(date(2026, 11, 11), "B", keyword="solar light", position=4, clicks=2),
+    # outside the 7 days: not a key keyword by clicks
+    _p4p(date(2026, 11, 1), "A", keyword="garden lamp", position=1, clicks=999),
+]
+
+
+def test_p4p_item(engine: Engine, store: Store) -> None:
+    with write(engine) as conn:
+        put(conn, store, "p4p", P4P_ROWS)
+    it = item(build(engine, store), "p4p")
+    f = it["facts"]
+    assert it["stale"] is None
+    assert (f["spend"], f["clicks"], f["impressions"]) == (500.0, 80, 2000)
+    assert f["cpc"] == pytest.approx(6.25) and f["ctr"] == pytest.approx(0.04)
+    assert (f["budget"], f["budget_source"]) == (800.0, "report")  # A 500 + B 300
+    assert f["budget_share"] == pytest.approx(0.625)
+    assert f["currency"] == "CNY"
+    assert [k["keyword"] for k in f["key_keywords"]] == ["led bulb", "led strip", "solar light"]
+    assert [(k["keyword"], k["previous"], k["position"]) for k in f["fell_out"]] == [
+        ("led bulb", 2, 7), ("solar light", 4, -1)]
+
+
+def test_p4p_item_with_store_settings(engine: Engine, store: Store) -> None:
+    store = configure_store(engine, store, settings={
+        "p4p_daily_budget": 1000, "key_keywords": ["led strip", "Garden Lamp"]})
+    with write(engine) as conn:
+        put(conn, store, "p4p", P4P_ROWS)
+    f = item(build(engine, store), "p4p")["facts"]
+    assert (f["budget"], f["budget_source"], f["budget_share"]) == (1000, "setting", 0.5)
+    # garden lamp was at 1 on 2026-11-01 and has no position yesterday
+    assert [(k["keyword"], k["previous"], k["position"]) for k in f["fell_out"]] == [
+        ("Garden Lamp", 1, None)]
+
+
+def test_stale_and_missing_data_say_so(engine: Engine, store: Store) -> None:
+    data = build(engine, store)
+    assert {i["key"]: i["stale"] for i in data["items"]} == {
+        "inquiries": "no inquiry list yet", "data": "no traffic report yet",
+        "p4p": "no P4P report yet", "posts": "no fan-post list yet",
+        "transactions": "no order, inquiry or CRM list yet"}
+    with write(engine) as conn:
+        put(conn, store, "p4p", [_p4p(date(2026, 11, 10), "A", spend=99, clicks=9)])
+        put(conn, store, "traffic", [_traffic(date(2026, 11, 11), visitors=5)])
+        put(conn, store, "posts", [{"published_at": datetime(2026, 11, 10), "title": "x"}],
+            ingested_at=datetime(2026, 11, 11, 15, 0))  # 2026-11-11 23:00 local
+    data = build(engine, store)
+    p4p = item(data, "p4p")
+    assert p4p["stale"] == "no P4P report since 2026-11-10"
+    assert p4p["facts"]["spend"] is None and p4p["facts"]["clicks"] is None  # not 0
+    assert item(data, "data")["stale"] == "no traffic report since 2026-11-11"
+    assert item(data, "data")["facts"]["visitors"]["value"] is None
+    assert item(data, "posts")["stale"] == "no fan-post list since 2026-11-11"
+    assert item(data, "posts")["facts"]["count"] is None
+    message = render("checklist_daily.json.j2", checklist=data)
+    texts = " ".join(b["text"]["text"] for b in message["blocks"] if b["type"] == "section")
+    assert "no P4P report since 2026-11-10" in texts and "Spend" not in texts
+
+
+def test_posts_item(engine: Engine, store: Store) -> None:
+    with write(engine) as conn:
+        put(conn, store, "posts", [
+            {"post_id": "1", "published_at": datetime(2026, 11, 11, 15, 59)},  # 11-11 23:59
+            {"post_id": "2", "published_at": datetime(2026, 11, 11, 16, 0)},  # 11-12 00:00
+            {"post_id": "3", "published_at": datetime(2026, 11, 12, 8, 0)},
+            {"post_id": "4", "published_at": datetime(2026, 11, 12, 15, 59)},
+            {"post_id": "5", "published_at": datetime(2026, 11, 12, 16, 0)},  # 11-13 00:00
+        ])
+    f = item(build(engine, store), "posts")["facts"]
+    assert (f["count"], f["target"], f["max"], f["status"]) == (3, 3, 12, "on target")
+    with write(engine) as conn:
+        put(conn, store, "posts", [{"post_id": f"x{i}", "published_at": datetime(2026, 11, 12, 2)}
+                                   for i in range(10)])
+    f = item(build(engine, store), "posts")["facts"]
+    assert (f["count"], f["status"]) == (13, "over the maximum")
+
+
+def test_local_yesterday_in_los_angeles(engine: Engine) -> None:
+    la = add_store(engine, "west", "America/Los_Angeles")
+    shanghai = add_store(engine, "east", "Asia/Shanghai")
+    posts = [{"post_id": "a", "published_at": datetime(2026, 11, 12, 7, 0)},  # LA 11-11 23:00
+             {"post_id": "b", "published_at": datetime(2026, 11, 13, 7, 30)}]  # LA 11-12 23:30
+    with write(engine) as conn:
+        for s in (la, shanghai):
+            put(conn, s, "posts", posts, ingested_at=datetime(2026, 11, 13, 16, 0))
+    now = datetime(2026, 11, 13, 17, 0)  # 09:00 in Los Angeles, 01:00 next day in Shanghai
+    west = build(engine, la, now)
+    assert (west["day"], west["yesterday"]) == ("2026-11-13", "2026-11-12")
+    assert item(west, "posts")["facts"]["count"] == 1  # only b
+    east = build(engine, shanghai, now)
+    assert (east["day"], east["yesterday"]) == ("2026-11-14", "2026-11-13")
+    assert item(east, "posts")["facts"]["count"] == 1  # b is 15:30 on 11-13 in Shanghai
+    assert item(build(engine, shanghai, datetime(2026, 11, 13, 1)), "posts")["facts"][
+        "count"] == 1  # a is 15:00 on 11-12 in Shanghai
+
+
+def test_transactions_item(engine: Engine, store: Store) -> None:
+    def order(oid: str, ship_by: date, status: str = "WAIT_SELLER_SEND_GOODS",
+              **extra: Any) -> dict[str, Any]:
+        return {"order_id": oid, "ship_by": ship_by, "status": status, "buyer": f"B{oid}",
+                "ordered_at": datetime(2026, 11, 1), **extra}
+
+    with write(engine) as conn:
+        put(conn, store, "orders", [
+            order("O1", date(2026, 11, 10)),  # 3 days overdue
+            order("O2", date(2026, 11, 13)),  # today
+            order("O3", date(2026, 11, 16)),  # in 3 days: included
+            order("O4", date(2026, 11, 17)),  # in 4 days: not yet
+            order("O5", date(2026, 11, 12), "TRADE_FINISHED"),
+            order("O6", date(2026, 11, 12), shipped_at=datetime(2026, 11, 11)),
+            order("O7", date(2026, 11, 11), "WAIT_BUYER_CONFIRM_GOODS"),
+        ])
+    it = item(build(engine, store), "transactions")
+    due = it["facts"]["orders_due"]
+    assert it["stale"] is None
+    assert (due["due_count"], due["overdue_count"]) == (2, 1)
+    assert [(o["order_id"], o["days_left"]) for o in due["orders"]] == [
+        ("O1", -3), ("O2", 0), ("O3", 3)]
+    # every buyer ordered 12 days ago: nobody is stalled
+    assert it["facts"]["stalled_counts"] == {"zombie": 0, "hesitant": 0, "lost": 0}
+    text = render("checklist_daily.json.j2", checklist=build(engine, store))["blocks"][-1]
+    assert "3 days overdue" in text["text"]["text"] and "in 3 days" in text["text"]["text"]
+
+
+def test_create_daily_once_per_local_day(engine: Engine, store: Store) -> None:
+    with write(engine) as conn:
+        first = create_daily(conn, store, NOW)
+        assert first is not None
+        # 23:59 the same local day: still that day's checklist
+        assert create_daily(conn, store, datetime(2026, 11, 13, 15, 59)) is None
+        # the caller's transaction goes on after the refusal
+        conn.execute(select(func.count()).select_from(checklists)).scalar_one()
+    with write(engine) as conn:
+        assert create_daily(conn, store, datetime(2026, 11, 13, 16, 0)) not in (None, first)
+        rows = conn.execute(select(checklists.c.day).order_by(checklists.c.day)).scalars().all()
+    assert rows == [date(2026, 11, 13), date(2026, 11, 14)]
+    with read(engine) as conn:
+        stored = load(conn, first)
+    assert stored["id"] == first and stored["day"] == "2026-11-13"
+    assert [i["key"] for i in stored["items"]] == [
+        "inquiries", "data", "p4p", "posts", "transactions"]
+
+
+def test_create_daily_races_between_two_connections(database_url: str, engine: Engine,
+                                                   store: Store) -> None:
+    """Two workers at the same moment, each in its own write transaction (as the worker's
+    tick opens it): exactly one checklist. On PostgreSQL both get past the first look and
+    the unique key decides; SQLite's write lock serializes them."""
+    other = make_engine(database_url)
+    sqlite = engine.dialect.name == "sqlite"
+    barrier = threading.Barrier(2)
+    results: list[int | None] = []
+    errors: list[BaseException] = []
+
+    def worker(eng: Engine) -> None:
+        try:
+            if sqlite:
+                barrier.wait(timeout=10)
+            with write(eng) as conn:
+                if not sqlite:
+                    barrier.wait(timeout=10)
+                results.append(create_daily(conn, store, NOW))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(e,)) for e in (engine, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    other.dispose()
+    assert not errors
+    assert results.count(None) == 1 and len(results) == 2
+    with read(engine) as conn:
+        assert conn.scalar(select(func.count()).select_from(checklists)) == 1
+
+
+def test_create_daily_loses_a_race_inside_the_callers_transaction(
+        engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other worker's row appears between the first look and the insert: the insert
+    fails inside a savepoint, create_daily says None, and the caller's work is kept."""
+    import bot.checklist as checklist
+
+    real = checklist.build_daily
+
+    def build_while_another_worker_inserts(conn: Connection, s: Store, now: datetime) -> Any:
+        conn.execute(insert(checklists).values(store_id=s.id, kind="daily",
+                                               day=date(2026, 11, 13), data={}, created_at=now))
+        return real(conn, s, now)
+
+    monkeypatch.setattr(checklist, "build_daily", build_while_another_worker_inserts)
+    with write(engine) as conn:
+        put(conn, store, "posts", [])  # the caller's own work in the same transaction
+        assert create_daily(conn, store, NOW) is None
+    with read(engine) as conn:
+        assert conn.scalar(select(func.count()).select_from(checklists)) == 1
+        assert conn.scalar(select(func.count()).select_from(drops)) == 1
+
+
+def test_ticks_record_who_and_when(engine: Engine, store: Store) -> None:
+    with write(engine) as conn:
+        cid = create_daily(conn, store, NOW)
+        assert cid is not None
+        data = tick(conn, cid, "p4p", "U0ALICE", True, datetime(2026, 11, 13, 1, 12))
+    p4p = item(data, "p4p")
+    assert (p4p["done"], p4p["done_by"], p4p["done_time"]) == (True, "U0ALICE", "09:12")
+    assert p4p["done_at"] == "2026-11-13T01:12:00"
+    assert not item(data, "posts")["done"]
+    message = render("checklist_daily.json.j2", checklist=data)
+    section = next(b for b in message["blocks"] if b.get("block_id") == f"checklist:{cid}:p4p")
+    assert section["accessory"]["initial_options"][0]["value"] == f"{cid}:p4p"
+    assert "initial_options" not in next(
+        b for b in message["blocks"] if b.get("block_id") == f"checklist:{cid}:posts")["accessory"]
+    assert any(b["type"] == "context" and "done by <@U0ALICE> at 09:12" in
+               b["elements"][0]["text"] for b in message["blocks"])
+    with write(engine) as conn:
+        data = tick(conn, cid, "p4p", "U0BOB", False, datetime(2026, 11, 13, 2))
+        assert conn.scalar(select(func.count()).select_from(checklist_ticks)) == 1
+        row = conn.execute(select(checklist_ticks)).one()
+    assert not item(data, "p4p")["done"] and item(data, "p4p")["done_by"] is None
+    assert (row.user_id, row.done) == ("U0BOB", False)
+    with write(engine) as conn, pytest.raises(ChecklistError):
+        tick(conn, cid, "nonsense", "U0BOB", True, NOW)
+    with write(engine) as conn, pytest.raises(ChecklistError):
+        tick(conn, cid + 99, "p4p", "U0BOB", True, NOW)
+
+
+def test_done_by_that_is_not_a_user_id_is_not_a_mention(engine: Engine, store: Store) -> None:
+    with write(engine) as conn:
+        cid = create_daily(conn, store, NOW)
+        assert cid is not None
+        data = tick(conn, cid, "posts", "!channel", True, NOW)
+    message = render("checklist_daily.json.j2", checklist=data)
+    assert_no_mentions(message)
+
+
+def test_message_within_slack_limits_with_hostile_data(engine: Engine, store: Store) -> None:
+    hostile = "<!channel> & <@U999|boss>"
+    start = datetime(2026, 10, 1)
+    with write(engine) as conn:
+        put(conn, store, "inquiries", [
+            _inquiry(f"Q{i}", start + timedelta(minutes=i), buyer=f"{hostile} {i}" * 3,
+                     company=hostile, country=hostile, owner=f"{hostile}{i % 7}",
+                     email=f"{i}@x", product_id="P")
+            for i in range(300)])
+        put(conn, store, "orders", [
+            {"order_id": f"{hostile}{i}", "buyer": hostile, "ship_by": date(2026, 11, 12),
+             "status": "WAIT_SELLER_SEND_GOODS"} for i in range(40)])
+        put(conn, store, "p4p", [
+            _p4p(date(2026, 11, d), "A", keyword=f"{hostile} kw{k}", position=1 if d == 11 else 9,
+                 clicks=k) for d in (11, 12) for k in range(10)])
+        cid = create_daily(conn, store, NOW)
+        assert cid is not None
+        for key in ("inquiries", "data", "p4p", "posts", "transactions"):
+            data = tick(conn, cid, key, "U0ALICE", True, NOW)
+    f = item(data, "inquiries")["facts"]
+    assert f["unreplied_count"] == 300 and len(f["unreplied"]) == 5
+    message = render("checklist_daily.json.j2", checklist=data)
+    assert_within_slack_limits(message)
+    assert_no_mentions(message, allow=("<@U0ALICE>",))
+    assert_data_escaped(message, hostile)
+    texts = " ".join(b["text"]["text"] for b in message["blocks"] if b["type"] == "section")
+    assert "…and 295 more" in texts
+    assert "&lt;!channel&gt;" in texts
+
+
+def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.alerts
+
+    seen: list[tuple[str, datetime]] = []
+
+    def active(conn: Connection, s: Store, now: datetime) -> list[dict[str, Any]]:
+        seen.append((s.name, now))
+        return [{"rule": "inquiry_drop", "store": s.name, "day": date(2026, 11, 12),
+                 "observed": 2, "expected": 11.5, "p_value": 0.001, "severity": "critical",
+                 "status": "open"}]
+
+    monkeypatch.setattr(bot.alerts, "active", active)
+    data = build(engine, store)
+    assert seen == [("acme", NOW)]
+    [alert] = item(data, "data")["facts"]["alerts"]
+    assert (alert["day"], alert["observed"], alert["expected"]) == ("2026-11-12", 2, 11.5)
+    text = render("checklist_daily.json.j2", checklist=data)["blocks"]
+    data_text = next(b for b in text if b.get("block_id") == "checklist:0:data")["text"]["text"]
+    assert "inquiry_drop* alert (critical, open): 2 on 2026-11-12, expected 11.5" in data_text

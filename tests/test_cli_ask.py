@@ -1,0 +1,115 @@
+"""`opsbot ask`: the same answer as Slack's, in the terminal or as JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.storage import dispose_all
+from bot.stores import Store, add_store
+from cli.ask import message_text, parse_now
+from cli.main import main
+from handlers.commands import run_command
+from tests.slack_limits import assert_within_slack_limits
+from tests.test_inquiries import FIXTURE, NOW, SHANGHAI, add_inquiries, inquiry
+
+
+@pytest.fixture
+def cli(database_url: str, engine: Engine, store: Store,
+        capsys: pytest.CaptureFixture[str]) -> Iterator:
+    add_inquiries(engine, store, FIXTURE)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(["--database", database_url, "ask", *argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield run
+    dispose_all()
+
+
+def test_json_contract_is_exactly_what_run_command_returns(cli, engine: Engine,
+                                                           store: Store) -> None:
+    code, out, _ = cli("/inquiries yesterday", "--now", "2026-11-20T10:00", "--json")
+    assert code == 0
+    printed = json.loads(out)
+    assert set(printed) == {"command", "text", "ok", "data", "message"}
+    assert (printed["command"], printed["text"], printed["ok"]) == ("/inquiries", "yesterday",
+                                                                    True)
+    assert (printed["data"]["start"], printed["data"]["total"]) == ("2026-11-19", 5)
+    assert printed["data"]["previous"]["total"] == 2
+    same = run_command(engine, "/inquiries", "yesterday", store=store, now=NOW).to_json()
+    assert printed == json.loads(json.dumps(same, default=str))
+    assert_within_slack_limits(printed["message"])
+
+
+def test_usage_error_exits_1_misuse_exits_2(cli) -> None:
+    code, out, _ = cli("/inquiries", "yesterdy", "--json")
+    assert code == 1 and json.loads(out)["ok"] is False
+    code, out, _ = cli("/inquiries 2026-11-07..2026-11-01")
+    assert code == 1 and "ends before it starts" in out
+    code, _, err = cli("/inquiries", "--now", "soon")
+    assert code == 2 and "--now" in err
+    code, _, err = cli("/inquiries", "--store", "nope")
+    assert code == 2 and "no store named" in err
+
+
+def test_bare_date_now_means_the_end_of_that_local_day(cli, engine: Engine,
+                                                       store: Store) -> None:
+    add_inquiries(engine, store, [inquiry("late", "2026-11-20 23:30")])
+
+    def today(now: str) -> int:
+        code, out, _ = cli("/inquiries today", "--now", now, "--json")
+        assert code == 0
+        return json.loads(out)["data"]["total"]
+
+    assert today("2026-11-20") == 3  # i7, i8 and the 23:30 one
+    assert today("2026-11-20T12:00") == 2  # store-local noon
+    assert today("2026-11-20T12:00+00:00") == 2  # 20:00 in Shanghai
+    assert today("2026-11-20T16:00:00Z") == 0  # midnight in Shanghai: the 21st, a new day
+    assert parse_now("2026-11-20", SHANGHAI) == datetime(2026, 11, 20, 15, 59, 59)
+    assert parse_now("2026-11-20T09:00", SHANGHAI) == datetime(2026, 11, 20, 1, 0)
+    assert parse_now("2026-11-20T09:00+01:00", SHANGHAI) == datetime(2026, 11, 20, 8, 0)
+
+
+def test_text_output_is_readable_and_unescaped(cli, engine: Engine, store: Store) -> None:
+    add_inquiries(engine, store, [inquiry("x", "2026-11-20 07:00", buyer="a & b <script>")])
+    code, out, _ = cli("/inquiries", "unreplied", "--now", "2026-11-20T10:00")
+    assert code == 0
+    assert out.startswith("Unreplied inquiries\n===")
+    assert "a & b <script>" in out and "&lt;" not in out and "&amp;" not in out
+    assert "Bob" in out and "1d 1h" in out
+    code, out, _ = cli("/inquiries yesterday", "--now", "2026-11-20T10:00")
+    assert "Total: 5" in out and "Top countries" in out and "*" not in out.split("\n")[0]
+
+
+def test_channel_binding_from_the_cli(cli, engine: Engine) -> None:
+    add_store(engine, "second")  # two stores: the CLI can no longer guess
+    code, _, err = cli("/inquiries yesterday")
+    assert code == 2 and "several stores" in err
+    code, out, _ = cli("/inquiries yesterday", "--channel", "C7")
+    assert code == 1 and "not bound" in out
+    code, out, _ = cli("/opsbot setup acme", "--channel", "C7", "--json")
+    assert code == 0 and json.loads(out)["data"]["store"] == "acme"
+    code, out, _ = cli("/inquiries yesterday", "--channel", "C7", "--now", "2026-11-20",
+                       "--json")
+    assert code == 0 and json.loads(out)["data"]["total"] == 5
+    code, out, _ = cli("/opsbot help")  # needs no store
+    assert code == 0 and "/opsbot setup" in out
+
+
+def test_block_rendering() -> None:
+    message = {"text": "t", "blocks": [
+        {"type": "header", "text": {"type": "plain_text", "text": "Title"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Bold* &lt;b&gt; <https://x.io|site>"}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": "*Total*\n12"}]},
+        {"type": "divider"},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "a &amp;lt; b"}]},
+    ]}
+    assert message_text(message) == ("Title\n=====\nBold <b> site (https://x.io)\n  Total: 12\n"
+                                     "\n  a &lt; b")
+    assert message_text({"text": "only &amp; text"}) == "only & text"

@@ -1,0 +1,228 @@
+"""The data commands of the `opsbot` CLI (cli/data.py), as a user or a script runs them:
+`ingest`, `store add/list`, `drops`, `drops show`, `kinds`; their JSON and exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.storage import dispose_all
+from cli.main import main
+from tests.files import sample, write, write_csv
+
+DROP_KEYS = {"file": str, "status": str, "kind": (str, type(None)), "store": str, "rows": int,
+             "inserted": int, "updated": int, "unchanged": int, "quarantined": int,
+             "period": (dict, type(None)), "errors": list}
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> Iterator[object]:
+    """Run `opsbot ARGS...` against a fresh database: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("OPSBOT_DATABASE_URL", database_url)
+
+    def run(*args: object) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield run
+    dispose_all()
+
+
+def run_json(cli: object, *args: object) -> tuple[int, dict]:
+    code, out, err = cli(*args, "--json")  # type: ignore[operator]
+    assert "Traceback" not in err
+    return code, json.loads(out)
+
+
+def check_drop(drop: dict) -> None:
+    missing = set(DROP_KEYS) - set(drop)
+    assert not missing, f"missing keys {missing}"
+    assert set(drop) <= set(DROP_KEYS) | {"drop_id"}
+    for key, types in DROP_KEYS.items():
+        assert isinstance(drop[key], types), (key, drop[key])
+    assert drop["status"] in ("ingested", "duplicate", "rejected")
+    if drop["period"] is not None:
+        assert set(drop["period"]) == {"start", "end"}
+    assert all(isinstance(e, str) for e in drop["errors"])
+
+
+def test_ingest_json_contract(cli: object, tmp_path: Path) -> None:
+    path = write(tmp_path / "Products-2026-11-15.xls", sample("products", "zh", 5))
+    code, data = run_json(cli, "ingest", path)
+    assert code == 0
+    assert list(data) == ["drops"]
+    [drop] = data["drops"]
+    check_drop(drop)
+    assert (drop["file"], drop["status"], drop["kind"], drop["store"]) == (
+        "Products-2026-11-15.xls", "ingested", "products", "default")
+    assert (drop["rows"], drop["inserted"], drop["updated"], drop["unchanged"],
+            drop["quarantined"]) == (2, 2, 0, 0, 0)
+    assert drop["period"] == {"start": "2026-11-01", "end": "2026-11-07"}
+    assert drop["errors"] == []
+
+    code, data = run_json(cli, "ingest", path)  # again: a duplicate is not a failure
+    assert code == 0
+    check_drop(data["drops"][0])
+    assert data["drops"][0]["status"] == "duplicate"
+    assert data["drops"][0]["period"] == {"start": "2026-11-01", "end": "2026-11-07"}
+
+
+def test_exit_1_when_any_file_is_rejected(cli: object, tmp_path: Path) -> None:
+    good = write_csv(tmp_path / "orders.csv", sample("orders"))
+    image = tmp_path / "Products-2026-11-15.xls"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
+    code, data = run_json(cli, "ingest", good, image, tmp_path / "missing.csv")
+    assert code == 1
+    for drop in data["drops"]:
+        check_drop(drop)
+    assert [d["status"] for d in data["drops"]] == ["ingested", "rejected", "rejected"]
+    assert data["drops"][0]["period"] == {"start": "2026-11-01", "end": "2026-11-03"}
+    assert data["drops"][1]["period"] is None
+    assert "PNG image" in data["drops"][1]["errors"][0]
+    assert "no such file" in data["drops"][2]["errors"][0]
+
+
+def test_ingest_a_folder_and_the_human_output(cli: object, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    write_csv(folder / "orders.csv", sample("orders"))
+    write(folder / "getKeywords-2026-11-15.xls", sample("keywords", "zh"))
+    code, out, err = cli("ingest", folder)  # type: ignore[operator]
+    assert code == 0 and err == ""
+    assert "orders.csv: orders" in out and "getKeywords-2026-11-15.xls: keywords" in out
+
+
+def test_kind_option(cli: object, tmp_path: Path) -> None:
+    rows = [["Date", "Impressions", "Clicks"], ["2026-11-03", "100", "5"]]
+    path = write_csv(tmp_path / "report.csv", rows)
+    code, data = run_json(cli, "ingest", path)
+    assert code == 1 and "--kind" in data["drops"][0]["errors"][0]
+    code, data = run_json(cli, "ingest", path, "--kind", "traffic")
+    assert code == 0
+    assert (data["drops"][0]["status"], data["drops"][0]["kind"]) == ("ingested", "traffic")
+
+
+def test_an_unknown_kind_is_a_usage_error(cli: object, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "orders.csv", sample("orders"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["ingest", str(path), "--kind", "widgets"])
+    assert exit_.value.code == 2
+    assert "invalid choice: 'widgets'" in capsys.readouterr().err
+
+
+def test_store_add_and_list(cli: object) -> None:
+    code, data = run_json(cli, "store", "add", "acme", "--timezone", "America/New_York",
+                          "--language", "zh")
+    assert code == 0
+    assert (data["store"]["name"], data["store"]["timezone"], data["store"]["language"]) == (
+        "acme", "America/New_York", "zh")
+    run_json(cli, "store", "add", "beta")
+    code, data = run_json(cli, "store", "list")
+    assert code == 0
+    assert [(s["name"], s["timezone"], s["language"]) for s in data["stores"]] == [
+        ("acme", "America/New_York", "zh"), ("beta", "Asia/Shanghai", "en")]
+    code, out, _ = cli("store", "list")  # type: ignore[operator]
+    assert out.splitlines() == ["acme\tAmerica/New_York\tzh", "beta\tAsia/Shanghai\ten"]
+
+
+def test_a_bad_timezone_is_one_clear_line(cli: object) -> None:
+    code, out, err = cli("store", "add", "acme", "--timezone", "Mars/Olympus")  # type: ignore[operator]
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "Mars/Olympus" in err and "Asia/Shanghai" in err
+    code, data = run_json(cli, "store", "list")
+    assert data["stores"] == []
+
+
+def test_a_store_name_twice_is_an_error(cli: object) -> None:
+    cli("store", "add", "acme")  # type: ignore[operator]
+    code, _, err = cli("store", "add", "acme")  # type: ignore[operator]
+    assert code == 2 and "already exists" in err and err.count("\n") == 1
+
+
+def test_without_store_the_only_store_is_used(cli: object, tmp_path: Path) -> None:
+    cli("store", "add", "acme", "--timezone", "America/New_York")  # type: ignore[operator]
+    path = write_csv(tmp_path / "inquiries.csv", [["询盘ID", "创建时间"],
+                                                  ["Q1", "2026-11-03 22:00"]])
+    code, data = run_json(cli, "ingest", path)
+    assert code == 0
+    assert data["drops"][0]["store"] == "acme"
+    # 22:00 in New York on Nov 3 is Nov 4 in UTC; the period is in the store's days.
+    assert data["drops"][0]["period"] == {"start": "2026-11-03", "end": "2026-11-03"}
+    code, data = run_json(cli, "store", "list")
+    assert [s["name"] for s in data["stores"]] == ["acme"]  # no `default` was made
+
+
+def test_several_stores_and_no_store_option_is_a_clear_error(cli: object,
+                                                             tmp_path: Path) -> None:
+    cli("store", "add", "acme")  # type: ignore[operator]
+    cli("store", "add", "beta")  # type: ignore[operator]
+    path = write_csv(tmp_path / "orders.csv", sample("orders"))
+    code, _out, err = cli("ingest", path)  # type: ignore[operator]
+    assert code == 2
+    assert "acme" in err and "beta" in err and "--store" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    code, data = run_json(cli, "ingest", path, "--store", "beta")
+    assert code == 0 and data["drops"][0]["store"] == "beta"
+    code, _, err = cli("ingest", path, "--store", "gamma")  # type: ignore[operator]
+    assert code == 2 and "no store named 'gamma'" in err
+
+
+def test_drops_and_drops_show(cli: object, tmp_path: Path) -> None:
+    rows = sample("p4p", "zh", 3)
+    rows[4][3] = "lots"  # the first data row's impressions: row 5 in Excel
+    path = write(tmp_path / "LED plan 20261103.xlsx", rows)
+    code, data = run_json(cli, "ingest", path)
+    drop_id = data["drops"][0]["drop_id"]
+    assert data["drops"][0]["quarantined"] == 1
+    run_json(cli, "ingest", path)  # a duplicate, recorded too
+
+    code, data = run_json(cli, "drops")
+    assert code == 0
+    assert [(d["file"], d["status"]) for d in data["drops"]] == [
+        ("LED plan 20261103.xlsx", "duplicate"), ("LED plan 20261103.xlsx", "ingested")]
+    first = data["drops"][1]
+    assert (first["id"], first["kind"], first["store"], first["rows"], first["inserted"],
+            first["quarantined"]) == (drop_id, "p4p", "default", 2, 1, 1)
+    assert first["period"] == {"start": "2026-11-04", "end": "2026-11-04"}
+    assert first["created_at"].endswith("Z")
+
+    code, data = run_json(cli, "drops", "show", drop_id)
+    assert code == 0
+    assert data["drop"]["id"] == drop_id
+    [bad] = data["quarantine"]
+    assert bad["row"] == 5
+    assert "曝光量" in bad["reason"] and "lots" in bad["reason"]
+    assert bad["raw"]["曝光量"] == "lots" and bad["raw"]["日期"] == "2026-11-03"
+
+    code, out, _ = cli("drops", "show", drop_id)  # type: ignore[operator]
+    assert "row 5:" in out
+
+    code, _, err = cli("drops", "show", 999)  # type: ignore[operator]
+    assert code == 2 and "no drop with id 999" in err
+
+
+def test_drops_of_one_store(cli: object, tmp_path: Path) -> None:
+    cli("store", "add", "acme")  # type: ignore[operator]
+    cli("store", "add", "beta")  # type: ignore[operator]
+    cli("ingest", write_csv(tmp_path / "o.csv", sample("orders")), "--store", "acme")  # type: ignore[operator]
+    cli("ingest", write_csv(tmp_path / "p.csv", sample("posts")), "--store", "beta")  # type: ignore[operator]
+    _, data = run_json(cli, "drops", "--store", "beta")
+    assert [(d["file"], d["store"]) for d in data["drops"]] == [("p.csv", "beta")]
+
+
+def test_kinds(cli: object) -> None:
+    code, data = run_json(cli, "kinds")
+    assert code == 0
+    kinds = {k["name"]: k for k in data["kinds"]}
+    assert set(kinds) == {"products", "keywords", "p4p", "traffic", "inquiries", "customers",
+                          "orders", "posts"}
+    product_id = next(f for f in kinds["products"]["fields"] if f["name"] == "product_id")
+    assert product_id["required"] and "产品ID" in product_id["aliases"]

@@ -1,0 +1,116 @@
+"""The drop folder: files are taken only when complete, ingested once, and moved to
+processed/ or rejected/ beside a note saying why."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from bot.models import drops
+from bot.storage import read
+from bot.stores import Store, add_store
+from jobs.dropfolder import DropFolder
+from tests.files import write_csv
+
+INQUIRIES = [["询盘ID", "客户名", "国家/地区", "创建时间"],
+             ["Q1", "John", "US", "2026-11-03 14:05"],
+             ["Q2", "Ana", "ES", "2026-11-03 15:00"]]
+
+
+def drop_dir(tmp_path: Path) -> Path:
+    """The drop folder, apart from the test's SQLite file."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    return folder
+
+
+def settled(path: Path) -> Path:
+    """Pretend the file was written a minute ago."""
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    return path
+
+
+def test_ingests_moves_to_processed_and_records_the_source(engine: Engine, store: Store,
+                                                           tmp_path: Path) -> None:
+    tmp_path = drop_dir(tmp_path)
+    settled(write_csv(tmp_path / "inquiries.csv", INQUIRIES))
+    (result,) = DropFolder(tmp_path).scan(engine)
+    assert (result["status"], result["store"], result["rows"]) == ("ingested", "acme", 2)
+    assert not (tmp_path / "inquiries.csv").exists()
+    assert (tmp_path / "processed" / "inquiries.csv").exists()
+    assert not (tmp_path / "processed" / "inquiries.csv.why.txt").exists()
+    with read(engine) as conn:
+        drop = conn.execute(select(drops)).one()
+    assert (drop.source, drop.source_ref, drop.status) == ("folder", "inquiries.csv", "ingested")
+    assert DropFolder(tmp_path).scan(engine) == []  # processed/ is never read again
+
+
+def test_a_file_being_written_is_not_read_half_way(engine: Engine, store: Store,
+                                                   tmp_path: Path) -> None:
+    tmp_path = drop_dir(tmp_path)
+    folder = DropFolder(tmp_path)
+    fresh = write_csv(tmp_path / "inquiries.csv", INQUIRIES[:2])
+    write_csv(tmp_path / "download.csv.part", INQUIRIES)
+    write_csv(tmp_path / ".hidden.csv", INQUIRIES)
+    write_csv(tmp_path / "~$inquiries.xlsx", INQUIRIES)
+    settled(tmp_path / "download.csv.part")
+    assert folder.scan(engine) == []  # just written: wait for a second look
+    # Still growing between the two scans: wait again.
+    write_csv(fresh, INQUIRIES)
+    os.utime(fresh, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    assert folder.scan(engine) == []
+    (result,) = folder.scan(engine)  # unchanged since the last scan: complete
+    assert result["file"] == "inquiries.csv" and result["rows"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
+        ".hidden.csv", "download.csv.part", "~$inquiries.xlsx"]
+
+
+def test_duplicate_goes_to_processed_with_a_note(engine: Engine, store: Store,
+                                                 tmp_path: Path) -> None:
+    tmp_path = drop_dir(tmp_path)
+    settled(write_csv(tmp_path / "inquiries.csv", INQUIRIES))
+    DropFolder(tmp_path).scan(engine)
+    settled(write_csv(tmp_path / "inquiries.csv", INQUIRIES))
+    (result,) = DropFolder(tmp_path).scan(engine)
+    assert result["status"] == "duplicate"
+    second = tmp_path / "processed" / "inquiries (2).csv"
+    assert second.exists()
+    note = Path(f"{second}.why.txt").read_text(encoding="utf-8")
+    assert "already ingested as drop" in note and "nothing changed" in note
+
+
+def test_unreadable_file_is_rejected_with_the_reason(engine: Engine, store: Store,
+                                                     tmp_path: Path) -> None:
+    tmp_path = drop_dir(tmp_path)
+    settled(write_csv(tmp_path / "notes.csv", [["hello", "world"], ["a", "b"]]))
+    (result,) = DropFolder(tmp_path).scan(engine)
+    assert result["status"] == "rejected"
+    moved = tmp_path / "rejected" / "notes.csv"
+    assert moved.exists()
+    note = Path(f"{moved}.why.txt").read_text(encoding="utf-8").strip()
+    assert note and note == result["why"]
+
+
+def test_store_sub_folders(engine: Engine, store: Store, tmp_path: Path) -> None:
+    tmp_path = drop_dir(tmp_path)
+    add_store(engine, "globex", "Europe/London")
+    (tmp_path / "globex").mkdir()
+    (tmp_path / "nobody").mkdir()
+    settled(write_csv(tmp_path / "globex" / "inquiries.csv", INQUIRIES))
+    settled(write_csv(tmp_path / "nobody" / "inquiries.csv", INQUIRIES))
+    settled(write_csv(tmp_path / "top.csv", INQUIRIES))
+    results = {r["file"]: r for r in DropFolder(tmp_path).scan(engine)}
+    assert results["globex/inquiries.csv"]["status"] == "ingested"
+    assert results["globex/inquiries.csv"]["store"] == "globex"
+    assert (tmp_path / "globex" / "processed" / "inquiries.csv").exists()
+    assert results["nobody/inquiries.csv"]["status"] == "rejected"
+    assert "no store named 'nobody'" in (
+        tmp_path / "nobody" / "rejected" / "inquiries.csv.why.txt").read_text()
+    # Two stores now: a file at the top cannot tell which one it is for.
+    assert results["top.csv"]["status"] == "rejected"
+    assert "sub-folder named after its store" in (
+        tmp_path / "rejected" / "top.csv.why.txt").read_text()

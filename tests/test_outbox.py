@@ -1,0 +1,298 @@
+"""The outbox and its sender against the mock Slack API: delivered once, retried on 429 (after
+Retry-After), 5xx and timeouts, never posted twice after a crash, paced per channel.
+
+The mock does not answer conversations.history / conversations.replies from its recorded
+posts, so `serve_history` adds that with `respond_with` (it ignores `oldest`: the mock's ts
+clock starts in 2023, unrelated to the frozen `now`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from sqlalchemy import Engine, func, select, update
+
+from bot import outbox
+from bot.config import Settings
+from bot.models import outbox as outbox_table
+from bot.storage import read, write
+from bot.stores import Store
+from jobs.delivery import Delivery, Pacer, deliver, make_client
+from tests.slack_mock import Call, MockSlackAPI
+
+NOW = datetime(2026, 11, 17, 1, 0)
+
+
+def serve_history(api: MockSlackAPI) -> None:
+    """conversations.history / .replies from the mock's recorded messages."""
+
+    def visible(message: dict[str, Any], call: Call) -> dict[str, Any]:
+        shown = {k: v for k, v in message.items() if k != "channel"}
+        if str(call.params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            shown.pop("metadata", None)
+        return shown
+
+    def history(call: Call) -> dict[str, Any]:
+        found = [visible(m, call) for m in api.messages.values()
+                 if m["channel"] == call.params.get("channel") and "thread_ts" not in m]
+        return {"ok": True, "messages": found[::-1], "has_more": False}
+
+    def replies(call: Call) -> dict[str, Any]:
+        parent = str(call.params.get("ts"))
+        found = [visible(m, call) for m in api.messages.values()
+                 if m["channel"] == call.params.get("channel")
+                 and (m["ts"] == parent or m.get("thread_ts") == parent)]
+        return {"ok": True, "messages": found, "has_more": False}
+
+    api.respond_with("conversations.history", history)
+    api.respond_with("conversations.replies", replies)
+
+
+@pytest.fixture
+def api() -> Iterator[MockSlackAPI]:
+    with MockSlackAPI() as mock:
+        serve_history(mock)
+        yield mock
+
+
+def client_for(api: MockSlackAPI, timeout: float = 5) -> WebClient:
+    client = make_client(Settings(slack_bot_token=api.bot_token, slack_api_url=api.base_url),
+                         timeout=timeout)
+    assert client is not None
+    return client
+
+
+def put(engine: Engine, store: Store, channel: str, key: str, **extra: Any) -> int:
+    with write(engine) as conn:
+        return outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="test",
+                              dedupe_key=key, payload={"text": f"message {key}"}, now=NOW,
+                              **extra)
+
+
+def send(engine: Engine, client: WebClient, now: datetime) -> Delivery:
+    """One sender run without pacing waits."""
+    return deliver(engine, client, now, pacer=Pacer(0, 0))
+
+
+def row(engine: Engine, outbox_id: int) -> Any:
+    with read(engine) as conn:
+        return conn.execute(select(outbox_table).where(outbox_table.c.id == outbox_id)).one()
+
+
+def posts(api: MockSlackAPI) -> list[Call]:
+    return api.calls_to("chat.postMessage")
+
+
+def test_enqueue_is_idempotent_on_the_dedupe_key(engine: Engine, store: Store) -> None:
+    first = put(engine, store, "C1", "checklist:1:C1")
+    again = put(engine, store, "C1", "checklist:1:C1")
+    assert first == again
+    with read(engine) as conn:
+        assert conn.scalar(select(func.count()).select_from(outbox_table)) == 1
+
+
+def test_delivers_once_with_metadata_and_records_the_ts(engine: Engine, store: Store,
+                                                        api: MockSlackAPI) -> None:
+    oid = put(engine, store, "C1", "k1")
+    result = send(engine, client_for(api), NOW)
+    assert result.delivered == 1
+    (call,) = posts(api)
+    assert call.params["channel"] == "C1" and call.params["text"] == "message k1"
+    assert call.params["metadata"] == {"event_type": "opsbot_outbox",
+                                       "event_payload": {"outbox_id": oid}}
+    stored = row(engine, oid)
+    assert stored.status == "delivered" and stored.ts == api.messages[stored.ts]["ts"]
+    assert send(engine, client_for(api), NOW + timedelta(hours=1)).delivered == 0
+    assert len(posts(api)) == 1
+
+
+def test_429_waits_retry_after_without_holding_up_other_channels(
+        engine: Engine, store: Store, api: MockSlackAPI) -> None:
+    slow, other = put(engine, store, "C1", "a"), put(engine, store, "C2", "b")
+    api.fail_next("chat.postMessage", status=429, retry_after=7)
+    result = send(engine, client_for(api), NOW)
+    assert (result.delivered, result.retrying) == (1, 1)
+    assert row(engine, other).status == "delivered"
+    waiting = row(engine, slow)
+    assert waiting.status == "pending" and waiting.last_error == "ratelimited"
+    assert waiting.next_attempt_at == NOW + timedelta(seconds=7)
+    assert not waiting.maybe_sent  # a 429 was refused: no history check needed
+    assert send(engine, client_for(api), NOW + timedelta(seconds=6)).delivered == 0
+    assert send(engine, client_for(api), NOW + timedelta(seconds=7)).delivered == 1
+    assert row(engine, slow).status == "delivered"
+    assert [c.status for c in posts(api)] == [429, 200, 200]
+    assert api.calls_to("conversations.history") == []
+
+
+def test_500_backs_off_checks_history_then_posts_once(engine: Engine, store: Store,
+                                                      api: MockSlackAPI) -> None:
+    oid = put(engine, store, "C1", "a")
+    api.fail_next("chat.postMessage", status=500)
+    assert send(engine, client_for(api), NOW).retrying == 1
+    waiting = row(engine, oid)
+    assert waiting.status == "pending" and waiting.maybe_sent
+    assert waiting.next_attempt_at == NOW + timedelta(seconds=5)
+    assert "internal_error" in waiting.last_error
+    assert send(engine, client_for(api), NOW + timedelta(seconds=5)).delivered == 1
+    assert len(api.calls_to("conversations.history")) == 1
+    assert len(api.messages) == 1 and row(engine, oid).status == "delivered"
+
+
+def test_timeout_that_did_post_is_recovered_not_posted_again(engine: Engine, store: Store,
+                                                              api: MockSlackAPI) -> None:
+    """The client gives up after 0.3 s; the mock answers after 0.8 s and keeps the post, as
+    Slack may. The retry finds it in the history by its metadata."""
+    oid = put(engine, store, "C1", "a")
+    api.delay_next("chat.postMessage", 0.8)
+    result = send(engine, client_for(api, timeout=0.3), NOW)
+    assert result.retrying == 1 and "network" in result.errors[0]["error"]
+    for _ in range(200):  # wait for the mock's delayed answer to land (bounded)
+        if api.messages:
+            break
+        time.sleep(0.01)
+    assert len(api.messages) == 1
+    later = send(engine, client_for(api), NOW + timedelta(seconds=5))
+    assert (later.delivered, later.recovered) == (0, 1)
+    assert len(posts(api)) == 1
+    assert row(engine, oid).ts == next(iter(api.messages))
+
+
+def test_worker_killed_mid_send_sends_nothing_twice(engine: Engine, store: Store,
+                                                    api: MockSlackAPI) -> None:
+    posted, not_posted = put(engine, store, "C1", "a"), put(engine, store, "C2", "b")
+    # A worker claimed both, posted the first and died before recording anything.
+    claimed_at = NOW - timedelta(minutes=3)
+    with write(engine) as conn:
+        conn.execute(update(outbox_table).values(status="sending", claimed_at=claimed_at,
+                                                 first_claimed_at=claimed_at, attempts=1))
+    client = client_for(api)
+    ts = client.chat_postMessage(channel="C1", text="message a",
+                                 metadata=outbox.metadata_for(posted))["ts"]
+    # Still within the claim: a live worker may be sending; nothing happens yet.
+    assert send(engine, client, claimed_at + timedelta(minutes=1)).delivered == 0
+    result = send(engine, client, NOW)
+    assert (result.recovered, result.delivered) == (1, 1)
+    assert row(engine, posted).ts == ts and row(engine, posted).status == "delivered"
+    assert row(engine, not_posted).status == "delivered"
+    assert sorted(c.params["channel"] for c in posts(api)) == ["C1", "C2"]  # C1 once only
+
+
+def test_permanent_errors_fail_with_the_reason_and_fail_their_replies(
+        engine: Engine, store: Store, api: MockSlackAPI) -> None:
+    parent = put(engine, store, "C404", "a")
+    reply = put(engine, store, "C404", "b", thread_of=parent)
+    api.error_next("chat.postMessage", "channel_not_found")
+    result = send(engine, client_for(api), NOW)
+    assert result.failed == 1
+    assert (row(engine, parent).status, row(engine, parent).last_error) == (
+        "failed", "channel_not_found")
+    send(engine, client_for(api), NOW)
+    assert row(engine, reply).status == "failed"
+    assert len(posts(api)) == 1
+
+
+def test_thread_reply_and_edit_wait_for_their_message(engine: Engine, store: Store,
+                                                      api: MockSlackAPI) -> None:
+    parent = put(engine, store, "C1", "alert")
+    reply = put(engine, store, "C1", "alert:recovered", thread_of=parent)
+    edit = put(engine, store, "C1", "alert:edit", update_of=parent)
+    result = send(engine, client_for(api), NOW)
+    assert result.delivered == 3
+    parent_ts = row(engine, parent).ts
+    assert posts(api)[1].params["thread_ts"] == parent_ts
+    (update_call,) = api.calls_to("chat.update")
+    assert update_call.params["ts"] == parent_ts
+    assert api.messages[parent_ts]["text"] == "message alert:edit"
+    assert row(engine, reply).status == row(engine, edit).status == "delivered"
+
+
+def test_an_hour_long_outage_delays_and_loses_nothing(engine: Engine, store: Store,
+                                                      api: MockSlackAPI) -> None:
+    oid = put(engine, store, "C1", "a")
+    api.fail_next("chat.postMessage", status=503, times=10_000)
+    client, now = client_for(api), NOW
+    attempts = 0
+    while now < NOW + timedelta(hours=1):
+        attempts += send(engine, client, now).retrying
+        now = row(engine, oid).next_attempt_at
+    assert 5 <= attempts <= 20 and row(engine, oid).status == "pending"
+    assert row(engine, oid).next_attempt_at - NOW <= timedelta(hours=1, minutes=10)
+    api.reset()  # Slack is back
+    serve_history(api)
+    assert send(engine, client, now).delivered == 1
+    assert len(posts(api)) == 1 and row(engine, oid).status == "delivered"
+
+
+def test_gives_up_after_two_days(engine: Engine, store: Store, api: MockSlackAPI) -> None:
+    oid = put(engine, store, "C1", "a")
+    api.fail_next("chat.postMessage", status=500)
+    send(engine, client_for(api), NOW + timedelta(days=2))
+    assert row(engine, oid).status == "failed"
+    assert "gave up after 1 attempts" in row(engine, oid).last_error
+
+
+class VirtualClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def test_pacing_one_message_per_second_per_channel(engine: Engine, store: Store,
+                                                   api: MockSlackAPI) -> None:
+    for channel in ("C1", "C2", "C3"):
+        for n in range(3):
+            put(engine, store, channel, f"{channel}:{n}")
+    clock = VirtualClock()
+    pacer = Pacer(per_channel=1.0, per_second=10.0, clock=clock.now, sleep=clock.sleep)
+    sent: list[tuple[str, float]] = []
+    real_wait = pacer.wait
+
+    def recording_wait(channel: str) -> float:
+        at = real_wait(channel)
+        sent.append((channel, at))
+        return at
+
+    pacer.wait = recording_wait  # type: ignore[method-assign]
+    assert deliver(engine, client_for(api), NOW, pacer=pacer).delivered == 9
+    for channel in ("C1", "C2", "C3"):
+        times = [t for c, t in sent if c == channel]
+        assert all(b - a >= 1.0 for a, b in itertools.pairwise(times))
+    moments = [t for _, t in sent]
+    assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(moments))
+    assert clock.t < 3.0  # round-robin: three channels in parallel, not nine seconds
+
+
+def test_two_senders_at_once_post_each_message_once(database_url: str, engine: Engine,
+                                                    store: Store, api: MockSlackAPI) -> None:
+    from bot.storage import make_engine
+
+    for n in range(12):
+        put(engine, store, f"C{n % 4}", f"k{n}")
+    barrier = threading.Barrier(2)
+
+    def sender() -> None:
+        own = make_engine(database_url)
+        barrier.wait()
+        deliver(own, client_for(api), NOW, pacer=Pacer(0, 0))
+        own.dispose()
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(posts(api)) == 12
+    with read(engine) as conn:
+        assert outbox.counts(conn)["delivered"] == 12

@@ -1,0 +1,118 @@
+"""Storage (bot.storage): the schema appears on first use, SQLite runs in WAL with foreign
+keys on, the migration matches the models, and a write is one transaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.models import drops, facts, metadata, stores
+from bot.storage import (
+    alembic_config,
+    dispose_all,
+    get_engine,
+    make_engine,
+    migrate,
+    normalize_url,
+    read,
+    write,
+)
+from bot.stores import Store, utcnow
+
+
+def _drop(store_id: int, sha: str, status: str) -> dict[str, object]:
+    return {"store_id": store_id, "file_name": "f.csv", "sha256": sha, "status": status,
+            "errors": [], "created_at": utcnow()}
+
+
+@pytest.fixture
+def fresh_url(empty_database_url: str) -> str:
+    yield empty_database_url
+    dispose_all()
+
+
+def test_the_schema_is_created_on_first_use(fresh_url: str) -> None:
+    engine = get_engine(fresh_url)  # an empty SQLite file or an empty PostgreSQL schema
+    tables = set(inspect(engine).get_table_names())
+    assert {"stores", "channels", "drops", "quarantine", *facts} <= tables
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == head
+    assert get_engine(fresh_url) is engine  # migrated once, then cached
+
+
+def test_the_schema_is_created_in_a_new_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "opsbot.db"
+    path.parent.mkdir()
+    try:
+        engine = get_engine(f"sqlite:///{path}")
+        assert path.exists()
+        assert "drops" in inspect(engine).get_table_names()
+    finally:
+        dispose_all()
+
+
+def test_migrating_again_changes_nothing(engine: Engine) -> None:
+    before = sorted(inspect(engine).get_table_names())
+    migrate(engine)
+    assert sorted(inspect(engine).get_table_names()) == before
+
+
+def test_the_migration_matches_the_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+        # ...and the comparison does see a model the migration lacks.
+        changed = MetaData(naming_convention=metadata.naming_convention)
+        for table in metadata.tables.values():
+            table.to_metadata(changed)
+        Table("not_migrated", changed, Column("id", Integer, primary_key=True))
+        assert [d[0] for d in compare_metadata(context, changed)] == ["add_table"]
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys_on(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with pytest.raises(IntegrityError), write(engine) as conn:
+        conn.execute(insert(drops).values(**_drop(999, "a" * 64, "ingested")))
+    engine.dispose()
+
+
+def test_foreign_keys_are_enforced(engine: Engine) -> None:
+    with pytest.raises(IntegrityError), write(engine) as conn:
+        conn.execute(insert(drops).values(**_drop(12345, "a" * 64, "ingested")))
+
+
+def test_a_content_is_ingested_once_per_store_by_a_unique_key(engine: Engine,
+                                                              store: Store) -> None:
+    with write(engine) as conn:
+        conn.execute(insert(drops).values(**_drop(store.id, "a" * 64, "ingested")))
+        # Duplicates and rejections of the same content are logged freely.
+        conn.execute(insert(drops).values(**_drop(store.id, "a" * 64, "duplicate")))
+        conn.execute(insert(drops).values(**_drop(store.id, "a" * 64, "rejected")))
+    with pytest.raises(IntegrityError), write(engine) as conn:
+        conn.execute(insert(drops).values(**_drop(store.id, "a" * 64, "ingested")))
+
+
+def test_a_write_is_all_or_nothing(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), write(engine) as conn:
+        conn.execute(insert(stores).values(name="half", timezone="UTC", language="en",
+                                           settings={}, created_at=utcnow()))
+        raise RuntimeError("failed after the insert")
+    with read(engine) as conn:
+        assert conn.scalar(select(stores.c.id).where(stores.c.name == "half")) is None
+
+
+@pytest.mark.parametrize("url", ["postgresql://u@h:5432/db", "postgres://u@h/db"])
+def test_postgres_urls_use_psycopg3(url: str) -> None:
+    assert normalize_url(url).startswith("postgresql+psycopg://u@h")
+    assert make_engine(url).dialect.driver == "psycopg"

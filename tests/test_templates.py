@@ -1,0 +1,98 @@
+"""Every message the commands produce stays within Slack's limits and pings nobody, however
+big or hostile the data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.stores import Store, configure_store
+from handlers.commands import CommandResult, run_command
+from tests.slack_limits import (
+    assert_data_escaped,
+    assert_no_mentions,
+    assert_within_slack_limits,
+)
+from tests.test_inquiries import NOW, add_inquiries, local
+
+HOSTILE = ["<!channel>", "<@U123>", "a & b <script>", "<!here|here>", "<https://evil.example|click>"]
+
+
+def checked(result: CommandResult, *raw: str) -> CommandResult:
+    assert_within_slack_limits(result.message)
+    assert_no_mentions(result.message)
+    assert_data_escaped(result.message, *raw)
+    assert result.message["text"].strip()
+    return result
+
+
+@pytest.fixture
+def crowded(engine: Engine, store: Store) -> Store:
+    """500 unanswered inquiries from hostile buyers, 300 countries, 500 products."""
+    start = local("2026-11-19 00:00")
+    rows = []
+    for n in range(500):
+        rows.append({
+            "inquiry_id": f"q{n}", "created_at": start + timedelta(seconds=n * 60),
+            "buyer": HOSTILE[n % len(HOSTILE)] * (1 + n % 40),  # up to ~1,000 chars
+            "company": "<!everyone> & co" * 5, "country": f"{HOSTILE[n % 5]} land {n % 300}",
+            "product_id": f"<@P{n}>", "product_title": "Lamp <b>&</b> " * 30,
+            "owner": "<@UOWNER>", "subject": "<!channel> " * 50, "is_spam": n % 10 == 0,
+        })
+    add_inquiries(engine, store, rows)
+    return store
+
+
+def test_500_unreplied_hostile_buyers(engine: Engine, crowded: Store) -> None:
+    result = checked(run_command(engine, "/inquiries", "unreplied", store=crowded, now=NOW),
+                     *HOSTILE)
+    assert result.data is not None and result.data["count"] == 450  # 50 are spam
+    blocks = result.message["blocks"]
+    assert len(blocks) < 50
+    assert "…and 430 more" in str(blocks[-1])
+    assert "&lt;!channel&gt;" in str(blocks)
+
+
+def test_big_summary_is_cut_with_and_n_more(engine: Engine, crowded: Store) -> None:
+    result = checked(run_command(engine, "/inquiries", "yesterday", store=crowded, now=NOW),
+                     *HOSTILE)
+    assert result.data is not None and len(result.data["by_country"]) == 300
+    text = str(result.message["blocks"])
+    assert "…and 290 more" in text and "…and 490 more" in text
+    for block in result.message["blocks"]:
+        if block["type"] == "section" and "text" in block:
+            assert len(block["text"]["text"]) <= 3000
+
+
+def test_spam_list_and_chinese_store(engine: Engine, crowded: Store) -> None:
+    checked(run_command(engine, "/inquiries", "spam yesterday", store=crowded, now=NOW),
+            *HOSTILE)
+    chinese = configure_store(engine, crowded, language="zh")
+    summary = checked(run_command(engine, "/inquiries", "yesterday", store=chinese, now=NOW))
+    assert "询盘" in summary.message["text"] and "主要国家/地区" in str(summary.message)
+    listed = checked(run_command(engine, "/inquiries", "unreplied", store=chinese, now=NOW))
+    assert "未回复询盘" in str(listed.message) and "另有" in str(listed.message)
+
+
+@pytest.mark.parametrize("line", [
+    "/inquiries", "/inquiries unreplied", "/inquiries spam", "/inquiries last 30d country:US",
+    "/opsbot status", "/opsbot config", "/opsbot help", "/opsbot config language zh",
+    "/inquiries " + "<!channel> " * 400, "/opsbot " + "<@U1>" * 800, "/nope <!here>",
+])
+def test_every_reply_within_limits_even_when_empty(engine: Engine, store: Store,
+                                                   line: str) -> None:
+    command, _, text = line.partition(" ")
+    result = checked(run_command(engine, command, text, store=store, channel_id="C1",
+                                 now=datetime(2026, 11, 20, 2)), "<!channel>", "<@U1>")
+    assert result.ephemeral == (not result.ok or (command == "/opsbot"
+                                and text.split()[:2] != ["config", "language"]))
+
+
+def test_unbound_and_setup_with_a_hostile_store_name(engine: Engine) -> None:
+    checked(run_command(engine, "/inquiries", "", channel_id="C1"))
+    setup = checked(run_command(engine, "/opsbot", "setup <!channel> & friends",
+                                channel_id="C1"), "<!channel> & friends")
+    assert setup.ok and setup.data is not None and setup.data["store"] == "<!channel> & friends"
+    checked(run_command(engine, "/opsbot", "status", channel_id="C1"), "<!channel> & friends")

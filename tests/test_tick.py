@@ -1,0 +1,160 @@
+"""`run_due` on a frozen clock: the checklist at 09:00 local, made up within the grace
+period only, once per store and day even with two workers on one database; alerts judged
+on new data; queued without a token; one broken store does not stop the others."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from bot.config import Settings
+from bot.models import checklists
+from bot.models import outbox as outbox_table
+from bot.storage import make_engine, read
+from bot.stores import Store, add_store, bind_channel, configure_store
+from jobs.delivery import Pacer
+from jobs.tick import run_due
+from tests.slack_limits import assert_within_slack_limits
+from tests.slack_mock import MockSlackAPI
+from tests.test_alerts import YESTERDAY, history, seed_inquiries
+from tests.test_outbox import client_for, serve_history
+
+NO_SLACK = Settings(slack_bot_token=None, drop_dir=None)
+# 09:00 on Tuesday 2026-11-17 in New York (EST, UTC-5) is 14:00 UTC.
+NY_NINE = datetime(2026, 11, 17, 14, 0)
+
+
+@pytest.fixture
+def api() -> Iterator[MockSlackAPI]:
+    with MockSlackAPI() as mock:
+        serve_history(mock)
+        yield mock
+
+
+@pytest.fixture
+def ny(engine: Engine) -> Store:
+    store = add_store(engine, "brooklyn", "America/New_York")
+    bind_channel(engine, store, "C1")
+    bind_channel(engine, store, "C2")
+    return store
+
+
+def count(engine: Engine, table: object) -> int:
+    with read(engine) as conn:
+        return conn.scalar(select(func.count()).select_from(table)) or 0  # type: ignore[arg-type]
+
+
+def test_checklist_at_nine_local_queued_without_a_token(engine: Engine, ny: Store) -> None:
+    early = run_due(engine, NY_NINE - timedelta(minutes=1), settings=NO_SLACK)
+    assert early["checklists"] == []
+    report = run_due(engine, NY_NINE, settings=NO_SLACK)
+    (posted,) = report["checklists"]
+    assert (posted["store"], posted["day"], posted["channels"]) == (
+        "brooklyn", "2026-11-17", ["C1", "C2"])
+    assert report["pending"] == 2 and report["delivered"] == 0
+    assert "no SLACK_BOT_TOKEN" in report["slack"]
+    with read(engine) as conn:
+        rows = conn.execute(select(outbox_table)).all()
+    assert {r.dedupe_key for r in rows} == {f"checklist:{posted['id']}:C1",
+                                            f"checklist:{posted['id']}:C2"}
+    assert_within_slack_limits(rows[0].payload)
+    # Every later tick that morning: nothing new.
+    again = run_due(engine, NY_NINE + timedelta(minutes=1), settings=NO_SLACK)
+    assert again["checklists"] == [] and again["pending"] == 2
+
+
+def test_delivered_with_a_client(engine: Engine, ny: Store, api: MockSlackAPI) -> None:
+    report = run_due(engine, NY_NINE, client=client_for(api), settings=NO_SLACK,
+                     pacer=Pacer(0, 0))
+    assert report["delivered"] == 2 and report["pending"] == 0 and report["slack"] == "sent"
+    assert sorted(c.params["channel"] for c in api.calls_to("chat.postMessage")) == ["C1", "C2"]
+
+
+@pytest.mark.parametrize(("back_after", "expected"), [
+    (timedelta(hours=2, minutes=59), 1),  # the worker was down at 09:00, back at 11:59
+    (timedelta(hours=3), 0),  # back at 12:00: too late, skipped for the day
+])
+def test_catch_up_within_the_grace_period_only(engine: Engine, ny: Store,
+                                               back_after: timedelta, expected: int) -> None:
+    report = run_due(engine, NY_NINE + back_after, settings=NO_SLACK)
+    assert len(report["checklists"]) == expected
+    if expected:
+        assert report["checklists"][0]["catch_up"] is True
+    assert count(engine, checklists) == expected
+
+
+def test_dst_change_day_and_workdays_only(engine: Engine, ny: Store) -> None:
+    # Sunday 2026-11-01: New York falls back; 09:00 EST is 14:00 UTC, 13:00 UTC is 08:00.
+    assert run_due(engine, datetime(2026, 11, 1, 13, 0), settings=NO_SLACK)["checklists"] == []
+    assert len(run_due(engine, datetime(2026, 11, 1, 14, 0), settings=NO_SLACK)["checklists"]) == 1
+    configure_store(engine, ny, settings={"workdays_only": True})
+    assert run_due(engine, datetime(2026, 11, 7, 14, 0), settings=NO_SLACK)["checklists"] == []
+    assert len(run_due(engine, datetime(2026, 11, 9, 14, 0), settings=NO_SLACK)["checklists"]) == 1
+
+
+def test_each_store_in_its_own_timezone(engine: Engine) -> None:
+    shanghai = add_store(engine, "shanghai", "Asia/Shanghai")
+    london = add_store(engine, "london", "Europe/London")
+    bind_channel(engine, shanghai, "CS")
+    bind_channel(engine, london, "CL")
+    at_one_utc = run_due(engine, datetime(2026, 11, 17, 1, 0), settings=NO_SLACK)
+    assert [c["store"] for c in at_one_utc["checklists"]] == ["shanghai"]
+    at_nine_utc = run_due(engine, datetime(2026, 11, 17, 9, 0), settings=NO_SLACK)
+    assert [c["store"] for c in at_nine_utc["checklists"]] == ["london"]
+
+
+def test_two_workers_against_one_database_post_once(database_url: str, engine: Engine,
+                                                    ny: Store, api: MockSlackAPI) -> None:
+    barrier = threading.Barrier(2)
+    reports: list[dict] = []
+
+    def worker() -> None:
+        own = make_engine(database_url)  # a second process would have its own engine
+        barrier.wait()
+        reports.append(run_due(own, NY_NINE, client=client_for(api), settings=NO_SLACK,
+                               pacer=Pacer(0, 0)))
+        own.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(len(r["checklists"]) for r in reports) == 1
+    assert count(engine, checklists) == 1
+    assert count(engine, outbox_table) == 2
+    posts = api.calls_to("chat.postMessage")
+    assert sorted(c.params["channel"] for c in posts) == ["C1", "C2"]
+    assert sum(r["delivered"] for r in reports) == 2
+
+
+def test_alerts_are_judged_on_new_data_and_queued_before_the_checklist(
+        engine: Engine, store: Store) -> None:
+    bind_channel(engine, store, "C1")
+    now = datetime(2026, 11, 17, 1, 0)  # 09:00 in Shanghai
+    series = history(YESTERDAY - timedelta(days=1))
+    series[YESTERDAY] = 0
+    seed_inquiries(engine, store, series, ingested_at=now - timedelta(minutes=5))
+    report = run_due(engine, now, settings=NO_SLACK)
+    (alert,) = report["alerts"]
+    assert (alert["event"], alert["day"], alert["observed"]) == ("fired", "2026-11-16", 0)
+    with read(engine) as conn:
+        purposes = [r.purpose for r in conn.execute(select(outbox_table)
+                                                   .order_by(outbox_table.c.id))]
+    assert purposes == ["alert", "checklist"]
+    # No new data, same day: not judged again.
+    later = run_due(engine, now + timedelta(minutes=1), settings=NO_SLACK)
+    assert later["alerts"] == [] and later["alerts_evaluated"] == 0
+
+
+def test_a_broken_store_is_reported_and_the_others_go_on(engine: Engine, ny: Store) -> None:
+    broken = add_store(engine, "broken", "America/New_York")
+    configure_store(engine, broken, settings={"checklist_time": "nine"})
+    report = run_due(engine, NY_NINE, settings=NO_SLACK)
+    assert [c["store"] for c in report["checklists"]] == ["brooklyn"]
+    (error,) = report["errors"]
+    assert error["store"] == "broken" and "checklist_time must look like 09:00" in error["error"]
