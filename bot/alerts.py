@@ -251,12 +251,18 @@ def _channels(conn: Connection, store: Store) -> list[str]:
                              .order_by(channels.c.bound_at, channels.c.channel_id)))
 
 
-def active(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
-    """Alerts not yet resolved (open, acknowledged or snoozed), newest first."""
+def unresolved(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Alerts not yet resolved (open, acknowledged or snoozed), newest first, with everything
+    the alert template shows."""
     rows = conn.execute(select(alerts).where(
         alerts.c.store_id == store.id, alerts.c.status != "resolved")
         .order_by(alerts.c.last_day.desc(), alerts.c.id.desc())).all()
-    return [public(_context(r, store.name, now)) for r in rows]
+    return [_context(r, store.name, now) for r in rows]
+
+
+def active(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Alerts not yet resolved, newest first, as the CLI and the checklist show them."""
+    return [public(c) for c in unresolved(conn, store, now)]
 
 
 def _notify(conn: Connection, store: Store, alert_id: int, now: datetime) -> int:

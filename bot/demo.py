@@ -326,6 +326,10 @@ def build_world(end: date, days: int, seed: int, volume: float = 1.0) -> World:
             subject = template.format(p=product.short, q=rng.choice((50, 100, 200, 500, 1000)),
                                       c=buyer.country)
         reply = _reply(rng, created, buyer.spam) if replied is True else replied or None
+        if (reply is None and replied is True and not buyer.spam
+                and created < export_at - timedelta(days=30) and rng.random() < 0.85):
+            # Forgotten inquiries get answered in the end, mostly: old ones are rarely open.
+            reply = created + timedelta(days=rng.uniform(2, 9))
         if reply and reply > export_at:
             reply = None
         inquiries.append(Inquiry(str(next_id), buyer, product, subject, created, reply))
@@ -810,7 +814,7 @@ def _inquiry_files(world: World, folder: Path) -> list[Path]:
     chunks = _chunks(world)
     for span in chunks[:-1]:
         # Exported a few days after the period, when late replies had been given.
-        as_of = min(world.export_at, datetime.combine(span[1] + timedelta(5), time(9, 5)))
+        as_of = min(world.export_at, datetime.combine(span[1] + timedelta(15), time(9, 5)))
         name = f"询盘列表_{span[0]:%Y%m%d}-{span[1]:%Y%m%d}.xlsx"
         files.append(_write_xlsx(folder / name, _inquiry_rows(world, span, as_of), as_of))
     # An export taken a few days ago, overlapping the last one: replies given since then
@@ -911,7 +915,7 @@ def generate(folder: Path, *, end: date | None = None, days: int = 120, seed: in
         _order_file(world, folder),
         _posts_file(world, folder, rng),
     ]
-    manifest = {"end": str(end), "days": days, "seed": seed, "timezone": timezone,
+    manifest = {"end": str(end), "days": days, "seed": seed, "timezone": timezone, "volume": volume,
                 "files": [f.name for f in files]}
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n",
                                    encoding="utf-8")

@@ -9,8 +9,10 @@ there are any, else product-level, else keyword-level. Plans are then added up.
 The daily budget is the store setting `p4p_daily_budget`, else the sum over yesterday's plans
 of the largest `daily_budget` each plan's rows carry. Key keywords are the store setting
 `key_keywords`, else the 5 keywords with the most P4P clicks in the 7 days up to yesterday.
-A key keyword fell out when its best position yesterday is missing, -1 ("others") or above
-5, while its best position on the latest earlier day it was seen was within 1-5.
+A key keyword is out of positions 1-5 when its best position yesterday is missing, -1
+("others") or above 5 while it was within 1-5 on some day of the last 30: listed with that
+last good position and the day it dropped out, so a keyword that has been out for three days
+is still on the morning list, not only on the day it fell.
 """
 
 from __future__ import annotations
@@ -94,17 +96,20 @@ def _keyword_positions(conn: Connection, store: Store, yesterday: date, words: l
         days = seen.get(word, {})
         today_rows = days.get(yesterday, [])
         position = _best([r.position for r in today_rows])
-        earlier = sorted(d for d in days if d < yesterday)
-        previous_day = earlier[-1] if earlier else None
+        in_top = sorted(d for d in days if d < yesterday
+                        and _in_top(_best([r.position for r in days[d]])))
+        previous_day = in_top[-1] if in_top else None
         previous = _best([r.position for r in days[previous_day]]) if previous_day else None
         out.append({
             "keyword": word,
             "position": position,
-            "previous": previous,
+            "previous": previous,  # the last position within 1-5
             "previous_day": previous_day.isoformat() if previous_day else None,
+            "out_since": ((previous_day + timedelta(days=1)).isoformat()
+                          if previous_day and not _in_top(position) else None),
             "clicks": sum(r.clicks or 0 for r in today_rows) if today_rows else None,
             "bid": max((r.bid for r in today_rows if r.bid is not None), default=None),
-            "fell_out": _in_top(previous) and not _in_top(position),
+            "fell_out": previous_day is not None and not _in_top(position),
         })
     return out
 

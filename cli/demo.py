@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
+from bot import alerts
+from bot.checklist import build_daily
 from bot.config import Settings
 from bot.demo import KEY_KEYWORDS, MIN_DAYS, default_end, demo_files, generate
 from bot.ingest import DropResult, ingest_file
-from bot.storage import get_engine
+from bot.periods import as_utc
+from bot.storage import get_engine, write
 from bot.stores import Store, configure_store, ensure_store
 from cli.data import describe
 from cli.main import UserError, add_json, emit
+from cli.terminal import message_text
+from templates import render
 
 
 def _day(text: str) -> date:
@@ -61,6 +67,29 @@ def summary(results: list[DropResult]) -> str:
             f"updated, {sum(r.quarantined for r in results):,} quarantined")
 
 
+def morning(engine: Engine, store: Store) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What the worker does at the store's checklist time today: judge yesterday's inquiries
+    (recording any alert, as the worker would) and build the daily checklist."""
+    hours, _, minutes = str(store.setting("checklist_time")).partition(":")
+    today = datetime.now(store.tz).date()
+    now = as_utc(datetime.combine(today, time(int(hours), int(minutes or 0)), tzinfo=store.tz))
+    with write(engine) as conn:
+        alerts.evaluate_store(conn, store, now)
+        alerts.mark_evaluated(conn, store, now)
+        checklist = build_daily(conn, store, now)
+        found = alerts.unresolved(conn, store, now)
+    return checklist, found
+
+
+def _morning_text(checklist: dict[str, Any], found: list[dict[str, Any]]) -> str:
+    parts = ["", "The morning checklist, as the worker posts it at "
+             f"{checklist['generated_at']} UTC:", "",
+             message_text(render("checklist_daily.json.j2", checklist=checklist))]
+    parts += ["", "Alerts:" if found else "Alerts: none"]
+    parts += [message_text(render("alert.json.j2", alert=a)) for a in found]
+    return "\n".join(parts)
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if args.days < MIN_DAYS:
         raise UserError(f"--days must be at least {MIN_DAYS}, got {args.days}")
@@ -73,8 +102,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         raise UserError(f"cannot write the demo files into {folder}: {exc}") from None
     results = ingest_demo(engine, store, folder)
-    emit(args, {"store": store.name, "dir": str(folder), "drops": [r.to_json() for r in results]},
+    checklist, found = morning(engine, store)
+    emit(args, {"store": store.name, "dir": str(folder), "drops": [r.to_json() for r in results],
+                "checklist": checklist, "alerts": [alerts.public(a) for a in found]},
          lambda: "\n".join([
              f"demo store {store.name}: {args.days} days ending {end}, files in {folder}/",
-             *(describe(r) for r in results), summary(results)]))
+             *(describe(r) for r in results), summary(results),
+             _morning_text(checklist, found)]))
     return 1 if any(r.status == "rejected" for r in results) else 0

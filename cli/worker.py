@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot import alerts
 from bot.config import Settings
 from bot.storage import get_engine
 from bot.stores import list_stores, resolve_store, utcnow
-from cli.main import UserError, add_json, emit
+from cli.main import add_json, emit
+from cli.moments import parse_now
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,18 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_alerts)
 
 
-def parse_now(text: str | None) -> datetime:
-    """--now as naive UTC: an offset (or Z) is honoured, a bare datetime is UTC."""
-    if not text:
-        return utcnow()
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise UserError(f"--now needs an ISO date-time like 2026-11-17T09:00:00+08:00, "
-                        f"got {text!r}") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+def _now(text: str | None) -> datetime:
+    """Many stores, many timezones: a moment without an offset is UTC here."""
+    return parse_now(text, ZoneInfo("UTC")) if text else utcnow()
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,7 +72,7 @@ def _tick_text(report: dict[str, Any]) -> str:
 def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     from jobs.tick import run_due
 
-    now = parse_now(args.now)
+    now = _now(args.now)
     engine = get_engine(settings.database_url)
     report = run_due(engine, now, settings=settings)
     emit(args, report, lambda: _tick_text(report))
@@ -89,7 +82,7 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     """Judge yesterday for each store in a transaction that is rolled back: the answer is
     what the worker would record, and nothing is recorded or queued here."""
-    now = parse_now(args.now)
+    now = _now(args.now)
     engine = get_engine(settings.database_url)
     stores = [resolve_store(engine, args.store)] if args.store else list_stores(engine)
     found: list[dict[str, Any]] = []

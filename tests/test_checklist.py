@@ -219,6 +219,17 @@ def test_p4p_item(engine: Engine, store: Store) -> None:
         ("led bulb", 2, 7), ("solar light", 4, -1)]
 
 
+def test_a_key_keyword_out_for_days_stays_listed(engine: Engine, store: Store) -> None:
+    rows = [_p4p(date(2026, 11, 9), "A", keyword="led bulb", position=3, clicks=9),
+            *(_p4p(date(2026, 11, d), "A", keyword="led bulb", position=8, clicks=1)
+              for d in (10, 11, 12))]
+    with write(engine) as conn:
+        put(conn, store, "p4p", rows)
+    f = item(build(engine, store), "p4p")["facts"]
+    assert [(k["keyword"], k["previous"], k["position"], k["out_since"])
+            for k in f["fell_out"]] == [("led bulb", 3, 8, "2026-11-10")]
+
+
 def test_p4p_item_with_store_settings(engine: Engine, store: Store) -> None:
     store = configure_store(engine, store, settings={
         "p4p_daily_budget": 1000, "key_keywords": ["led strip", "Garden Lamp"]})

@@ -11,8 +11,9 @@ from sqlalchemy import Engine
 
 from bot.storage import dispose_all
 from bot.stores import Store, add_store
-from cli.ask import message_text, parse_now
 from cli.main import main
+from cli.moments import parse_now
+from cli.terminal import message_text
 from handlers.commands import run_command
 from tests.slack_limits import assert_within_slack_limits
 from tests.test_inquiries import FIXTURE, NOW, SHANGHAI, add_inquiries, inquiry

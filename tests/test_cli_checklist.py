@@ -91,7 +91,7 @@ def test_bare_date_means_the_checklist_time(cli: Run, store: Store) -> None:
 def test_bad_input_gets_one_clear_line(cli: Run, engine: Engine, store: Store) -> None:
     code, out, err = cli("checklist", "daily", "--now", "tomorrow")
     assert code == 2 and "Traceback" not in err and out == ""
-    assert "--now 'tomorrow' is not a date" in err
+    assert "--now 'tomorrow' is not an ISO date" in err
     add_store(engine, "other")
     code, _, err = cli("checklist", "daily")
     assert code == 2 and "name one with --store" in err

@@ -54,7 +54,7 @@ def test_tick_json(database_url: str, engine: Engine, store: Store,
 def test_tick_rejects_a_bad_moment(database_url: str, capsys: pytest.CaptureFixture[str]
                                    ) -> None:
     code, _, err = run_cli(capsys, "--database", database_url, "tick", "--now", "9am")
-    assert code == 2 and "--now needs an ISO date-time" in err and "Traceback" not in err
+    assert code == 2 and "--now '9am' is not an ISO date" in err and "Traceback" not in err
 
 
 def test_alerts_lists_without_recording(database_url: str, engine: Engine, store: Store,
