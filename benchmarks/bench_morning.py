@@ -37,7 +37,7 @@ from sqlalchemy import Engine, insert
 
 from bot.models import channels, drops, facts, stores
 from bot.storage import make_engine, migrate
-from jobs.delivery import Pacer, deliver, make_client
+from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.tick import run_due
 
 NOW = datetime(2026, 11, 17, 1, 0)  # 09:00 on Tuesday in Shanghai
@@ -136,7 +136,7 @@ def bench_pacing(engine: Engine) -> None:
                            now=NOW)
 
     with MockSlackAPI() as api:
-        client = make_client(Settings(slack_bot_token=api.bot_token, slack_api_url=api.base_url))
+        client = outbox_client(Settings(slack_bot_token=api.bot_token, slack_api_url=api.base_url))
         assert client is not None
         clock = VirtualClock()
         pacer = Pacer(per_channel=1.0, per_second=10.0, clock=clock.now, sleep=clock.sleep)

@@ -3,10 +3,11 @@
 Series: inquiries per local day from the inquiry list (each inquiry on its local creation
 day); a store without an inquiry list falls back to the daily shop overview's inquiries
 column. Only complete days are judged: "yesterday" in the store's zone, and only if the data
-covers it - an inquiry list ingested after yesterday ended, or a traffic report dated
-yesterday. Today is never judged: a morning's count against whole days would always look
-like a drop. A day the data does not cover yet gives no verdict, so late data never fires a
-false alarm; the evaluation after the next drop will judge it.
+covers it - an inquiry list whose period runs to yesterday and that was ingested after
+yesterday ended (bot/freshness.py), or a traffic report dated yesterday. Today is never
+judged: a morning's count against whole days would always look like a drop. A day the data
+does not cover yet gives no verdict, so late data never fires a false alarm; the evaluation
+after the next drop will judge it.
 
 Lifecycle (one row per incident in `alerts`):
 * fires, no open incident -> a new alert, one message per bound channel;
@@ -22,7 +23,7 @@ Messages go to the outbox in the same transaction as the lifecycle change.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from statistics import median
 from typing import Any
 
@@ -30,12 +31,15 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from bot import outbox
 from bot.detector import DetectorSettings, Verdict, evaluate
+from bot.freshness import list_covered_until
 from bot.models import alert_checks, alerts, channels, drops, facts, stores
+from bot.periods import local_midnight, local_today
 from bot.stores import Store
 from bot.traffic_level import daily_traffic
 from templates import render
 
 RULE = "inquiry_drop"
+TITLES = {RULE: "Inquiry drop"}  # what an operator reads instead of the rule id
 SPANS = {"daily": 1, "3day_sum": 3, "weekly_sum": 7}
 SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}
 SNOOZE = timedelta(days=1)
@@ -51,15 +55,6 @@ p4p = facts["p4p"]
 # ---- the series -----------------------------------------------------------------------------
 
 
-def _local_day(moment: datetime, store: Store) -> date:
-    return moment.replace(tzinfo=UTC).astimezone(store.tz).date()
-
-
-def _midnight(day: date, store: Store) -> datetime:
-    return (datetime.combine(day, datetime.min.time(), tzinfo=store.tz)
-            .astimezone(UTC).replace(tzinfo=None))
-
-
 def daily_inquiries(conn: Connection, store: Store, day: date, weeks: int = 8
                     ) -> tuple[dict[date, int], date | None, str]:
     """(counts per local day up to `day`, the last day the data covers, the source's name).
@@ -71,18 +66,14 @@ def daily_inquiries(conn: Connection, store: Store, day: date, weeks: int = 8
     first = conn.scalar(select(func.min(inquiries.c.created_at))
                         .where(inquiries.c.store_id == store.id))
     if first is not None:
-        newest_drop = conn.scalar(select(func.max(drops.c.created_at)).where(
-            drops.c.store_id == store.id, drops.c.kind == "inquiries",
-            drops.c.status == "ingested"))
-        # A list is a snapshot: it covers every day that ended before it was ingested.
-        covered = _local_day(newest_drop, store) - timedelta(days=1) if newest_drop else None
-        start = max(lo, _local_day(first, store))
+        covered = list_covered_until(conn, store, "inquiries")
+        start = max(lo, local_today(first, store.tz))
         counts = {start + timedelta(days=i): 0 for i in range((day - start).days + 1)}
         for (created,) in conn.execute(select(inquiries.c.created_at).where(
                 inquiries.c.store_id == store.id,
-                inquiries.c.created_at >= _midnight(start, store),
-                inquiries.c.created_at < _midnight(day + timedelta(days=1), store))):
-            counts[_local_day(created, store)] += 1
+                inquiries.c.created_at >= local_midnight(start, store.tz),
+                inquiries.c.created_at < local_midnight(day + timedelta(days=1), store.tz))):
+            counts[local_today(created, store.tz)] += 1
         return counts, covered, "inquiry list"
     days = [lo + timedelta(days=i) for i in range((day - lo).days + 1)]
     by_day = daily_traffic(conn, store, days)
@@ -99,7 +90,7 @@ def detector_settings(store: Store) -> DetectorSettings:
 def judge(conn: Connection, store: Store, now: datetime
           ) -> tuple[Verdict | None, str, dict[date, int]]:
     """The detector's verdict on yesterday (or None), the source or why not, the series."""
-    yesterday = _local_day(now, store) - timedelta(days=1)
+    yesterday = local_today(now, store.tz) - timedelta(days=1)
     counts, covered, source = daily_inquiries(conn, store, yesterday)
     if not counts:
         return None, "no inquiry data", counts
@@ -157,8 +148,8 @@ def _country_counts(conn: Connection, store: Store, lo: date, hi: date) -> Count
     rows = conn.execute(
         select(inquiries.c.country, func.count()).where(
             inquiries.c.store_id == store.id,
-            inquiries.c.created_at >= _midnight(lo, store),
-            inquiries.c.created_at < _midnight(hi + timedelta(days=1), store),
+            inquiries.c.created_at >= local_midnight(lo, store.tz),
+            inquiries.c.created_at < local_midnight(hi + timedelta(days=1), store.tz),
             inquiries.c.country.is_not(None), inquiries.c.country.not_in(["", "-1", "-"]))
         .group_by(inquiries.c.country))
     return Counter({country: int(n) for country, n in rows})
@@ -214,7 +205,8 @@ def _status(row: Any, now: datetime) -> str:
 def _context(row: Any, store_name: str, now: datetime) -> dict[str, Any]:
     """What the alert templates and the CLI show."""
     return {
-        "id": row.id, "rule": row.rule, "store": store_name, "day": row.last_day.isoformat(),
+        "id": row.id, "rule": row.rule, "title": TITLES[row.rule],
+        "store": store_name, "day": row.last_day.isoformat(),
         "day_label": row.last_day.strftime("%a %d %b %Y"),
         "since": row.started_day.isoformat(), "method": row.method, "span": span(row.method),
         "observed": row.observed, "expected": round(row.expected, 2),
@@ -230,8 +222,8 @@ def _context(row: Any, store_name: str, now: datetime) -> dict[str, Any]:
 
 def public(context: dict[str, Any]) -> dict[str, Any]:
     """The CLI's and the checklist's view of an alert."""
-    keys = ("rule", "store", "day", "observed", "expected", "p_value", "severity", "status",
-            "since", "method", "hints", "id")
+    keys = ("rule", "title", "store", "day", "observed", "expected", "p_value", "severity",
+            "status", "since", "method", "span", "hints", "id")
     return {k: context[k] for k in keys}
 
 
@@ -429,7 +421,7 @@ def _message_context(conn: Connection, alert_id: int, now: datetime) -> dict[str
 
 def needs_evaluation(conn: Connection, store: Store, now: datetime) -> bool:
     """True after new data (a newer drop) or on a new local day since the last evaluation."""
-    yesterday = _local_day(now, store) - timedelta(days=1)
+    yesterday = local_today(now, store.tz) - timedelta(days=1)
     newest = conn.scalar(select(func.max(drops.c.id)).where(
         drops.c.store_id == store.id, drops.c.status == "ingested")) or 0
     last = conn.execute(select(alert_checks).where(alert_checks.c.store_id == store.id)).first()
@@ -439,7 +431,7 @@ def needs_evaluation(conn: Connection, store: Store, now: datetime) -> bool:
 
 
 def mark_evaluated(conn: Connection, store: Store, now: datetime) -> None:
-    yesterday = _local_day(now, store) - timedelta(days=1)
+    yesterday = local_today(now, store.tz) - timedelta(days=1)
     newest = conn.scalar(select(func.max(drops.c.id)).where(
         drops.c.store_id == store.id, drops.c.status == "ingested")) or 0
     values = {"last_drop_id": newest, "last_day": yesterday, "evaluated_at": now}

@@ -1,7 +1,8 @@
 """The daily checklist: one item per point of the operator's daily rhythm, with its figures.
 
-    build_daily(conn, store, now) -> dict     # computes; records nothing (the CLI preview)
-    create_daily(conn, store, now) -> id|None # builds and records the day's checklist once
+    build_daily(conn, store, now, day=None) -> dict      # computes; records nothing (preview)
+    create_daily(conn, store, now, day=None) -> id|None  # builds and records a day's checklist
+                                                         # once
     load(conn, checklist_id) -> dict          # the recorded checklist with its current ticks
     tick(conn, checklist_id, item_key, user_id, done, now) -> dict
 
@@ -18,20 +19,21 @@ transaction goes on, and it gets None.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot import alerts
 from bot.fan_posts import posts_figures
 from bot.freshness import newest_day, stale_note
 from bot.inquiry_checks import inquiry_figures
 from bot.models import checklist_ticks, checklists, stores
 from bot.orders import due_orders
 from bot.p4p import p4p_figures
-from bot.periods import as_utc, local_today
+from bot.periods import as_utc, local_time, local_today
 from bot.stalled import CLASSES, classify
 from bot.stores import Store
 from bot.traffic_level import data_figures
@@ -54,12 +56,8 @@ class ChecklistError(LookupError):
 
 
 def _alerts(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
-    """Firing inquiry alerts from bot.alerts, built alongside; none while it is absent."""
-    try:
-        from bot.alerts import active  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    return [_jsonable(a) for a in active(conn, store, now)]
+    """The store's unresolved alerts, as the data item lists them."""
+    return [_jsonable(a) for a in alerts.active(conn, store, now)]
 
 
 def _jsonable(value: Any) -> Any:
@@ -89,10 +87,12 @@ def _previous_checklist_at(conn: Connection, store: Store, today: date) -> datet
     )
 
 
-def build_daily(conn: Connection, store: Store, now: datetime) -> dict[str, Any]:
-    """The day's checklist as plain data, computed from SQL as of `now` (aware or naive UTC)."""
+def build_daily(conn: Connection, store: Store, now: datetime, day: date | None = None
+                ) -> dict[str, Any]:
+    """The checklist of local `day` (default: the store's today) as plain data, computed from
+    SQL as of `now` (aware or naive UTC); its figures are for the day before `day`."""
     now = as_utc(now)
-    today = local_today(now, store.tz)
+    today = day or local_today(now, store.tz)
     yesterday = today - timedelta(days=1)
     fresh = {kind: newest_day(conn, store, kind)
              for kind in ("inquiries", "traffic", "p4p", "posts", "orders", "customers")}
@@ -151,15 +151,17 @@ def build_daily(conn: Connection, store: Store, now: datetime) -> dict[str, Any]
     }
 
 
-def create_daily(conn: Connection, store: Store, now: datetime) -> int | None:
-    """Record the day's checklist and return its id; None when the store already has one for
-    that local day (also when another worker records it at the same moment)."""
-    today = local_today(as_utc(now), store.tz)
+def create_daily(conn: Connection, store: Store, now: datetime, day: date | None = None
+                 ) -> int | None:
+    """Record the checklist of local `day` (default: the store's today; a checklist caught
+    up after midnight is the day before's) and return its id; None when the store already
+    has one for that day (also when another worker records it at the same moment)."""
+    today = day or local_today(now, store.tz)
     exists = conn.scalar(select(checklists.c.id).where(
         checklists.c.store_id == store.id, checklists.c.kind == DAILY, checklists.c.day == today))
     if exists is not None:
         return None
-    data = build_daily(conn, store, now)
+    data = build_daily(conn, store, now, today)
     try:
         with conn.begin_nested():
             return conn.execute(
@@ -169,10 +171,6 @@ def create_daily(conn: Connection, store: Store, now: datetime) -> int | None:
             ).scalar_one()
     except IntegrityError:
         return None
-
-
-def _local_time(moment: datetime, timezone: str) -> str:
-    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).strftime("%H:%M")
 
 
 def load(conn: Connection, checklist_id: int) -> dict[str, Any]:
@@ -194,7 +192,8 @@ def load(conn: Connection, checklist_id: int) -> dict[str, Any]:
         done = bool(t and t.done)
         item.update(done=done, done_by=t.user_id if done else None,
                     done_at=t.ticked_at.isoformat() if done else None,
-                    done_time=_local_time(t.ticked_at, row.timezone) if done else None)
+                    done_time=(local_time(t.ticked_at, ZoneInfo(row.timezone)).strftime("%H:%M")
+                               if done else None))
         items.append(item)
     return {**data, "id": row.id, "kind": row.kind, "items": items}
 

@@ -10,17 +10,19 @@ kind or key columns cannot be told, is rejected whole and recorded as rejected.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Insert, Table, Update, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.types import TypeEngine
 
 from bot.kinds import (
     ALIASES,
@@ -33,7 +35,16 @@ from bot.kinds import (
     required_columns,
 )
 from bot.models import drops, facts, quarantine
-from bot.parsing import BadValue, clean, parse_rate, parser_for, rate_column_in_percent
+from bot.parsing import (
+    MISSING,
+    PLAIN_TYPES,
+    BadValue,
+    bare_rates,
+    clean,
+    parse_plain_column,
+    parse_rate,
+    parser_for,
+)
 from bot.readers import Sheet, Unreadable, period_from_name, period_from_titles, read_sheet
 from bot.storage import write
 from bot.stores import Store, utcnow
@@ -140,16 +151,35 @@ def detect_kind(header: list[str], file_name: str, hint: str | None = None) -> R
 
 
 # ---- rows -> facts ------------------------------------------------------------------------
+# A chunk is parsed column by column: each distinct cell value once, plain-number columns in
+# one go (`parse_plain_column`), natural keys joined per column. Rows only come together as
+# the tuples handed to the database driver.
+
+
+@dataclass
+class _Facts:
+    """The good rows of a chunk, column by column."""
+
+    numbers: list[int]  # each row's number in the file
+    keys: list[str]
+    columns: dict[str, Sequence[object]]  # stored column -> values, aligned with keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def take(self, rows: list[int]) -> _Facts:
+        return _Facts([self.numbers[i] for i in rows], [self.keys[i] for i in rows],
+                      {name: [values[i] for i in rows] for name, values in self.columns.items()})
 
 
 @dataclass
 class _Chunk:
-    good: list[dict[str, Any]]
+    good: _Facts
     bad: list[tuple[int, str, dict[str, str]]]
     rows: int
 
 
-def _raw(header: list[str], cells: list[object]) -> dict[str, str]:
+def _raw(header: list[str], cells: Sequence[object]) -> dict[str, str]:
     raw = {}
     for i, cell in enumerate(cells):
         name = header[i] if i < len(header) and header[i] else f"column {i + 1}"
@@ -157,7 +187,7 @@ def _raw(header: list[str], cells: list[object]) -> dict[str, str]:
     return raw
 
 
-def _first_text(cells: list[object]) -> str | None:
+def _first_text(cells: Sequence[object]) -> str | None:
     """The first non-blank cell's text, None for a blank row; cleans only what it must."""
     for cell in cells:
         if cell is None or cell == "":
@@ -168,30 +198,82 @@ def _first_text(cells: list[object]) -> str | None:
     return None
 
 
+def _is_fact_row(cells: Sequence[object]) -> bool:
+    """Neither a blank spacer row nor the totals row (derived data, not a fact)."""
+    first = _first_text(cells)
+    return first is not None and normalize_header(first) not in TOTALS
+
+
+def _split_rows(
+    header: list[str],
+    columns: dict[str, int],
+    chunk: list[tuple[int, list[object]]],
+    cut_off_row: int | None,
+) -> tuple[list[tuple[int, list[object]]], list[tuple[int, str, dict[str, str]]]]:
+    """The chunk's data rows, and the rows refused whole (cut off, too short)."""
+    width = len(header)
+    needed = max(columns.values(), default=-1) + 1  # cells a row must have
+    data: list[tuple[int, list[object]]] = []
+    bad: list[tuple[int, str, dict[str, str]]] = []
+    by_first_cell: dict[object, bool] = {}  # the first cell (a date, mostly) repeats a lot
+    for number, cells in chunk:
+        head = cells[0] if cells else None
+        fact = by_first_cell.get(head)
+        if fact is None:
+            if _first_text([head]) is None:  # a blank first cell: the rest of the row decides
+                fact = _is_fact_row(cells)
+            else:
+                fact = by_first_cell[head] = _is_fact_row([head])
+        if not fact:
+            continue
+        if number == cut_off_row:
+            bad.append((number, "the file ends in the middle of this row (cut off?)",
+                        _raw(header, cells)))
+        elif len(cells) < needed:
+            bad.append((number, f"this row has {len(cells)} cells but the header has {width} "
+                                "(cut off?)", _raw(header, cells)))
+        else:
+            data.append((number, cells))
+    return data, bad
+
+
 def _parse_once(raw: object, parse: Callable[[object], object]) -> object:
     try:
         return parse(raw)
     except BadValue as exc:
-        return exc
+        return exc.with_traceback(None)  # kept as a value: no frames, no reference cycle
     except (ValueError, OverflowError):
         return BadValue(f"cannot read {clean(raw)!r}")
 
 
+def _parse_distinct(raws: list[object], parse: Callable[[object], object],
+                    kind_type: Type | None) -> list[object]:
+    """Values (or BadValue) of distinct raw cells: a column of plain numbers at once, the
+    rest cell by cell. Missing markers (`-`, `--`) go to the scalar parser, which knows them."""
+    if kind_type is not None and len(raws) > 1:
+        missing = [raw for raw in raws if raw in MISSING]
+        rest = [raw for raw in raws if raw not in MISSING] if missing else raws
+        plain = parse_plain_column(rest, kind_type)
+        if plain is not None:
+            known = dict(zip(rest, plain, strict=True))
+            known.update((raw, _parse_once(raw, parse)) for raw in missing)
+            return [known[raw] for raw in raws]
+    return [_parse_once(raw, parse) for raw in raws]
+
+
 def _column(
-    values: list[object], parse: Callable[[object], object]
+    values: Sequence[object], parse: Callable[[object], object], kind_type: Type | None = None
 ) -> tuple[list[object], dict[int, str]]:
     """Parse a column, each distinct raw value once (dates and flags repeat a lot)."""
     try:
         distinct = dict.fromkeys(values)
     except TypeError:  # an unhashable cell value: one by one below
         return _column_by_cell(values, parse)
-    failed = False
-    for raw in distinct:
-        value = distinct[raw] = _parse_once(raw, parse)
-        failed = failed or isinstance(value, BadValue)
-    out = [distinct[raw] for raw in values]
+    raws = list(distinct)
+    parsed = dict(zip(raws, _parse_distinct(raws, parse, kind_type), strict=True))
+    out = list(map(parsed.__getitem__, values))
     errors: dict[int, str] = {}
-    if failed:
+    if any(isinstance(value, BadValue) for value in parsed.values()):
         for i, value in enumerate(out):
             if isinstance(value, BadValue):
                 errors[i] = str(value)
@@ -200,7 +282,7 @@ def _column(
 
 
 def _column_by_cell(
-    values: list[object], parse: Callable[[object], object]
+    values: Sequence[object], parse: Callable[[object], object]
 ) -> tuple[list[object], dict[int, str]]:
     cache: dict[object, object] = {}
     out: list[object] = []
@@ -211,12 +293,7 @@ def _column_by_cell(
         except TypeError:  # an unhashable cell value
             value = _MISS
         if value is _MISS:
-            try:
-                value = parse(raw)
-            except BadValue as exc:
-                value = exc
-            except (ValueError, OverflowError):
-                value = BadValue(f"cannot read {clean(raw)!r}")
+            value = _parse_once(raw, parse)
             with contextlib.suppress(TypeError):
                 cache[raw] = value
         if isinstance(value, BadValue):
@@ -231,6 +308,22 @@ def _key_text(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return " ".join(str(value).split()).casefold()
+
+
+def _key_texts(values: Sequence[object] | None, n: int) -> list[str]:
+    """Key texts of a column, "" for an empty value; each distinct value once. (Values of one
+    column share one type, so equal values have equal texts.)"""
+    if values is None:
+        return [""] * n
+    texts = {value: "" if value is None or value == "" else _key_text(value)
+             for value in dict.fromkeys(values)}
+    return list(map(texts.__getitem__, values))
+
+
+def _bounded_key(alternative: int, text: str) -> str:
+    if len(text) > _KEY_TEXT_MAX:  # the key column is bounded; a digest stays unique
+        return f"{alternative}#{hashlib.sha256(text.encode()).hexdigest()}"
+    return f"{alternative}:{text}"
 
 
 _KEY_PLANS: dict[str, tuple[ReportKind, list[tuple[int, tuple[str, ...], tuple[bool, ...]]]]] = {}
@@ -248,18 +341,24 @@ def _key_plan(kind: ReportKind) -> list[tuple[int, tuple[str, ...], tuple[bool, 
     return known[1]
 
 
-def natural_key(kind: ReportKind, values: dict[str, Any]) -> str | None:
-    """The row's natural key, from the first key alternative the row can fill."""
+def natural_keys(kind: ReportKind, values: dict[str, Sequence[object]], n: int
+                 ) -> list[str | None]:
+    """Each row's natural key, from the first key alternative the row can fill (None: none)."""
+    keys: list[str | None] = [None] * n
+    pending = list(range(n))
     for i, alternative, optional in _key_plan(kind):
-        parts = [values.get(name) for name in alternative]
-        usable = all(p not in (None, "") or may_be_empty
-                     for p, may_be_empty in zip(parts, optional, strict=True))
-        if usable:
-            text = "\x1f".join("" if p is None else _key_text(p) for p in parts)
-            if len(text) > _KEY_TEXT_MAX:  # the key column is bounded; a digest stays unique
-                return f"{i}#{hashlib.sha256(text.encode()).hexdigest()}"
-            return f"{i}:{text}"
-    return None
+        parts = [_key_texts(values.get(name), n) for name in alternative]
+        needed = [p for p, may_be_empty in zip(parts, optional, strict=True) if not may_be_empty]
+        if len(pending) == n and not any("" in p for p in needed):  # every row fills it
+            return [_bounded_key(i, text) for text in map("\x1f".join, zip(*parts, strict=True))]
+        unfilled = []
+        for row in pending:
+            if any(p[row] == "" for p in needed):
+                unfilled.append(row)
+            else:
+                keys[row] = _bounded_key(i, "\x1f".join(p[row] for p in parts))
+        pending = unfilled
+    return keys
 
 
 def _is_required(kind: ReportKind, name: str) -> bool:
@@ -282,62 +381,48 @@ def _parse_chunk(
     cut_off_row: int | None,
     percent: set[str] | frozenset[str] = frozenset(),
 ) -> _Chunk:
-    width = len(header)
-    data: list[tuple[int, list[object]]] = []
-    bad: list[tuple[int, str, dict[str, str]]] = []
-    for number, cells in chunk:
-        first = _first_text(cells)
-        if first is None:
-            continue  # blank spacer row
-        if normalize_header(first) in TOTALS:
-            continue  # the totals row is derived data, not a fact
-        if number == cut_off_row:
-            bad.append((number, "the file ends in the middle of this row (cut off?)",
-                        _raw(header, cells)))
-        elif len(cells) < width and any(i >= len(cells) for i in columns.values()):
-            bad.append((number, f"this row has {len(cells)} cells but the header has {width} "
-                                "(cut off?)", _raw(header, cells)))
-        else:
-            data.append((number, cells))
+    data, bad = _split_rows(header, columns, chunk, cut_off_row)
     rows = len(data) + len(bad)
+    n = len(data)
+    # One transposition instead of a lookup per cell; every data row reaches the last column
+    # in use (shorter ones were refused above), and zip stops at the shortest row.
+    cells_by_column = list(zip(*(cells for _, cells in data), strict=False)) if data else []
 
-    parsed: dict[str, list[object]] = {}
+    parsed: dict[str, Sequence[object]] = {}
     errors: dict[int, list[str]] = {}
     for name, col in columns.items():
         f = kind.by_name[name]
-        raw_values = [cells[col] if col < len(cells) else None for _, cells in data]
         parse = parser_for(f.type, tz)
         if name in percent:
             parse = lambda raw: parse_rate(raw, percent_units=True)  # noqa: E731
-        values, column_errors = _column(raw_values, parse)
+        plain = f.type if f.type in PLAIN_TYPES and name not in percent else None
+        values, column_errors = _column(cells_by_column[col] if data else [], parse, plain)
         parsed[name] = values
         label = header[col] or f.name
         for i, message in column_errors.items():
             errors.setdefault(i, []).append(f"{label}: {message}")
+    for f in kind.required:
+        values = parsed[f.name]
+        if None in values:
+            failed = header[columns[f.name]] + ":"
+            for i, value in enumerate(values):
+                problems = errors.setdefault(i, []) if value is None else None
+                if problems is not None and not any(p.startswith(failed) for p in problems):
+                    problems.append(f"missing {header_example(kind, f.name)}")
+    for f in kind.fields:
+        if f.default and f.name not in columns:
+            parsed[f.name] = [f.default] * n
+    if period:
+        parsed["period_start"], parsed["period_end"] = [period[0]] * n, [period[1]] * n
 
-    defaults = {f.name: f.default for f in kind.fields if f.default and f.name not in columns}
-    good: list[dict[str, Any]] = []
-    names = list(columns)
-    by_row = zip(*(parsed[n] for n in names), strict=True) if names else [()] * len(data)
-    for i, ((number, cells), parts) in enumerate(zip(data, by_row, strict=True)):
-        values = dict(zip(names, parts, strict=True))
-        problems = errors.get(i, [])
-        for f in kind.required:
-            if values.get(f.name) is None and not any(p.startswith(header[columns[f.name]] + ":")
-                                                      for p in problems):
-                problems.append(f"missing {header_example(kind, f.name)}")
-        values.update(defaults)
-        if period:
-            values["period_start"], values["period_end"] = period
-        key = None if problems else natural_key(kind, values)
-        if not problems and key is None:
-            problems.append(f"no key: needs {_key_help(kind)}")
-        if problems:
-            bad.append((number, "; ".join(problems), _raw(header, cells)))
-            continue
-        values["key"] = key
-        values["_row"] = number
-        good.append(values)
+    keys = natural_keys(kind, parsed, n)
+    for i in [i for i, key in enumerate(keys) if key is None and i not in errors]:
+        errors[i] = [f"no key: needs {_key_help(kind)}"]
+    good = _Facts([number for number, _ in data], keys, parsed)  # type: ignore[arg-type]
+    if errors:
+        bad += [(data[i][0], "; ".join(errors[i]), _raw(header, data[i][1]))
+                for i in sorted(errors)]
+        good = good.take([i for i in range(n) if i not in errors])
     return _Chunk(good, bad, rows)
 
 
@@ -350,6 +435,51 @@ def _same(old: object, new: object) -> bool:
             return old is new
         return abs(float(old) - float(new)) <= 1e-9 * max(1.0, abs(float(new)))
     return old == new
+
+
+_NAN = float("nan")
+
+
+class _Statement:
+    """A statement compiled once and run with plain DBAPI parameters: SQLAlchemy's per-row
+    parameter processing costs more than the database's work on a bulk load. Values go
+    through the column types' own bind processors, so what is stored reads back the same."""
+
+    def __init__(self, conn: Connection, stmt: Insert | Update,
+                 types: dict[str, TypeEngine[Any]]) -> None:
+        dialect = conn.dialect
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = list(compiled.positiontup or []) if compiled.positional else None
+        self.processors = {name: t.dialect_impl(dialect).bind_processor(dialect)
+                           for name, t in types.items()}
+        # sqlite3 binds None slowly (an adapter lookup per value), while SQLite stores a NaN
+        # double as NULL: NaN stands in for None there.
+        self.null = _NAN if dialect.name == "sqlite" else None
+
+    def run(self, conn: Connection, params: dict[str, Sequence[object]]) -> None:
+        """Execute once per row; `params` maps each parameter name to its column of values."""
+        columns = {name: self._bound(name, values) for name, values in params.items()}
+        if self.order is not None:
+            rows: list[Any] = list(zip(*(columns[name] for name in self.order), strict=True))
+        else:
+            names = list(columns)
+            rows = [dict(zip(names, row, strict=True))
+                    for row in zip(*columns.values(), strict=True)]
+        if rows:
+            conn.exec_driver_sql(self.sql, rows)
+
+    def _bound(self, name: str, values: Sequence[object]) -> Sequence[object]:
+        process = self.processors[name]
+        if process is not None:
+            # Each distinct value once (a column's values share one type, so equal values
+            # bind alike); dates repeat a lot.
+            bound = {value: None if value is None else process(value)
+                     for value in dict.fromkeys(values)}
+            values = list(map(bound.__getitem__, values))
+        if self.null is not None and None in values:
+            values = [self.null if value is None else value for value in values]
+        return values
 
 
 class _Writer:
@@ -365,45 +495,64 @@ class _Writer:
             select(table.c.id).where(table.c.store_id == store_id).limit(1)
         ).first() is None
         self.now = utcnow()
+        inserted = ["key", "store_id", "drop_id", "updated_at", *columns]
+        self._insert = _Statement(
+            conn, insert(table).values({c: bindparam(c) for c in inserted}),
+            {c: table.c[c].type for c in inserted})
+        updated = [*columns, "drop_id", "updated_at"]
+        self._update = _Statement(
+            conn, update(table).where(table.c.id == bindparam("v_id"))
+            .values({c: bindparam(f"v_{c}") for c in updated}),
+            {"v_id": table.c.id.type, **{f"v_{c}": table.c[c].type for c in updated}})
 
-    def write(self, rows: list[dict[str, Any]]) -> list[tuple[int, str, dict[str, str]]]:
-        repeats: list[tuple[int, str, dict[str, str]]] = []
-        fresh: list[dict[str, Any]] = []
-        for row in rows:
-            first = self.seen.get(row["key"])
-            if first is not None:
-                repeats.append((row["_row"], f"repeats the key of row {first}; kept row {first}",
-                                {}))
-                continue
-            self.seen[row["key"]] = row["_row"]
-            fresh.append(row)
-        existing = {} if self.table_empty else self._existing([r["key"] for r in fresh])
+    def write(self, rows: _Facts) -> list[tuple[int, str, dict[str, str]]]:
+        fresh, repeats = self._first_of_each_key(rows)
+        existing = {} if self.table_empty else self._existing([rows.keys[i] for i in fresh])
         inserts, updates = [], []
-        for row in fresh:
-            old = existing.get(row["key"])
-            values = {c: row.get(c) for c in self.columns}
+        for i in fresh:
+            old = existing.get(rows.keys[i])
             if old is None:
-                values.update(key=row["key"], store_id=self.store_id, drop_id=self.drop_id,
-                              updated_at=self.now)
-                inserts.append(values)
-            elif all(_same(old[c], values[c]) for c in self.columns):
+                inserts.append(i)
+            elif all(_same(old[c], rows.columns[c][i]) for c in self.columns):
                 self.unchanged += 1
             else:
-                updates.append({**{f"v_{c}": v for c, v in values.items()}, "v_id": old["id"],
-                                "v_drop_id": self.drop_id, "v_updated_at": self.now})
+                updates.append((i, old["id"]))
         if inserts:
-            self.conn.execute(insert(self.table), inserts)
-            self.inserted += len(inserts)
+            new = rows if len(inserts) == len(rows) else rows.take(inserts)
+            n = len(new)
+            self._insert.run(self.conn, {
+                "key": new.keys, "store_id": [self.store_id] * n,
+                "drop_id": [self.drop_id] * n, "updated_at": [self.now] * n,
+                **{c: new.columns[c] for c in self.columns}})
+            self.inserted += n
         if updates:
-            stmt = (
-                update(self.table)
-                .where(self.table.c.id == bindparam("v_id"))
-                .values({c: bindparam(f"v_{c}") for c in [*self.columns, "drop_id",
-                                                           "updated_at"]})
-            )
-            self.conn.execute(stmt, updates)
-            self.updated += len(updates)
+            changed = rows.take([i for i, _ in updates])
+            n = len(changed)
+            self._update.run(self.conn, {
+                "v_id": [row_id for _, row_id in updates], "v_drop_id": [self.drop_id] * n,
+                "v_updated_at": [self.now] * n,
+                **{f"v_{c}": changed.columns[c] for c in self.columns}})
+            self.updated += n
         return repeats
+
+    def _first_of_each_key(
+        self, rows: _Facts
+    ) -> tuple[Sequence[int], list[tuple[int, str, dict[str, str]]]]:
+        """The rows whose key the file has not had before; the others, for quarantine."""
+        keys, numbers = rows.keys, rows.numbers
+        if len(set(keys)) == len(keys) and self.seen.keys().isdisjoint(keys):
+            self.seen.update(zip(keys, numbers, strict=True))  # the common case, at C speed
+            return range(len(keys)), []
+        fresh: list[int] = []
+        repeats: list[tuple[int, str, dict[str, str]]] = []
+        for i, (key, number) in enumerate(zip(keys, numbers, strict=True)):
+            first = self.seen.get(key)
+            if first is not None:
+                repeats.append((number, f"repeats the key of row {first}; kept row {first}", {}))
+                continue
+            self.seen[key] = number
+            fresh.append(i)
+        return fresh, repeats
 
     def _existing(self, keys: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -493,7 +642,7 @@ def ingest_file(
             return _duplicate(conn, store, name, sha, result, earlier, source, source_ref)
     for attempt in range(_ATTEMPTS):
         try:
-            with write(engine) as conn:
+            with _collector_paused(), write(engine) as conn:
                 _ingest(conn, store, path, name, sha, kind, result, source, source_ref)
             return result
         except (Rejected, Unreadable) as exc:
@@ -524,6 +673,22 @@ def ingest_file(
     with write(engine) as conn:
         result.drop_id = _record(conn, store, name, sha, result, source, source_ref)
     return result
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector during a load. A load allocates millions of
+    short-lived containers (CSV rows, parameter tuples) that reference counting frees; the
+    collector's repeated passes over them took a third of the load time and free nothing.
+    Cycles made meanwhile (few: BadValue keeps no traceback) are collected once it resumes.
+    Only the caller that paused it resumes it, so concurrent loads leave it enabled."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _duplicate(conn: Connection, store: Store, name: str, sha: str, result: DropResult,
@@ -561,23 +726,21 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
         stored += ["period_start", "period_end"]
     writer = _Writer(conn, facts[kind.name], store.id, drop_id, stored)
     cut_off = _cut_off_row(path, sheet)
-    percent = _percent_columns(kind, columns, sheet.chunks)
-    first_day: date | None = None
-    last_day: date | None = None
+    units = _RateUnits(kind, columns, sheet.chunks)
+    days: set[date] = set()
     quarantined: list[dict[str, Any]] = []
     chunks: Iterable[list[tuple[int, list[object]]]] = sheet.chunks
     for chunk, is_last in _with_last(chunks):
         cut_row = chunk[-1][0] if (cut_off and is_last and chunk) else None
         parsed = _parse_chunk(kind, sheet.header, columns, chunk, store.tz, period, cut_row,
-                              percent)
+                              units.percent_in(chunk))
         result.rows += parsed.rows
         bad = parsed.bad + writer.write(parsed.good)
         if kind.date_field and kind.date_field in columns:
-            for row in parsed.good:
-                day = _local_day(row.get(kind.date_field), store.tz)
+            for value in set(parsed.good.columns[kind.date_field]):
+                day = _local_day(value, store.tz)
                 if day:
-                    first_day = day if first_day is None or day < first_day else first_day
-                    last_day = day if last_day is None or day > last_day else last_day
+                    days.add(day)
         quarantined += [{"drop_id": drop_id, "row_number": n, "reason": why, "raw": raw}
                         for n, why, raw in bad]
     if quarantined:
@@ -591,8 +754,8 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
             f"row {q['row_number']}: {q['reason']}" for q in reasons))
     if not result.rows:
         result.errors.append("the file has a header but no data rows")
-    if period is None and first_day and last_day:
-        result.period = (first_day, last_day)
+    if period is None and days:
+        result.period = (min(days), max(days))
     conn.execute(update(drops).where(drops.c.id == drop_id).values(
         rows=result.rows, inserted=result.inserted, updated=result.updated,
         unchanged=result.unchanged, quarantined=result.quarantined, errors=result.errors,
@@ -601,22 +764,40 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
     ))
 
 
-def _percent_columns(kind: ReportKind, columns: dict[str, int],
-                     chunks: Iterable[list[tuple[int, list[object]]]]) -> set[str]:
-    """Rate columns whose bare numbers are percentages, decided once over the whole column:
-    deciding per chunk would store 0.5 as 50% in one part of a file and 0.5% in another."""
-    rates = {n: c for n, c in columns.items() if kind.by_name[n].type is Type.RATE}
-    percent: set[str] = set()
-    if not rates:
-        return percent
-    for chunk in chunks:
-        for name, col in rates.items():
-            if name not in percent and rate_column_in_percent(
-                    [cells[col] for _, cells in chunk if col < len(cells)]):
-                percent.add(name)
-        if len(percent) == len(rates):
-            break
-    return percent
+class _RateUnits:
+    """Which rate columns have bare numbers in percent units, decided once over the whole
+    column: deciding per chunk would store 0.5 as 50% in one part of a file and 0.5% in
+    another. Exports mostly write every rate with its % sign, which needs no decision, so the
+    rest of the file is scanned only when a chunk's bare numbers cannot decide it."""
+
+    def __init__(self, kind: ReportKind, columns: dict[str, int],
+                 chunks: Iterable[list[tuple[int, list[object]]]]) -> None:
+        self.undecided = {n: c for n, c in columns.items() if kind.by_name[n].type is Type.RATE}
+        self.chunks = chunks
+        self.percent: set[str] = set()
+
+    def percent_in(self, chunk: list[tuple[int, list[object]]]) -> set[str]:
+        """The percent columns, at the latest once `chunk` holds a column's first bare number
+        (earlier chunks had none, so they read the same either way)."""
+        for name, col in list(self.undecided.items()):
+            units = bare_rates(_distinct_cells(chunk, col))
+            if units is None:
+                continue
+            del self.undecided[name]
+            if units is False:  # all within ±1 so far: the rest of the file decides
+                units = any(bare_rates(_distinct_cells(later, col)) for later in self.chunks)
+            if units:
+                self.percent.add(name)
+        return self.percent
+
+
+def _distinct_cells(chunk: list[tuple[int, list[object]]], col: int) -> Iterable[object]:
+    """A column's distinct cells (rates repeat a lot); every cell when some is unhashable."""
+    cells = [row[col] for _, row in chunk if col < len(row)]
+    try:
+        return dict.fromkeys(cells)
+    except TypeError:
+        return cells
 
 
 def _with_last(chunks: Iterable[list[Any]]) -> Iterable[tuple[list[Any], bool]]:

@@ -241,7 +241,9 @@ alerts = Table(
     Column("rule", String(32), nullable=False),  # "inquiry_drop"
     Column("started_day", Date, nullable=False),
     Column("last_day", Date, nullable=False),  # the latest day evaluated as down
-    Column("method", String(16), nullable=False),  # detector method: daily | weekly_sum
+    # The detector's window: daily | 3day_sum | weekly_sum; observed and expected are sums
+    # over its bot.alerts.span(method) days, not one day's count unless daily.
+    Column("method", String(16), nullable=False),
     Column("observed", Integer, nullable=False),
     Column("expected", Float, nullable=False),
     Column("p_value", Float, nullable=False),

@@ -11,7 +11,7 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -131,9 +131,17 @@ def parse_rate(raw: object, percent_units: bool = False) -> float | None:
     return round(value / 100, 8) if percent_units else value
 
 
-def rate_column_in_percent(values: list[object]) -> bool:
+def rate_column_in_percent(values: Iterable[object]) -> bool:
     """A rate column without % signs is in percent units when any bare value exceeds 1:
     a CTR of 3.25 means 3.25%, while a column of 0.0325-style values is already a fraction."""
+    return bare_rates(values) is True
+
+
+def bare_rates(values: Iterable[object]) -> bool | None:
+    """What the bare numbers (no % sign) of a rate column say about its units: True when one
+    exceeds 1 (percent units), False when all are within ±1, None when there are none (every
+    rate carries its % sign, and the unit decision does not matter)."""
+    seen = None
     for raw in values:
         if isinstance(raw, str) and raw.endswith("%"):
             continue  # the common case, decided without cleaning
@@ -144,9 +152,48 @@ def rate_column_in_percent(values: list[object]) -> bool:
             value = _number(raw)
         except BadValue:
             continue
-        if value is not None and abs(value) > 1:
-            return True
-    return False
+        if value is not None:
+            if abs(value) > 1:
+                return True
+            seen = False
+    return seen
+
+
+# Whole columns of plain numbers, checked by one regex over the joined column and converted
+# by float()/int() at C speed; anything else (1.2万, US$5, 1.0 as an int, a long fraction)
+# is left to the scalar parsers above. Digit counts keep every match finite and in range.
+def _whole_column(line: str) -> re.Pattern[str]:
+    """A regex matching a column of `line`s joined by newlines."""
+    return re.compile(rf"(?:(?:{line})\n)*(?:{line})", re.ASCII)
+
+
+_PLAIN_COLUMNS = {
+    Type.INT: (_whole_column(r"[+-]?\d{1,15}"), int),
+    Type.NUMBER: (_whole_column(r"[+-]?\d{1,15}(?:\.\d{1,15})?"), float),
+    # At most 4 decimals, so round(value, 4) would change nothing; under 10**14 (MAX_MONEY).
+    Type.MONEY: (_whole_column(r"(?:[¥￥]?\d{1,3}(?:,\d{3}){0,3}|[+-]?\d{1,14})(?:\.\d{1,4})?"),
+                 float),
+}
+PLAIN_TYPES = frozenset(_PLAIN_COLUMNS)
+
+
+def parse_plain_column(raws: list[object], kind_type: Type) -> list[object] | None:
+    """The values of a column whose every cell is a plain number (`1234`, `-5.5`,
+    `¥1,234.50` for money), exactly as the type's scalar parser would give them; None when
+    some cell is anything else, or the type has no fast path."""
+    plain = _PLAIN_COLUMNS.get(kind_type)
+    if plain is None or not raws:
+        return None
+    pattern, convert = plain
+    try:
+        text = "\n".join(raws)  # type: ignore[arg-type]
+    except TypeError:  # numbers or dates from a spreadsheet
+        return None
+    if text.count("\n") != len(raws) - 1 or not pattern.fullmatch(text):
+        return None
+    if kind_type is Type.MONEY:
+        text = text.replace(",", "").replace("¥", "").replace("￥", "")
+    return list(map(convert, text.split("\n")))
 
 
 _TRUE = frozenset({"y", "yes", "true", "是", "1", "√", "✓", "t", "有"})

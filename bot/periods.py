@@ -93,6 +93,11 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
+def local_time(moment: datetime, tz: ZoneInfo) -> datetime:
+    """The store's (aware) local time at `moment` (aware, or naive UTC)."""
+    return as_utc(moment).replace(tzinfo=UTC).astimezone(tz)
+
+
 def local_today(now: datetime, tz: ZoneInfo) -> date:
     """The store's local date at `now` (aware, or naive UTC)."""
     return as_utc(now).replace(tzinfo=UTC).astimezone(tz).date()

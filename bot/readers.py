@@ -231,7 +231,7 @@ def _csv_chunks(
                 if index <= header_at:
                     continue
                 # Excel numbers records, not physical lines; so do we (header = record 1 + at).
-                chunk.append((index + 1, list(row)))
+                chunk.append((index + 1, row))  # the reader makes a new list per row
                 if len(chunk) >= CHUNK_ROWS:
                     yield chunk
                     chunk = []

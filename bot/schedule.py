@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from bot.periods import as_utc, local_today
 
 DEFAULT_TIME = "09:00"
 DEFAULT_CATCH_UP_HOURS = 3.0
@@ -68,8 +70,7 @@ def scheduled_at(day: date, at: time, tz: ZoneInfo) -> datetime:
     """The naive-UTC moment of local wall-clock `at` on `day` (see the module doc for DST)."""
     # zoneinfo resolves a nonexistent time with the offset before the gap, which is exactly
     # "moved forward by the gap"; fold=0 picks the first of two ambiguous times.
-    local = datetime.combine(day, at, tzinfo=tz)
-    return local.astimezone(UTC).replace(tzinfo=None)
+    return as_utc(datetime.combine(day, at, tzinfo=tz))
 
 
 def is_workday(day: date) -> bool:
@@ -77,7 +78,7 @@ def is_workday(day: date) -> bool:
 
 
 def checklist_due(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> Due | None:
-    """The checklist due at `now` (naive UTC) for a store in `tz`, or None.
+    """The checklist due at `now` (aware, or naive UTC) for a store in `tz`, or None.
 
     `settings` holds checklist_time, workdays_only and catch_up_hours (missing keys take the
     defaults). Due means: the scheduled moment of the local day has passed, by less than the
@@ -86,7 +87,8 @@ def checklist_due(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> D
     at = parse_time(settings.get("checklist_time") or DEFAULT_TIME)
     grace = catch_up_window(settings.get("catch_up_hours", DEFAULT_CATCH_UP_HOURS))
     workdays_only = bool(settings.get("workdays_only", False))
-    today = now.replace(tzinfo=UTC).astimezone(tz).date()
+    now = as_utc(now)
+    today = local_today(now, tz)
     # Yesterday too: a 23:00 checklist caught up at 01:00 belongs to the day before.
     for day in (today, today - timedelta(days=1)):
         if workdays_only and not is_workday(day):
@@ -98,10 +100,12 @@ def checklist_due(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> D
 
 
 def next_checklist(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> datetime:
-    """The next scheduled moment after `now` (naive UTC), for the worker's status line."""
+    """The next scheduled moment (naive UTC) after `now` (aware, or naive UTC), for the
+    worker's status line."""
     at = parse_time(settings.get("checklist_time") or DEFAULT_TIME)
     workdays_only = bool(settings.get("workdays_only", False))
-    day = now.replace(tzinfo=UTC).astimezone(tz).date()
+    now = as_utc(now)
+    day = local_today(now, tz)
     for offset in range(9):
         candidate = day + timedelta(days=offset)
         if workdays_only and not is_workday(candidate):

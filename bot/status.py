@@ -3,14 +3,14 @@ i.e. the last ingested drop of each report kind and how old it is."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from bot.kinds import KINDS
 from bot.models import channels, drops
-from bot.periods import as_utc, format_age
+from bot.periods import as_utc, format_age, local_time
 from bot.stores import Store
 
 
@@ -45,12 +45,11 @@ def store_status(conn: Connection, store: Store, now: datetime) -> dict[str, Any
         select(channels.c.channel_id).where(channels.c.store_id == store.id)
         .order_by(channels.c.bound_at)
     ))
-    local_now = now.replace(tzinfo=UTC).astimezone(store.tz)
     return {
         "store": store.name,
         "timezone": store.timezone,
         "language": store.language,
-        "local_time": local_now.strftime("%Y-%m-%d %H:%M"),
+        "local_time": local_time(now, store.tz).strftime("%Y-%m-%d %H:%M"),
         "channels": bound,
         "drops": kinds,
         "kinds_with_data": sum(1 for k in kinds if k["last_drop"]),

@@ -7,6 +7,9 @@ settings whose defaults live in `DEFAULT_SETTINGS`.
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +19,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.models import channels, stores
+from bot.schedule import MAX_CATCH_UP_HOURS, ScheduleError, catch_up_window, parse_time
 from bot.storage import read, write
 
 LANGUAGES = ("en", "zh")
@@ -59,6 +63,150 @@ class Store:
 
     def setting(self, name: str) -> Any:
         return self.settings.get(name, DEFAULT_SETTINGS[name])
+
+
+# ---- settings: one parser for every path (Slack, CLI, Python) ------------------------------
+#
+# Each setting has a converter that takes text (as typed) or a Python value and returns the
+# value to store, raising ValueError when it does not fit; SETTINGS_EXPECTED says, for the
+# error message, what a good value looks like. A stored setting is then always usable: a bad
+# checklist_time would otherwise fail every worker tick for that store.
+
+_YES = {"yes", "true", "on", "1", "是"}
+_NO = {"no", "false", "off", "0", "否"}
+_CLEAR = {"none", "-"}
+_TIME = re.compile(r"\d{1,2}:\d{2}")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or value is None:
+        raise ValueError(value)  # True is an int to Python, not a number to a user
+    if isinstance(value, str):
+        value = value.strip().replace(",", "")  # thousands separators, as typed in Slack
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+def _tidy(number: float) -> int | float:
+    return int(number) if number.is_integer() else number
+
+
+def _count(value: Any) -> int:
+    number = _number(value)
+    if not number.is_integer() or number < 1:
+        raise ValueError(value)
+    return int(number)
+
+
+def _positive(value: Any) -> int | float:
+    number = _number(value)
+    if number <= 0:
+        raise ValueError(value)
+    return _tidy(number)
+
+
+def _fraction(value: Any) -> float:
+    number = _number(value)
+    if not 0 < number < 1:
+        raise ValueError(value)
+    return number
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _YES:
+            return True
+        if word in _NO:
+            return False
+    raise ValueError(value)
+
+
+def _clock(value: Any) -> str:
+    if not isinstance(value, str) or not _TIME.fullmatch(value.strip()):
+        raise ValueError(value)
+    try:
+        return parse_time(value).strftime("%H:%M")  # the worker's own parser decides
+    except ScheduleError:
+        raise ValueError(value) from None
+
+
+def _grace(value: Any) -> int | float:
+    number = _number(value)
+    try:
+        catch_up_window(number)  # the worker's own limits decide
+    except ScheduleError:
+        raise ValueError(value) from None
+    return _tidy(number)
+
+
+def _budget(value: Any) -> int | float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in _CLEAR):
+        return None
+    return _positive(value)
+
+
+def _keywords(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = re.split(r"[,，]", value)  # Chinese keyboards type the full-width comma
+    if not isinstance(value, list | tuple) or not all(isinstance(w, str) for w in value):
+        raise ValueError(value)
+    return [w.strip() for w in value if w.strip()]
+
+
+_COUNT = "a whole number of at least 1"
+_FRACTION = "a number above 0 and below 1 (like 0.05)"
+SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "checklist_time": (_clock, "a 24-hour time HH:MM from 00:00 to 23:59 (like 09:00)"),
+    "workdays_only": (_boolean, "yes or no (true/false, on/off, 1/0, 是/否)"),
+    "catch_up_hours": (_grace, f"a number of hours from 0 to {MAX_CATCH_UP_HOURS:g}"),
+    "p4p_daily_budget": (_budget, "a positive amount in CNY, or none (or -) to clear it"),
+    "key_keywords": (_keywords, "a comma-separated list of keywords"),
+    "posts_per_day": (_count, _COUNT),
+    "posts_max_per_day": (_count, _COUNT),
+    "unreplied_hours": (_count, _COUNT),
+    "duplicate_days": (_count, _COUNT),
+    "ship_soon_days": (_count, _COUNT),
+    "zombie_days": (_count, _COUNT),
+    "hesitant_days": (_count, _COUNT),
+    "lost_days": (_count, _COUNT),
+    "alert_level": (_fraction, _FRACTION),
+    "alert_min_drop": (_fraction, _FRACTION),
+    "alert_min_expected": (_positive, "a number above 0"),
+}
+# Settings that must not exceed another one (checked on the merged settings of a store).
+SETTING_LIMITS: tuple[tuple[str, str], ...] = (("posts_per_day", "posts_max_per_day"),)
+
+
+def parse_setting(key: str, text: Any) -> Any:
+    """The value to store for setting `key` from `text` as typed (or a Python value).
+
+    StoreError (saying what is expected) for an unknown key or a value that does not fit."""
+    if key not in SETTING_PARSERS:
+        raise StoreError(
+            f"unknown setting {key!r}: known settings are " + ", ".join(sorted(SETTING_PARSERS))
+        )
+    convert, expected = SETTING_PARSERS[key]
+    try:
+        return convert(text)
+    except (ValueError, TypeError):
+        shown = text.strip() if isinstance(text, str) else text
+        raise StoreError(f"{key} must be {expected}, not {shown!r}") from None
+
+
+def check_settings(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`current` with `changes` parsed and applied; StoreError when any does not fit."""
+    merged = {**current, **{key: parse_setting(key, value) for key, value in changes.items()}}
+    for low, high in SETTING_LIMITS:
+        a = merged.get(low, DEFAULT_SETTINGS[low])
+        b = merged.get(high, DEFAULT_SETTINGS[high])
+        if (low in changes or high in changes) and a > b:
+            raise StoreError(f"{low} ({a}) cannot be more than {high} ({b})")
+    return merged
 
 
 def utcnow() -> datetime:
@@ -172,13 +320,7 @@ def configure_store(
     if language is not None:
         values["language"] = check_language(language)
     if settings:
-        unknown = sorted(set(settings) - set(DEFAULT_SETTINGS))
-        if unknown:
-            raise StoreError(
-                f"unknown setting {unknown[0]!r}: known settings are "
-                + ", ".join(sorted(DEFAULT_SETTINGS))
-            )
-        values["settings"] = {**store.settings, **settings}
+        values["settings"] = check_settings(store.settings, settings)
     if values:
         with write(engine) as conn:
             conn.execute(update(stores).where(stores.c.id == store.id).values(**values))

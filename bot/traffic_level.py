@@ -23,9 +23,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from bot.freshness import local_day
 from bot.models import facts
-from bot.periods import local_midnight
+from bot.periods import local_midnight, local_today
 from bot.stores import Store
 
 METRICS = ("impressions", "visitors", "clicks", "inquiries")
@@ -69,7 +68,7 @@ def inquiry_counts(conn: Connection, store: Store, days: list[date]) -> dict[dat
     if first is None:
         return {}
     tz = store.tz
-    covered = [d for d in days if d >= local_day(first, tz)]
+    covered = [d for d in days if d >= local_today(first, tz)]
     if not covered:
         return {}
     start, end = local_midnight(min(covered), tz), local_midnight(max(covered) + timedelta(1), tz)
@@ -79,7 +78,7 @@ def inquiry_counts(conn: Connection, store: Store, days: list[date]) -> dict[dat
             inquiries.c.store_id == store.id,
             inquiries.c.created_at >= start, inquiries.c.created_at < end)
     ):
-        day = local_day(created, tz)
+        day = local_today(created, tz)
         if day in counts:
             counts[day] += 1
     return counts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -144,23 +143,6 @@ def cmd_store_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _setting_value(key: str, text: str) -> Any:
-    if key not in DEFAULT_SETTINGS:
-        raise UserError(f"unknown setting {key!r}: known are {', '.join(sorted(DEFAULT_SETTINGS))}")
-    default = DEFAULT_SETTINGS[key]
-    if isinstance(default, list):
-        return [w.strip() for w in text.split(",") if w.strip()]
-    if isinstance(default, str):
-        return text
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        raise UserError(f"{key} needs a number, got {text!r}") from None
-    if default is not None and not isinstance(value, type(default) | int | float):
-        raise UserError(f"{key} needs a {type(default).__name__}, got {text!r}")
-    return value
-
-
 def cmd_store_set(args: argparse.Namespace, settings: Settings) -> int:
     engine = get_engine(settings.database_url)
     store = resolve_store(engine, args.name)
@@ -169,7 +151,7 @@ def cmd_store_set(args: argparse.Namespace, settings: Settings) -> int:
         key, sep, value = pair.partition("=")
         if not sep:
             raise UserError(f"expected KEY=VALUE, got {pair!r}")
-        changes[key.strip()] = _setting_value(key.strip(), value.strip())
+        changes[key.strip()] = value  # configure_store parses and checks every value
     store = configure_store(engine, store, timezone=args.timezone, language=args.language,
                             settings=changes)
     emit(args, {"store": _store_json(engine, store)}, f"updated store {store.name}")

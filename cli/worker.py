@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
+
 from bot import alerts
 from bot.config import Settings
 from bot.storage import get_engine
@@ -23,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("tick", help="run once everything due now (or at --now)")
     p.add_argument("--now", metavar="ISO_DATETIME",
-                   help="the moment to run at, e.g. 2026-11-17T09:00+08:00 (no offset: UTC)")
+                   help="the moment to run at, e.g. 2026-11-17T09:00+08:00 (no offset: the only "
+                        "store's local time, UTC when there are several; a date: its end)")
     add_json(p)
     p.set_defaults(handler=cmd_tick)
 
@@ -31,14 +34,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "alerts", help="evaluate and list current alerts (records nothing, posts nothing)")
     p.add_argument("--store", metavar="NAME")
     p.add_argument("--now", metavar="ISO_DATETIME",
-                   help="the moment to judge at (no offset: UTC); yesterday is judged")
+                   help="the moment to judge at (no offset: the store's local time; a date: its "
+                        "end); the last complete day before it is judged")
     add_json(p)
     p.set_defaults(handler=cmd_alerts)
 
 
-def _now(text: str | None) -> datetime:
-    """Many stores, many timezones: a moment without an offset is UTC here."""
-    return parse_now(text, ZoneInfo("UTC")) if text else utcnow()
+def _now(engine: Engine, text: str | None, store_name: str | None) -> datetime:
+    """--now read like everywhere else, in the store's timezone (the named store, or the only
+    one); across several stores in different zones, a moment without an offset is UTC."""
+    if not text:
+        return utcnow()
+    known = list_stores(engine)
+    named = [s for s in known if s.name == store_name] if store_name else known
+    zone = named[0].tz if len(named) == 1 else ZoneInfo("UTC")
+    return parse_now(text, zone)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -46,6 +56,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return run_worker(settings)
+
+
+def _alert_figures(alert: dict[str, Any]) -> str:
+    """The alert's figures as its message words them: a 3- or 7-day window is a sum."""
+    days = alerts.span(alert["method"])
+    where = f"in the {days} days to {alert['day']}" if days > 1 else f"on {alert['day']}"
+    return f"{alert['observed']:,} {where}, usually about {alert['expected']:,.0f}"
 
 
 def _tick_text(report: dict[str, Any]) -> str:
@@ -58,7 +75,7 @@ def _tick_text(report: dict[str, Any]) -> str:
         lines.append(f"checklist {c['store']} {c['day']}{late}: #{c['id']} queued for {where}")
     for a in report["alerts"]:
         lines.append(f"alert {a['store']} {a['day']}: {a['event']} ({a['severity']}), "
-                     f"{a['observed']} inquiries vs usually {a['expected']:.1f}")
+                     + _alert_figures(a))
     if not (report["drops"] or report["checklists"] or report["alerts"]):
         lines.append("nothing was due")
     lines.append(f"slack: {report['slack']}")
@@ -72,8 +89,8 @@ def _tick_text(report: dict[str, Any]) -> str:
 def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
     from jobs.tick import run_due
 
-    now = _now(args.now)
     engine = get_engine(settings.database_url)
+    now = _now(engine, args.now, None)
     report = run_due(engine, now, settings=settings)
     emit(args, report, lambda: _tick_text(report))
     return 1 if report["errors"] else 0
@@ -82,8 +99,8 @@ def cmd_tick(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     """Judge yesterday for each store in a transaction that is rolled back: the answer is
     what the worker would record, and nothing is recorded or queued here."""
-    now = _now(args.now)
     engine = get_engine(settings.database_url)
+    now = _now(engine, args.now, args.store)
     stores = [resolve_store(engine, args.store)] if args.store else list_stores(engine)
     found: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
@@ -100,9 +117,9 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     data = {"now": now.isoformat(timespec="seconds") + "Z", "alerts": found, "notes": notes}
 
     def text() -> str:
-        lines = [f"{a['store']}: inquiries {a['severity']} on {a['day']} - {a['observed']} vs "
-                 f"usually {a['expected']:.1f} (p={a['p_value']:.2g}), {a['status']}"
-                 + (f", since {a['since']}" if a["since"] != a["day"] else "")
+        lines = [f"{a['store']}: {a['title']} ({a['severity']}, {a['status']}): "
+                 f"{_alert_figures(a)} (p={a['p_value']:.2g})"
+                 + (f", down since {a['since']}" if a["since"] != a["day"] else "")
                  for a in found]
         lines += [f"{n['store']}: not judged: {n['why']}" for n in notes]
         return "\n".join(lines) or "no alerts"

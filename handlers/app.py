@@ -10,9 +10,6 @@ answer as soon as it is ready, or with "working on it" before Slack's 3 s deadli
 
 from __future__ import annotations
 
-import importlib
-import logging
-
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
@@ -21,9 +18,7 @@ from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.storage import get_engine
-from handlers import events, slash, uploads
-
-log = logging.getLogger(__name__)
+from handlers import actions, events, slash, uploads
 
 API_TIMEOUT = 30  # seconds per Web API call; files.info and chat.* answer in well under 1 s
 
@@ -81,17 +76,6 @@ def create_app(
     slash.register(app, engine, settings)
     uploads.register(app, engine, settings)
     events.register(app, engine, settings)  # after uploads: its catch-alls must come last
-    _register_actions(app, engine, settings)
+    actions.register(app, engine, settings)
     return app
 
-
-def _register_actions(app: App, engine: Engine, settings: Settings) -> None:
-    """Buttons and checkboxes live in handlers.actions, written alongside this module."""
-    try:
-        actions = importlib.import_module("handlers.actions")
-    except ModuleNotFoundError as exc:
-        if exc.name != "handlers.actions":
-            raise
-        log.info("handlers.actions not present: no interactive listeners")
-        return
-    actions.register(app, engine, settings)

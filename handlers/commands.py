@@ -269,8 +269,7 @@ def _config(call: _Call, words: list[str]) -> CommandResult:
             elif key == "language":
                 store = configure_store(call.engine, store, language=value.lower())
             elif key in DEFAULT_SETTINGS:
-                store = configure_store(call.engine, store,
-                                        settings={key: setting_value(key, value)})
+                store = configure_store(call.engine, store, settings={key: value})
             else:
                 raise UsageError(f"unknown setting `{key}`: use timezone, language or one of "
                                  + ", ".join(sorted(DEFAULT_SETTINGS)))
@@ -283,33 +282,6 @@ def _config(call: _Call, words: list[str]) -> CommandResult:
             "settings": {**DEFAULT_SETTINGS, **store.settings}, "changed": changed}
     # A change is news for the whole channel; reading the settings is not.
     return call.result("opsbot_config.json.j2", data, ephemeral=not changed)
-
-
-def setting_value(key: str, text: str) -> Any:
-    """A typed setting value in the type of its default; UsageError when it does not fit."""
-    default = DEFAULT_SETTINGS[key]
-    low = text.strip().lower()
-    if isinstance(default, bool):
-        if low in ("true", "yes", "on", "1"):
-            return True
-        if low in ("false", "no", "off", "0"):
-            return False
-        raise UsageError(f"{key} is yes or no, not `{text}`")
-    if isinstance(default, list):
-        return [w.strip() for w in text.split(",") if w.strip()]
-    if isinstance(default, str):
-        return text.strip()
-    if default is None and low in ("none", "off", "-"):
-        return None
-    try:
-        number = float(low.replace(",", ""))
-    except ValueError:
-        raise UsageError(f"{key} needs a number, not `{text}`") from None
-    if number < 0 or number != number or number in (float("inf"), float("-inf")):
-        raise UsageError(f"{key} needs a number of at least 0, not `{text}`")
-    if isinstance(default, int) and number.is_integer():
-        return int(number)
-    return number
 
 
 _HANDLERS = {"/inquiries": _inquiries, "/opsbot": _opsbot}

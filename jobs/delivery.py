@@ -60,8 +60,9 @@ NETWORK_ERRORS = (TimeoutError, socket.timeout, urllib.error.URLError, Connectio
                   http.client.HTTPException, OSError)
 
 
-def make_client(settings: Settings, *, timeout: float = CLIENT_TIMEOUT) -> WebClient | None:
-    """The worker's WebClient (base URL from OPSBOT_SLACK_API_URL), or None without a token."""
+def outbox_client(settings: Settings, *, timeout: float = CLIENT_TIMEOUT) -> WebClient | None:
+    """The outbox sender's WebClient (base URL from OPSBOT_SLACK_API_URL), retries off (the
+    outbox owns them, see the module doc); None without a token."""
     if not settings.slack_bot_token:
         return None
     return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,

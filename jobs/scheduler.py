@@ -36,7 +36,7 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 from bot.storage import get_engine
 from bot.stores import utcnow
-from jobs.delivery import Pacer, deliver, make_client
+from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.dropfolder import DropFolder
 from jobs.tick import run_due
 
@@ -104,7 +104,7 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
                     ) -> tuple[BlockingScheduler, dict[str, Any]]:
     """The scheduler with its jobs, and a description of them for the start-up line."""
     scheduler = BlockingScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
-    client = make_client(settings)
+    client = outbox_client(settings)
     pacer = Pacer()
     jobs: dict[str, Any] = {}
 
@@ -116,6 +116,8 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
                      posted["day"], ", ".join(posted["channels"]) or "no channel")
         for event in report["alerts"]:
             log.info("alert %s: %s %s", event["store"], event["event"], event["day"])
+        if report["receipts_pruned"]:
+            log.info("pruned %d old delivery receipts", report["receipts_pruned"])
         for error in report["errors"]:
             log.error("tick: %s", error)
 

@@ -8,7 +8,8 @@ Order, so that each step sees the previous one's result:
       and every morning without new data; before the checklist, which shows active alerts;
    b. the daily checklist when due (bot/schedule.py): created and queued for every bound
       channel in one transaction;
-3. the outbox sender (without a Slack token, messages stay queued and are reported pending).
+3. the outbox sender (without a Slack token, messages stay queued and are reported pending);
+4. once a UTC day per process: delivery receipts older than bot.receipts.KEEP are pruned.
 
 Exactly once: the checklists' unique key (store, kind, day), the outbox's unique dedupe_key,
 the alerts' unique (store, rule, started_day) and the sender's compare-and-set claim make a
@@ -22,26 +23,32 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from slack_sdk import WebClient
 from sqlalchemy import Connection, Engine, func, select
 
-from bot import alerts, outbox
+from bot import alerts, checklist, outbox, receipts
 from bot.config import Settings
 from bot.models import channels, checklists
+from bot.periods import as_utc
 from bot.schedule import checklist_due
 from bot.storage import read, write
 from bot.stores import DEFAULT_SETTINGS, Store, list_stores
-from jobs.delivery import Pacer, deliver, make_client
+from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.dropfolder import DropFolder
 from templates import render
 
 log = logging.getLogger(__name__)
 
 STORE_LOCK = 7_391  # advisory lock namespace for per-store worker steps (PostgreSQL)
+# The UTC day each engine's receipts were last pruned in this process: a worker prunes once
+# a day, a one-shot `opsbot tick` every run (one indexed DELETE, harmless to repeat).
+_pruned_on: WeakKeyDictionary[Engine, date] = WeakKeyDictionary()
 
 
 def _lock(conn: Connection, store: Store) -> None:
@@ -56,8 +63,6 @@ def _channels(conn: Connection, store: Store) -> list[str]:
 
 def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any] | None:
     """Create the store's daily checklist if it is due and not there yet, and queue it."""
-    from bot import checklist  # the checklist module; imported late to keep the worker light
-
     due = checklist_due(store.tz, {**DEFAULT_SETTINGS, **store.settings}, now)
     if due is None:
         return None
@@ -68,7 +73,7 @@ def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any
             checklists.c.day == due.day))
         if exists is not None:
             return None  # the cheap check; create_daily's unique key is the guard
-        checklist_id = checklist.create_daily(conn, store, now)
+        checklist_id = checklist.create_daily(conn, store, now, due.day)
         if checklist_id is None:
             return None
         message = render("checklist_daily.json.j2", checklist=checklist.load(conn, checklist_id))
@@ -94,6 +99,30 @@ def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool 
     return events
 
 
+def prune_receipts(engine: Engine, now: datetime) -> int | None:
+    """Prune old delivery receipts on the first call of each UTC day; how many went, or None
+    when they were pruned already that day."""
+    today = as_utc(now).date()
+    if _pruned_on.get(engine) == today:
+        return None
+    pruned = receipts.prune(engine, now=as_utc(now))
+    _pruned_on[engine] = today
+    return pruned
+
+
+def _step(report: dict[str, Any], step: str, store: Store | None, run: Callable[..., Any],
+          *args: Any) -> Any:
+    """run(*args); a failure is logged and reported in `errors` (None is returned), and the
+    tick goes on: one broken store or folder must not stop the others' work."""
+    try:
+        return run(*args)
+    except Exception as exc:
+        log.exception("%s failed%s", step, f" for store {store.name}" if store else "")
+        report["errors"].append({**({"store": store.name} if store else {}), "step": step,
+                                 "error": f"{type(exc).__name__}: {exc}"})
+        return None
+
+
 def run_due(
     engine: Engine,
     now: datetime,
@@ -105,7 +134,7 @@ def run_due(
     send: bool = True,
     pacer: Pacer | None = None,
 ) -> dict[str, Any]:
-    """Run, once, everything due at `now` (naive UTC); returns what happened.
+    """Run, once, everything due at `now` (aware, or naive UTC); returns what happened.
 
     `client` defaults to one built from `settings` (SLACK_BOT_TOKEN, OPSBOT_SLACK_API_URL);
     `folder` defaults to OPSBOT_DROP_DIR as a one-shot scan (`drops=False`: no scan);
@@ -113,6 +142,7 @@ def run_due(
     seconds).
     """
     settings = settings or Settings.from_env()
+    now = as_utc(now)
     report: dict[str, Any] = {"now": now.isoformat(timespec="seconds") + "Z", "checklists": [],
                               "alerts": [], "alerts_evaluated": 0, "drops": [], "errors": []}
     seconds: dict[str, float] = {}
@@ -121,43 +151,31 @@ def run_due(
     if folder is None and settings.drop_dir and drops:
         folder = DropFolder(Path(settings.drop_dir))
     if folder is not None and drops:
-        try:
-            report["drops"] = folder.scan(engine)
-        except Exception as exc:  # a broken folder must not stop checklists
-            log.exception("drop folder scan failed")
-            report["errors"].append({"step": "drops", "error": f"{type(exc).__name__}: {exc}"})
+        report["drops"] = _step(report, "drops", None, folder.scan, engine) or []
     seconds["drops"] = time.perf_counter() - started
 
     stores = list_stores(engine)
     seconds["alerts"] = seconds["checklists"] = 0.0
     for store in stores:
         started = time.perf_counter()
-        try:
-            events = evaluate_alerts(engine, store, now)
-            if events:
-                report["alerts_evaluated"] += 1
-            report["alerts"] += [e for e in events if e["event"] in ("fired", "worse",
-                                                                      "recovered")]
-        except Exception as exc:
-            log.exception("alerts for store %s failed", store.name)
-            report["errors"].append({"store": store.name, "step": "alerts",
-                                     "error": f"{type(exc).__name__}: {exc}"})
+        events = _step(report, "alerts", store, evaluate_alerts, engine, store, now)
+        if events:
+            report["alerts_evaluated"] += 1
+            report["alerts"] += [e for e in events
+                                 if e["event"] in ("fired", "worse", "recovered")]
         seconds["alerts"] += time.perf_counter() - started
         started = time.perf_counter()
-        try:
-            posted = post_checklist(engine, store, now)
-            if posted:
-                report["checklists"].append(posted)
-        except Exception as exc:
-            log.exception("checklist for store %s failed", store.name)
-            report["errors"].append({"store": store.name, "step": "checklist",
-                                     "error": f"{type(exc).__name__}: {exc}"})
+        posted = _step(report, "checklist", store, post_checklist, engine, store, now)
+        if posted:
+            report["checklists"].append(posted)
         seconds["checklists"] += time.perf_counter() - started
+
+    report["receipts_pruned"] = _step(report, "receipts", None, prune_receipts, engine, now)
 
     started = time.perf_counter()
     sent: dict[str, Any] = {"delivered": 0, "recovered": 0, "retrying": 0, "failed": 0,
                             "errors": []}
-    client = client if client is not None else make_client(settings)
+    client = client if client is not None else outbox_client(settings)
     if not send:
         report["slack"] = "delivery left to the sender"
     elif client is None:

@@ -48,7 +48,7 @@ def _safe(value: Any) -> Any:
 
 
 def _plural(count: int, singular: str, plural: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
+    return f"{count:,} {singular if count == 1 else (plural or singular + 's')}"
 
 
 def _number(value: float | int | None, digits: int = 0) -> str:

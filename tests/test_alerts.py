@@ -21,6 +21,7 @@ from bot.storage import read, write
 from bot.stores import Store, add_store, bind_channel, configure_store
 from handlers import alert_actions
 from jobs.delivery import Pacer, deliver
+from templates import render
 from tests.slack_limits import assert_data_escaped, assert_no_mentions, assert_within_slack_limits
 from tests.slack_mock import MockSlackAPI
 from tests.test_outbox import client_for, serve_history
@@ -41,10 +42,12 @@ def local_moment(store: Store, day: date, hour: int, minute: int = 0) -> datetim
 
 
 def put(conn: Connection, store: Store, kind: str, rows: list[dict[str, Any]],
-        ingested_at: datetime) -> None:
+        ingested_at: datetime, period: tuple[date, date] | None = None) -> None:
+    """Facts as an ingested drop leaves them; `period` is the report period its file names."""
     drop_id = conn.execute(insert(drops).values(
         store_id=store.id, file_name=f"{kind}.csv", sha256=uuid.uuid4().hex, kind=kind,
         status="ingested", source="cli", rows=len(rows), errors=[], created_at=ingested_at,
+        period_start=period[0] if period else None, period_end=period[1] if period else None,
     ).returning(drops.c.id)).scalar_one()
     blank = {c.name: None for c in facts[kind].columns if c.name != "id"}
     if rows:
@@ -54,12 +57,13 @@ def put(conn: Connection, store: Store, kind: str, rows: list[dict[str, Any]],
 
 
 def seed_inquiries(engine: Engine, store: Store, counts: dict[date, int], ingested_at: datetime,
-                   country: Any = lambda i: "US" if i % 2 else "DE") -> None:
+                   country: Any = lambda i: "US" if i % 2 else "DE",
+                   period: tuple[date, date] | None = None) -> None:
     rows = [{"inquiry_id": uuid.uuid4().hex, "created_at": local_moment(store, d, 9, i % 60),
              "country": country(i), "buyer": f"buyer {i}"}
             for d, n in counts.items() for i in range(n)]
     with write(engine) as conn:
-        put(conn, store, "inquiries", rows, ingested_at)
+        put(conn, store, "inquiries", rows, ingested_at, period)
 
 
 def history(until: date, weeks: int = 10) -> dict[date, int]:
@@ -131,6 +135,28 @@ def test_fires_once_per_incident_with_one_message_per_channel(engine: Engine,
     assert {k: listed[k] for k in ("rule", "store", "day", "observed", "severity", "status")} == {
         "rule": "inquiry_drop", "store": "acme", "day": "2026-11-16", "observed": 2,
         "severity": "critical", "status": "open"}
+    assert (listed["title"], listed["span"]) == ("Inquiry drop", alerts.span(listed["method"]))
+
+
+def insert_alert(engine: Engine, store: Store, method: str, observed: int, expected: float,
+                 day: date = YESTERDAY) -> int:
+    """An open incident as the worker records it, without the data behind it."""
+    with write(engine) as conn:
+        return conn.execute(insert(alerts_table).values(
+            store_id=store.id, rule=alerts.RULE, started_day=day, last_day=day, method=method,
+            observed=observed, expected=expected, p_value=0.001, severity="warning",
+            status="open", created_at=NOW, updated_at=NOW).returning(alerts_table.c.id)
+        ).scalar_one()
+
+
+def test_a_window_sum_is_never_shown_as_one_days_count(engine: Engine, acme: Store) -> None:
+    insert_alert(engine, acme, "3day_sum", 30, 55.5)
+    with read(engine) as conn:
+        (context,) = alerts.unresolved(conn, acme, NOW)
+    message = render("alert.json.j2", alert=context)
+    assert "30 in the 3 days to 2026-11-16, usually about 56" in message["text"]
+    summary = message["blocks"][1]["text"]["text"]
+    assert "*30* inquiries in the 3 days to Mon 16 Nov 2026, usually about *56*" in summary
 
 
 def _active(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
@@ -205,6 +231,25 @@ def test_no_verdict_on_a_day_the_data_does_not_cover(engine: Engine, acme: Store
     (event,) = run(engine, acme, NOW)
     assert event["event"] == "skipped" and "does not cover 2026-11-16" in event["why"]
     assert outbox_rows(engine) == [] and alert_rows(engine) == []
+
+
+def test_an_old_list_ingested_today_does_not_cover_yesterday(engine: Engine,
+                                                           acme: Store) -> None:
+    # 询盘列表_…-20261111.xlsx ingested this morning: its days stop five days ago, so the
+    # days after are unknown, not zeros.
+    old_end = YESTERDAY - timedelta(days=5)
+    series = history(old_end)
+    seed_inquiries(engine, acme, series, ingested_at=NOW - timedelta(minutes=10),
+                   period=(min(series), old_end))
+    (event,) = run(engine, acme, NOW)
+    assert event["event"] == "skipped"
+    assert "does not cover 2026-11-16" in event["why"]
+    assert outbox_rows(engine) == [] and alert_rows(engine) == []
+    # A newer list naming today as its end covers yesterday (today is never complete).
+    seed_inquiries(engine, acme, {YESTERDAY: 0}, ingested_at=NOW,
+                   period=(old_end, YESTERDAY + timedelta(days=1)))
+    (event,) = run(engine, acme, NOW)
+    assert event["event"] == "fired" and event["day"] == "2026-11-16"
 
 
 def test_too_little_history_never_fires(engine: Engine, acme: Store) -> None:

@@ -23,11 +23,14 @@ NOW = datetime(2026, 11, 13, 1, 0)
 
 
 def put(conn: Connection, store: Store, kind: str, rows: list[dict[str, Any]],
-        ingested_at: datetime = NOW - timedelta(minutes=30)) -> None:
-    """Facts as an ingested drop of `kind` would leave them (drop ingested at `ingested_at`)."""
+        ingested_at: datetime = NOW - timedelta(minutes=30),
+        period: tuple[date, date] | None = None) -> None:
+    """Facts as an ingested drop of `kind` would leave them (drop ingested at `ingested_at`,
+    `period` the report period its file names)."""
     drop_id = conn.execute(insert(drops).values(
         store_id=store.id, file_name=f"{kind}.csv", sha256=uuid.uuid4().hex, kind=kind,
         status="ingested", source="cli", rows=len(rows), errors=[], created_at=ingested_at,
+        period_start=period[0] if period else None, period_end=period[1] if period else None,
     ).returning(drops.c.id)).scalar_one()
     blank = {c.name: None for c in facts[kind].columns if c.name != "id"}
     if rows:
@@ -259,11 +262,33 @@ def test_stale_and_missing_data_say_so(engine: Engine, store: Store) -> None:
     assert p4p["facts"]["spend"] is None and p4p["facts"]["clicks"] is None  # not 0
     assert item(data, "data")["stale"] == "no traffic report since 2026-11-11"
     assert item(data, "data")["facts"]["visitors"]["value"] is None
-    assert item(data, "posts")["stale"] == "no fan-post list since 2026-11-11"
+    # a list ingested late on 11-11 covers up to 11-10: 11-11 was not over yet
+    assert item(data, "posts")["stale"] == "no fan-post list since 2026-11-10"
     assert item(data, "posts")["facts"]["count"] is None
     message = render("checklist_daily.json.j2", checklist=data)
     texts = " ".join(b["text"]["text"] for b in message["blocks"] if b["type"] == "section")
     assert "no P4P report since 2026-11-10" in texts and "Spend" not in texts
+
+
+def test_an_old_inquiry_list_ingested_today_is_stale(engine: Engine, store: Store) -> None:
+    # 询盘列表_20261101-20261108.xlsx ingested this morning: nothing is known after 11-08.
+    with write(engine) as conn:
+        put(conn, store, "inquiries", [_inquiry("I1", datetime(2026, 11, 8, 2, 0))],
+            period=(date(2026, 11, 1), date(2026, 11, 8)))
+    data = build(engine, store)
+    assert item(data, "inquiries")["stale"] == "no inquiry list since 2026-11-08"
+    assert item(data, "inquiries")["facts"]["new"] is None
+    assert item(data, "data")["facts"]["inquiries"]["value"] is None  # unknown, not 0
+    # A list whose period runs to today covers up to yesterday only; the newest coverage
+    # of all lists counts, whichever came last.
+    with write(engine) as conn:
+        put(conn, store, "inquiries", [_inquiry("I2", datetime(2026, 11, 12, 2, 0))],
+            period=(date(2026, 11, 6), date(2026, 11, 13)))
+        put(conn, store, "inquiries", [], ingested_at=NOW - timedelta(minutes=5),
+            period=(date(2026, 11, 1), date(2026, 11, 3)))
+    data = build(engine, store)
+    assert item(data, "inquiries")["stale"] is None
+    assert item(data, "data")["facts"]["inquiries"]["value"] == 1
 
 
 def test_posts_item(engine: Engine, store: Store) -> None:
@@ -350,6 +375,25 @@ def test_create_daily_once_per_local_day(engine: Engine, store: Store) -> None:
         "inquiries", "data", "p4p", "posts", "transactions"]
 
 
+def test_a_caught_up_checklist_is_recorded_for_its_own_day(engine: Engine, store: Store
+                                                          ) -> None:
+    with write(engine) as conn:
+        put(conn, store, "posts", [{"post_id": "a", "published_at": datetime(2026, 11, 11, 8)},
+                                   {"post_id": "b", "published_at": datetime(2026, 11, 12, 8)}])
+    after_midnight = datetime(2026, 11, 13, 16, 30)  # 00:30 on 11-14 in Shanghai
+    with write(engine) as conn:
+        late = create_daily(conn, store, after_midnight, day=date(2026, 11, 13))
+        assert late is not None
+        data = load(conn, late)
+        assert (data["day"], data["yesterday"]) == ("2026-11-13", "2026-11-12")
+        assert item(data, "posts")["facts"]["count"] == 1  # b, on 11-12
+        assert create_daily(conn, store, after_midnight, day=date(2026, 11, 13)) is None
+        # the next day's checklist is still to come
+        assert create_daily(conn, store, datetime(2026, 11, 14, 1, 0)) is not None
+        days = conn.execute(select(checklists.c.day).order_by(checklists.c.day)).scalars().all()
+    assert days == [date(2026, 11, 13), date(2026, 11, 14)]
+
+
 def test_create_daily_races_between_two_connections(database_url: str, engine: Engine,
                                                    store: Store) -> None:
     """Two workers at the same moment, each in its own write transaction (as the worker's
@@ -392,10 +436,11 @@ def test_create_daily_loses_a_race_inside_the_callers_transaction(
 
     real = checklist.build_daily
 
-    def build_while_another_worker_inserts(conn: Connection, s: Store, now: datetime) -> Any:
+    def build_while_another_worker_inserts(conn: Connection, s: Store, now: datetime,
+                                           day: date | None = None) -> Any:
         conn.execute(insert(checklists).values(store_id=s.id, kind="daily",
                                                day=date(2026, 11, 13), data={}, created_at=now))
-        return real(conn, s, now)
+        return real(conn, s, now, day)
 
     monkeypatch.setattr(checklist, "build_daily", build_while_another_worker_inserts)
     with write(engine) as conn:
@@ -481,15 +526,23 @@ def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
 
     def active(conn: Connection, s: Store, now: datetime) -> list[dict[str, Any]]:
         seen.append((s.name, now))
-        return [{"rule": "inquiry_drop", "store": s.name, "day": date(2026, 11, 12),
-                 "observed": 2, "expected": 11.5, "p_value": 0.001, "severity": "critical",
-                 "status": "open"}]
+        return [{"rule": "inquiry_drop", "title": "Inquiry drop", "store": s.name,
+                 "day": date(2026, 11, 12), "method": "3day_sum", "span": 3, "observed": 30,
+                 "expected": 55.5, "p_value": 0.001, "severity": "warning", "status": "open"},
+                {"rule": "inquiry_drop", "title": "Inquiry drop", "store": s.name,
+                 "day": date(2026, 11, 12), "method": "daily", "span": 1, "observed": 2,
+                 "expected": 11.5, "p_value": 0.001, "severity": "critical", "status": "open"}]
 
     monkeypatch.setattr(bot.alerts, "active", active)
     data = build(engine, store)
     assert seen == [("acme", NOW)]
-    [alert] = item(data, "data")["facts"]["alerts"]
-    assert (alert["day"], alert["observed"], alert["expected"]) == ("2026-11-12", 2, 11.5)
+    alert = item(data, "data")["facts"]["alerts"][0]
+    assert (alert["day"], alert["observed"], alert["expected"]) == ("2026-11-12", 30, 55.5)
     text = render("checklist_daily.json.j2", checklist=data)["blocks"]
     data_text = next(b for b in text if b.get("block_id") == "checklist:0:data")["text"]["text"]
-    assert "inquiry_drop* alert (critical, open): 2 on 2026-11-12, expected 11.5" in data_text
+    # a 3-day sum is said to be one, in the alert message's own words
+    assert ("*Inquiry drop* alert (warning, open): 30 inquiries in the 3 days to 2026-11-12, "
+            "usually about 56") in data_text
+    assert ("*Inquiry drop* alert (critical, open): 2 inquiries on 2026-11-12, usually about "
+            "12 on that weekday") in data_text
+    assert "inquiry_drop" not in data_text

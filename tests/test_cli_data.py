@@ -141,6 +141,47 @@ def test_a_bad_timezone_is_one_clear_line(cli: object) -> None:
     assert data["stores"] == []
 
 
+@pytest.mark.parametrize(("pair", "says"), [
+    ("checklist_time=25:00", "00:00 to 23:59"),
+    ("alert_level=5", "above 0 and below 1"),
+    ("lost_days=-5", "whole number of at least 1"),
+    ("workdays_only=maybe", "yes or no"),
+    ("catch_up_hours=24", "from 0 to 23"),
+    ("posts_per_day=20", "cannot be more than posts_max_per_day"),
+    ("colour=red", "unknown setting"),
+])
+def test_store_set_refuses_a_bad_value_in_one_line(cli: object, pair: str, says: str) -> None:
+    cli("store", "add", "acme")  # type: ignore[operator]
+    code, out, err = cli("store", "set", "acme", "unreplied_hours=12", pair)  # type: ignore[operator]
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and says in err and "Traceback" not in err
+    _, data = run_json(cli, "store", "list")
+    assert data["stores"][0]["settings"]["unreplied_hours"] == 24  # nothing stored
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("yes", True), ("1", True), ("true", True), ("no", False), ("0", False), ("否", False)])
+def test_store_set_stores_booleans_as_booleans(cli: object, text: str, value: bool) -> None:
+    cli("store", "add", "acme")  # type: ignore[operator]
+    code, data = run_json(cli, "store", "set", "acme", f"workdays_only={text}")
+    assert code == 0 and data["store"]["settings"]["workdays_only"] is value
+
+
+def test_store_set_types_every_value(cli: object) -> None:
+    cli("store", "add", "acme")  # type: ignore[operator]
+    code, data = run_json(cli, "store", "set", "acme", "checklist_time=7:30",
+                          "lost_days=60", "alert_level=0.05", "p4p_daily_budget=1,200",
+                          "key_keywords=led strip, solar light", "posts_max_per_day=30",
+                          "posts_per_day=20")
+    assert code == 0
+    settings = data["store"]["settings"]
+    assert (settings["checklist_time"], settings["lost_days"], settings["alert_level"],
+            settings["p4p_daily_budget"], settings["key_keywords"], settings["posts_per_day"]
+            ) == ("07:30", 60, 0.05, 1200, ["led strip", "solar light"], 20)
+    code, data = run_json(cli, "store", "set", "acme", "p4p_daily_budget=none")
+    assert code == 0 and data["store"]["settings"]["p4p_daily_budget"] is None
+
+
 def test_a_store_name_twice_is_an_error(cli: object) -> None:
     cli("store", "add", "acme")  # type: ignore[operator]
     code, _, err = cli("store", "add", "acme")  # type: ignore[operator]

@@ -222,16 +222,49 @@ def test_config_changes_are_announced_and_used(engine: Engine, bound: Store) -> 
 @pytest.mark.parametrize(("line", "says"), [
     ("/opsbot config timezone Mars/Olympus", "unknown timezone"),
     ("/opsbot config language fr", "unknown language"),
-    ("/opsbot config posts_per_day many", "needs a number"),
-    ("/opsbot config posts_per_day -3", "at least 0"),
+    ("/opsbot config posts_per_day many", "whole number of at least 1"),
+    ("/opsbot config posts_per_day -3", "whole number of at least 1"),
+    ("/opsbot config posts_per_day 20", "cannot be more than posts_max_per_day"),
     ("/opsbot config workdays_only maybe", "yes or no"),
+    ("/opsbot config checklist_time 25:00", "00:00 to 23:59"),
+    ("/opsbot config checklist_time nine", "HH:MM"),
+    ("/opsbot config catch_up_hours 30", "from 0 to 23"),
+    ("/opsbot config alert_level 5", "above 0 and below 1"),
+    ("/opsbot config alert_min_drop 0", "above 0 and below 1"),
+    ("/opsbot config alert_min_expected -1", "above 0"),
+    ("/opsbot config lost_days -5", "whole number of at least 1"),
+    ("/opsbot config p4p_daily_budget 0", "positive amount"),
     ("/opsbot config colour red", "unknown setting"),
     ("/opsbot config timezone", "needs a value"),
 ])
 def test_config_usage(engine: Engine, bound: Store, line: str, says: str) -> None:
     result = ask(engine, line, channel_id="C1")
     assert not result.ok and result.ephemeral and says in result.message["text"]
-    assert find_store(engine, "acme").timezone == "Asia/Shanghai"  # type: ignore[union-attr]
+    assert "\n" not in result.message["text"] and len(result.message["text"]) < 400
+    stored = find_store(engine, "acme")
+    assert stored is not None and stored.timezone == "Asia/Shanghai"
+    assert stored.settings == {}  # never stored
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("yes", True), ("1", True), ("是", True), ("off", False), ("0", False), ("否", False)])
+def test_config_booleans_are_stored_as_booleans(engine: Engine, bound: Store, text: str,
+                                                value: bool) -> None:
+    result = ask(engine, f"/opsbot config workdays_only {text}", channel_id="C1")
+    assert result.ok and result.data is not None
+    assert result.data["changed"] == {"workdays_only": value}
+    stored = find_store(engine, "acme")
+    assert stored is not None and stored.settings["workdays_only"] is value
+
+
+def test_config_stores_a_checklist_time_the_worker_reads(engine: Engine, bound: Store) -> None:
+    result = ask(engine, "/opsbot config checklist_time 7:30", channel_id="C1")
+    assert result.ok and result.data is not None
+    assert result.data["changed"] == {"checklist_time": "07:30"}
+    assert "07:30" in result.message["text"]
+    cleared = ask(engine, "/opsbot config p4p_daily_budget none", channel_id="C1")
+    assert cleared.ok and cleared.data is not None
+    assert cleared.data["changed"] == {"p4p_daily_budget": None}
 
 
 def test_a_cli_store_overrides_the_channel(engine: Engine, bound: Store) -> None:

@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.models import outbox as outbox_table
 from bot.storage import read, write
 from bot.stores import Store
-from jobs.delivery import Delivery, Pacer, deliver, make_client
+from jobs.delivery import Delivery, Pacer, deliver, outbox_client
 from tests.slack_mock import Call, MockSlackAPI
 
 NOW = datetime(2026, 11, 17, 1, 0)
@@ -63,8 +63,8 @@ def api() -> Iterator[MockSlackAPI]:
 
 
 def client_for(api: MockSlackAPI, timeout: float = 5) -> WebClient:
-    client = make_client(Settings(slack_bot_token=api.bot_token, slack_api_url=api.base_url),
-                         timeout=timeout)
+    client = outbox_client(Settings(slack_bot_token=api.bot_token, slack_api_url=api.base_url),
+                           timeout=timeout)
     assert client is not None
     return client
 

@@ -107,6 +107,17 @@ def test_catch_up_after_midnight_belongs_to_the_day_before() -> None:
                          utc(2026, 11, 14, 17, 0)) is None
 
 
+def test_an_aware_moment_in_any_zone_is_the_same_moment() -> None:
+    settings = {**DEFAULTS, "checklist_time": "23:00"}
+    # 00:30 on 2026-11-18 in Shanghai, given as a Shanghai time: the 17th's 23:00 checklist.
+    aware = datetime(2026, 11, 18, 0, 30, tzinfo=SHANGHAI)
+    due = checklist_due(SHANGHAI, settings, aware)
+    assert due == checklist_due(SHANGHAI, settings, utc(2026, 11, 17, 16, 30))
+    assert due is not None and due.day == date(2026, 11, 17)
+    assert due.scheduled_at == utc(2026, 11, 17, 15, 0)
+    assert next_checklist(NEW_YORK, DEFAULTS, aware) == utc(2026, 11, 18, 14, 0)  # 11:30 in NY
+
+
 def test_grace_period_is_a_setting() -> None:
     at_noon_thirty = utc(2026, 11, 17, 4, 30)  # 12:30 in Shanghai
     assert checklist_due(SHANGHAI, DEFAULTS, at_noon_thirty) is None

@@ -15,7 +15,7 @@ from tests.slack_limits import (
     assert_no_mentions,
     assert_within_slack_limits,
 )
-from tests.test_inquiries import NOW, add_inquiries, local
+from tests.test_inquiries import NOW, add_inquiries, inquiry, local
 
 HOSTILE = ["<!channel>", "<@U123>", "a & b <script>", "<!here|here>", "<https://evil.example|click>"]
 
@@ -96,3 +96,34 @@ def test_unbound_and_setup_with_a_hostile_store_name(engine: Engine) -> None:
                                 channel_id="C1"), "<!channel> & friends")
     assert setup.ok and setup.data is not None and setup.data["store"] == "<!channel> & friends"
     checked(run_command(engine, "/opsbot", "status", channel_id="C1"), "<!channel> & friends")
+
+
+def test_counts_of_one_read_as_english(engine: Engine, store: Store) -> None:
+    add_inquiries(engine, store, [inquiry("p1", "2026-11-18 10:00", country="US")])
+    add_inquiries(engine, store, [inquiry("s1", "2026-11-19 10:00", is_spam=True)])
+    summary = checked(run_command(engine, "/inquiries", "yesterday", store=store, now=NOW))
+    text = str(summary.message)
+    assert "(from 1 inquiry)" in text and ": 1 inquiry ·" in text
+    assert "1 inquiries" not in text
+    one_day = checked(run_command(engine, "/inquiries", "last 1d", store=store, now=NOW))
+    assert "last 1 day" in str(one_day.message) and "1 days" not in str(one_day.message)
+    spam = checked(run_command(engine, "/inquiries", "spam yesterday", store=store, now=NOW))
+    assert "1 spam suspect ·" in str(spam.message)
+    status = checked(run_command(engine, "/opsbot", "status", store=store, now=NOW))
+    assert "1 row" in str(status.message) and "1 rows" not in str(status.message)
+    assert "1 of 8 report kinds has data" in str(status.message)
+
+
+def test_other_counts_stay_plural_and_chinese_has_no_plural(engine: Engine, store: Store) -> None:
+    add_inquiries(engine, store, [inquiry(f"p{n}", "2026-11-18 10:00") for n in range(2)]
+                  + [inquiry(f"s{n}", "2026-11-19 10:00", is_spam=True) for n in range(3)])
+    summary = checked(run_command(engine, "/inquiries", "yesterday", store=store, now=NOW))
+    assert "(from 2 inquiries)" in str(summary.message)
+    spam = checked(run_command(engine, "/inquiries", "spam yesterday", store=store, now=NOW))
+    assert "3 spam suspects ·" in str(spam.message)
+    status = checked(run_command(engine, "/opsbot", "status", store=store, now=NOW))
+    assert "5 rows" in str(status.message) and "1 of 8 report kinds has data" in str(
+        status.message)
+    chinese = configure_store(engine, store, language="zh")
+    zh = checked(run_command(engine, "/inquiries", "yesterday", store=chinese, now=NOW))
+    assert "上期 2)" in str(zh.message) and "2 条询盘" in str(zh.message)

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from bot.config import Settings
-from bot.models import checklists
+from bot.models import checklists, slack_receipts, stores
 from bot.models import outbox as outbox_table
-from bot.storage import make_engine, read
+from bot.receipts import EVENT, KEEP, claim
+from bot.storage import make_engine, read, write
 from bot.stores import Store, add_store, bind_channel, configure_store
 from jobs.delivery import Pacer
 from jobs.tick import run_due
@@ -26,6 +28,7 @@ from tests.test_outbox import client_for, serve_history
 NO_SLACK = Settings(slack_bot_token=None, drop_dir=None)
 # 09:00 on Tuesday 2026-11-17 in New York (EST, UTC-5) is 14:00 UTC.
 NY_NINE = datetime(2026, 11, 17, 14, 0)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -96,6 +99,40 @@ def test_dst_change_day_and_workdays_only(engine: Engine, ny: Store) -> None:
     assert len(run_due(engine, datetime(2026, 11, 9, 14, 0), settings=NO_SLACK)["checklists"]) == 1
 
 
+def test_a_caught_up_checklist_does_not_take_the_next_days_place(engine: Engine,
+                                                                 store: Store) -> None:
+    configure_store(engine, store, settings={"checklist_time": "23:00"})
+    bind_channel(engine, store, "C1")
+    # The worker was down at 23:00 on the 17th and comes back at 00:30 on the 18th.
+    late = run_due(engine, datetime(2026, 11, 18, 0, 30, tzinfo=SHANGHAI), settings=NO_SLACK)
+    (posted,) = late["checklists"]
+    assert (posted["day"], posted["catch_up"]) == ("2026-11-17", True)
+    with read(engine) as conn:
+        assert conn.scalars(select(checklists.c.day)).all() == [date(2026, 11, 17)]
+    on_time = run_due(engine, datetime(2026, 11, 18, 23, 5, tzinfo=SHANGHAI), settings=NO_SLACK)
+    (posted,) = on_time["checklists"]
+    assert (posted["day"], posted["catch_up"]) == ("2026-11-18", True)
+    with read(engine) as conn:
+        assert conn.scalars(select(checklists.c.day).order_by(checklists.c.day)).all() == [
+            date(2026, 11, 17), date(2026, 11, 18)]
+
+
+def test_old_delivery_receipts_are_pruned_once_a_day(engine: Engine) -> None:
+    now = datetime(2026, 11, 17, 1, 0)
+    claim(engine, EVENT, "old", now=now - KEEP - timedelta(minutes=1))
+    claim(engine, EVENT, "recent", now=now - timedelta(days=1))
+    assert run_due(engine, now, settings=NO_SLACK)["receipts_pruned"] == 1
+    assert not claim(engine, EVENT, "recent", now=now)  # kept: still a repeat
+    assert claim(engine, EVENT, "old", now=now)  # forgotten: a new delivery
+    claim(engine, EVENT, "stale", now=now - KEEP - timedelta(days=1))
+    # The same UTC day: pruned already, nothing touched.
+    assert run_due(engine, now + timedelta(hours=22), settings=NO_SLACK)["receipts_pruned"] is None
+    assert count(engine, slack_receipts) == 3
+    # The clock passes midnight UTC: pruned again.
+    assert run_due(engine, now + timedelta(hours=23), settings=NO_SLACK)["receipts_pruned"] == 1
+    assert count(engine, slack_receipts) == 2
+
+
 def test_each_store_in_its_own_timezone(engine: Engine) -> None:
     shanghai = add_store(engine, "shanghai", "Asia/Shanghai")
     london = add_store(engine, "london", "Europe/London")
@@ -153,7 +190,9 @@ def test_alerts_are_judged_on_new_data_and_queued_before_the_checklist(
 
 def test_a_broken_store_is_reported_and_the_others_go_on(engine: Engine, ny: Store) -> None:
     broken = add_store(engine, "broken", "America/New_York")
-    configure_store(engine, broken, settings={"checklist_time": "nine"})
+    with write(engine) as conn:  # a setting `opsbot store set` would refuse, as if hand-edited
+        conn.execute(update(stores).where(stores.c.id == broken.id)
+                     .values(settings={"checklist_time": "nine"}))
     report = run_due(engine, NY_NINE, settings=NO_SLACK)
     assert [c["store"] for c in report["checklists"]] == ["brooklyn"]
     (error,) = report["errors"]

@@ -19,7 +19,7 @@ from bot.models import outbox as outbox_table
 from bot.storage import read
 from bot.stores import Store, bind_channel
 from cli.main import main
-from tests.test_alerts import NOW, YESTERDAY, history, seed_inquiries
+from tests.test_alerts import NOW, YESTERDAY, history, insert_alert, seed_inquiries
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +78,15 @@ def test_alerts_lists_without_recording(database_url: str, engine: Engine, store
     code, out, _ = run_cli(capsys, "--database", database_url, "alerts",
                            "--now", (NOW + timedelta(days=3)).isoformat())
     assert code == 0 and "acme: not judged: the inquiry list does not cover 2026-11-19" in out
+
+
+def test_alerts_text_says_a_window_is_a_sum(database_url: str, engine: Engine, store: Store,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    insert_alert(engine, store, "3day_sum", 30, 55.5)
+    code, out, _ = run_cli(capsys, "--database", database_url, "alerts", "--now", NOW.isoformat())
+    assert code == 0
+    assert ("acme: Inquiry drop (warning, open): 30 in the 3 days to 2026-11-16, usually about 56"
+            in out)
 
 
 def _worker(database: str, tmp_path: Path) -> subprocess.Popen[str]:
