@@ -20,7 +20,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Insert, Table, Update, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Insert,
+    Table,
+    Update,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
@@ -350,7 +362,9 @@ def natural_keys(kind: ReportKind, values: dict[str, Sequence[object]], n: int
         parts = [_key_texts(values.get(name), n) for name in alternative]
         needed = [p for p, may_be_empty in zip(parts, optional, strict=True) if not may_be_empty]
         if len(pending) == n and not any("" in p for p in needed):  # every row fills it
-            return [_bounded_key(i, text) for text in map("\x1f".join, zip(*parts, strict=True))]
+            texts = map("\x1f".join, zip(*parts, strict=True))
+            return [f"{i}:{text}" if len(text) <= _KEY_TEXT_MAX else _bounded_key(i, text)
+                    for text in texts]
         unfilled = []
         for row in pending:
             if any(p[row] == "" for p in needed):
@@ -453,6 +467,7 @@ class _Statement:
         self.order = list(compiled.positiontup or []) if compiled.positional else None
         self.processors = {name: t.dialect_impl(dialect).bind_processor(dialect)
                            for name, t in types.items()}
+        self.repeating = {name for name, t in types.items() if isinstance(t, Date | DateTime)}
         # sqlite3 binds None slowly (an adapter lookup per value), while SQLite stores a NaN
         # double as NULL: NaN stands in for None there.
         self.null = _NAN if dialect.name == "sqlite" else None
@@ -471,12 +486,12 @@ class _Statement:
 
     def _bound(self, name: str, values: Sequence[object]) -> Sequence[object]:
         process = self.processors[name]
-        if process is not None:
-            # Each distinct value once (a column's values share one type, so equal values
-            # bind alike); dates repeat a lot.
-            bound = {value: None if value is None else process(value)
-                     for value in dict.fromkeys(values)}
+        if process is not None and name in self.repeating:
+            # Dates are formatted in Python and repeat a lot: each distinct one once.
+            bound = {value: process(value) for value in dict.fromkeys(values)}
             values = list(map(bound.__getitem__, values))
+        elif process is not None:
+            values = list(map(process, values))
         if self.null is not None and None in values:
             values = [self.null if value is None else value for value in values]
         return values

@@ -204,7 +204,7 @@ def _read_csv(path: Path, kind: str | None) -> Sheet:
         raise _no_header(kind)
     header = [clean(c) for c in _trim(head_rows[at])]
     titles = [_row_text(r) for r in head_rows[:at]]
-    # Re-iterable: ingestion reads the rows twice (rate units are decided per whole column).
+    # Re-iterable: ingestion may read the rows twice (rate units are decided per whole column).
     chunks = _Reiterable(lambda: _csv_chunks(path, encoding, dialect, at))
     return Sheet("csv", header, at + 1, titles, chunks, encoding)
 
