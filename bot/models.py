@@ -123,7 +123,7 @@ def _fact_table(kind: ReportKind) -> Table:
         Column("id", Integer, primary_key=True),
         Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
         # The last drop that wrote this fact, for provenance.
-        Column("drop_id", ForeignKey("drops.id"), nullable=False, index=True),
+        Column("drop_id", ForeignKey("drops.id"), nullable=False),
         # The natural key, joined from the kind's key fields: unique per store.
         Column("key", String(600), nullable=False),
         UniqueConstraint("store_id", "key"),
