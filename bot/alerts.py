@@ -17,7 +17,8 @@ Lifecycle (one row per incident in `alerts`):
   channel's alert message, and the original message is edited to show it resolved;
 * acknowledge: recorded, the buttons stay for snoozing; snooze (1 day by default): no
   escalation messages until it expires, then the alert is open again.
-Messages go to the outbox in the same transaction as the lifecycle change.
+This module decides; the worker (jobs/alert_messages.py) renders the messages and queues them
+in the outbox, in the same transaction as the lifecycle change.
 """
 
 from __future__ import annotations
@@ -29,14 +30,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from bot import outbox
 from bot.detector import DetectorSettings, Verdict, evaluate
 from bot.freshness import list_covered_until
-from bot.models import alert_checks, alerts, channels, drops, facts, stores
+from bot.models import alert_checks, alerts, drops, facts, stores
 from bot.periods import local_midnight, local_today
 from bot.stores import Store
 from bot.traffic_level import daily_traffic
-from templates import render
 
 RULE = "inquiry_drop"
 TITLES = {RULE: "Inquiry drop"}  # what an operator reads instead of the rule id
@@ -237,12 +236,6 @@ def _get(conn: Connection, alert_id: int) -> Any:
     return conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
 
 
-def _channels(conn: Connection, store: Store) -> list[str]:
-    return list(conn.scalars(select(channels.c.channel_id)
-                             .where(channels.c.store_id == store.id)
-                             .order_by(channels.c.bound_at, channels.c.channel_id)))
-
-
 def unresolved(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
     """Alerts not yet resolved (open, acknowledged or snoozed), newest first, with everything
     the alert template shows."""
@@ -255,21 +248,6 @@ def unresolved(conn: Connection, store: Store, now: datetime) -> list[dict[str, 
 def active(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
     """Alerts not yet resolved, newest first, as the CLI and the checklist show them."""
     return [public(c) for c in unresolved(conn, store, now)]
-
-
-def _notify(conn: Connection, store: Store, alert_id: int, now: datetime) -> int:
-    row = _get(conn, alert_id)
-    message = render("alert.json.j2", alert=_context(row, store.name, now))
-    first: int | None = None
-    for channel in _channels(conn, store):
-        oid = outbox.enqueue(
-            conn, store_id=store.id, channel=channel, purpose="alert",
-            subject=f"alert:{alert_id}", dedupe_key=f"alert:{alert_id}:{row.severity}:{channel}",
-            payload=message, now=now)
-        first = first or oid
-    conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
-        notified_severity=row.severity, outbox_id=first or row.outbox_id, updated_at=now))
-    return 1 if first else 0
 
 
 def _back(counts: dict[date, int], verdict: Verdict, weeks: int) -> dict[str, Any]:
@@ -285,34 +263,15 @@ def _back(counts: dict[date, int], verdict: Verdict, weeks: int) -> dict[str, An
             "span": span(verdict.method)}
 
 
-def _announce_recovery(conn: Connection, store: Store, alert_id: int, now: datetime,
-                       back: dict[str, Any]) -> int:
-    row = _get(conn, alert_id)
-    context = _context(row, store.name, now)
-    reply = render("alert_recovered.json.j2", alert=context, back=back)
-    edited = render("alert.json.j2", alert=context)
-    sent = 0
-    for channel in _channels(conn, store):
-        parent = outbox.latest_for(conn, f"alert:{alert_id}", channel, "alert")
-        if parent is None:
-            continue  # the channel was bound after the alert: no thread to reply in
-        outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="alert_recovered",
-                       subject=f"alert:{alert_id}", dedupe_key=f"alert:{alert_id}:recovered:"
-                       f"{channel}", payload=reply, now=now, thread_of=parent)
-        outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="alert_update",
-                       subject=f"alert:{alert_id}", dedupe_key=f"alert:{alert_id}:resolved:"
-                       f"{parent}", payload=edited, now=now, update_of=parent)
-        sent += 1
-    return sent
-
-
 def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
-    """Judge yesterday, move the incident along its lifecycle, queue its messages.
+    """Judge yesterday and move the incident along its lifecycle.
 
     Returns events: {"rule", "store", "day", "event", "severity", "observed", "expected",
     "p_value", "messages"} with event fired | worse | continues | recovered | normal, or
-    {"event": "skipped", "why"} when there is no verdict. Idempotent: the same data and day
-    give no second message.
+    {"event": "skipped", "why"} when there is no verdict; a recovered event carries `back`,
+    the recovering figures. The worker turns fired, worse and recovered events into messages
+    (jobs/alert_messages.py) in the same transaction. Idempotent: the same data and day give
+    no second event that needs a message.
     """
     verdict, source, counts = judge(conn, store, now)
     base = {"rule": RULE, "store": store.name}
@@ -340,11 +299,15 @@ def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[s
         conn.execute(update(alerts).where(alerts.c.id == current.id).values(
             status="resolved", resolved_day=verdict.day, updated_at=now))
         event.update(event="recovered", alert_id=current.id,
-                     messages=_announce_recovery(
-                         conn, store, current.id, now,
-                         _back(counts, verdict, detector_settings(store).weeks)))
+                     back=_back(counts, verdict, detector_settings(store).weeks))
         return [event]
     return [{**event, "event": "normal"}]
+
+
+def _notified(conn: Connection, alert_id: int, severity: str, now: datetime) -> None:
+    """The highest severity announced so far: only a worse one is announced again."""
+    conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
+        notified_severity=severity, updated_at=now))
 
 
 def _fire(conn: Connection, store: Store, now: datetime, verdict: Verdict, current: Any,
@@ -365,8 +328,8 @@ def _fire(conn: Connection, store: Store, now: datetime, verdict: Verdict, curre
         alert_id = conn.execute(insert(alerts).values(
             store_id=store.id, rule=RULE, started_day=verdict.day, status="open",
             created_at=now, **figures).returning(alerts.c.id)).scalar_one()
-        return {**event, "event": "fired", "alert_id": alert_id,
-                "messages": _notify(conn, store, alert_id, now)}
+        _notified(conn, alert_id, verdict.severity, now)
+        return {**event, "event": "fired", "alert_id": alert_id}
     if verdict.day < current.last_day:
         return {**event, "event": "continues", "alert_id": current.id}
     conn.execute(update(alerts).where(alerts.c.id == current.id).values(**figures))
@@ -374,8 +337,8 @@ def _fire(conn: Connection, store: Store, now: datetime, verdict: Verdict, curre
                                                                 "none", 0)
     snoozed = _status(current, now) == "snoozed"
     if worse and not snoozed:
-        return {**event, "event": "worse", "alert_id": current.id,
-                "messages": _notify(conn, store, current.id, now)}
+        _notified(conn, current.id, verdict.severity, now)
+        return {**event, "event": "worse", "alert_id": current.id}
     return {**event, "event": "continues", "alert_id": current.id}
 
 
@@ -394,7 +357,7 @@ def acknowledge(conn: Connection, alert_id: int, user_id: str, now: datetime
     if row.status != "resolved":
         values.update(status="acknowledged", snoozed_until=None)
     conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
-    return _message_context(conn, alert_id, now)
+    return message_context(conn, alert_id, now)
 
 
 def snooze(conn: Connection, alert_id: int, user_id: str, now: datetime,
@@ -407,10 +370,11 @@ def snooze(conn: Connection, alert_id: int, user_id: str, now: datetime,
         conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
             status="snoozed", snoozed_until=now + length, acknowledged_by=user_id,
             acknowledged_at=now, updated_at=now))
-    return _message_context(conn, alert_id, now)
+    return message_context(conn, alert_id, now)
 
 
-def _message_context(conn: Connection, alert_id: int, now: datetime) -> dict[str, Any]:
+def message_context(conn: Connection, alert_id: int, now: datetime) -> dict[str, Any]:
+    """Everything the alert templates show about one alert."""
     row = _get(conn, alert_id)
     name = conn.scalar(select(stores.c.name).where(stores.c.id == row.store_id))
     return _context(row, str(name), now)

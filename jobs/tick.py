@@ -39,6 +39,7 @@ from bot.periods import as_utc
 from bot.schedule import checklist_due
 from bot.storage import read, write
 from bot.stores import DEFAULT_SETTINGS, Store, list_stores
+from jobs import alert_messages
 from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.dropfolder import DropFolder
 from templates import render
@@ -95,6 +96,7 @@ def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool 
         if not force and not alerts.needs_evaluation(conn, store, now):
             return []
         events = alerts.evaluate_store(conn, store, now)
+        alert_messages.queue(conn, store, events, now)
         alerts.mark_evaluated(conn, store, now)
     return events
 

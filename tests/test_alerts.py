@@ -20,6 +20,7 @@ from bot.models import outbox as outbox_table
 from bot.storage import read, write
 from bot.stores import Store, add_store, bind_channel, configure_store
 from handlers import alert_actions
+from jobs import alert_messages
 from jobs.delivery import Pacer, deliver
 from templates import render
 from tests.slack_limits import assert_data_escaped, assert_no_mentions, assert_within_slack_limits
@@ -91,7 +92,9 @@ def acme(engine: Engine, store: Store) -> Store:
 
 def run(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
     with write(engine) as conn:
-        return alerts.evaluate_store(conn, store, now)
+        events = alerts.evaluate_store(conn, store, now)
+        alert_messages.queue(conn, store, events, now)
+        return events
 
 
 def outbox_rows(engine: Engine) -> list[Any]:
