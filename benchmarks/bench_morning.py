@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import sys
 import tempfile
@@ -28,21 +29,21 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import itertools
 
 from sqlalchemy import Engine, insert
 
 from bot.models import channels, drops, facts, stores
+from bot.periods import local_midnight
 from bot.storage import make_engine, migrate
 from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.tick import run_due
 
 NOW = datetime(2026, 11, 17, 1, 0)  # 09:00 on Tuesday in Shanghai
 TODAY = date(2026, 11, 17)
-TZ_OFFSET = timedelta(hours=8)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def seed(engine: Engine, n_stores: int, rng: random.Random) -> dict[str, int]:
@@ -71,10 +72,11 @@ def seed(engine: Engine, n_stores: int, rng: random.Random) -> dict[str, int]:
         level = rng.randint(2, 12)
         for back in range(1, 57):
             day = TODAY - timedelta(days=back)
+            midnight = local_midnight(day, SHANGHAI)
             n = max(0, int(rng.gauss(level * (0.5 if day.weekday() >= 5 else 1), 2)))
             for k in range(n):
-                moment = datetime.combine(day, datetime.min.time()) - TZ_OFFSET + timedelta(
-                    hours=rng.randint(8, 20), minutes=rng.randint(0, 59))
+                moment = midnight + timedelta(hours=rng.randint(8, 20),
+                                              minutes=rng.randint(0, 59))
                 fact("inquiries", s, f"Q{s}-{back}-{k}", inquiry_id=f"Q{s}-{back}-{k}",
                      buyer=f"buyer {rng.randint(1, 60)}", country=rng.choice(
                          ["US", "DE", "GB", "IN", "BR"]), product_id=f"P{rng.randint(1, 20)}",

@@ -30,7 +30,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from bot.detector import DetectorSettings, Verdict, evaluate
+from bot.detector import METHODS, MIN_WEEKS, DetectorSettings, Verdict, evaluate
+from bot.detector import SPANS as WINDOW_DAYS
 from bot.freshness import list_covered_until
 from bot.models import alert_checks, alerts, drops, facts, stores
 from bot.periods import local_midnight, local_today
@@ -39,7 +40,7 @@ from bot.traffic_level import daily_traffic
 
 RULE = "inquiry_drop"
 TITLES = {RULE: "Inquiry drop"}  # what an operator reads instead of the rule id
-SPANS = {"daily": 1, "3day_sum": 3, "weekly_sum": 7}
+SPANS = dict(zip(METHODS, WINDOW_DAYS, strict=True))  # the detector's windows, in days
 SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}
 SNOOZE = timedelta(days=1)
 HINT_TRAFFIC_DOWN = 0.70  # visitors at or below 70 % of usual: "traffic down too"
@@ -86,7 +87,7 @@ def detector_settings(store: Store) -> DetectorSettings:
                             min_expected=float(store.setting("alert_min_expected")))
 
 
-def judge(conn: Connection, store: Store, now: datetime
+def judge(conn: Connection, store: Store, now: datetime, settings: DetectorSettings
           ) -> tuple[Verdict | None, str, dict[date, int]]:
     """The detector's verdict on yesterday (or None), the source or why not, the series."""
     yesterday = local_today(now, store.tz) - timedelta(days=1)
@@ -95,7 +96,7 @@ def judge(conn: Connection, store: Store, now: datetime
         return None, "no inquiry data", counts
     if covered is None or covered < yesterday:
         return None, f"the {source} does not cover {yesterday.isoformat()} yet", counts
-    return evaluate(counts, yesterday, detector_settings(store)), source, counts
+    return evaluate(counts, yesterday, settings), source, counts
 
 
 def span(method: str) -> int:
@@ -103,17 +104,22 @@ def span(method: str) -> int:
     return SPANS.get(method, 1)
 
 
+def _usual_count(counts: dict[date, int], day: date, weeks: int) -> float | None:
+    """The median count of the same weekday in the past `weeks` weeks, or None when the day
+    itself or MIN_WEEKS of that history is missing."""
+    past = [counts[d] for k in range(1, weeks + 1) if (d := day - timedelta(days=7 * k)) in counts]
+    if len(past) < MIN_WEEKS or day not in counts:
+        return None
+    return float(median(past))
+
+
 def day_is_normal(counts: dict[date, int], day: date, settings: DetectorSettings) -> bool:
-    """Is the day's own count back at its usual level (no more than min_drop below the
-    median of the same weekday in past weeks)? False when a day says too little (usual
-    count under min_expected, or under 4 weeks of history)."""
-    past = [counts[d] for k in range(1, settings.weeks + 1)
-            if (d := day - timedelta(days=7 * k)) in counts]
-    if len(past) < 4 or day not in counts:
-        return False
-    usual_count = median(past)
-    return usual_count >= settings.min_expected and \
-        counts[day] >= (1 - settings.min_drop) * usual_count
+    """Is the day's own count back at its usual level (no more than min_drop below
+    its _usual_count)? False when a day says too little (usual count under min_expected, or
+    too little history)."""
+    usual = _usual_count(counts, day, settings.weeks)
+    return usual is not None and usual >= settings.min_expected and \
+        counts[day] >= (1 - settings.min_drop) * usual
 
 
 # ---- hints ------------------------------------------------------------------------------------
@@ -254,11 +260,10 @@ def _back(counts: dict[date, int], verdict: Verdict, weeks: int) -> dict[str, An
     """The recovering day for the "back to normal" reply: the day's own count against its
     usual same-weekday level when known, else the detector's window."""
     day = verdict.day
-    past = [counts[d] for k in range(1, weeks + 1) if (d := day - timedelta(days=7 * k))
-            in counts]
+    usual = _usual_count(counts, day, weeks)
     label = {"day": day.isoformat(), "day_label": day.strftime("%a %d %b %Y")}
-    if day in counts and len(past) >= 4:
-        return {**label, "observed": counts[day], "expected": float(median(past)), "span": 1}
+    if usual is not None:
+        return {**label, "observed": counts[day], "expected": usual, "span": 1}
     return {**label, "observed": verdict.observed, "expected": round(verdict.expected, 2),
             "span": span(verdict.method)}
 
@@ -273,7 +278,8 @@ def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[s
     (jobs/alert_messages.py) in the same transaction. Idempotent: the same data and day give
     no second event that needs a message.
     """
-    verdict, source, counts = judge(conn, store, now)
+    settings = detector_settings(store)
+    verdict, source, counts = judge(conn, store, now, settings)
     base = {"rule": RULE, "store": store.name}
     if verdict is None:
         return [{**base, "event": "skipped", "why": source}]
@@ -291,15 +297,14 @@ def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[s
         current = _get(conn, current.id)
     # A 3- or 7-day window still holds the drop's days after the day itself is back to
     # normal: that is a recovery, not a continuing incident.
-    tail_only = verdict.method != "daily" and day_is_normal(counts, verdict.day,
-                                                            detector_settings(store))
+    tail_only = verdict.method != "daily" and day_is_normal(counts, verdict.day, settings)
     if verdict.fired and not (current is not None and tail_only):
         return [_fire(conn, store, now, verdict, current, event)]
     if current is not None and verdict.day >= current.started_day:
         conn.execute(update(alerts).where(alerts.c.id == current.id).values(
             status="resolved", resolved_day=verdict.day, updated_at=now))
         event.update(event="recovered", alert_id=current.id,
-                     back=_back(counts, verdict, detector_settings(store).weeks))
+                     back=_back(counts, verdict, settings.weeks))
         return [event]
     return [{**event, "event": "normal"}]
 
@@ -383,11 +388,16 @@ def message_context(conn: Connection, alert_id: int, now: datetime) -> dict[str,
 # ---- when to evaluate -------------------------------------------------------------------------
 
 
-def needs_evaluation(conn: Connection, store: Store, now: datetime) -> bool:
-    """True after new data (a newer drop) or on a new local day since the last evaluation."""
-    yesterday = local_today(now, store.tz) - timedelta(days=1)
+def _checkpoint(conn: Connection, store: Store, now: datetime) -> tuple[int, date]:
+    """(the newest ingested drop's id or 0, yesterday): what an evaluation has seen."""
     newest = conn.scalar(select(func.max(drops.c.id)).where(
         drops.c.store_id == store.id, drops.c.status == "ingested")) or 0
+    return newest, local_today(now, store.tz) - timedelta(days=1)
+
+
+def needs_evaluation(conn: Connection, store: Store, now: datetime) -> bool:
+    """True after new data (a newer drop) or on a new local day since the last evaluation."""
+    newest, yesterday = _checkpoint(conn, store, now)
     last = conn.execute(select(alert_checks).where(alert_checks.c.store_id == store.id)).first()
     if last is None:
         return newest > 0
@@ -395,9 +405,7 @@ def needs_evaluation(conn: Connection, store: Store, now: datetime) -> bool:
 
 
 def mark_evaluated(conn: Connection, store: Store, now: datetime) -> None:
-    yesterday = local_today(now, store.tz) - timedelta(days=1)
-    newest = conn.scalar(select(func.max(drops.c.id)).where(
-        drops.c.store_id == store.id, drops.c.status == "ingested")) or 0
+    newest, yesterday = _checkpoint(conn, store, now)
     values = {"last_drop_id": newest, "last_day": yesterday, "evaluated_at": now}
     done = conn.execute(update(alert_checks).where(alert_checks.c.store_id == store.id)
                         .values(**values))

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import alerts
 from bot.fan_posts import posts_figures
-from bot.freshness import newest_day, stale_note
+from bot.freshness import newest_days, stale_note
 from bot.inquiry_checks import inquiry_figures
 from bot.models import checklist_ticks, checklists, stores
 from bot.orders import due_orders
@@ -94,8 +94,8 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
     now = as_utc(now)
     today = day or local_today(now, store.tz)
     yesterday = today - timedelta(days=1)
-    fresh = {kind: newest_day(conn, store, kind)
-             for kind in ("inquiries", "traffic", "p4p", "posts", "orders", "customers")}
+    fresh = newest_days(conn, store,
+                        ("inquiries", "traffic", "p4p", "posts", "orders", "customers"))
     stale = {kind: stale_note(kind, day, yesterday) for kind, day in fresh.items()}
 
     # Inquiries: "new" needs a fresh list; the unreplied backlog is shown from the last one.
@@ -120,16 +120,15 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
     if data_stale and data_facts["inquiries_source"] == "inquiry list":
         data_stale += " (inquiries from the inquiry list)"
 
-    stalled = classify(conn, store, now)
-    transactions: dict[str, Any] = {
-        "orders_due": due_orders(conn, store, today) if fresh["orders"] else None,
-        "stalled_counts": {cls: len(stalled[cls]) for cls in CLASSES},
-        "stalled": {cls: stalled[cls][:STALLED_SHOWN] for cls in CLASSES},
-    }
     no_customers = (fresh["orders"] is None and fresh["inquiries"] is None
                     and fresh["customers"] is None)
-    if no_customers:
-        transactions["stalled_counts"] = dict.fromkeys(CLASSES)
+    stalled = {cls: [] for cls in CLASSES} if no_customers else classify(conn, store, now)
+    transactions: dict[str, Any] = {
+        "orders_due": due_orders(conn, store, today) if fresh["orders"] else None,
+        # without any list, "0 stalled" would be a claim: the counts are unknown
+        "stalled_counts": {cls: None if no_customers else len(stalled[cls]) for cls in CLASSES},
+        "stalled": {cls: stalled[cls][:STALLED_SHOWN] for cls in CLASSES},
+    }
     transactions_stale = ("no order, inquiry or CRM list yet" if no_customers
                           else stale["orders"])
 

@@ -34,26 +34,37 @@ DATED = ("traffic", "p4p")  # kinds whose rows are per local date
 
 def list_covered_until(conn: Connection, store: Store, kind: str) -> date | None:
     """The last local day the ingested lists of `kind` cover (see the module doc), or None."""
+    return _lists_covered_until(conn, store, (kind,)).get(kind)
+
+
+def _lists_covered_until(conn: Connection, store: Store, kinds: tuple[str, ...]
+                         ) -> dict[str, date]:
+    """list_covered_until of several list kinds, in one query on drops."""
     rows = conn.execute(
-        select(drops.c.period_end, func.max(drops.c.created_at)).where(
-            drops.c.store_id == store.id, drops.c.kind == kind, drops.c.status == "ingested"
-        ).group_by(drops.c.period_end)
+        select(drops.c.kind, drops.c.period_end, func.max(drops.c.created_at)).where(
+            drops.c.store_id == store.id, drops.c.kind.in_(kinds), drops.c.status == "ingested"
+        ).group_by(drops.c.kind, drops.c.period_end)
     )
-    covered = [_covered(period_end, local_today(ingested, store.tz) - timedelta(days=1))
-               for period_end, ingested in rows]
-    return max(covered, default=None)
+    out: dict[str, date] = {}
+    for kind, period_end, ingested in rows:
+        covered = _covered(period_end, local_today(ingested, store.tz) - timedelta(days=1))
+        out[kind] = max(out.get(kind, covered), covered)
+    return out
 
 
 def _covered(period_end: date | None, before_ingest: date) -> date:
     return before_ingest if period_end is None else min(period_end, before_ingest)
 
 
-def newest_day(conn: Connection, store: Store, kind: str) -> date | None:
-    """The newest local day this store has data of `kind` for, or None when it has none."""
-    if kind in DATED:
-        table = facts[kind]
-        return conn.scalar(select(func.max(table.c.date)).where(table.c.store_id == store.id))
-    return list_covered_until(conn, store, kind)
+def newest_days(conn: Connection, store: Store, kinds: tuple[str, ...]
+                ) -> dict[str, date | None]:
+    """Per kind, the newest local day this store has data of it for (None when it has none):
+    one query per dated kind, one for all the lists."""
+    lists = _lists_covered_until(conn, store, tuple(k for k in kinds if k not in DATED))
+    return {kind: (conn.scalar(select(func.max(facts[kind].c.date))
+                               .where(facts[kind].c.store_id == store.id))
+                   if kind in DATED else lists.get(kind))
+            for kind in kinds}
 
 
 def stale_note(kind: str, newest: date | None, yesterday: date) -> str | None:

@@ -15,7 +15,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +57,7 @@ from bot.parsing import (
     parse_rate,
     parser_for,
 )
+from bot.periods import local_today
 from bot.readers import Sheet, Unreadable, period_from_name, period_from_titles, read_sheet
 from bot.storage import write
 from bot.stores import Store, utcnow
@@ -68,7 +69,6 @@ _KEY_TEXT_MAX = 500  # the fact tables' key column holds 600 characters
 _FILE_NAME_MAX = 500  # drops.file_name
 _ATTEMPTS = 3  # tries when concurrent drops collide on the same facts
 log = logging.getLogger(__name__)
-_MISS = object()
 
 
 class Rejected(Exception):
@@ -277,11 +277,7 @@ def _column(
     values: Sequence[object], parse: Callable[[object], object], kind_type: Type | None = None
 ) -> tuple[list[object], dict[int, str]]:
     """Parse a column, each distinct raw value once (dates and flags repeat a lot)."""
-    try:
-        distinct = dict.fromkeys(values)
-    except TypeError:  # an unhashable cell value: one by one below
-        return _column_by_cell(values, parse)
-    raws = list(distinct)
+    raws = list(dict.fromkeys(values))
     parsed = dict(zip(raws, _parse_distinct(raws, parse, kind_type), strict=True))
     out = list(map(parsed.__getitem__, values))
     errors: dict[int, str] = {}
@@ -290,29 +286,6 @@ def _column(
             if isinstance(value, BadValue):
                 errors[i] = str(value)
                 out[i] = None
-    return out, errors
-
-
-def _column_by_cell(
-    values: Sequence[object], parse: Callable[[object], object]
-) -> tuple[list[object], dict[int, str]]:
-    cache: dict[object, object] = {}
-    out: list[object] = []
-    errors: dict[int, str] = {}
-    for i, raw in enumerate(values):
-        try:
-            value = cache.get(raw, _MISS)
-        except TypeError:  # an unhashable cell value
-            value = _MISS
-        if value is _MISS:
-            value = _parse_once(raw, parse)
-            with contextlib.suppress(TypeError):
-                cache[raw] = value
-        if isinstance(value, BadValue):
-            errors[i] = str(value)
-            out.append(None)
-        else:
-            out.append(value)
     return out, errors
 
 
@@ -338,29 +311,17 @@ def _bounded_key(alternative: int, text: str) -> str:
     return f"{alternative}:{text}"
 
 
-_KEY_PLANS: dict[str, tuple[ReportKind, list[tuple[int, tuple[str, ...], tuple[bool, ...]]]]] = {}
-
-
-def _key_plan(kind: ReportKind) -> list[tuple[int, tuple[str, ...], tuple[bool, ...]]]:
-    """Per key alternative: its index, its parts, and which parts may be empty (worked out
-    once per kind, not once per row)."""
-    known = _KEY_PLANS.get(kind.name)
-    if known is None or known[0] is not kind:
-        single = len(kind.keys) == 1
-        plan = [(i, alt, tuple(single and not _is_required(kind, n) for n in alt))
-                for i, alt in enumerate(kind.keys)]
-        known = _KEY_PLANS[kind.name] = (kind, plan)
-    return known[1]
-
-
 def natural_keys(kind: ReportKind, values: dict[str, Sequence[object]], n: int
                  ) -> list[str | None]:
     """Each row's natural key, from the first key alternative the row can fill (None: none)."""
     keys: list[str | None] = [None] * n
     pending = list(range(n))
-    for i, alternative, optional in _key_plan(kind):
+    single = len(kind.keys) == 1
+    for i, alternative in enumerate(kind.keys):
         parts = [_key_texts(values.get(name), n) for name in alternative]
-        needed = [p for p, may_be_empty in zip(parts, optional, strict=True) if not may_be_empty]
+        # A lone key may leave its optional parts empty; an alternative needs all of them.
+        needed = [p for p, name in zip(parts, alternative, strict=True)
+                  if not single or _is_required(kind, name)]
         if len(pending) == n and not any("" in p for p in needed):  # every row fills it
             texts = map("\x1f".join, zip(*parts, strict=True))
             return [f"{i}:{text}" if len(text) <= _KEY_TEXT_MAX else _bounded_key(i, text)
@@ -591,24 +552,22 @@ def file_sha256(path: Path) -> str:
 
 def _local_day(value: object, tz: ZoneInfo) -> date | None:
     if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC).astimezone(tz).date()
+        return local_today(value, tz)
     if isinstance(value, date):
         return value
     return None
 
 
-def _cut_off_row(path: Path, sheet: Sheet) -> int | None:
+def _ends_cut_off(path: Path, sheet: Sheet) -> bool:
     """A CSV that does not end in a newline was cut off: its last record is suspect."""
     if sheet.format != "csv":
-        return None
+        return False
     with path.open("rb") as fh:
         fh.seek(0, 2)
         if fh.tell() == 0:
-            return None
+            return False
         fh.seek(-1, 2)
-        if fh.read(1) in (b"\n", b"\r"):
-            return None
-    return -1  # resolved to the last record number by the caller
+        return fh.read(1) not in (b"\n", b"\r")
 
 
 def _record(conn: Connection, store: Store, name: str, sha: str, result: DropResult,
@@ -740,12 +699,11 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
     if kind.periodic:
         stored += ["period_start", "period_end"]
     writer = _Writer(conn, facts[kind.name], store.id, drop_id, stored)
-    cut_off = _cut_off_row(path, sheet)
+    cut_off = _ends_cut_off(path, sheet)
     units = _RateUnits(kind, columns, sheet.chunks)
     days: set[date] = set()
     quarantined: list[dict[str, Any]] = []
-    chunks: Iterable[list[tuple[int, list[object]]]] = sheet.chunks
-    for chunk, is_last in _with_last(chunks):
+    for chunk, is_last in _with_last(sheet.chunks):
         cut_row = chunk[-1][0] if (cut_off and is_last and chunk) else None
         parsed = _parse_chunk(kind, sheet.header, columns, chunk, store.tz, period, cut_row,
                               units.percent_in(chunk))
@@ -807,12 +765,8 @@ class _RateUnits:
 
 
 def _distinct_cells(chunk: list[tuple[int, list[object]]], col: int) -> Iterable[object]:
-    """A column's distinct cells (rates repeat a lot); every cell when some is unhashable."""
-    cells = [row[col] for _, row in chunk if col < len(row)]
-    try:
-        return dict.fromkeys(cells)
-    except TypeError:
-        return cells
+    """A column's distinct cells (rates repeat a lot)."""
+    return dict.fromkeys(row[col] for _, row in chunk if col < len(row))
 
 
 def _with_last(chunks: Iterable[list[Any]]) -> Iterable[tuple[list[Any], bool]]:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 
 from bot.models import facts
-from bot.periods import Period, as_utc, format_age
+from bot.periods import Period, as_utc, format_age, utc_stamp
 from bot.stores import Store
 
 TOP_PRODUCTS = 10
@@ -193,7 +193,7 @@ def summarize(
         "end": period.end.isoformat(),
         "days": period.days,
         "partial": partial,
-        "as_of": _iso(now) if now is not None else None,
+        "as_of": utc_stamp(now) if now is not None else None,
         "filters": filters.to_json(),
         "total": total,
         "spam": spam,
@@ -209,9 +209,8 @@ def summarize(
             **before.to_json(),
             "total": prev_total,
             "valid": prev_total - prev_spam,
-            "change": _change(total, prev_total),
             "valid_change": _change(valid_total, prev_total - prev_spam),
-            "until": _iso(prev_hi) if partial else None,
+            "until": utc_stamp(prev_hi) if partial else None,
         },
     }
 
@@ -225,10 +224,6 @@ def _title(conn: Connection, where: list[Any], product_id: str) -> str | None:
                inquiries.c.product_title.is_not(None))
         .order_by(inquiries.c.created_at.desc()).limit(1)
     )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.replace(microsecond=0).isoformat() + "Z"
 
 
 def _clip(text: str | None) -> str | None:
@@ -260,7 +255,7 @@ def _list(
         age = now - r.created_at
         items.append({
             "inquiry_id": r.inquiry_id,
-            "created_at": _iso(r.created_at),
+            "created_at": utc_stamp(r.created_at),
             "age": format_age(age),
             "age_hours": round(age.total_seconds() / 3600, 1),
             "overdue": kind == "unreplied" and r.created_at < overdue_before,
@@ -280,7 +275,7 @@ def _list(
         "period": period.label if period else None,
         "start": period.start.isoformat() if period else None,
         "end": period.end.isoformat() if period else None,
-        "as_of": _iso(now),
+        "as_of": utc_stamp(now),
         "filters": filters.to_json(),
         "count": count,
         "overdue": overdue if kind == "unreplied" else None,

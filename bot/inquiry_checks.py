@@ -75,7 +75,6 @@ def inquiry_figures(conn: Connection, store: Store, now: datetime, since: dateti
         inquiries.c.created_at <= unreplied_before,
         _not_spam(),
     )
-    unreplied_count = conn.scalar(select(func.count()).where(unreplied_where)) or 0
     oldest = conn.execute(
         select(inquiries).where(unreplied_where)
         .order_by(inquiries.c.created_at, inquiries.c.inquiry_id).limit(SHOWN)
@@ -84,8 +83,10 @@ def inquiry_figures(conn: Connection, store: Store, now: datetime, since: dateti
         select(inquiries.c.owner, func.count().label("n")).where(unreplied_where)
         .group_by(inquiries.c.owner).order_by(func.count().desc(), inquiries.c.owner)
     ).all()
+    unreplied_count = sum(n for _, n in by_owner)
 
-    window = since - timedelta(days=store.setting("duplicate_days"))
+    limit = timedelta(days=store.setting("duplicate_days"))
+    window = since - limit
     recent = conn.execute(
         select(inquiries).where(
             inquiries.c.store_id == store.id,
@@ -98,7 +99,6 @@ def inquiry_figures(conn: Connection, store: Store, now: datetime, since: dateti
 
     duplicates: list[dict[str, Any]] = []
     first_seen: dict[tuple[str, str], list[Any]] = {}
-    limit = timedelta(days=store.setting("duplicate_days"))
     for row in recent:
         buyer, product = buyer_key(row), product_key(row)
         if buyer is None or product is None:

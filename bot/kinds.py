@@ -56,14 +56,6 @@ class ReportKind:
     def required(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.required)
 
-    @property
-    def key_fields(self) -> tuple[str, ...]:
-        """Every field that takes part in some key alternative."""
-        names: list[str] = []
-        for alternative in self.keys:
-            names += [n for n in alternative if n not in names]
-        return tuple(names)
-
 
 T = Type
 

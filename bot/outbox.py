@@ -40,6 +40,12 @@ GIVE_UP_AFTER = timedelta(days=2)
 STALE_SENDING = timedelta(minutes=2)
 METADATA_EVENT = "opsbot_outbox"
 
+# A thread reply or an edit refers to another row: its `parent`, whose Slack ts it needs.
+_parent = outbox.alias("parent")
+_refers_to = func.coalesce(outbox.c.thread_of, outbox.c.update_of)
+_WITH_PARENT_TS = (select(outbox, _parent.c.ts.label("parent_ts"))
+                   .outerjoin(_parent, _parent.c.id == _refers_to))
+
 
 def enqueue(
     conn: Connection,
@@ -77,18 +83,15 @@ def due(conn: Connection, now: datetime, *, limit: int = 500) -> list[Row]:
     Rows that refer to another row come only once that row is delivered; thread replies and
     edits of a failed row are failed here (nothing to reply to).
     """
-    parent = outbox.alias("parent")
-    ref = func.coalesce(outbox.c.thread_of, outbox.c.update_of)
     _fail_orphans(conn, now)
     query = (
-        select(outbox, parent.c.ts.label("parent_ts"))
-        .outerjoin(parent, parent.c.id == ref)
+        _WITH_PARENT_TS
         .where(
             or_(
                 and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
                 and_(outbox.c.status == "sending", outbox.c.claimed_at <= now - STALE_SENDING),
             ),
-            or_(ref.is_(None), parent.c.status == "delivered"),
+            or_(_refers_to.is_(None), _parent.c.status == "delivered"),
         )
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
         .limit(limit)
@@ -97,11 +100,9 @@ def due(conn: Connection, now: datetime, *, limit: int = 500) -> list[Row]:
 
 
 def _fail_orphans(conn: Connection, now: datetime) -> None:
-    parent = outbox.alias("parent")
-    ref = func.coalesce(outbox.c.thread_of, outbox.c.update_of)
     orphans = list(conn.scalars(
-        select(outbox.c.id).join(parent, parent.c.id == ref)
-        .where(outbox.c.status == "pending", parent.c.status == "failed")
+        select(outbox.c.id).join(_parent, _parent.c.id == _refers_to)
+        .where(outbox.c.status == "pending", _parent.c.status == "failed")
     ))
     if orphans:
         conn.execute(update(outbox).where(outbox.c.id.in_(orphans)).values(
@@ -112,16 +113,15 @@ def _fail_orphans(conn: Connection, now: datetime) -> None:
 def claim(conn: Connection, row: Row, now: datetime) -> Row | None:
     """Compare-and-set the row to `sending`; the claimed row, or None when another sender
     got there first."""
-    if row.status == "sending":  # recovering a dead worker's claim: its post may exist
-        same_claim = outbox.c.claimed_at == row.claimed_at
-    else:
-        same_claim = outbox.c.status == "pending"
     values: dict[str, Any] = {
         "status": "sending", "claimed_at": now, "attempts": outbox.c.attempts + 1,
         "first_claimed_at": func.coalesce(outbox.c.first_claimed_at, now), "updated_at": now,
     }
-    if row.status == "sending":
+    if row.status == "sending":  # recovering a dead worker's claim: its post may exist
+        same_claim = outbox.c.claimed_at == row.claimed_at
         values["maybe_sent"] = True
+    else:
+        same_claim = outbox.c.status == "pending"
     result = conn.execute(
         update(outbox)
         .where(outbox.c.id == row.id, outbox.c.status == row.status, same_claim)
@@ -129,12 +129,7 @@ def claim(conn: Connection, row: Row, now: datetime) -> Row | None:
     )
     if result.rowcount != 1:
         return None
-    parent = outbox.alias("parent")
-    ref = func.coalesce(outbox.c.thread_of, outbox.c.update_of)
-    return conn.execute(
-        select(outbox, parent.c.ts.label("parent_ts"))
-        .outerjoin(parent, parent.c.id == ref).where(outbox.c.id == row.id)
-    ).one()
+    return conn.execute(_WITH_PARENT_TS.where(outbox.c.id == row.id)).one()
 
 
 def delivered(conn: Connection, outbox_id: int, ts: str | None, now: datetime) -> None:

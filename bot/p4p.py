@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from bot.models import facts
 from bot.stores import Store
@@ -64,31 +64,32 @@ def _best(positions: list[int | None]) -> int | None:
     return -1 if any(p == -1 for p in positions) else None
 
 
-def key_keywords(conn: Connection, store: Store, yesterday: date) -> tuple[list[str], str]:
+def _history(conn: Connection, store: Store, yesterday: date) -> list[Any]:
+    """The store's P4P rows of the HISTORY_DAYS up to yesterday: yesterday's spend, the
+    7-day click ranking and the keywords' earlier positions all come from this one query."""
+    return conn.execute(select(p4p).where(
+        p4p.c.store_id == store.id,
+        p4p.c.date > yesterday - timedelta(days=HISTORY_DAYS), p4p.c.date <= yesterday)).all()
+
+
+def key_keywords(store: Store, history: list[Any], yesterday: date) -> tuple[list[str], str]:
     configured = [k for k in store.setting("key_keywords") or [] if k]
     if configured:
         return configured, "setting"
-    clicks = func.sum(func.coalesce(p4p.c.clicks, 0))
-    rows = conn.execute(
-        select(p4p.c.keyword, clicks.label("clicks"))
-        .where(p4p.c.store_id == store.id, p4p.c.keyword.is_not(None), p4p.c.keyword != "",
-               p4p.c.date > yesterday - timedelta(days=KEY_DAYS), p4p.c.date <= yesterday)
-        .group_by(p4p.c.keyword).order_by(clicks.desc(), p4p.c.keyword).limit(KEY_KEYWORDS)
-    ).all()
-    return [r.keyword for r in rows], "most clicks in 7 days"
+    clicks: Counter[str] = Counter()
+    for row in history:
+        if row.keyword and row.date > yesterday - timedelta(days=KEY_DAYS):
+            clicks[row.keyword] += row.clicks or 0
+    ranked = sorted(clicks.items(), key=lambda pair: (-pair[1], pair[0]))
+    return [word for word, _ in ranked[:KEY_KEYWORDS]], "most clicks in 7 days"
 
 
-def _keyword_positions(conn: Connection, store: Store, yesterday: date, words: list[str]
+def _keyword_positions(history: list[Any], yesterday: date, words: list[str]
                        ) -> list[dict[str, Any]]:
     folded = {w.casefold(): w for w in words}
-    rows = conn.execute(
-        select(p4p.c.date, p4p.c.keyword, p4p.c.position, p4p.c.clicks, p4p.c.bid)
-        .where(p4p.c.store_id == store.id, p4p.c.keyword.is_not(None),
-               p4p.c.date > yesterday - timedelta(days=HISTORY_DAYS), p4p.c.date <= yesterday)
-    ).all()
     seen: dict[str, dict[date, list[Any]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        word = folded.get(row.keyword.casefold())
+    for row in history:
+        word = folded.get(row.keyword.casefold()) if row.keyword else None
         if word is not None:
             seen[word][row.date].append(row)
     out = []
@@ -116,8 +117,9 @@ def _keyword_positions(conn: Connection, store: Store, yesterday: date, words: l
 
 def p4p_figures(conn: Connection, store: Store, yesterday: date, *, fresh: bool
                 ) -> dict[str, Any]:
-    rows = conn.execute(select(p4p).where(p4p.c.store_id == store.id, p4p.c.date == yesterday)
-                        ).all() if fresh else []
+    # Without yesterday's report there is nothing to load: no figure, no keyword "fell out".
+    history = _history(conn, store, yesterday) if fresh else []
+    rows = [r for r in history if r.date == yesterday]
     chosen = spend_rows(rows)
     impressions = sum(r.impressions or 0 for r in chosen)
     clicks = sum(r.clicks or 0 for r in chosen)
@@ -133,14 +135,14 @@ def p4p_figures(conn: Connection, store: Store, yesterday: date, *, fresh: bool
         budget = sum(per_plan.values()) or None
         budget_source = "report" if budget else None
     currency = Counter(r.currency for r in chosen if r.currency).most_common(1)
-    words, words_source = key_keywords(conn, store, yesterday)
-    if not fresh:  # without yesterday's report no figure, and no keyword "fell out"
+    words, words_source = key_keywords(store, history, yesterday)
+    if not fresh:
         return {"day": yesterday.isoformat(), "spend": None,
                 "budget": float(budget) if budget else None, "budget_source": budget_source,
                 "budget_share": None, "impressions": None, "clicks": None, "cpc": None,
                 "ctr": None, "currency": None, "key_keywords_source": words_source,
                 "key_keywords": [], "fell_out": []}
-    keywords = _keyword_positions(conn, store, yesterday, words)
+    keywords = _keyword_positions(history, yesterday, words)
     return {
         "day": yesterday.isoformat(),
         "spend": round(spend, 2),

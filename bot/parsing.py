@@ -44,10 +44,6 @@ def clean(raw: object) -> str:
     return unicodedata.normalize("NFKC", str(raw)).strip()
 
 
-def is_missing(raw: object) -> bool:
-    return clean(raw).lower() in MISSING
-
-
 def parse_text(raw: object) -> str | None:
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)  # an ID typed as a number in Excel: 1600123456.0 -> "1600123456"
@@ -120,7 +116,7 @@ def parse_int(raw: object) -> int | None:
 
 def parse_rate(raw: object, percent_units: bool = False) -> float | None:
     """A rate as a fraction. `3.25%` is 0.0325; a bare number is a percentage only when the
-    column is in percent units (decided per column by `rate_column_in_percent`)."""
+    column is in percent units (decided over the whole column from its `bare_rates`)."""
     text = clean(raw)
     if text.endswith("%"):
         value = _number(text[:-1])
@@ -131,16 +127,11 @@ def parse_rate(raw: object, percent_units: bool = False) -> float | None:
     return round(value / 100, 8) if percent_units else value
 
 
-def rate_column_in_percent(values: Iterable[object]) -> bool:
-    """A rate column without % signs is in percent units when any bare value exceeds 1:
-    a CTR of 3.25 means 3.25%, while a column of 0.0325-style values is already a fraction."""
-    return bare_rates(values) is True
-
-
 def bare_rates(values: Iterable[object]) -> bool | None:
     """What the bare numbers (no % sign) of a rate column say about its units: True when one
-    exceeds 1 (percent units), False when all are within ±1, None when there are none (every
-    rate carries its % sign, and the unit decision does not matter)."""
+    exceeds 1 (percent units: a CTR of 3.25 means 3.25%), False when all are within ±1
+    (already fractions), None when there are none (every rate carries its % sign, and the
+    unit decision does not matter)."""
     seen = None
     for raw in values:
         if isinstance(raw, str) and raw.endswith("%"):

@@ -100,7 +100,12 @@ def local_time(moment: datetime, tz: ZoneInfo) -> datetime:
 
 def local_today(now: datetime, tz: ZoneInfo) -> date:
     """The store's local date at `now` (aware, or naive UTC)."""
-    return as_utc(now).replace(tzinfo=UTC).astimezone(tz).date()
+    return local_time(now, tz).date()
+
+
+def utc_stamp(moment: datetime) -> str:
+    """A naive-UTC moment as data shows it: ISO 8601 to the second, with `Z`."""
+    return moment.replace(microsecond=0).isoformat() + "Z"
 
 
 def parse_date(text: str) -> date:

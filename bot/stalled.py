@@ -232,14 +232,11 @@ def classify_one(c: Customer, store: Store, now: datetime) -> tuple[str, datetim
 def classify(conn: Connection, store: Store, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Stalled customers by class, each list oldest first."""
     now = as_utc(now)
-    out: dict[str, list[dict[str, Any]]] = {cls: [] for cls in CLASSES}
     keyed: dict[str, list[tuple[datetime, dict[str, Any]]]] = {cls: [] for cls in CLASSES}
     for customer in customers(conn, store):
         verdict = classify_one(customer, store, now)
         if verdict:
             cls, since = verdict
             keyed[cls].append((since or datetime.min, _brief(customer, cls, since, now)))
-    for cls in CLASSES:
-        keyed[cls].sort(key=lambda pair: (pair[0], pair[1]["customer"] or ""))
-        out[cls] = [brief for _, brief in keyed[cls]]
-    return out
+    return {cls: [brief for _, brief in sorted(
+        keyed[cls], key=lambda pair: (pair[0], pair[1]["customer"] or ""))] for cls in CLASSES}

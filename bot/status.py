@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from bot.kinds import KINDS
-from bot.models import channels, drops
-from bot.periods import as_utc, format_age, local_time
-from bot.stores import Store
+from bot.models import drops
+from bot.periods import as_utc, format_age, local_time, utc_stamp
+from bot.stores import Store, channels_of
 
 
 def store_status(conn: Connection, store: Store, now: datetime) -> dict[str, Any]:
@@ -33,7 +33,7 @@ def store_status(conn: Connection, store: Store, now: datetime) -> dict[str, Any
                 "drop_id": row.id,
                 "file": row.file_name if len(row.file_name) <= 80 else row.file_name[:79] + "…",
                 "source": row.source,
-                "at": row.created_at.replace(microsecond=0).isoformat() + "Z",
+                "at": utc_stamp(row.created_at),
                 "age": format_age(now - row.created_at),
                 "age_hours": round((now - row.created_at).total_seconds() / 3600, 1),
                 "period_start": row.period_start.isoformat() if row.period_start else None,
@@ -41,16 +41,12 @@ def store_status(conn: Connection, store: Store, now: datetime) -> dict[str, Any
                 "rows": row.rows,
             }
         kinds.append({"kind": kind.name, "title": kind.title, "last_drop": last})
-    bound = list(conn.scalars(
-        select(channels.c.channel_id).where(channels.c.store_id == store.id)
-        .order_by(channels.c.bound_at)
-    ))
     return {
         "store": store.name,
         "timezone": store.timezone,
         "language": store.language,
         "local_time": local_time(now, store.tz).strftime("%Y-%m-%d %H:%M"),
-        "channels": bound,
+        "channels": channels_of(conn, store),
         "drops": kinds,
         "kinds_with_data": sum(1 for k in kinds if k["last_drop"]),
     }

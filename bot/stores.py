@@ -355,12 +355,12 @@ def store_for_channel(engine: Engine, channel_id: str) -> Store | None:
     return _store(row) if row else None
 
 
-def channels_of(engine: Engine, store: Store) -> list[str]:
-    with read(engine) as conn:
-        return list(conn.scalars(
-            select(channels.c.channel_id).where(channels.c.store_id == store.id)
-            .order_by(channels.c.bound_at)
-        ))
+def channels_of(conn: Connection, store: Store) -> list[str]:
+    """The channels bound to a store, in the order they were bound."""
+    return list(conn.scalars(
+        select(channels.c.channel_id).where(channels.c.store_id == store.id)
+        .order_by(channels.c.bound_at, channels.c.channel_id)
+    ))
 
 
 def store_count(engine: Engine) -> int:

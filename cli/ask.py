@@ -9,13 +9,12 @@ plain text. Exit 0 when the command was answered, 1 for a usage reply, 2 for CLI
 from __future__ import annotations
 
 import argparse
-import json
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.storage import get_engine
 from bot.stores import resolve_store, store_for_channel
-from cli.main import UserError, add_json
+from cli.main import UserError, add_json, emit
 from cli.moments import parse_now
 from cli.terminal import message_text
 from handlers.commands import needs_store, run_command
@@ -60,8 +59,5 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         known = store or (store_for_channel(engine, args.channel) if args.channel else None)
         now = parse_now(args.now, known.tz if known else ZoneInfo("UTC"))
     result = run_command(engine, command, text, channel_id=args.channel, store=store, now=now)
-    if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2, default=str))
-    else:
-        print(message_text(result.message))
+    emit(args, result.to_json(), lambda: message_text(result.message))
     return 0 if result.ok else 1

@@ -7,10 +7,11 @@ default), `2026-11-13T09:30` (store-local) or `2026-11-13T01:30Z` / `…+08:00` 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, time
+from datetime import datetime
 
 from bot.checklist import build_daily
 from bot.config import Settings
+from bot.schedule import parse_time
 from bot.storage import get_engine, read
 from bot.stores import Store, resolve_store, utcnow
 from cli.main import add_json, emit
@@ -35,8 +36,7 @@ def _now(text: str | None, store: Store) -> datetime:
     """A bare date means the store's checklist time that day (09:00 by default)."""
     if not text:
         return utcnow()
-    hours, _, minutes = str(store.setting("checklist_time")).partition(":")
-    return parse_now(text, store.tz, time(int(hours), int(minutes or 0)))
+    return parse_now(text, store.tz, parse_time(store.setting("checklist_time")))
 
 
 def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:

@@ -120,9 +120,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 # ---- stores -------------------------------------------------------------------------------
 
 
+def _bound(engine: Any, store: Any) -> list[str]:
+    with read(engine) as conn:
+        return channels_of(conn, store)
+
+
 def _store_json(engine: Any, store: Any) -> dict[str, Any]:
     return {"name": store.name, "timezone": store.timezone, "language": store.language,
-            "channels": channels_of(engine, store),
+            "channels": _bound(engine, store),
             "settings": {**DEFAULT_SETTINGS, **store.settings}}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime, time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,10 @@ from bot.checklist import build_daily
 from bot.config import Settings
 from bot.demo import KEY_KEYWORDS, MIN_DAYS, default_end, demo_files, generate
 from bot.ingest import DropResult, ingest_file
-from bot.periods import as_utc
+from bot.periods import local_today
+from bot.schedule import parse_time, scheduled_at
 from bot.storage import get_engine, write
-from bot.stores import Store, configure_store, ensure_store
+from bot.stores import Store, configure_store, ensure_store, utcnow
 from cli.data import describe
 from cli.main import UserError, add_json, emit
 from cli.terminal import message_text
@@ -70,9 +71,8 @@ def summary(results: list[DropResult]) -> str:
 def morning(engine: Engine, store: Store) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """What the worker does at the store's checklist time today: judge yesterday's inquiries
     (recording any alert, as the worker would) and build the daily checklist."""
-    hours, _, minutes = str(store.setting("checklist_time")).partition(":")
-    today = datetime.now(store.tz).date()
-    now = as_utc(datetime.combine(today, time(int(hours), int(minutes or 0)), tzinfo=store.tz))
+    today = local_today(utcnow(), store.tz)
+    now = scheduled_at(today, parse_time(store.setting("checklist_time")), store.tz)
     with write(engine) as conn:
         alerts.evaluate_store(conn, store, now)
         alerts.mark_evaluated(conn, store, now)

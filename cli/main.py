@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
@@ -43,20 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="database URL (default: $OPSBOT_DATABASE_URL or sqlite:///opsbot.db)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a command group not built yet
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
     settings = Settings.from_env()
     if getattr(args, "database", None):
-        settings = Settings(**{**settings.__dict__, "database_url": args.database})
+        settings = dataclasses.replace(settings, database_url=args.database)
     return settings
 
 

@@ -34,20 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
-    settings.require("SLACK_BOT_TOKEN",
-                     "copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions")
-    if args.socket_mode:
+    if args.socket_mode:  # create_app checks the bot token and (HTTP) the signing secret
         app_token = settings.require(
             "SLACK_APP_TOKEN", "Socket Mode needs an app-level token (xapp-…) with "
             "connections:write, from Basic Information > App-Level Tokens")
-    else:
-        settings.require("SLACK_SIGNING_SECRET", "copy the Signing Secret from Basic Information")
 
     from handlers.app import create_app
 
-    engine = get_engine(settings.database_url)
     try:
-        app = create_app(settings, engine, socket_mode=args.socket_mode)
+        app = create_app(settings, socket_mode=args.socket_mode)
     except BoltError as exc:  # auth.test refused the token
         raise UserError(f"Slack refused SLACK_BOT_TOKEN: {exc}") from None
     except URLError as exc:
@@ -62,6 +57,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from handlers.wsgi import make_server, make_wsgi_app
 
+    engine = get_engine(settings.database_url)  # the app's own engine (cached)
     try:
         server = make_server(make_wsgi_app(app, engine), args.host, args.port)
     except OSError as exc:

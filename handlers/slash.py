@@ -9,7 +9,6 @@ answer follows through the command's response_url.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -19,11 +18,11 @@ from slack_bolt import Ack, App, Respond
 from sqlalchemy import Engine
 
 from bot.config import Settings
+from handlers.commands import COMMANDS, run_command
 from templates import render
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("/inquiries", "/opsbot")
 ACK_DEADLINE = 2.0  # seconds; leaves a second of Slack's 3 s for the network
 
 
@@ -41,26 +40,12 @@ def _notice(kind: str, command: str, detail: str | None = None) -> dict[str, Any
                          ephemeral=True)
 
 
-def _dispatcher() -> Any | None:
-    """`handlers.commands.run_command`, or None while that module is not installed."""
-    try:
-        return importlib.import_module("handlers.commands").run_command
-    except ModuleNotFoundError as exc:
-        if exc.name != "handlers.commands":
-            raise
-        return None
-
-
 def register(app: App, engine: Engine, settings: Settings) -> None:
     # Our own pool, so a slow answer never holds one of bolt's listener threads past the ack.
     pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="opsbot-command")
 
     def answer(command: dict[str, Any], ack: Ack, respond: Respond) -> None:
         name = command.get("command", "")
-        run_command = _dispatcher()
-        if run_command is None:
-            ack(**_notice("unavailable", name))
-            return
         future: Future = pool.submit(
             run_command, engine, name, command.get("text") or "",
             channel_id=command.get("channel_id"), user_id=command.get("user_id"),

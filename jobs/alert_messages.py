@@ -12,20 +12,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection
 
 from bot import alerts, outbox
-from bot.models import alerts as alerts_table
-from bot.models import channels as channels_table
 from bot.stores import Store
 from templates import render
 
 
-def queue(conn: Connection, store: Store, events: list[dict[str, Any]], now: datetime) -> None:
-    """Queue the messages the events call for; each event's `messages` counts them."""
-    channels = list(conn.scalars(
-        select(channels_table.c.channel_id).where(channels_table.c.store_id == store.id)
-        .order_by(channels_table.c.bound_at, channels_table.c.channel_id)))
+def queue(conn: Connection, store: Store, events: list[dict[str, Any]], now: datetime,
+          channels: list[str]) -> None:
+    """Queue the messages the events call for in the store's bound `channels`; each event's
+    `messages` counts the posts queued (edits are not counted)."""
     for event in events:
         if event["event"] in ("fired", "worse"):
             event["messages"] = _announce(conn, store, event["alert_id"], now, channels)
@@ -38,18 +35,12 @@ def _announce(conn: Connection, store: Store, alert_id: int, now: datetime,
               channels: list[str]) -> int:
     context = alerts.message_context(conn, alert_id, now)
     message = render("alert.json.j2", alert=context)
-    first: int | None = None
     for channel in channels:
-        oid = outbox.enqueue(
-            conn, store_id=store.id, channel=channel, purpose="alert",
-            subject=f"alert:{alert_id}",
-            dedupe_key=f"alert:{alert_id}:{context['severity']}:{channel}",
-            payload=message, now=now)
-        first = first or oid
-    if first:
-        conn.execute(update(alerts_table).where(alerts_table.c.id == alert_id)
-                     .values(outbox_id=first))
-    return 1 if first else 0
+        outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="alert",
+                       subject=f"alert:{alert_id}",
+                       dedupe_key=f"alert:{alert_id}:{context['severity']}:{channel}",
+                       payload=message, now=now)
+    return len(channels)
 
 
 def _recovered(conn: Connection, store: Store, alert_id: int, now: datetime,

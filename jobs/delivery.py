@@ -85,10 +85,6 @@ class Pacer:
         self._next_any = float("-inf")
         self._lock = threading.Lock()
 
-    def ready_in(self, channel: str) -> float:
-        """Seconds until `channel` may be posted to (0 if now)."""
-        return max(0.0, self._next_in_channel.get(channel, float("-inf")) - self.clock())
-
     def wait(self, channel: str) -> float:
         """Sleep until a post to `channel` is allowed, then book it; returns the send moment."""
         with self._lock:

@@ -34,11 +34,11 @@ from sqlalchemy import Connection, Engine, func, select
 
 from bot import alerts, checklist, outbox, receipts
 from bot.config import Settings
-from bot.models import channels, checklists
+from bot.models import checklists
 from bot.periods import as_utc
 from bot.schedule import checklist_due
 from bot.storage import read, write
-from bot.stores import DEFAULT_SETTINGS, Store, list_stores
+from bot.stores import DEFAULT_SETTINGS, Store, channels_of, list_stores
 from jobs import alert_messages
 from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.dropfolder import DropFolder
@@ -57,11 +57,6 @@ def _lock(conn: Connection, store: Store) -> None:
         conn.execute(select(func.pg_advisory_xact_lock(STORE_LOCK, store.id)))
 
 
-def _channels(conn: Connection, store: Store) -> list[str]:
-    return list(conn.scalars(select(channels.c.channel_id).where(channels.c.store_id == store.id)
-                             .order_by(channels.c.bound_at, channels.c.channel_id)))
-
-
 def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any] | None:
     """Create the store's daily checklist if it is due and not there yet, and queue it."""
     due = checklist_due(store.tz, {**DEFAULT_SETTINGS, **store.settings}, now)
@@ -78,7 +73,7 @@ def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any
         if checklist_id is None:
             return None
         message = render("checklist_daily.json.j2", checklist=checklist.load(conn, checklist_id))
-        targets = _channels(conn, store)
+        targets = channels_of(conn, store)
         for channel in targets:
             outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="checklist",
                            subject=f"checklist:{checklist_id}",
@@ -96,7 +91,7 @@ def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool 
         if not force and not alerts.needs_evaluation(conn, store, now):
             return []
         events = alerts.evaluate_store(conn, store, now)
-        alert_messages.queue(conn, store, events, now)
+        alert_messages.queue(conn, store, events, now, channels_of(conn, store))
         alerts.mark_evaluated(conn, store, now)
     return events
 

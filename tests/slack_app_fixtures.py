@@ -1,6 +1,6 @@
-"""The Slack app fixtures (mock Web API, settings pointing at it, the app, the running WSGI
-server, a bound store), loaded by test modules with
-`pytest_plugins = ["tests.slack_app_fixtures"]`; helpers are in `tests.slack_app_env`."""
+"""The Slack app fixtures (mock Web API, its Socket Mode server, settings pointing at them, the
+app, the running WSGI server, a bound store), loaded for every test by `tests/conftest.py`;
+helpers are in `tests.slack_app_env`."""
 
 from __future__ import annotations
 
@@ -17,12 +17,21 @@ from handlers.app import create_app, make_client
 from handlers.wsgi import make_server, make_wsgi_app
 from tests.slack_app_env import CHANNEL, Server
 from tests.slack_mock import MockSlackAPI
+from tests.socket_mock import MockSocketModeServer
 
 
 @pytest.fixture
 def api() -> Iterator[MockSlackAPI]:
     with MockSlackAPI() as mock:
         yield mock
+
+
+@pytest.fixture
+def sock(api: MockSlackAPI) -> Iterator[MockSocketModeServer]:
+    """A local Socket Mode server that the mock's apps.connections.open points to."""
+    with MockSocketModeServer() as server:
+        api.register_socket_server(server)
+        yield server
 
 
 @pytest.fixture

@@ -19,10 +19,11 @@ internals, modal-only blocks, legacy attachment counts.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+from tests.slack_mock import json_field
 
 MAX_BLOCKS = 50
 MAX_TEXT = 40_000
@@ -48,15 +49,6 @@ DANGEROUS_MENTIONS: tuple[str, ...] = ("<!channel>", "<!here>", "<!everyone>", "
 
 _TEXT_TYPES = {"mrkdwn", "plain_text"}
 _CONTROL = re.compile(r"<([^<>|]*)(\|[^<>]*)?>")  # <target> or <target|label>
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _text_of(obj: Any) -> str:
@@ -162,7 +154,7 @@ def slack_limit_violations(message: Mapping[str, Any]) -> list[str]:
         out.append("text: fallback text is missing or empty (needed for notifications/a11y)")
     else:
         out += _too_long("text", "fallback text", text, MAX_TEXT)
-    blocks = _decode(message.get("blocks")) or []
+    blocks = json_field(message.get("blocks")) or []
     if not isinstance(blocks, list):
         return [*out, f"blocks: expected a list, got {type(blocks).__name__}"]
     if len(blocks) > MAX_BLOCKS:
@@ -198,7 +190,7 @@ def iter_texts(message: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _walk(obj: Any, path: str) -> Iterator[tuple[str, str]]:
-    obj = _decode(obj)
+    obj = json_field(obj)
     if isinstance(obj, list):
         for i, item in enumerate(obj):
             yield from _walk(item, f"{path}[{i}]")

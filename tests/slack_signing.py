@@ -78,22 +78,9 @@ def slash_command_payload(
     }
 
 
-def slash_command_body(
-    command: str,
-    text: str = "",
-    channel_id: str = "C1",
-    user_id: str = "U1",
-    team_id: str = "T1",
-    response_url: str | None = None,
-    trigger_id: str = DEFAULT_TRIGGER_ID,
-    **extra: str,
-) -> str:
-    """Form-encoded slash command body, as POSTed by Slack."""
-    return urlencode(
-        slash_command_payload(
-            command, text, channel_id, user_id, team_id, response_url, trigger_id, **extra
-        )
-    )
+def slash_command_body(*args: Any, **kwargs: Any) -> str:
+    """Form-encoded slash command body, as POSTed by Slack (arguments as for the payload)."""
+    return urlencode(slash_command_payload(*args, **kwargs))
 
 
 def event_payload(
@@ -127,16 +114,9 @@ def event_payload(
     }
 
 
-def event_body(
-    event: JsonDict,
-    event_id: str = "Ev0TEST",
-    team_id: str = "T1",
-    api_app_id: str = "A1",
-    event_time: int = 1700000000,
-    bot_user_id: str = "U0BOT",
-) -> str:
-    """Events API JSON body (``event_callback``)."""
-    return json.dumps(event_payload(event, event_id, team_id, api_app_id, event_time, bot_user_id))
+def event_body(*args: Any, **kwargs: Any) -> str:
+    """Events API JSON body (``event_callback``; arguments as for :func:`event_payload`)."""
+    return json.dumps(event_payload(*args, **kwargs))
 
 
 def url_verification_body(challenge: str = "challenge-token") -> str:
@@ -194,31 +174,7 @@ def block_action_payload(
     }
 
 
-def block_action_body(
-    action_id: str,
-    value: str | None = None,
-    block_id: str = "b1",
-    user_id: str = "U1",
-    channel_id: str = "C1",
-    team_id: str = "T1",
-    message: JsonDict | None = None,
-    response_url: str | None = None,
-    trigger_id: str = DEFAULT_TRIGGER_ID,
-    action_type: str = "button",
-    text: str = "Click",
-) -> str:
-    """Form-encoded ``payload=<json>`` body, as Slack POSTs interactivity requests."""
-    payload = block_action_payload(
-        action_id,
-        value,
-        block_id,
-        user_id,
-        channel_id,
-        team_id,
-        message,
-        response_url,
-        trigger_id,
-        action_type,
-        text,
-    )
-    return urlencode({"payload": json.dumps(payload)})
+def block_action_body(*args: Any, **kwargs: Any) -> str:
+    """Form-encoded ``payload=<json>`` body, as Slack POSTs interactivity requests
+    (arguments as for :func:`block_action_payload`)."""
+    return urlencode({"payload": json.dumps(block_action_payload(*args, **kwargs))})

@@ -6,23 +6,24 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select
 
 from bot import alerts
 from bot.detector import evaluate
 from bot.models import alerts as alerts_table
-from bot.models import drops, facts
 from bot.models import outbox as outbox_table
+from bot.periods import as_utc
 from bot.storage import read, write
 from bot.stores import Store, add_store, bind_channel, configure_store
 from handlers import alert_actions
-from jobs import alert_messages
 from jobs.delivery import Pacer, deliver
+from jobs.tick import evaluate_alerts
 from templates import render
+from tests.facts import put
 from tests.slack_limits import assert_data_escaped, assert_no_mentions, assert_within_slack_limits
 from tests.slack_mock import MockSlackAPI
 from tests.test_outbox import client_for, serve_history
@@ -38,23 +39,7 @@ def usual(day: date) -> int:
 
 
 def local_moment(store: Store, day: date, hour: int, minute: int = 0) -> datetime:
-    return (datetime.combine(day, time(hour, minute), tzinfo=store.tz)
-            .astimezone(UTC).replace(tzinfo=None))
-
-
-def put(conn: Connection, store: Store, kind: str, rows: list[dict[str, Any]],
-        ingested_at: datetime, period: tuple[date, date] | None = None) -> None:
-    """Facts as an ingested drop leaves them; `period` is the report period its file names."""
-    drop_id = conn.execute(insert(drops).values(
-        store_id=store.id, file_name=f"{kind}.csv", sha256=uuid.uuid4().hex, kind=kind,
-        status="ingested", source="cli", rows=len(rows), errors=[], created_at=ingested_at,
-        period_start=period[0] if period else None, period_end=period[1] if period else None,
-    ).returning(drops.c.id)).scalar_one()
-    blank = {c.name: None for c in facts[kind].columns if c.name != "id"}
-    if rows:
-        conn.execute(insert(facts[kind]), [
-            {**blank, "store_id": store.id, "drop_id": drop_id, "key": uuid.uuid4().hex,
-             "updated_at": ingested_at, **row} for row in rows])
+    return as_utc(datetime.combine(day, time(hour, minute), tzinfo=store.tz))
 
 
 def seed_inquiries(engine: Engine, store: Store, counts: dict[date, int], ingested_at: datetime,
@@ -91,10 +76,8 @@ def acme(engine: Engine, store: Store) -> Store:
 
 
 def run(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
-    with write(engine) as conn:
-        events = alerts.evaluate_store(conn, store, now)
-        alert_messages.queue(conn, store, events, now)
-        return events
+    """The worker's evaluation, whether or not there is anything new since the last one."""
+    return evaluate_alerts(engine, store, now, force=True)
 
 
 def outbox_rows(engine: Engine) -> list[Any]:

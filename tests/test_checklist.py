@@ -4,39 +4,27 @@ exactly-once recording and its ticks, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from bot.checklist import ChecklistError, build_daily, create_daily, load, tick
-from bot.models import checklist_ticks, checklists, drops, facts
+from bot.models import checklist_ticks, checklists, drops
 from bot.storage import make_engine, read, write
 from bot.stores import Store, add_store, configure_store
 from templates import render
+from tests import facts
 from tests.slack_limits import assert_data_escaped, assert_no_mentions, assert_within_slack_limits
 
 # 09:00 on Friday 2026-11-13 in Shanghai (UTC+8); yesterday is Thursday 2026-11-12.
 NOW = datetime(2026, 11, 13, 1, 0)
 
 
-def put(conn: Connection, store: Store, kind: str, rows: list[dict[str, Any]],
-        ingested_at: datetime = NOW - timedelta(minutes=30),
-        period: tuple[date, date] | None = None) -> None:
-    """Facts as an ingested drop of `kind` would leave them (drop ingested at `ingested_at`,
-    `period` the report period its file names)."""
-    drop_id = conn.execute(insert(drops).values(
-        store_id=store.id, file_name=f"{kind}.csv", sha256=uuid.uuid4().hex, kind=kind,
-        status="ingested", source="cli", rows=len(rows), errors=[], created_at=ingested_at,
-        period_start=period[0] if period else None, period_end=period[1] if period else None,
-    ).returning(drops.c.id)).scalar_one()
-    blank = {c.name: None for c in facts[kind].columns if c.name != "id"}
-    if rows:
-        conn.execute(insert(facts[kind]), [
-            {**blank, "store_id": store.id, "drop_id": drop_id, "key": uuid.uuid4().hex,
-             "updated_at": ingested_at, **row} for row in rows])
+# Facts of a drop ingested half an hour before NOW, unless a test says otherwise.
+put = partial(facts.put, ingested_at=NOW - timedelta(minutes=30))
 
 
 def item(data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Engine, func, select
 
-from bot.checklist import create_daily, load
+from bot.checklist import build_daily, create_daily, load
 from bot.models import checklist_ticks
 from bot.storage import read, write
 from bot.stores import Store
@@ -121,8 +121,6 @@ def test_ticks_of_two_items_both_show(engine: Engine, store: Store) -> None:
 
 def test_a_preview_checkbox_records_nothing(engine: Engine, store: Store) -> None:
     with read(engine) as conn:
-        from bot.checklist import build_daily
-
         preview = render("checklist_daily.json.j2", checklist=build_daily(conn, store, NOW))
     calls = click(engine, payload(preview, "p4p", True, 0))
     assert [name for name, _ in calls] == ["ack"]

@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.models import checklists
-from bot.storage import dispose_all, read, write
+from bot.storage import read, write
 from bot.stores import Store, add_store
-from cli.main import main
+from tests.cli_helpers import Run, run_cli
 from tests.slack_limits import assert_within_slack_limits
 from tests.test_checklist import P4P_ROWS, put
-
-Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
 def cli(database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
-    monkeypatch.setenv("OPSBOT_DATABASE_URL", database_url)
-
-    def run(*args: object) -> tuple[int, str, str]:
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    dispose_all()
+    yield from run_cli(database_url, monkeypatch, capsys)
 
 
 def test_json_contract_and_nothing_recorded(cli: Run, engine: Engine, store: Store) -> None:

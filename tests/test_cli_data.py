@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import dispose_all
 from cli.main import main
+from tests.cli_helpers import Run, run_cli
 from tests.files import sample, write, write_csv
 
 DROP_KEYS = {"file": str, "status": str, "kind": (str, type(None)), "store": str, "rows": int,
@@ -20,21 +20,13 @@ DROP_KEYS = {"file": str, "status": str, "kind": (str, type(None)), "store": str
 
 @pytest.fixture
 def cli(database_url: str, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Iterator[object]:
+        capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
     """Run `opsbot ARGS...` against a fresh database: (exit code, stdout, stderr)."""
-    monkeypatch.setenv("OPSBOT_DATABASE_URL", database_url)
-
-    def run(*args: object) -> tuple[int, str, str]:
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    dispose_all()
+    yield from run_cli(database_url, monkeypatch, capsys)
 
 
-def run_json(cli: object, *args: object) -> tuple[int, dict]:
-    code, out, err = cli(*args, "--json")  # type: ignore[operator]
+def run_json(cli: Run, *args: object) -> tuple[int, dict]:
+    code, out, err = cli(*args, "--json")
     assert "Traceback" not in err
     return code, json.loads(out)
 
@@ -51,7 +43,7 @@ def check_drop(drop: dict) -> None:
     assert all(isinstance(e, str) for e in drop["errors"])
 
 
-def test_ingest_json_contract(cli: object, tmp_path: Path) -> None:
+def test_ingest_json_contract(cli: Run, tmp_path: Path) -> None:
     path = write(tmp_path / "Products-2026-11-15.xls", sample("products", "zh", 5))
     code, data = run_json(cli, "ingest", path)
     assert code == 0
@@ -72,7 +64,7 @@ def test_ingest_json_contract(cli: object, tmp_path: Path) -> None:
     assert data["drops"][0]["period"] == {"start": "2026-11-01", "end": "2026-11-07"}
 
 
-def test_exit_1_when_any_file_is_rejected(cli: object, tmp_path: Path) -> None:
+def test_exit_1_when_any_file_is_rejected(cli: Run, tmp_path: Path) -> None:
     good = write_csv(tmp_path / "orders.csv", sample("orders"))
     image = tmp_path / "Products-2026-11-15.xls"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
@@ -87,17 +79,17 @@ def test_exit_1_when_any_file_is_rejected(cli: object, tmp_path: Path) -> None:
     assert "no such file" in data["drops"][2]["errors"][0]
 
 
-def test_ingest_a_folder_and_the_human_output(cli: object, tmp_path: Path) -> None:
+def test_ingest_a_folder_and_the_human_output(cli: Run, tmp_path: Path) -> None:
     folder = tmp_path / "drop"
     folder.mkdir()
     write_csv(folder / "orders.csv", sample("orders"))
     write(folder / "getKeywords-2026-11-15.xls", sample("keywords", "zh"))
-    code, out, err = cli("ingest", folder)  # type: ignore[operator]
+    code, out, err = cli("ingest", folder)
     assert code == 0 and err == ""
     assert "orders.csv: orders" in out and "getKeywords-2026-11-15.xls: keywords" in out
 
 
-def test_kind_option(cli: object, tmp_path: Path) -> None:
+def test_kind_option(cli: Run, tmp_path: Path) -> None:
     rows = [["Date", "Impressions", "Clicks"], ["2026-11-03", "100", "5"]]
     path = write_csv(tmp_path / "report.csv", rows)
     code, data = run_json(cli, "ingest", path)
@@ -107,7 +99,7 @@ def test_kind_option(cli: object, tmp_path: Path) -> None:
     assert (data["drops"][0]["status"], data["drops"][0]["kind"]) == ("ingested", "traffic")
 
 
-def test_an_unknown_kind_is_a_usage_error(cli: object, tmp_path: Path,
+def test_an_unknown_kind_is_a_usage_error(cli: Run, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "orders.csv", sample("orders"))
     with pytest.raises(SystemExit) as exit_:
@@ -116,7 +108,7 @@ def test_an_unknown_kind_is_a_usage_error(cli: object, tmp_path: Path,
     assert "invalid choice: 'widgets'" in capsys.readouterr().err
 
 
-def test_store_add_and_list(cli: object) -> None:
+def test_store_add_and_list(cli: Run) -> None:
     code, data = run_json(cli, "store", "add", "acme", "--timezone", "America/New_York",
                           "--language", "zh")
     assert code == 0
@@ -127,12 +119,12 @@ def test_store_add_and_list(cli: object) -> None:
     assert code == 0
     assert [(s["name"], s["timezone"], s["language"]) for s in data["stores"]] == [
         ("acme", "America/New_York", "zh"), ("beta", "Asia/Shanghai", "en")]
-    code, out, _ = cli("store", "list")  # type: ignore[operator]
+    code, out, _ = cli("store", "list")
     assert out.splitlines() == ["acme\tAmerica/New_York\tzh", "beta\tAsia/Shanghai\ten"]
 
 
-def test_a_bad_timezone_is_one_clear_line(cli: object) -> None:
-    code, out, err = cli("store", "add", "acme", "--timezone", "Mars/Olympus")  # type: ignore[operator]
+def test_a_bad_timezone_is_one_clear_line(cli: Run) -> None:
+    code, out, err = cli("store", "add", "acme", "--timezone", "Mars/Olympus")
     assert code == 2
     assert out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
@@ -150,9 +142,9 @@ def test_a_bad_timezone_is_one_clear_line(cli: object) -> None:
     ("posts_per_day=20", "cannot be more than posts_max_per_day"),
     ("colour=red", "unknown setting"),
 ])
-def test_store_set_refuses_a_bad_value_in_one_line(cli: object, pair: str, says: str) -> None:
-    cli("store", "add", "acme")  # type: ignore[operator]
-    code, out, err = cli("store", "set", "acme", "unreplied_hours=12", pair)  # type: ignore[operator]
+def test_store_set_refuses_a_bad_value_in_one_line(cli: Run, pair: str, says: str) -> None:
+    cli("store", "add", "acme")
+    code, out, err = cli("store", "set", "acme", "unreplied_hours=12", pair)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and says in err and "Traceback" not in err
     _, data = run_json(cli, "store", "list")
@@ -161,14 +153,14 @@ def test_store_set_refuses_a_bad_value_in_one_line(cli: object, pair: str, says:
 
 @pytest.mark.parametrize(("text", "value"), [
     ("yes", True), ("1", True), ("true", True), ("no", False), ("0", False), ("否", False)])
-def test_store_set_stores_booleans_as_booleans(cli: object, text: str, value: bool) -> None:
-    cli("store", "add", "acme")  # type: ignore[operator]
+def test_store_set_stores_booleans_as_booleans(cli: Run, text: str, value: bool) -> None:
+    cli("store", "add", "acme")
     code, data = run_json(cli, "store", "set", "acme", f"workdays_only={text}")
     assert code == 0 and data["store"]["settings"]["workdays_only"] is value
 
 
-def test_store_set_types_every_value(cli: object) -> None:
-    cli("store", "add", "acme")  # type: ignore[operator]
+def test_store_set_types_every_value(cli: Run) -> None:
+    cli("store", "add", "acme")
     code, data = run_json(cli, "store", "set", "acme", "checklist_time=7:30",
                           "lost_days=60", "alert_level=0.05", "p4p_daily_budget=1,200",
                           "key_keywords=led strip, solar light", "posts_max_per_day=30",
@@ -182,14 +174,14 @@ def test_store_set_types_every_value(cli: object) -> None:
     assert code == 0 and data["store"]["settings"]["p4p_daily_budget"] is None
 
 
-def test_a_store_name_twice_is_an_error(cli: object) -> None:
-    cli("store", "add", "acme")  # type: ignore[operator]
-    code, _, err = cli("store", "add", "acme")  # type: ignore[operator]
+def test_a_store_name_twice_is_an_error(cli: Run) -> None:
+    cli("store", "add", "acme")
+    code, _, err = cli("store", "add", "acme")
     assert code == 2 and "already exists" in err and err.count("\n") == 1
 
 
-def test_without_store_the_only_store_is_used(cli: object, tmp_path: Path) -> None:
-    cli("store", "add", "acme", "--timezone", "America/New_York")  # type: ignore[operator]
+def test_without_store_the_only_store_is_used(cli: Run, tmp_path: Path) -> None:
+    cli("store", "add", "acme", "--timezone", "America/New_York")
     path = write_csv(tmp_path / "inquiries.csv", [["询盘ID", "创建时间"],
                                                   ["Q1", "2026-11-03 22:00"]])
     code, data = run_json(cli, "ingest", path)
@@ -201,22 +193,22 @@ def test_without_store_the_only_store_is_used(cli: object, tmp_path: Path) -> No
     assert [s["name"] for s in data["stores"]] == ["acme"]  # no `default` was made
 
 
-def test_several_stores_and_no_store_option_is_a_clear_error(cli: object,
+def test_several_stores_and_no_store_option_is_a_clear_error(cli: Run,
                                                              tmp_path: Path) -> None:
-    cli("store", "add", "acme")  # type: ignore[operator]
-    cli("store", "add", "beta")  # type: ignore[operator]
+    cli("store", "add", "acme")
+    cli("store", "add", "beta")
     path = write_csv(tmp_path / "orders.csv", sample("orders"))
-    code, _out, err = cli("ingest", path)  # type: ignore[operator]
+    code, _out, err = cli("ingest", path)
     assert code == 2
     assert "acme" in err and "beta" in err and "--store" in err
     assert err.count("\n") == 1 and "Traceback" not in err
     code, data = run_json(cli, "ingest", path, "--store", "beta")
     assert code == 0 and data["drops"][0]["store"] == "beta"
-    code, _, err = cli("ingest", path, "--store", "gamma")  # type: ignore[operator]
+    code, _, err = cli("ingest", path, "--store", "gamma")
     assert code == 2 and "no store named 'gamma'" in err
 
 
-def test_drops_and_drops_show(cli: object, tmp_path: Path) -> None:
+def test_drops_and_drops_show(cli: Run, tmp_path: Path) -> None:
     rows = sample("p4p", "zh", 3)
     rows[4][3] = "lots"  # the first data row's impressions: row 5 in Excel
     path = write(tmp_path / "LED plan 20261103.xlsx", rows)
@@ -243,23 +235,23 @@ def test_drops_and_drops_show(cli: object, tmp_path: Path) -> None:
     assert "曝光量" in bad["reason"] and "lots" in bad["reason"]
     assert bad["raw"]["曝光量"] == "lots" and bad["raw"]["日期"] == "2026-11-03"
 
-    code, out, _ = cli("drops", "show", drop_id)  # type: ignore[operator]
+    code, out, _ = cli("drops", "show", drop_id)
     assert "row 5:" in out
 
-    code, _, err = cli("drops", "show", 999)  # type: ignore[operator]
+    code, _, err = cli("drops", "show", 999)
     assert code == 2 and "no drop with id 999" in err
 
 
-def test_drops_of_one_store(cli: object, tmp_path: Path) -> None:
-    cli("store", "add", "acme")  # type: ignore[operator]
-    cli("store", "add", "beta")  # type: ignore[operator]
-    cli("ingest", write_csv(tmp_path / "o.csv", sample("orders")), "--store", "acme")  # type: ignore[operator]
-    cli("ingest", write_csv(tmp_path / "p.csv", sample("posts")), "--store", "beta")  # type: ignore[operator]
+def test_drops_of_one_store(cli: Run, tmp_path: Path) -> None:
+    cli("store", "add", "acme")
+    cli("store", "add", "beta")
+    cli("ingest", write_csv(tmp_path / "o.csv", sample("orders")), "--store", "acme")
+    cli("ingest", write_csv(tmp_path / "p.csv", sample("posts")), "--store", "beta")
     _, data = run_json(cli, "drops", "--store", "beta")
     assert [(d["file"], d["store"]) for d in data["drops"]] == [("p.csv", "beta")]
 
 
-def test_kinds(cli: object) -> None:
+def test_kinds(cli: Run) -> None:
     code, data = run_json(cli, "kinds")
     assert code == 0
     kinds = {k["name"]: k for k in data["kinds"]}

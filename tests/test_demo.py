@@ -24,6 +24,7 @@ from bot.demo import (
 from bot.ingest import DropResult
 from bot.kinds import KINDS
 from bot.models import facts
+from bot.periods import local_today
 from bot.storage import read
 from bot.stores import Store
 from cli.demo import ingest_demo
@@ -51,7 +52,7 @@ def _counts(engine: Engine) -> dict[str, int]:
 
 
 def _local_day(moment: datetime) -> date:
-    return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(TZ).date()
+    return local_today(moment, TZ)
 
 
 @pytest.fixture

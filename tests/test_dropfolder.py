@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 
 from bot.models import drops
@@ -20,6 +21,7 @@ INQUIRIES = [["询盘ID", "客户名", "国家/地区", "创建时间"],
              ["Q2", "Ana", "ES", "2026-11-03 15:00"]]
 
 
+@pytest.fixture
 def drop_dir(tmp_path: Path) -> Path:
     """The drop folder, apart from the test's SQLite file."""
     folder = tmp_path / "drop"
@@ -35,29 +37,27 @@ def settled(path: Path) -> Path:
 
 
 def test_ingests_moves_to_processed_and_records_the_source(engine: Engine, store: Store,
-                                                           tmp_path: Path) -> None:
-    tmp_path = drop_dir(tmp_path)
-    settled(write_csv(tmp_path / "inquiries.csv", INQUIRIES))
-    (result,) = DropFolder(tmp_path).scan(engine)
+                                                           drop_dir: Path) -> None:
+    settled(write_csv(drop_dir / "inquiries.csv", INQUIRIES))
+    (result,) = DropFolder(drop_dir).scan(engine)
     assert (result["status"], result["store"], result["rows"]) == ("ingested", "acme", 2)
-    assert not (tmp_path / "inquiries.csv").exists()
-    assert (tmp_path / "processed" / "inquiries.csv").exists()
-    assert not (tmp_path / "processed" / "inquiries.csv.why.txt").exists()
+    assert not (drop_dir / "inquiries.csv").exists()
+    assert (drop_dir / "processed" / "inquiries.csv").exists()
+    assert not (drop_dir / "processed" / "inquiries.csv.why.txt").exists()
     with read(engine) as conn:
         drop = conn.execute(select(drops)).one()
     assert (drop.source, drop.source_ref, drop.status) == ("folder", "inquiries.csv", "ingested")
-    assert DropFolder(tmp_path).scan(engine) == []  # processed/ is never read again
+    assert DropFolder(drop_dir).scan(engine) == []  # processed/ is never read again
 
 
 def test_a_file_being_written_is_not_read_half_way(engine: Engine, store: Store,
-                                                   tmp_path: Path) -> None:
-    tmp_path = drop_dir(tmp_path)
-    folder = DropFolder(tmp_path)
-    fresh = write_csv(tmp_path / "inquiries.csv", INQUIRIES[:2])
-    write_csv(tmp_path / "download.csv.part", INQUIRIES)
-    write_csv(tmp_path / ".hidden.csv", INQUIRIES)
-    write_csv(tmp_path / "~$inquiries.xlsx", INQUIRIES)
-    settled(tmp_path / "download.csv.part")
+                                                   drop_dir: Path) -> None:
+    folder = DropFolder(drop_dir)
+    fresh = write_csv(drop_dir / "inquiries.csv", INQUIRIES[:2])
+    write_csv(drop_dir / "download.csv.part", INQUIRIES)
+    write_csv(drop_dir / ".hidden.csv", INQUIRIES)
+    write_csv(drop_dir / "~$inquiries.xlsx", INQUIRIES)
+    settled(drop_dir / "download.csv.part")
     assert folder.scan(engine) == []  # just written: wait for a second look
     # Still growing between the two scans: wait again.
     write_csv(fresh, INQUIRIES)
@@ -65,52 +65,49 @@ def test_a_file_being_written_is_not_read_half_way(engine: Engine, store: Store,
     assert folder.scan(engine) == []
     (result,) = folder.scan(engine)  # unchanged since the last scan: complete
     assert result["file"] == "inquiries.csv" and result["rows"] == 2
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
+    assert sorted(p.name for p in drop_dir.iterdir() if p.is_file()) == [
         ".hidden.csv", "download.csv.part", "~$inquiries.xlsx"]
 
 
 def test_duplicate_goes_to_processed_with_a_note(engine: Engine, store: Store,
-                                                 tmp_path: Path) -> None:
-    tmp_path = drop_dir(tmp_path)
-    settled(write_csv(tmp_path / "inquiries.csv", INQUIRIES))
-    DropFolder(tmp_path).scan(engine)
-    settled(write_csv(tmp_path / "inquiries.csv", INQUIRIES))
-    (result,) = DropFolder(tmp_path).scan(engine)
+                                                 drop_dir: Path) -> None:
+    settled(write_csv(drop_dir / "inquiries.csv", INQUIRIES))
+    DropFolder(drop_dir).scan(engine)
+    settled(write_csv(drop_dir / "inquiries.csv", INQUIRIES))
+    (result,) = DropFolder(drop_dir).scan(engine)
     assert result["status"] == "duplicate"
-    second = tmp_path / "processed" / "inquiries (2).csv"
+    second = drop_dir / "processed" / "inquiries (2).csv"
     assert second.exists()
     note = Path(f"{second}.why.txt").read_text(encoding="utf-8")
     assert "already ingested as drop" in note and "nothing changed" in note
 
 
 def test_unreadable_file_is_rejected_with_the_reason(engine: Engine, store: Store,
-                                                     tmp_path: Path) -> None:
-    tmp_path = drop_dir(tmp_path)
-    settled(write_csv(tmp_path / "notes.csv", [["hello", "world"], ["a", "b"]]))
-    (result,) = DropFolder(tmp_path).scan(engine)
+                                                     drop_dir: Path) -> None:
+    settled(write_csv(drop_dir / "notes.csv", [["hello", "world"], ["a", "b"]]))
+    (result,) = DropFolder(drop_dir).scan(engine)
     assert result["status"] == "rejected"
-    moved = tmp_path / "rejected" / "notes.csv"
+    moved = drop_dir / "rejected" / "notes.csv"
     assert moved.exists()
     note = Path(f"{moved}.why.txt").read_text(encoding="utf-8").strip()
     assert note and note == result["why"]
 
 
-def test_store_sub_folders(engine: Engine, store: Store, tmp_path: Path) -> None:
-    tmp_path = drop_dir(tmp_path)
+def test_store_sub_folders(engine: Engine, store: Store, drop_dir: Path) -> None:
     add_store(engine, "globex", "Europe/London")
-    (tmp_path / "globex").mkdir()
-    (tmp_path / "nobody").mkdir()
-    settled(write_csv(tmp_path / "globex" / "inquiries.csv", INQUIRIES))
-    settled(write_csv(tmp_path / "nobody" / "inquiries.csv", INQUIRIES))
-    settled(write_csv(tmp_path / "top.csv", INQUIRIES))
-    results = {r["file"]: r for r in DropFolder(tmp_path).scan(engine)}
+    (drop_dir / "globex").mkdir()
+    (drop_dir / "nobody").mkdir()
+    settled(write_csv(drop_dir / "globex" / "inquiries.csv", INQUIRIES))
+    settled(write_csv(drop_dir / "nobody" / "inquiries.csv", INQUIRIES))
+    settled(write_csv(drop_dir / "top.csv", INQUIRIES))
+    results = {r["file"]: r for r in DropFolder(drop_dir).scan(engine)}
     assert results["globex/inquiries.csv"]["status"] == "ingested"
     assert results["globex/inquiries.csv"]["store"] == "globex"
-    assert (tmp_path / "globex" / "processed" / "inquiries.csv").exists()
+    assert (drop_dir / "globex" / "processed" / "inquiries.csv").exists()
     assert results["nobody/inquiries.csv"]["status"] == "rejected"
     assert "no store named 'nobody'" in (
-        tmp_path / "nobody" / "rejected" / "inquiries.csv.why.txt").read_text()
+        drop_dir / "nobody" / "rejected" / "inquiries.csv.why.txt").read_text()
     # Two stores now: a file at the top cannot tell which one it is for.
     assert results["top.csv"]["status"] == "rejected"
     assert "sub-folder named after its store" in (
-        tmp_path / "rejected" / "top.csv.why.txt").read_text()
+        drop_dir / "rejected" / "top.csv.why.txt").read_text()

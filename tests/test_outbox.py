@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select, update
 from bot import outbox
 from bot.config import Settings
 from bot.models import outbox as outbox_table
-from bot.storage import read, write
+from bot.storage import make_engine, read, write
 from bot.stores import Store
 from jobs.delivery import Delivery, Pacer, deliver, outbox_client
 from tests.slack_mock import Call, MockSlackAPI
@@ -88,6 +88,33 @@ def row(engine: Engine, outbox_id: int) -> Any:
 
 def posts(api: MockSlackAPI) -> list[Call]:
     return api.calls_to("chat.postMessage")
+
+
+def at_once(database_url: str, work: Callable[[Engine], Any], workers: int = 2) -> list[Any]:
+    """work(engine) in `workers` threads released together, each with its own engine as a
+    separate worker process would have; their results (a failure in any fails the test)."""
+    barrier = threading.Barrier(workers, timeout=30)  # one failing to start fails, not hangs
+    results: list[Any] = []
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        own = make_engine(database_url)
+        try:
+            barrier.wait()
+            results.append(work(own))
+        except BaseException as exc:  # re-raised in the test's thread below
+            failures.append(exc)
+        finally:
+            own.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failures:
+        raise failures[0]
+    return results
 
 
 def test_enqueue_is_idempotent_on_the_dedupe_key(engine: Engine, store: Store) -> None:
@@ -276,23 +303,9 @@ def test_pacing_one_message_per_second_per_channel(engine: Engine, store: Store,
 
 def test_two_senders_at_once_post_each_message_once(database_url: str, engine: Engine,
                                                     store: Store, api: MockSlackAPI) -> None:
-    from bot.storage import make_engine
-
     for n in range(12):
         put(engine, store, f"C{n % 4}", f"k{n}")
-    barrier = threading.Barrier(2)
-
-    def sender() -> None:
-        own = make_engine(database_url)
-        barrier.wait()
-        deliver(own, client_for(api), NOW, pacer=Pacer(0, 0))
-        own.dispose()
-
-    threads = [threading.Thread(target=sender) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    at_once(database_url, lambda own: deliver(own, client_for(api), NOW, pacer=Pacer(0, 0)))
     assert len(posts(api)) == 12
     with read(engine) as conn:
         assert outbox.counts(conn)["delivered"] == 12

@@ -10,6 +10,7 @@ import pytest
 
 from bot.parsing import (
     BadValue,
+    bare_rates,
     parse_bool,
     parse_date,
     parse_datetime,
@@ -18,7 +19,6 @@ from bot.parsing import (
     parse_number,
     parse_rate,
     parse_text,
-    rate_column_in_percent,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -75,7 +75,7 @@ def test_rates_are_stored_as_fractions(raw: str, percent_units: bool, value: flo
 ])
 def test_the_unit_of_a_rate_column_is_decided_per_column(column: list[str],
                                                          in_percent: bool) -> None:
-    assert rate_column_in_percent(column) is in_percent
+    assert (bare_rates(column) is True) is in_percent
 
 
 @pytest.mark.parametrize(("raw", "value"), [

@@ -3,11 +3,12 @@ workdays only, catch-up inside and outside the grace period, invalid settings.""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.periods import local_time
 from bot.schedule import ScheduleError, checklist_due, next_checklist, scheduled_at
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -18,10 +19,6 @@ DEFAULTS = {"checklist_time": "09:00", "workdays_only": False, "catch_up_hours":
 
 def utc(*args: int) -> datetime:
     return datetime(*args)
-
-
-def local(moment: datetime, tz: ZoneInfo) -> datetime:
-    return moment.replace(tzinfo=UTC).astimezone(tz)
 
 
 def test_shanghai_due_at_nine_local_and_within_the_grace_only() -> None:
@@ -50,7 +47,7 @@ def test_shanghai_due_at_nine_local_and_within_the_grace_only() -> None:
 def test_nine_oclock_local_across_dst_changes(tz: ZoneInfo, day: date,
                                              expected_utc_hour: int) -> None:
     moment = utc(day.year, day.month, day.day, expected_utc_hour, 0)
-    assert local(moment, tz).hour == 9
+    assert local_time(moment, tz).hour == 9
     assert checklist_due(tz, DEFAULTS, moment - timedelta(minutes=1)) is None
     due = checklist_due(tz, DEFAULTS, moment)
     assert due is not None and due.day == day and due.late_by == timedelta(0)
@@ -66,7 +63,7 @@ def test_every_day_of_a_year_has_exactly_three_hours_due(tz: ZoneInfo) -> None:
         due = checklist_due(tz, DEFAULTS, moment)
         if due is not None:
             seen.setdefault(due.day, []).append(moment)
-            wall = local(moment, tz)
+            wall = local_time(moment, tz)
             assert wall.date() == due.day and 9 <= wall.hour < 12
         moment += timedelta(hours=1)
     days = [d for d in seen if d.year == 2026]
@@ -77,7 +74,7 @@ def test_every_day_of_a_year_has_exactly_three_hours_due(tz: ZoneInfo) -> None:
 def test_nonexistent_and_ambiguous_local_times() -> None:
     # 02:30 does not exist in New York on 2026-03-08: it moves forward by the gap, to 03:30.
     gap = scheduled_at(date(2026, 3, 8), datetime.strptime("02:30", "%H:%M").time(), NEW_YORK)
-    assert local(gap, NEW_YORK).strftime("%H:%M %Z") == "03:30 EDT"
+    assert local_time(gap, NEW_YORK).strftime("%H:%M %Z") == "03:30 EDT"
     # 01:30 happens twice on 2026-11-01: the first (EDT) one counts.
     twice = scheduled_at(date(2026, 11, 1), datetime.strptime("01:30", "%H:%M").time(), NEW_YORK)
     assert twice == utc(2026, 11, 1, 5, 30)

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from http.client import HTTPConnection
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -51,22 +50,10 @@ SECRET = "harness-signing-secret"
 
 
 # ---------------------------------------------------------------------------- fixtures
-@pytest.fixture
-def api() -> Iterator[MockSlackAPI]:
-    with MockSlackAPI() as mock:
-        yield mock
-
-
+# `api` (MockSlackAPI) and `sock` (its Socket Mode server) come from tests.slack_app_fixtures.
 @pytest.fixture
 def client(api: MockSlackAPI) -> WebClient:
     return WebClient(token=api.bot_token, base_url=api.base_url, timeout=2)
-
-
-@pytest.fixture
-def sock(api: MockSlackAPI) -> Iterator[MockSocketModeServer]:
-    with MockSocketModeServer() as server:
-        api.register_socket_server(server)
-        yield server
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:

@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import Engine
@@ -28,6 +27,7 @@ from tests.slack_app_env import (
 from tests.slack_limits import assert_no_mentions, assert_within_slack_limits
 from tests.slack_mock import RESPONSE_URL, MockSlackAPI
 from tests.slack_signing import (
+    block_action_body,
     event_body,
     signed_headers,
     slash_command_body,
@@ -168,7 +168,7 @@ def test_slow_answer_acks_first_then_follows_through_response_url(
         {"type": "section", "text": {"type": "mrkdwn", "text": "*42* inquiries"}}]}
     done = CommandResult("/inquiries", "month", True, {}, message, False)
     monkeypatch.setattr(slash, "ACK_DEADLINE", 0.1)
-    monkeypatch.setattr(slash, "_dispatcher", lambda: _slow(done, 0.4))
+    monkeypatch.setattr(slash, "run_command", _slow(done, 0.4))
 
     started = time.monotonic()
     status, ack = _command(server, api, "/inquiries", "month")
@@ -187,7 +187,7 @@ def test_a_crash_in_the_dispatcher_still_gets_an_answer(
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(slash, "_dispatcher", lambda: boom)
+    monkeypatch.setattr(slash, "run_command", boom)
     status, reply = _command(server, api, "/opsbot", "status")
     assert status == 200 and reply["response_type"] == "ephemeral"
     assert "failed on my side" in reply["text"]
@@ -197,7 +197,7 @@ def test_concurrent_commands_are_served_in_parallel(
     api: MockSlackAPI, server, monkeypatch: pytest.MonkeyPatch, bound
 ) -> None:
     message = {"text": "ok", "blocks": []}
-    monkeypatch.setattr(slash, "_dispatcher", lambda: _slow(
+    monkeypatch.setattr(slash, "run_command", _slow(
         CommandResult("/opsbot", "", True, {}, message, True), 0.5))
     results: list[int] = []
     threads = [threading.Thread(target=lambda: results.append(
@@ -233,10 +233,8 @@ def test_retried_event_has_exactly_one_effect(
 
 
 def test_interactivity_posts_reach_the_same_endpoint(server) -> None:
-    payload = {"type": "block_actions", "user": {"id": "U1"}, "team": {"id": "T1"},
-               "actions": [{"action_id": "opsbot-unknown-action", "type": "button"}],
-               "response_url": "http://127.0.0.1:9/x", "trigger_id": "1.2.3"}
-    status, _ = server.post(urlencode({"payload": json.dumps(payload)}))
+    status, _ = server.post(block_action_body("opsbot-unknown-action",
+                                              response_url="http://127.0.0.1:9/x"))
     # Signature accepted and the request routed to the app: an action no listener knows is
     # bolt's 404, not the WSGI router's.
     assert status == 404

@@ -29,13 +29,6 @@ from tests.socket_mock import MockSocketModeServer, close_socket_client
 
 
 @pytest.fixture
-def sock(api: MockSlackAPI) -> Iterator[MockSocketModeServer]:
-    with MockSocketModeServer() as server:
-        api.register_socket_server(server)
-        yield server
-
-
-@pytest.fixture
 def handler(settings: Settings, engine: Engine, api: MockSlackAPI, sock: MockSocketModeServer,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[SocketModeHandler]:
     # Socket Mode needs no signing secret: requests come over the authenticated socket.

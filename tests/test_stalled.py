@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from bot.stalled import classify
 from bot.storage import read, write
 from bot.stores import Store, configure_store
-from tests.test_checklist import put
+from tests.facts import put
 
 NOW = datetime(2026, 11, 13, 1, 0)
 DAY = timedelta(days=1)
@@ -39,7 +39,7 @@ def classes(engine: Engine, store: Store, *, inquiries: list[dict[str, Any]] = (
         for kind, rows in (("inquiries", inquiries), ("customers", customers),
                            ("orders", orders)):
             if rows:
-                put(conn, store, kind, list(rows))
+                put(conn, store, kind, list(rows), ingested_at=NOW)
     with read(engine) as conn:
         found = classify(conn, store, NOW)
     return {cls: [c["customer"] for c in found[cls]] for cls in found}

@@ -4,7 +4,6 @@ on new data; queued without a token; one broken store does not stop the others."
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,14 +15,14 @@ from bot.config import Settings
 from bot.models import checklists, slack_receipts, stores
 from bot.models import outbox as outbox_table
 from bot.receipts import EVENT, KEEP, claim
-from bot.storage import make_engine, read, write
+from bot.storage import read, write
 from bot.stores import Store, add_store, bind_channel, configure_store
 from jobs.delivery import Pacer
 from jobs.tick import run_due
 from tests.slack_limits import assert_within_slack_limits
 from tests.slack_mock import MockSlackAPI
 from tests.test_alerts import YESTERDAY, history, seed_inquiries
-from tests.test_outbox import client_for, serve_history
+from tests.test_outbox import at_once, client_for, serve_history
 
 NO_SLACK = Settings(slack_bot_token=None, drop_dir=None)
 # 09:00 on Tuesday 2026-11-17 in New York (EST, UTC-5) is 14:00 UTC.
@@ -146,21 +145,8 @@ def test_each_store_in_its_own_timezone(engine: Engine) -> None:
 
 def test_two_workers_against_one_database_post_once(database_url: str, engine: Engine,
                                                     ny: Store, api: MockSlackAPI) -> None:
-    barrier = threading.Barrier(2)
-    reports: list[dict] = []
-
-    def worker() -> None:
-        own = make_engine(database_url)  # a second process would have its own engine
-        barrier.wait()
-        reports.append(run_due(own, NY_NINE, client=client_for(api), settings=NO_SLACK,
-                               pacer=Pacer(0, 0)))
-        own.dispose()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    reports = at_once(database_url, lambda own: run_due(
+        own, NY_NINE, client=client_for(api), settings=NO_SLACK, pacer=Pacer(0, 0)))
     assert sum(len(r["checklists"]) for r in reports) == 1
     assert count(engine, checklists) == 1
     assert count(engine, outbox_table) == 2

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:12:37.618382
+Create Date: 2026-11-22 00:31:09.432850
 """
 
 from collections.abc import Sequence
@@ -55,6 +55,38 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("store_id", name=op.f("pk_alert_checks")),
     )
+    op.create_table(
+        "alerts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("rule", sa.String(length=32), nullable=False),
+        sa.Column("started_day", sa.Date(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=False),
+        sa.Column("method", sa.String(length=16), nullable=False),
+        sa.Column("observed", sa.Integer(), nullable=False),
+        sa.Column("expected", sa.Float(), nullable=False),
+        sa.Column("p_value", sa.Float(), nullable=False),
+        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("notified_severity", sa.String(length=16), nullable=True),
+        sa.Column("hint", sa.Text(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("snoozed_until", sa.DateTime(), nullable=True),
+        sa.Column("acknowledged_by", sa.String(length=64), nullable=True),
+        sa.Column("acknowledged_at", sa.DateTime(), nullable=True),
+        sa.Column("resolved_day", sa.Date(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["store_id"], ["stores.id"], name=op.f("fk_alerts_store_id_stores"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
+        sa.UniqueConstraint(
+            "store_id", "rule", "started_day", name=op.f("uq_alerts_store_id_rule_started_day")
+        ),
+    )
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_index("ix_alerts_store_id_status", ["store_id", "status"], unique=False)
+
     op.create_table(
         "channels",
         sa.Column("channel_id", sa.String(length=64), nullable=False),
@@ -176,45 +208,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_outbox_subject_channel", ["subject", "channel"], unique=False)
 
     op.create_table(
-        "alerts",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("store_id", sa.Integer(), nullable=False),
-        sa.Column("rule", sa.String(length=32), nullable=False),
-        sa.Column("started_day", sa.Date(), nullable=False),
-        sa.Column("last_day", sa.Date(), nullable=False),
-        sa.Column("method", sa.String(length=16), nullable=False),
-        sa.Column("observed", sa.Integer(), nullable=False),
-        sa.Column("expected", sa.Float(), nullable=False),
-        sa.Column("p_value", sa.Float(), nullable=False),
-        sa.Column("severity", sa.String(length=16), nullable=False),
-        sa.Column("notified_severity", sa.String(length=16), nullable=True),
-        sa.Column("hint", sa.Text(), nullable=True),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("snoozed_until", sa.DateTime(), nullable=True),
-        sa.Column("acknowledged_by", sa.String(length=64), nullable=True),
-        sa.Column("acknowledged_at", sa.DateTime(), nullable=True),
-        sa.Column("resolved_day", sa.Date(), nullable=True),
-        sa.Column("outbox_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["outbox_id"],
-            ["outbox.id"],
-            name=op.f("fk_alerts_outbox_id_outbox"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["store_id"], ["stores.id"], name=op.f("fk_alerts_store_id_stores"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
-        sa.UniqueConstraint(
-            "store_id", "rule", "started_day", name=op.f("uq_alerts_store_id_rule_started_day")
-        ),
-    )
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.create_index("ix_alerts_store_id_status", ["store_id", "status"], unique=False)
-
-    op.create_table(
         "checklist_ticks",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("checklist_id", sa.Integer(), nullable=False),
@@ -293,10 +286,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("inquiries", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_inquiries_store_id_created_at", ["store_id", "created_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_inquiries_store_id_created_at_cover",
+            "ix_inquiries_store_id_created_at",
             ["store_id", "created_at", "is_spam", "replied_at", "country", "product_id"],
             unique=False,
         )
@@ -548,16 +538,11 @@ def downgrade() -> None:
 
     op.drop_table("keywords")
     with op.batch_alter_table("inquiries", schema=None) as batch_op:
-        batch_op.drop_index("ix_inquiries_store_id_created_at_cover")
         batch_op.drop_index("ix_inquiries_store_id_created_at")
 
     op.drop_table("inquiries")
     op.drop_table("customers")
     op.drop_table("checklist_ticks")
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.drop_index("ix_alerts_store_id_status")
-
-    op.drop_table("alerts")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_subject_channel")
         batch_op.drop_index("ix_outbox_status_next_attempt_at")
@@ -577,6 +562,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_channels_store_id"))
 
     op.drop_table("channels")
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_store_id_status")
+
+    op.drop_table("alerts")
     op.drop_table("alert_checks")
     op.drop_table("stores")
     with op.batch_alter_table("slack_receipts", schema=None) as batch_op:
