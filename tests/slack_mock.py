@@ -461,6 +461,8 @@ class MockSlackAPI:
             "chat.postEphemeral": self._post_ephemeral,
             "chat.getPermalink": self._permalink,
             "conversations.info": self._conversation_info,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
             "users.info": self._user_info,
             "files.info": self._file_info,
             "files.getUploadURLExternal": self._upload_url,
@@ -545,6 +547,28 @@ class MockSlackAPI:
             "text": message["text"],
             "message": public,
         }
+
+    def _visible(self, message: JsonDict, call: Call) -> JsonDict:
+        shown = {k: v for k, v in message.items() if k != "channel"}
+        if str(call.params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            shown.pop("metadata", None)  # as Slack: metadata only when asked for
+        return shown
+
+    def _history(self, call: Call) -> JsonDict:
+        """The channel's posted messages, newest first (``oldest``/``limit`` ignored: the
+        mock's ts clock is unrelated to a test's frozen time)."""
+        with self._lock:
+            found = [self._visible(m, call) for m in self.messages.values()
+                     if m["channel"] == call.params.get("channel") and "thread_ts" not in m]
+        return {"ok": True, "messages": found[::-1], "has_more": False}
+
+    def _replies(self, call: Call) -> JsonDict:
+        parent = str(call.params.get("ts"))
+        with self._lock:
+            found = [self._visible(m, call) for m in self.messages.values()
+                     if m["channel"] == call.params.get("channel")
+                     and (m["ts"] == parent or m.get("thread_ts") == parent)]
+        return {"ok": True, "messages": found, "has_more": False}
 
     def _post_ephemeral(self, call: Call) -> JsonDict:
         p = call.params

@@ -5,7 +5,6 @@ verdict on data that does not cover the day. Frozen clock throughout."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ from templates import render
 from tests.facts import put
 from tests.slack_limits import assert_data_escaped, assert_no_mentions, assert_within_slack_limits
 from tests.slack_mock import MockSlackAPI
-from tests.test_outbox import client_for, serve_history
+from tests.test_outbox import client_for
 
 # Tuesday 2026-11-17, 09:00 in Shanghai; "yesterday" is Monday 2026-11-16.
 NOW = datetime(2026, 11, 17, 1, 0)
@@ -88,13 +87,6 @@ def outbox_rows(engine: Engine) -> list[Any]:
 def alert_rows(engine: Engine) -> list[Any]:
     with read(engine) as conn:
         return conn.execute(select(alerts_table).order_by(alerts_table.c.id)).all()
-
-
-@pytest.fixture
-def api() -> Iterator[MockSlackAPI]:
-    with MockSlackAPI() as mock:
-        serve_history(mock)
-        yield mock
 
 
 def test_fires_once_per_incident_with_one_message_per_channel(engine: Engine,

@@ -1,9 +1,5 @@
 """The outbox and its sender against the mock Slack API: delivered once, retried on 429 (after
 Retry-After), 5xx and timeouts, never posted twice after a crash, paced per channel.
-
-The mock does not answer conversations.history / conversations.replies from its recorded
-posts, so `serve_history` adds that with `respond_with` (it ignores `oldest`: the mock's ts
-clock starts in 2023, unrelated to the frozen `now`).
 """
 
 from __future__ import annotations
@@ -11,11 +7,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from slack_sdk import WebClient
 from sqlalchemy import Engine, func, select, update
 
@@ -28,38 +23,6 @@ from jobs.delivery import Delivery, Pacer, deliver, outbox_client
 from tests.slack_mock import Call, MockSlackAPI
 
 NOW = datetime(2026, 11, 17, 1, 0)
-
-
-def serve_history(api: MockSlackAPI) -> None:
-    """conversations.history / .replies from the mock's recorded messages."""
-
-    def visible(message: dict[str, Any], call: Call) -> dict[str, Any]:
-        shown = {k: v for k, v in message.items() if k != "channel"}
-        if str(call.params.get("include_all_metadata", "")).lower() not in ("1", "true"):
-            shown.pop("metadata", None)
-        return shown
-
-    def history(call: Call) -> dict[str, Any]:
-        found = [visible(m, call) for m in api.messages.values()
-                 if m["channel"] == call.params.get("channel") and "thread_ts" not in m]
-        return {"ok": True, "messages": found[::-1], "has_more": False}
-
-    def replies(call: Call) -> dict[str, Any]:
-        parent = str(call.params.get("ts"))
-        found = [visible(m, call) for m in api.messages.values()
-                 if m["channel"] == call.params.get("channel")
-                 and (m["ts"] == parent or m.get("thread_ts") == parent)]
-        return {"ok": True, "messages": found, "has_more": False}
-
-    api.respond_with("conversations.history", history)
-    api.respond_with("conversations.replies", replies)
-
-
-@pytest.fixture
-def api() -> Iterator[MockSlackAPI]:
-    with MockSlackAPI() as mock:
-        serve_history(mock)
-        yield mock
 
 
 def client_for(api: MockSlackAPI, timeout: float = 5) -> WebClient:
@@ -252,7 +215,6 @@ def test_an_hour_long_outage_delays_and_loses_nothing(engine: Engine, store: Sto
     assert 5 <= attempts <= 20 and row(engine, oid).status == "pending"
     assert row(engine, oid).next_attempt_at - NOW <= timedelta(hours=1, minutes=10)
     api.reset()  # Slack is back
-    serve_history(api)
     assert send(engine, client, now).delivered == 1
     assert len(posts(api)) == 1 and row(engine, oid).status == "delivered"
 

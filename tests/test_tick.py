@@ -4,7 +4,6 @@ on new data; queued without a token; one broken store does not stop the others."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,19 +21,12 @@ from jobs.tick import run_due
 from tests.slack_limits import assert_within_slack_limits
 from tests.slack_mock import MockSlackAPI
 from tests.test_alerts import YESTERDAY, history, seed_inquiries
-from tests.test_outbox import at_once, client_for, serve_history
+from tests.test_outbox import at_once, client_for
 
 NO_SLACK = Settings(slack_bot_token=None, drop_dir=None)
 # 09:00 on Tuesday 2026-11-17 in New York (EST, UTC-5) is 14:00 UTC.
 NY_NINE = datetime(2026, 11, 17, 14, 0)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def api() -> Iterator[MockSlackAPI]:
-    with MockSlackAPI() as mock:
-        serve_history(mock)
-        yield mock
 
 
 @pytest.fixture
