@@ -10,23 +10,30 @@ does not cover yet gives no verdict, so late data never fires a false alarm; the
 after the next drop will judge it.
 
 Lifecycle (one row per incident in `alerts`):
-* fires, no open incident -> a new alert, one message per bound channel;
+* fires, no open incident -> a new alert, one message per bound channel (pinging the store's
+  `alert_mention`);
 * still down -> the incident is updated (last day, figures), no message, unless it got worse
-  (severity warning -> critical): then one new message, unless snoozed;
+  (severity warning -> critical): then one new message ("dropped further"), unless snoozed,
+  and the older messages are redrawn as superseded;
 * recovered (yesterday not firing) -> resolved, a "back to normal" reply in the thread of each
-  channel's alert message, and the original message is edited to show it resolved;
+  channel's latest alert message, and every message of the alert edited to show it resolved;
 * acknowledge: recorded, the buttons stay for snoozing; snooze (1 day by default): no
-  escalation messages until it expires, then the alert is open again.
+  escalation messages until it expires, then the alert is open again. Either redraws every
+  message of the alert;
+* a channel bound while the alert is not resolved gets it posted once.
+Hints and the baseline's weeks are stored as JSON text in `alerts.hint` (_pack/_unpack).
 This module decides; the worker (jobs/alert_messages.py) renders the messages and queues them
 in the outbox, in the same transaction as the lifecycle change.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from statistics import median
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -34,6 +41,7 @@ from bot.detector import METHODS, MIN_WEEKS, DetectorSettings, Verdict, evaluate
 from bot.detector import SPANS as WINDOW_DAYS
 from bot.freshness import list_covered_until
 from bot.models import alert_checks, alerts, drops, facts, stores
+from bot.p4p import spend_rows
 from bot.periods import local_midnight, local_today
 from bot.stores import Store
 from bot.traffic_level import daily_traffic
@@ -123,16 +131,23 @@ def day_is_normal(counts: dict[date, int], day: date, settings: DetectorSettings
 
 
 # ---- hints ------------------------------------------------------------------------------------
+#
+# A hint is plain data, {"kind": …, figures…}; the alert template words each kind in the
+# store's language. Kinds:
+#   traffic_down    {"visitors", "usual"}: visitors at or below 70 % of usual
+#   traffic_normal  {"visitors", "usual"}: visitors came but did not inquire
+#   country_gone    {"countries": [...], "share": percent of the last 4 weeks' inquiries}
+#   p4p_paused      {"spent", "usual"} (CNY a day)
 
 
-def hints(conn: Connection, store: Store, verdict: Verdict) -> list[str]:
+def hints(conn: Connection, store: Store, verdict: Verdict) -> list[dict[str, Any]]:
     """Short pointers of where to look, each from another kind of data."""
     found = [_traffic_hint(conn, store, verdict.day), _country_hint(conn, store, verdict),
              _p4p_hint(conn, store, verdict.day)]
     return [h for h in found if h]
 
 
-def _traffic_hint(conn: Connection, store: Store, day: date) -> str | None:
+def _traffic_hint(conn: Connection, store: Store, day: date) -> dict[str, Any] | None:
     past = [day - timedelta(days=7 * k) for k in range(1, 9)]
     by_day = daily_traffic(conn, store, [day, *past])
     today = (by_day.get(day) or {}).get("visitors")
@@ -141,11 +156,9 @@ def _traffic_hint(conn: Connection, store: Store, day: date) -> str | None:
         return None
     usual = median(usual_values)
     if today <= HINT_TRAFFIC_DOWN * usual:
-        return (f"Traffic is down too: {today:,} visitors vs usually {usual:,.0f} - "
-                "look at impressions, rankings and P4P first.")
+        return {"kind": "traffic_down", "visitors": int(today), "usual": round(float(usual))}
     if today >= HINT_TRAFFIC_NORMAL * usual:
-        return (f"Traffic looks normal ({today:,} visitors vs usually {usual:,.0f}): visitors "
-                "came but did not inquire - check listings, prices and the inquiry form.")
+        return {"kind": "traffic_normal", "visitors": int(today), "usual": round(float(usual))}
     return None
 
 
@@ -160,7 +173,7 @@ def _country_counts(conn: Connection, store: Store, lo: date, hi: date) -> Count
     return Counter({country: int(n) for country, n in rows})
 
 
-def _country_hint(conn: Connection, store: Store, verdict: Verdict) -> str | None:
+def _country_hint(conn: Connection, store: Store, verdict: Verdict) -> dict[str, Any] | None:
     days = span(verdict.method)
     first = verdict.day - timedelta(days=days - 1)
     baseline = _country_counts(conn, store, first - timedelta(days=28), first - timedelta(days=1))
@@ -173,28 +186,50 @@ def _country_hint(conn: Connection, store: Store, verdict: Verdict) -> str | Non
             if n / total >= HINT_COUNTRY_SHARE and n * days / 28 >= 1 and not now.get(c)]
     if not gone:
         return None
-    names = ", ".join(gone[:3])
-    return (f"No inquiries from {names}, usually a top source ({baseline[gone[0]] * 100 // total}%"
-            " of the last 4 weeks) - check regional targeting and P4P schedules.")
+    return {"kind": "country_gone", "countries": gone[:3],
+            "share": baseline[gone[0]] * 100 // total}
 
 
-def _p4p_hint(conn: Connection, store: Store, day: date) -> str | None:
+def _p4p_hint(conn: Connection, store: Store, day: date) -> dict[str, Any] | None:
+    """P4P spend of `day` against the usual daily spend of the 14 days before, each day's
+    spend summed over one report level per plan (bot/p4p.spend_rows), as the checklist does:
+    plan-, product- and keyword-level rows of one day repeat the same money."""
     newest = conn.scalar(select(func.max(p4p.c.date)).where(p4p.c.store_id == store.id))
     if newest is None or newest < day:
         return None  # no P4P report for that day: nothing to say
-    rows = dict(conn.execute(
-        select(p4p.c.date, func.coalesce(func.sum(p4p.c.spend), 0)).where(
-            p4p.c.store_id == store.id, p4p.c.date >= day - timedelta(days=14),
-            p4p.c.date <= day).group_by(p4p.c.date)).all())
-    usual_days = [float(v) for d, v in rows.items() if d < day]
+    rows = conn.execute(select(p4p).where(
+        p4p.c.store_id == store.id, p4p.c.date >= day - timedelta(days=14),
+        p4p.c.date <= day)).all()
+    per_day: dict[date, float] = {}
+    for row in spend_rows(rows):
+        per_day[row.date] = per_day.get(row.date, 0.0) + float(row.spend or 0)
+    usual_days = [v for d, v in per_day.items() if d < day]
     if len(usual_days) < 3:
         return None
     usual = sum(usual_days) / len(usual_days)
-    spent = float(rows.get(day, 0) or 0)
+    spent = per_day.get(day, 0.0)
     if usual > 0 and spent <= HINT_P4P_PAUSED * usual:
-        return (f"P4P spent ¥{spent:,.0f} vs usually ¥{usual:,.0f} a day - "
-                "paused, out of budget or outside its schedule?")
+        return {"kind": "p4p_paused", "spent": round(spent, 2), "usual": round(usual, 2)}
     return None
+
+
+def _pack(found: list[dict[str, Any]], verdict: Verdict) -> str:
+    """The alerts.hint column: the hints and the baseline's weeks, as JSON text."""
+    return json.dumps({"hints": found, "weeks": verdict.weeks}, ensure_ascii=False)
+
+
+def _unpack(text: str | None) -> tuple[list[dict[str, Any]], int | None]:
+    """(hints, baseline weeks or None) from the hint column; a row written before hints
+    were structured holds English sentences, one a line: kept as {"kind": "text"}."""
+    if not text:
+        return [], None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return list(data.get("hints") or []), (data.get("weeks") or None)
+    return [{"kind": "text", "text": line} for line in text.split("\n") if line], None
 
 
 # ---- lifecycle --------------------------------------------------------------------------------
@@ -207,20 +242,29 @@ def _status(row: Any, now: datetime) -> str:
     return row.status
 
 
-def _context(row: Any, store_name: str, now: datetime) -> dict[str, Any]:
-    """What the alert templates and the CLI show."""
+def _context(row: Any, store_name: str, language: str, timezone: str, now: datetime
+             ) -> dict[str, Any]:
+    """What the alert templates and the CLI show; `language` is the store's (the `lang` the
+    templates are rendered in), left out of public(), as are the local snooze time and the
+    baseline's weeks."""
+    found, weeks = _unpack(row.hint)
+    local_until = None
+    if row.snoozed_until:
+        local_until = (row.snoozed_until.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
+                       .strftime("%Y-%m-%d %H:%M"))
     return {
         "id": row.id, "rule": row.rule, "title": TITLES[row.rule],
-        "store": store_name, "day": row.last_day.isoformat(),
+        "store": store_name, "language": language, "day": row.last_day.isoformat(),
         "day_label": row.last_day.strftime("%a %d %b %Y"),
         "since": row.started_day.isoformat(), "method": row.method, "span": span(row.method),
         "observed": row.observed, "expected": round(row.expected, 2),
         "p_value": row.p_value, "drop": (1 - row.observed / row.expected) if row.expected else 0.0,
         "severity": row.severity, "status": _status(row, now),
-        "hints": [h for h in (row.hint or "").split("\n") if h],
+        "hints": found, "baseline_weeks": weeks,
         "acknowledged_by": row.acknowledged_by,
         "snoozed_until": (row.snoozed_until.isoformat(timespec="minutes") + "Z"
                           if row.snoozed_until else None),
+        "snoozed_until_local": local_until, "timezone": timezone,
         "resolved_day": row.resolved_day.isoformat() if row.resolved_day else None,
     }
 
@@ -248,7 +292,13 @@ def unresolved(conn: Connection, store: Store, now: datetime) -> list[dict[str, 
     rows = conn.execute(select(alerts).where(
         alerts.c.store_id == store.id, alerts.c.status != "resolved")
         .order_by(alerts.c.last_day.desc(), alerts.c.id.desc())).all()
-    return [_context(r, store.name, now) for r in rows]
+    return [_context(r, store.name, store.language, store.timezone, now) for r in rows]
+
+
+def unresolved_ids(conn: Connection, store: Store) -> list[int]:
+    """The ids of the store's alerts not yet resolved, oldest first (a cheap check)."""
+    return list(conn.scalars(select(alerts.c.id).where(
+        alerts.c.store_id == store.id, alerts.c.status != "resolved").order_by(alerts.c.id)))
 
 
 def active(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
@@ -320,7 +370,7 @@ def _fire(conn: Connection, store: Store, now: datetime, verdict: Verdict, curre
     figures = {"last_day": verdict.day, "method": verdict.method, "observed": verdict.observed,
                "expected": verdict.expected, "p_value": verdict.p_value,
                "severity": verdict.severity,
-               "hint": "\n".join(hints(conn, store, verdict)), "updated_at": now}
+               "hint": _pack(hints(conn, store, verdict), verdict), "updated_at": now}
     if current is None:
         window_start = verdict.day - timedelta(days=span(verdict.method) - 1)
         earlier = conn.execute(select(alerts.c.id, alerts.c.last_day).where(
@@ -381,8 +431,10 @@ def snooze(conn: Connection, alert_id: int, user_id: str, now: datetime,
 def message_context(conn: Connection, alert_id: int, now: datetime) -> dict[str, Any]:
     """Everything the alert templates show about one alert."""
     row = _get(conn, alert_id)
-    name = conn.scalar(select(stores.c.name).where(stores.c.id == row.store_id))
-    return _context(row, str(name), now)
+    name, language, timezone = conn.execute(
+        select(stores.c.name, stores.c.language, stores.c.timezone)
+        .where(stores.c.id == row.store_id)).one()
+    return _context(row, str(name), str(language), str(timezone), now)
 
 
 # ---- when to evaluate -------------------------------------------------------------------------

@@ -75,6 +75,7 @@ class Verdict:
     severity: str  # "none", "warning", "critical"
     enough_history: bool
     windows: int = 1  # windows tested; each fires at p < level / windows (Bonferroni)
+    weeks: int = 0  # past weeks with data behind `expected` (0: not known)
 
 
 def poisson_cdf(k: int, mean: float) -> float:
@@ -213,6 +214,7 @@ class _Test:
     p_value: float
     drop: float
     tested: bool  # expected >= min_expected: counts towards the Bonferroni divisor
+    weeks: int = 0  # past windows compared (one per week)
 
 
 def evaluate(
@@ -255,6 +257,7 @@ def evaluate(
                 # Why per window: the daily test needs a busy store; the weekly sum of
                 # the same store may have enough inquiries to be tested on its own.
                 tested=expected >= settings.min_expected,
+                weeks=len(groups[0]),
             )
         )
 
@@ -287,6 +290,7 @@ def evaluate(
         severity=severity,
         enough_history=True,
         windows=len(tested),
+        weeks=chosen.weeks,
     )
 
 

@@ -2,7 +2,14 @@
 
 An order is still to ship when it has a ship-by date, no shipped time and a status that is
 not finished, closed, cancelled or already shipped (API statuses like TRADE_FINISHED,
-TRADE_CLOSED, WAIT_BUYER_CONFIRM_GOODS, and their Chinese counterparts).
+TRADE_CLOSED, WAIT_BUYER_CONFIRM_GOODS, and their Chinese counterparts), nor still waiting
+for the buyer to pay (WAIT_BUYER_PAY, Unpaid, Awaiting payment, 待付款, 等待买家付款...): an
+unpaid order is not due to ship. Waiting for the *balance* (WAIT_BUYER_PAY_BALANCE, 待付尾款)
+still counts as to ship: the deposit was paid and the ship-by clock runs from it.
+
+The status column (`订单状态`, `状态`, `Status`, `trade_status`, see bot/kinds.py) carries the
+API codes of the Trade Assurance export, the English labels of the back office or their
+Chinese ones; the words below are matched case-folded, anywhere in the status.
 """
 
 from __future__ import annotations
@@ -20,12 +27,23 @@ SHOWN = 5
 DONE_STATUSES = ("finish", "close", "cancel", "complete", "shipped", "confirm_goods",
                  "refund", "完成", "关闭", "取消", "已发货", "收货", "退款")
 
+# ... that mean the buyer has not paid yet (so the order is not due to ship either).
+UNPAID_STATUSES = ("wait_buyer_pay", "unpaid", "not paid", "awaiting payment",
+                   "awaiting buyer payment", "pending payment", "waiting for payment",
+                   "waiting for buyer payment", "待付款", "待支付", "未付款", "未支付",
+                   "等待买家付款", "等待买家支付", "等待付款", "等待支付")
+# ... that mean only the balance is unpaid: the deposit was paid, the order is to ship.
+BALANCE_STATUSES = ("balance", "尾款", "余款")
+
 orders = facts["orders"]
 
 
 def still_to_ship(status: str | None) -> bool:
     folded = (status or "").casefold()
-    return not any(word in folded for word in DONE_STATUSES)
+    if any(word in folded for word in DONE_STATUSES):
+        return False
+    unpaid = any(word in folded for word in UNPAID_STATUSES)
+    return not unpaid or any(word in folded for word in BALANCE_STATUSES)
 
 
 def due_orders(conn: Connection, store: Store, today: date) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
@@ -77,8 +77,10 @@ def enqueue(
     return int(conn.scalar(select(outbox.c.id).where(outbox.c.dedupe_key == dedupe_key)))
 
 
-def due(conn: Connection, now: datetime, *, limit: int = 500) -> list[Row]:
-    """Rows the sender may try now: pending and due, or left `sending` by a dead worker.
+def due(conn: Connection, now: datetime, *, limit: int = 500,
+        ids: list[int] | None = None) -> list[Row]:
+    """Rows the sender may try now: pending and due, or left `sending` by a dead worker
+    (only those of `ids` when given).
 
     Rows that refer to another row come only once that row is delivered; thread replies and
     edits of a failed row are failed here (nothing to reply to).
@@ -87,6 +89,7 @@ def due(conn: Connection, now: datetime, *, limit: int = 500) -> list[Row]:
     query = (
         _WITH_PARENT_TS
         .where(
+            outbox.c.id.in_(ids) if ids is not None else outbox.c.id.is_not(None),
             or_(
                 and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
                 and_(outbox.c.status == "sending", outbox.c.claimed_at <= now - STALE_SENDING),
@@ -198,3 +201,26 @@ def latest_for(conn: Connection, subject: str, channel: str, purpose: str) -> in
         select(outbox.c.id).where(outbox.c.subject == subject, outbox.c.channel == channel,
                                   outbox.c.purpose == purpose)
         .order_by(outbox.c.id.desc()).limit(1))
+
+
+def posts_of(conn: Connection, subject: str, purpose: str) -> list[Row]:
+    """Every post (not reply, not edit) about `subject` with `purpose`, in every channel,
+    oldest first: the copies an edit must reach."""
+    return list(conn.execute(
+        select(outbox).where(outbox.c.subject == subject, outbox.c.purpose == purpose,
+                             outbox.c.update_of.is_(None), outbox.c.thread_of.is_(None),
+                             outbox.c.status != "failed")
+        .order_by(outbox.c.id)))
+
+
+def enqueue_edit(conn: Connection, post: Row, *, purpose: str, dedupe_key: str,
+                 payload: Mapping[str, Any], now: datetime) -> int:
+    """Queue an edit of `post` (sent once the post is delivered). Every edit carries the
+    whole current message, so an older edit of the same post still pending is dropped: a
+    late retry of it must never overwrite a newer state."""
+    conn.execute(delete(outbox).where(outbox.c.update_of == post.id,
+                                      outbox.c.status == "pending",
+                                      outbox.c.dedupe_key != dedupe_key))
+    return enqueue(conn, store_id=post.store_id, channel=post.channel, purpose=purpose,
+                   subject=post.subject, dedupe_key=dedupe_key, payload=payload, now=now,
+                   update_of=post.id)

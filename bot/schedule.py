@@ -4,7 +4,10 @@ A store's checklist is due at `checklist_time` (default 09:00) on its local cale
 or Monday to Friday only (`workdays_only`). The worker asks every minute; a run missed because
 the worker was down is made up when it comes back within `catch_up_hours` (default 3) of the
 scheduled moment, and not later: a 09:00 checklist first posted at 15:00 would arrive next to
-the afternoon's work, not before it. The decision is only an optimisation: the checklists
+the afternoon's work, not before it. The grace is never shorter than TICK_GRACE (two minutes,
+twice the worker's one-minute tick): the worker ticks some seconds past the minute, so
+`catch_up_hours` 0 means "no catch-up beyond the tick that reaches the checklist time", not
+"never". The decision is only an optimisation: the checklists
 table's unique key (store, kind, day) is what keeps a day from being posted twice.
 
 DST: the scheduled moment is a wall-clock time in the store's zone, so a 09:00 checklist stays
@@ -28,6 +31,9 @@ from bot.periods import as_utc, local_today
 DEFAULT_TIME = "09:00"
 DEFAULT_CATCH_UP_HOURS = 3.0
 MAX_CATCH_UP_HOURS = 23.0  # a longer grace would let two days be due at once
+# The shortest grace: the worker ticks every minute, at some seconds past it (and APScheduler
+# may start a tick up to 30 s late), so one tick always lands in [moment, moment + 2 min).
+TICK_GRACE = timedelta(minutes=2)
 
 
 class ScheduleError(ValueError):
@@ -42,7 +48,7 @@ class Due:
 
     @property
     def catch_up(self) -> bool:
-        return self.late_by >= timedelta(minutes=2)
+        return self.late_by >= TICK_GRACE
 
 
 def parse_time(text: Any) -> time:
@@ -82,10 +88,12 @@ def checklist_due(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> D
 
     `settings` holds checklist_time, workdays_only and catch_up_hours (missing keys take the
     defaults). Due means: the scheduled moment of the local day has passed, by less than the
-    catch-up grace.
+    catch-up grace (at least TICK_GRACE, so catch_up_hours 0 still lets the tick at 09:00:17
+    post a 09:00 checklist).
     """
     at = parse_time(settings.get("checklist_time") or DEFAULT_TIME)
-    grace = catch_up_window(settings.get("catch_up_hours", DEFAULT_CATCH_UP_HOURS))
+    grace = max(catch_up_window(settings.get("catch_up_hours", DEFAULT_CATCH_UP_HOURS)),
+                TICK_GRACE)
     workdays_only = bool(settings.get("workdays_only", False))
     now = as_utc(now)
     today = local_today(now, tz)
@@ -94,7 +102,7 @@ def checklist_due(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> D
         if workdays_only and not is_workday(day):
             continue
         moment = scheduled_at(day, at, tz)
-        if moment <= now < moment + grace or (grace == timedelta(0) and moment == now):
+        if moment <= now < moment + grace:
             return Due(day, moment, now - moment)
     return None
 

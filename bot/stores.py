@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.models import channels, stores
+from bot.models import channels, checklists, stores
 from bot.schedule import MAX_CATCH_UP_HOURS, ScheduleError, catch_up_window, parse_time
 from bot.storage import read, write
 
@@ -42,6 +42,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "alert_level": 0.01,
     "alert_min_drop": 0.40,
     "alert_min_expected": 5.0,
+    "alert_mention": "here",  # who an alert's first post and escalation ping (_mention)
 }
 
 
@@ -158,6 +159,25 @@ def _keywords(value: Any) -> list[str]:
     return [w.strip() for w in value if w.strip()]
 
 
+# <!subteam^S123|@ops> or S123 (a user group), <@U123|anna>, U123 or W123 (a user).
+_MENTION = re.compile(r"<!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>|<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>"
+                      r"|([SUW][A-Z0-9]{2,})")
+
+
+def _mention(value: Any) -> str:
+    """here | channel | none, or the id of a user group (S…) or a user (U…/W…)."""
+    if not isinstance(value, str):
+        raise ValueError(value)
+    text = value.strip()
+    word = text.lower().strip("<>").lstrip("@!")
+    if word in ("here", "channel", "none"):
+        return word
+    match = _MENTION.fullmatch(text)
+    if not match:
+        raise ValueError(value)
+    return next(g for g in match.groups() if g)
+
+
 _COUNT = "a whole number of at least 1"
 _FRACTION = "a number above 0 and below 1 (like 0.05)"
 SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
@@ -177,6 +197,8 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "alert_level": (_fraction, _FRACTION),
     "alert_min_drop": (_fraction, _FRACTION),
     "alert_min_expected": (_positive, "a number above 0"),
+    "alert_mention": (_mention, "here, channel, none, a user group (<!subteam^S…> or S…) "
+                                "or a user (U… or W…)"),
 }
 # Settings that must not exceed another one (checked on the merged settings of a store).
 SETTING_LIMITS: tuple[tuple[str, str], ...] = (("posts_per_day", "posts_max_per_day"),)
@@ -213,6 +235,26 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+# A store's timezone is an IANA region (Area/Location, e.g. America/New_York) or UTC. Other
+# names the database knows are abbreviations with a fixed offset (EST, MST, HST), POSIX-style
+# rules (EST5EDT), Etc/GMT+5 offsets or old aliases (US/Eastern, PRC): some never change for
+# daylight saving time, and all of them hide which region is meant.
+TIMEZONE_AREAS = ("Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic",
+                  "Australia", "Europe", "Indian", "Pacific")
+_TIMEZONE_SUGGESTIONS = {
+    "EST": "America/New_York", "EST5EDT": "America/New_York", "US/Eastern": "America/New_York",
+    "CST6CDT": "America/Chicago", "US/Central": "America/Chicago",
+    "MST": "America/Denver", "MST7MDT": "America/Denver", "US/Mountain": "America/Denver",
+    "US/Arizona": "America/Phoenix", "PST8PDT": "America/Los_Angeles",
+    "US/Pacific": "America/Los_Angeles", "HST": "Pacific/Honolulu",
+    "US/Hawaii": "Pacific/Honolulu", "PRC": "Asia/Shanghai", "Hongkong": "Asia/Hong_Kong",
+    "ROC": "Asia/Taipei", "Japan": "Asia/Tokyo", "ROK": "Asia/Seoul",
+    "Singapore": "Asia/Singapore", "GB": "Europe/London", "GMT": "Europe/London or UTC",
+    "WET": "Europe/Lisbon", "CET": "Europe/Paris", "MET": "Europe/Paris",
+    "EET": "Europe/Athens", "Etc/UTC": "UTC", "UCT": "UTC", "Universal": "UTC", "Zulu": "UTC",
+}
+
+
 def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
@@ -220,6 +262,13 @@ def check_timezone(name: str) -> str:
         raise StoreError(
             f"unknown timezone {name!r}: use an IANA name like Asia/Shanghai or America/New_York"
         ) from None
+    if name != "UTC" and name.partition("/")[0] not in TIMEZONE_AREAS:
+        suggestion = _TIMEZONE_SUGGESTIONS.get(name, "America/New_York or Asia/Shanghai")
+        raise StoreError(
+            f"timezone {name!r} is an abbreviation, fixed offset or alias, not a region, so "
+            f"daylight saving time could be wrong: use an IANA region name (Area/Location) "
+            f"such as {suggestion}, or UTC"
+        )
     return name
 
 
@@ -269,6 +318,14 @@ def find_store(engine: Engine, name: str) -> Store | None:
 
 def get_store(conn: Connection, store_id: int) -> Store:
     return _store(conn.execute(select(stores).where(stores.c.id == store_id)).one())
+
+
+def checklist_language(conn: Connection, checklist_id: int) -> str:
+    """The language of the store a recorded checklist belongs to: the `lang` its message is
+    re-rendered in after a tick ("en" if there is no such checklist)."""
+    language = conn.scalar(select(stores.c.language).join(
+        checklists, checklists.c.store_id == stores.c.id).where(checklists.c.id == checklist_id))
+    return str(language or "en")
 
 
 def resolve_store(engine: Engine, name: str | None) -> Store:
@@ -328,11 +385,28 @@ def configure_store(
         return get_store(conn, store.id)
 
 
+# Slack names a channel by its ID: C (public), G (private, older) or D (direct message), then
+# uppercase letters and digits. A name (#general) never appears in events, so a binding made
+# with one would never match.
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
+
+
+def check_channel_id(channel_id: str) -> str:
+    if not isinstance(channel_id, str) or not _CHANNEL_ID.fullmatch(channel_id):
+        raise StoreError(
+            f"{channel_id!r} is not a Slack channel ID (like C0123456789): in Slack, open the "
+            "channel's details (click its name) and copy the Channel ID at the bottom, or run "
+            "/opsbot setup STORE in the channel"
+        )
+    return channel_id
+
+
 def bind_channel(
     engine: Engine, store: Store, channel_id: str, *, team_id: str | None = None,
     user_id: str | None = None,
 ) -> None:
     """Bind a channel to a store; a channel answers for one store, so rebinding moves it."""
+    check_channel_id(channel_id)
     with write(engine) as conn:
         bound = conn.execute(
             select(channels.c.channel_id).where(channels.c.channel_id == channel_id)

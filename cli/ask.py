@@ -9,13 +9,12 @@ plain text. Exit 0 when the command was answered, 1 for a usage reply, 2 for CLI
 from __future__ import annotations
 
 import argparse
-from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.storage import get_engine
 from bot.stores import resolve_store, store_for_channel
 from cli.main import UserError, add_json, emit
-from cli.moments import parse_now
+from cli.moments import now_for, now_help
 from cli.terminal import message_text
 from handlers.commands import needs_store, run_command
 
@@ -30,8 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--store", metavar="NAME",
                    help="the store to answer for (default: the channel's, else the only one)")
     p.add_argument("--now", metavar="ISO_DATETIME",
-                   help="pin the moment: 2026-11-20 (end of that local day), "
-                        "2026-11-20T09:30 (store-local) or with an offset")
+                   help=now_help("pin the moment", "2026-11-20T09:30+08:00"))
     p.add_argument("--channel", metavar="CHANNEL_ID",
                    help="answer as in this Slack channel (its binding picks the store)")
     add_json(p)
@@ -57,7 +55,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     now = None
     if args.now:
         known = store or (store_for_channel(engine, args.channel) if args.channel else None)
-        now = parse_now(args.now, known.tz if known else ZoneInfo("UTC"))
+        now = now_for(args.now, [known] if known else [])
     result = run_command(engine, command, text, channel_id=args.channel, store=store, now=now)
     emit(args, result.to_json(), lambda: message_text(result.message))
     return 0 if result.ok else 1

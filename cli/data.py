@@ -24,6 +24,9 @@ from bot.stores import (
 )
 from cli.main import UserError, add_json, emit
 
+TIMEZONE_HELP = ("an IANA region name (Area/Location) such as Asia/Shanghai or "
+                 "America/New_York, or UTC; not an abbreviation like EST")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("ingest", help="ingest exported reports (files or folders)")
@@ -38,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = store.add_subparsers(dest="store_command", metavar="ACTION", required=True)
     p = sub.add_parser("add", help="add a store")
     p.add_argument("name")
-    p.add_argument("--timezone", default="Asia/Shanghai")
+    p.add_argument("--timezone", default="Asia/Shanghai",
+                   help=TIMEZONE_HELP + " (default: Asia/Shanghai)")
     p.add_argument("--language", default="en", choices=["en", "zh"])
     add_json(p)
     p.set_defaults(handler=cmd_store_add)
@@ -47,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_store_list)
     p = sub.add_parser("set", help="change a store's timezone, language or settings")
     p.add_argument("name")
-    p.add_argument("--timezone")
+    p.add_argument("--timezone", help=TIMEZONE_HELP)
     p.add_argument("--language", choices=["en", "zh"])
     p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
                    help="settings: " + ", ".join(sorted(DEFAULT_SETTINGS)))
@@ -55,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_store_set)
     p = sub.add_parser("bind", help="bind a Slack channel to a store")
     p.add_argument("name")
-    p.add_argument("--channel", required=True, metavar="CHANNEL_ID")
+    p.add_argument("--channel", required=True, metavar="CHANNEL_ID",
+                   help="the channel's ID, like C0123456789 (not its #name): in Slack, click "
+                        "the channel's name and copy the Channel ID at the bottom")
     add_json(p)
     p.set_defaults(handler=cmd_store_bind)
 

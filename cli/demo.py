@@ -81,12 +81,12 @@ def morning(engine: Engine, store: Store) -> tuple[dict[str, Any], list[dict[str
     return checklist, found
 
 
-def _morning_text(checklist: dict[str, Any], found: list[dict[str, Any]]) -> str:
+def _morning_text(checklist: dict[str, Any], found: list[dict[str, Any]], lang: str) -> str:
     parts = ["", "The morning checklist, as the worker posts it at "
              f"{checklist['generated_at']} UTC:", "",
-             message_text(render("checklist_daily.json.j2", checklist=checklist))]
+             message_text(render("checklist_daily.json.j2", checklist=checklist, lang=lang))]
     parts += ["", "Alerts:" if found else "Alerts: none"]
-    parts += [message_text(render("alert.json.j2", alert=a)) for a in found]
+    parts += [message_text(render("alert.json.j2", alert=a, lang=lang)) for a in found]
     return "\n".join(parts)
 
 
@@ -108,5 +108,5 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
          lambda: "\n".join([
              f"demo store {store.name}: {args.days} days ending {end}, files in {folder}/",
              *(describe(r) for r in results), summary(results),
-             _morning_text(checklist, found)]))
+             _morning_text(checklist, found, store.language)]))
     return 1 if any(r.status == "rejected" for r in results) else 0

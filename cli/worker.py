@@ -6,7 +6,6 @@ import argparse
 import logging
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -15,7 +14,7 @@ from bot.config import Settings
 from bot.storage import get_engine
 from bot.stores import list_stores, resolve_store, utcnow
 from cli.main import add_json, emit
-from cli.moments import parse_now
+from cli.moments import now_for, now_help
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,9 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_worker)
 
     p = subparsers.add_parser("tick", help="run once everything due now (or at --now)")
-    p.add_argument("--now", metavar="ISO_DATETIME",
-                   help="the moment to run at, e.g. 2026-11-17T09:00+08:00 (no offset: the only "
-                        "store's local time, UTC when there are several; a date: its end)")
+    p.add_argument("--now", metavar="ISO_DATETIME", help=now_help("the moment to run at"))
     add_json(p)
     p.set_defaults(handler=cmd_tick)
 
@@ -34,21 +31,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "alerts", help="evaluate and list current alerts (records nothing, posts nothing)")
     p.add_argument("--store", metavar="NAME")
     p.add_argument("--now", metavar="ISO_DATETIME",
-                   help="the moment to judge at (no offset: the store's local time; a date: its "
-                        "end); the last complete day before it is judged")
+                   help=now_help("the moment to judge at (the last complete day before it is "
+                                 "judged)"))
     add_json(p)
     p.set_defaults(handler=cmd_alerts)
 
 
-def _now(engine: Engine, text: str | None, store_name: str | None) -> datetime:
-    """--now read like everywhere else, in the store's timezone (the named store, or the only
-    one); across several stores in different zones, a moment without an offset is UTC."""
+def _now(engine: Engine, text: str | None, store_name: str | None, choose: str = ""
+         ) -> datetime:
+    """--now read like everywhere else (cli/moments.py): for the named store, or the only
+    one; across several stores, a moment without an offset is UTC."""
     if not text:
         return utcnow()
     known = list_stores(engine)
     named = [s for s in known if s.name == store_name] if store_name else known
-    zone = named[0].tz if len(named) == 1 else ZoneInfo("UTC")
-    return parse_now(text, zone)
+    return now_for(text, named, choose=choose)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -65,18 +62,46 @@ def _alert_figures(alert: dict[str, Any]) -> str:
     return f"{alert['observed']:,} {where}, usually about {alert['expected']:,.0f}"
 
 
+def _back_figures(back: dict[str, Any]) -> str:
+    """The recovering day's figures (a recovered event's `back`)."""
+    days = back["span"]
+    where = f"in the {days} days to {back['day']}" if days > 1 else f"on {back['day']}"
+    return f"{back['observed']:,} {where}, usually about {back['expected']:,.0f}"
+
+
+def _alert_line(a: dict[str, Any]) -> str:
+    head = f"alert {a['store']} {a['day']}: "
+    if a["event"] == "recovered":
+        line = head + "back to normal, " + (_back_figures(a["back"]) if a.get("back")
+                                            else _alert_figures(a))
+    else:
+        line = head + f"{a['event']} ({a['severity']}), " + _alert_figures(a)
+    if a["event"] in ("fired", "worse") and not a.get("channels", True):
+        line += (" - no bound channel to post it to: it will be posted when one is bound "
+                 "(opsbot store bind)")
+    return line
+
+
 def _tick_text(report: dict[str, Any]) -> str:
     lines = [f"tick at {report['now']}"]
     for drop in report["drops"]:
-        lines.append(f"drop {drop['file']}: {drop['status']} -> {drop['moved_to']}")
+        lines.append(f"drop {drop['file']}: " + (f"waiting: {drop['why']}" if drop["status"]
+                     == "waiting" else f"{drop['status']} -> {drop['moved_to']}"))
     for c in report["checklists"]:
-        where = ", ".join(c["channels"]) or "no bound channel"
         late = " (catch-up)" if c.get("catch_up") else ""
-        lines.append(f"checklist {c['store']} {c['day']}{late}: #{c['id']} queued for {where}")
+        where = (f"queued for {', '.join(c['channels'])}" if c["channels"] else
+                 "recorded, but no bound channel to post it to: it will be posted to a "
+                 "channel bound within the catch-up window")
+        lines.append(f"checklist {c['store']} {c['day']}{late}: #{c['id']} {where}")
     for a in report["alerts"]:
-        lines.append(f"alert {a['store']} {a['day']}: {a['event']} ({a['severity']}), "
-                     + _alert_figures(a))
-    if not (report["drops"] or report["checklists"] or report["alerts"]):
+        lines.append(_alert_line(a))
+    for p in report.get("late_posts", []):
+        what = (f"alert #{p['alert_id']} ({p['day']})" if p["kind"] == "alert"
+                else f"checklist #{p['checklist_id']} ({p['day']})")
+        lines.append(f"{p['kind']} {p['store']}: {what} queued for newly bound "
+                     + ", ".join(p["channels"]))
+    if not (report["drops"] or report["checklists"] or report["alerts"]
+            or report.get("late_posts")):
         lines.append("nothing was due")
     lines.append(f"slack: {report['slack']}")
     lines.append(f"outbox: {report['delivered']} delivered now, {report['retrying']} to retry, "
@@ -100,7 +125,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     """Judge yesterday for each store in a transaction that is rolled back: the answer is
     what the worker would record, and nothing is recorded or queued here."""
     engine = get_engine(settings.database_url)
-    now = _now(engine, args.now, args.store)
+    now = _now(engine, args.now, args.store, "or pick one store with --store")
     stores = [resolve_store(engine, args.store)] if args.store else list_stores(engine)
     found: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []

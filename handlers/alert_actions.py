@@ -1,7 +1,10 @@
 """The alert message's buttons: acknowledge and snooze (1 day).
 
-Both ack Slack at once (3-second rule), record who and when (bot/alerts.py), then redraw the
-message they were clicked on with chat.update, so everyone in the channel sees the state.
+Both ack Slack at once (3-second rule), record who and when (bot/alerts.py), then redraw
+every copy of the alert - each channel's post, and the older posts an escalation superseded -
+so everyone everywhere sees the state: the edits are queued in the outbox
+(jobs/alert_messages.redraw, in the click's transaction) and sent at once with this client;
+an edit that cannot go now (Slack down, a post not delivered yet) is sent by the worker.
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
 from bot import alerts
 from bot.config import Settings
 from bot.storage import write
 from bot.stores import utcnow
-from templates import render
+from jobs import alert_messages
+from jobs.delivery import deliver_rows
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,8 @@ SNOOZE = "alert_snooze"
 
 def handle(engine: Engine, verb: str, body: dict[str, Any], action: dict[str, Any],
            client: WebClient, now: datetime | None = None) -> dict[str, Any] | None:
-    """Record the click (at `now`, default the current time) and redraw the message;
-    returns the alert's new context, or None for an unknown alert."""
+    """Record the click (at `now`, default the current time) and redraw every copy of the
+    alert; returns the alert's new context, or None for an unknown alert."""
     try:
         alert_id = int(action.get("value") or "")
     except ValueError:
@@ -39,21 +42,15 @@ def handle(engine: Engine, verb: str, body: dict[str, Any], action: dict[str, An
     user = (body.get("user") or {}).get("id") or "unknown"
     record: Callable[..., dict[str, Any] | None] = (
         alerts.acknowledge if verb == ACK else alerts.snooze)
+    now = now or utcnow()
     with write(engine) as conn:
-        context = record(conn, alert_id, user, now or utcnow())
-    if context is None:
-        return None
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id")
-    ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get(
-        "message_ts")
-    if channel and ts:
-        message = render("alert.json.j2", alert=context)
-        try:
-            client.chat_update(channel=channel, ts=ts, text=message["text"],
-                               blocks=message["blocks"])
-        except SlackApiError as exc:  # recorded anyway; the message redraws at the next edit
-            log.warning("could not update alert message %s/%s: %s", channel, ts, exc)
+        context = record(conn, alert_id, user, now)
+        if context is None:
+            return None
+        edits = alert_messages.redraw(conn, alert_id, now, f"{verb}-{now.isoformat()}-{user}")
+    result = deliver_rows(engine, client, edits, now)
+    for error in result.errors:  # recorded anyway; the worker retries the edit
+        log.warning("could not update alert message: %s", error)
     return context
 
 

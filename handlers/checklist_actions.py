@@ -1,4 +1,7 @@
-"""Checklist checkboxes: a tick records who and when, and the message updates for everyone.
+"""Checklist checkboxes: a tick records who and when, and the message updates for everyone,
+in every channel the checklist was posted to: the edits are queued in the outbox
+(jobs/checklist_messages.redraw, in the tick's transaction) and sent at once with this
+client; one that cannot go now is sent by the worker.
 
 Each item's section carries its own `checkboxes` accessory (action_id `checklist_tick`) with
 one option whose value is "{checklist_id}:{item_key}". Slack sends the element's whole
@@ -14,11 +17,12 @@ from typing import Any
 from slack_bolt import Ack, App
 from sqlalchemy import Engine
 
-from bot.checklist import ChecklistError, load, tick
+from bot.checklist import ChecklistError, tick
 from bot.config import Settings
 from bot.storage import write
 from bot.stores import utcnow
-from templates import render
+from jobs import checklist_messages
+from jobs.delivery import deliver_rows
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +62,8 @@ def changes(body: dict[str, Any]) -> list[tuple[int, str, bool]]:
 
 
 def apply_ticks(engine: Engine, body: dict[str, Any], client: Any) -> None:
-    """Record the ticks of one click, then update the checklist message in place."""
+    """Record the ticks of one click, then update every copy of the checklist in place."""
     user = (body.get("user") or {}).get("id") or "unknown"
-    container = body.get("container") or {}
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
     todo = changes(body)
     if not todo:
         return
@@ -71,13 +72,15 @@ def apply_ticks(engine: Engine, body: dict[str, Any], client: Any) -> None:
         with write(engine) as conn:
             for checklist_id, key, done in todo:
                 tick(conn, checklist_id, key, user, done, now)
-            checklist = load(conn, todo[-1][0])
+            edits = [e for checklist_id in dict.fromkeys(c for c, _, _ in todo)
+                     for e in checklist_messages.redraw(conn, checklist_id, now,
+                                                        f"{now.isoformat()}-{user}")]
     except ChecklistError as exc:  # e.g. a preview message, never recorded
         log.warning("checklist tick by %s ignored: %s", user, exc)
         return
-    if channel and ts:
-        client.chat_update(channel=channel, ts=ts,
-                           **render("checklist_daily.json.j2", checklist=checklist))
+    result = deliver_rows(engine, client, edits, now)
+    for error in result.errors:  # recorded anyway; the worker retries the edit
+        log.warning("could not update checklist message: %s", error)
 
 
 def make_listener(engine: Engine) -> Callable[..., None]:

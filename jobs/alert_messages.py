@@ -2,64 +2,154 @@
 transaction as the lifecycle change that called for them (bot/alerts.py decides, this
 module only connects it to Slack).
 
-* fired / worse -> one message per bound channel (dedupe key per alert, severity, channel);
-* recovered -> a "back to normal" reply in the thread of each channel's latest alert message,
-  and that message edited to show the alert resolved.
+* fired -> one post per bound channel (dedupe key per alert, severity, channel), with the
+  store's `alert_mention` in front;
+* worse -> one new post per channel ("dropped further", with the mention), and every older
+  post of the alert edited to show it was superseded (no buttons there any more);
+* recovered -> a "back to normal" reply in the thread of each channel's latest post, and
+  every post of the alert, in every channel, edited to show it resolved;
+* a button (acknowledge, snooze) -> every post edited (handlers/alert_actions.py);
+* a channel bound while an alert is not resolved -> the alert posted there (catch_up), as its
+  first post in that channel, exactly once (the same dedupe key as a first post).
+
+Edits are outbox rows too (`update_of`): each carries the whole current message and never a
+mention, and a newer edit of a post replaces an older one still pending.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from bot import alerts, outbox
+from bot.models import outbox as outbox_table
 from bot.stores import Store
 from templates import render
+
+POST = "alert"
+EDIT = "alert_update"
+REPLY = "alert_recovered"
+
+
+def mention_for(store: Store) -> dict[str, str] | None:
+    """The store's `alert_mention` as the template takes it, or None (`none`)."""
+    value = str(store.setting("alert_mention") or "none")
+    if value == "none":
+        return None
+    if value in ("here", "channel"):
+        return {"kind": value, "id": ""}
+    return {"kind": "subteam" if value.startswith("S") else "user", "id": value}
 
 
 def queue(conn: Connection, store: Store, events: list[dict[str, Any]], now: datetime,
           channels: list[str]) -> None:
     """Queue the messages the events call for in the store's bound `channels`; each event's
-    `messages` counts the posts queued (edits are not counted)."""
+    `messages` counts the posts queued (edits are not counted) and `channels` lists where
+    they went (empty: no bound channel yet; catch_up posts it once one is bound)."""
     for event in events:
         if event["event"] in ("fired", "worse"):
-            event["messages"] = _announce(conn, store, event["alert_id"], now, channels)
+            event["channels"] = list(channels)
+            event["messages"] = _announce(conn, store, event["alert_id"], now, channels,
+                                          escalation=event["event"] == "worse")
         elif event["event"] == "recovered":
+            event["channels"] = list(channels)
             event["messages"] = _recovered(conn, store, event["alert_id"], now, channels,
-                                           event.pop("back"))
+                                           event["back"])
 
 
 def _announce(conn: Connection, store: Store, alert_id: int, now: datetime,
-              channels: list[str]) -> int:
+              channels: list[str], *, escalation: bool) -> int:
     context = alerts.message_context(conn, alert_id, now)
-    message = render("alert.json.j2", alert=context)
-    for channel in channels:
-        outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="alert",
-                       subject=f"alert:{alert_id}",
-                       dedupe_key=f"alert:{alert_id}:{context['severity']}:{channel}",
-                       payload=message, now=now)
+    message = render("alert.json.j2", alert=context, lang=store.language,
+                     mention=mention_for(store), escalation=escalation)
+    new = [outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=POST,
+                          subject=f"alert:{alert_id}",
+                          dedupe_key=f"alert:{alert_id}:{context['severity']}:{channel}",
+                          payload=message, now=now)
+           for channel in channels]
+    if escalation:  # the older posts: superseded, without buttons
+        redraw(conn, alert_id, now, f"superseded-{context['severity']}", exclude=set(new))
     return len(channels)
 
 
 def _recovered(conn: Connection, store: Store, alert_id: int, now: datetime,
                channels: list[str], back: dict[str, Any]) -> int:
     context = alerts.message_context(conn, alert_id, now)
-    reply = render("alert_recovered.json.j2", alert=context, back=back)
-    edited = render("alert.json.j2", alert=context)
+    reply = render("alert_recovered.json.j2", alert=context, back=back, lang=store.language)
+    latest = {p.channel: p.id for p in outbox.posts_of(conn, f"alert:{alert_id}", POST)}
     sent = 0
     for channel in channels:
-        parent = outbox.latest_for(conn, f"alert:{alert_id}", channel, "alert")
+        parent = latest.get(channel)
         if parent is None:
-            continue  # the channel was bound after the alert: no thread to reply in
-        outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="alert_recovered",
+            continue  # never posted there: nothing to reply under
+        outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=REPLY,
                        subject=f"alert:{alert_id}",
                        dedupe_key=f"alert:{alert_id}:recovered:{channel}", payload=reply,
                        now=now, thread_of=parent)
-        outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="alert_update",
-                       subject=f"alert:{alert_id}",
-                       dedupe_key=f"alert:{alert_id}:resolved:{parent}", payload=edited,
-                       now=now, update_of=parent)
         sent += 1
+    redraw(conn, alert_id, now, "resolved")
     return sent
+
+
+def redraw(conn: Connection, alert_id: int, now: datetime, version: str,
+           exclude: Collection[int] = ()) -> list[int]:
+    """Queue an edit of every post of the alert, in every channel (but `exclude`), showing
+    its current state; `version` names the change (one edit per post and version). Returns
+    the edits' outbox ids. In a channel, a post followed by a newer one (an escalation) is
+    drawn superseded; any post after the channel's first is drawn as an escalation."""
+    posts = outbox.posts_of(conn, f"alert:{alert_id}", POST)
+    if not posts:
+        return []
+    context = alerts.message_context(conn, alert_id, now)
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for post in posts:
+        first.setdefault(post.channel, post.id)
+        last[post.channel] = post.id
+    edits = []
+    for post in posts:
+        if post.id in exclude:
+            continue
+        message = render("alert.json.j2", alert=context, lang=context["language"],
+                         escalation=post.id != first[post.channel],
+                         superseded=post.id != last[post.channel])
+        edits.append(outbox.enqueue_edit(
+            conn, post, purpose=EDIT, dedupe_key=f"alert:{alert_id}:edit:{post.id}:{version}",
+            payload=message, now=now))
+    return edits
+
+
+def unposted(conn: Connection, store: Store, channels: list[str]) -> dict[int, list[str]]:
+    """{alert id: bound channels without a post of it} for the store's alerts that are not
+    resolved (empty when every channel has them all)."""
+    found: dict[int, list[str]] = {}
+    for alert_id in alerts.unresolved_ids(conn, store) if channels else []:
+        posted = set(conn.scalars(select(outbox_table.c.channel).where(
+            outbox_table.c.subject == f"alert:{alert_id}", outbox_table.c.purpose == POST)))
+        missing = [c for c in channels if c not in posted]
+        if missing:
+            found[alert_id] = missing
+    return found
+
+
+def catch_up(conn: Connection, store: Store, now: datetime, channels: list[str]
+             ) -> list[dict[str, Any]]:
+    """Post every alert of the store that is not resolved to each bound channel that has
+    no post of it yet (a channel bound after the alert fired); returns what was queued:
+    [{"alert_id", "day", "channels"}]. Exactly once: the dedupe key is a first post's."""
+    queued = []
+    for alert_id, missing in unposted(conn, store, channels).items():
+        context = alerts.message_context(conn, alert_id, now)
+        # Someone already acknowledged or snoozed it: post it there, but ping nobody.
+        mention = mention_for(store) if context["status"] == "open" else None
+        message = render("alert.json.j2", alert=context, lang=store.language, mention=mention)
+        for channel in missing:
+            outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=POST,
+                           subject=f"alert:{alert_id}",
+                           dedupe_key=f"alert:{alert_id}:{context['severity']}:{channel}",
+                           payload=message, now=now)
+        queued.append({"alert_id": alert_id, "day": context["day"], "channels": missing})
+    return queued

@@ -273,6 +273,25 @@ def deliver(
     return result
 
 
+def deliver_rows(engine: Engine, client: WebClient, ids: list[int],
+                 now: datetime | None = None) -> Delivery:
+    """Send these outbox rows now, if they are due (e.g. the edits a button click queued,
+    sent with the handler's client so the click shows at once). A row that cannot go yet
+    (its post is not delivered) or fails stays with the worker's sender, as any other."""
+    result = Delivery()
+    if not ids:
+        return result
+    clock = (lambda: now) if now is not None else utcnow
+    with write(engine) as conn:
+        rows = outbox.due(conn, clock(), ids=ids)
+    for row in rows:
+        with write(engine) as conn:
+            claimed = outbox.claim(conn, row, clock())
+        if claimed is not None:
+            _attempt(engine, client, claimed, clock, Pacer(), result, set())
+    return result
+
+
 def _attempt(engine: Engine, client: WebClient, row: Row, clock: Callable[[], datetime],
              pacer: Pacer, result: Delivery, paused: set[str]) -> None:
     if not row.update_of:

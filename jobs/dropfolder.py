@@ -2,16 +2,20 @@
 
 Layout: a file directly in the folder belongs to the only store (or to the store `default`
 when there is none yet; with several stores it is rejected with a note asking for a
-sub-folder); a file in a sub-folder named after a store belongs to that store. After
-ingestion a file moves to `processed/` (ingested, or a duplicate - with a note) or to
-`rejected/` (with a note saying why), inside the folder it was in, as `NAME` beside
-`NAME.why.txt`. A name already taken there gets a numbered suffix.
+sub-folder named after the store, and listing the stores); a file in a sub-folder named after
+a store belongs to that store, however deep it is inside it (`drop/acme/2026-11/x.csv` is
+acme's: teams keep monthly or per-report folders). After ingestion a file moves to
+`processed/` (ingested, or a duplicate - with a note) or to `rejected/` (with a note saying
+why), inside the folder it was in, as `NAME` beside `NAME.why.txt`. A name already taken
+there gets a numbered suffix. `processed/`, `rejected/` and dot-folders are never read, at
+any depth.
 
 A file still being written is not read half-way: names that editors and browsers use while
 writing are skipped (dotfiles, `~$*`, `*.part`, `*.partial`, `*.crdownload`, `*.tmp`,
 `*.download`), and any other file is taken only once its size and modification time are the
 same in two consecutive scans of the watcher, or, for a one-shot scan (`opsbot tick`), once
-it has not changed for SETTLE_SECONDS.
+it has not changed for SETTLE_SECONDS. Until then `scan` reports it with the status
+`waiting` (and `moved_to` None), so a user running `opsbot tick` sees why it was not taken.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.ingest import DropResult, ingest_file
-from bot.stores import Store, StoreError, find_store, resolve_store
+from bot.stores import Store, StoreError, find_store, list_stores, resolve_store
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +56,18 @@ class DropFolder:
     _seen: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
     def candidates(self) -> list[tuple[Path, str | None]]:
-        """(file, store folder name or None) for every file that looks like a report."""
+        """(file, store folder name or None) for every file that looks like a report: the
+        folder's own files, and every file at any depth in a store's sub-folder."""
         found: list[tuple[Path, str | None]] = []
         if not self.root.is_dir():
             return found
         for entry in sorted(self.root.iterdir()):
-            if entry.name in (PROCESSED, REJECTED) or entry.name.startswith("."):
+            if _skipped_dir(entry.name):
                 continue
             if entry.is_file() and not is_temporary(entry.name):
                 found.append((entry, None))
             elif entry.is_dir():
-                for inner in sorted(entry.iterdir()):
-                    if inner.is_file() and not is_temporary(inner.name):
-                        found.append((inner, entry.name))
+                found += [(inner, entry.name) for inner in _files_under(entry)]
         return found
 
     def ready(self, path: Path) -> bool:
@@ -89,6 +92,7 @@ class DropFolder:
         for path, folder in self.candidates():
             present.add(path)
             if not self.ready(path):
+                results.append(self._waiting(path, folder))
                 continue
             results.append(self._take(engine, path, folder))
             self._seen.pop(path, None)
@@ -96,8 +100,22 @@ class DropFolder:
             self._seen.pop(gone, None)
         return results
 
+    def _shown(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def _waiting(self, path: Path, folder: str | None) -> dict[str, Any]:
+        try:
+            empty = path.stat().st_size == 0
+        except OSError:
+            empty = False
+        why = ("empty so far: waiting for it to be written" if empty else
+               f"still being written (changed in the last {self.settle_seconds:g} s): "
+               "taken once it stops changing")
+        return {"file": self._shown(path), "store": folder, "status": "waiting", "why": why,
+                "moved_to": None}
+
     def _take(self, engine: Engine, path: Path, folder: str | None) -> dict[str, Any]:
-        shown = f"{folder}/{path.name}" if folder else path.name
+        shown = self._shown(path)
         try:
             store = _store_for(engine, folder)
         except StoreError as exc:
@@ -112,13 +130,29 @@ class DropFolder:
                 "why": note, "moved_to": str(moved)}
 
 
+def _skipped_dir(name: str) -> bool:
+    return name in (PROCESSED, REJECTED) or name.startswith(".")
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Every report-looking file in `folder` and its sub-folders, but not in processed/,
+    rejected/ or dot-folders (symbolic links to folders are not followed)."""
+    found: list[Path] = []
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not _skipped_dir(d))
+        found += [Path(here) / f for f in sorted(files) if not is_temporary(f)]
+    return found
+
+
 def _store_for(engine: Engine, folder: str | None) -> Store:
     if folder is None:
-        try:
-            return resolve_store(engine, None)
-        except StoreError as exc:
-            raise StoreError(f"{exc} - put the file in a sub-folder named after its store") \
-                from None
+        names = [s.name for s in list_stores(engine)]
+        if len(names) > 1:
+            raise StoreError(
+                "there are several stores, so a file at the top of the drop folder cannot "
+                "tell which one it is for: put it in a sub-folder named after its store ("
+                + ", ".join(f"{name}/" for name in names) + ")")
+        return resolve_store(engine, None)
     store = find_store(engine, folder)
     if store is None:
         raise StoreError(f"no store named {folder!r} (the sub-folder's name): add it with "

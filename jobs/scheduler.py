@@ -137,11 +137,20 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
         jobs["send"] = "off (no SLACK_BOT_TOKEN: messages stay queued)"
     if settings.drop_dir:
         folder = DropFolder(Path(settings.drop_dir))
+        waiting: set[str] = set()  # said once per file, not every 10 s
 
         def drops() -> None:
+            still: set[str] = set()
             for result in folder.scan(engine):
+                if result["status"] == "waiting":
+                    still.add(result["file"])
+                    if result["file"] not in waiting:
+                        log.info("drop folder: %s waiting: %s", result["file"], result["why"])
+                    continue
                 log.info("drop folder: %s -> %s (%s)", result["file"], result["status"],
                          result["moved_to"])
+            waiting.clear()
+            waiting.update(still)
 
         scheduler.add_job(drops, "interval", seconds=10, id="drops", next_run_time=now)
         jobs["drops"] = f"every 10 s in {settings.drop_dir}"
@@ -150,9 +159,17 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
     return scheduler, jobs
 
 
+def quiet_apscheduler() -> None:
+    """APScheduler logs every run of every job at INFO ("Running job ...", "... executed
+    successfully": hundreds of lines an hour) and would bury the worker's own lines (a
+    checklist queued, an alert, a drop); its warnings (a missed run) and errors still show."""
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def run_worker(settings: Settings, *, announce: Any = None) -> int:
     """Run until SIGTERM/SIGINT; a second worker on the same database stands by."""
     announce = announce or (lambda line: print(line, flush=True))
+    quiet_apscheduler()
     engine = get_engine(settings.database_url)
     lock = LeaderLock(engine)
     stop = threading.Event()

@@ -8,6 +8,9 @@ Order, so that each step sees the previous one's result:
       and every morning without new data; before the checklist, which shows active alerts;
    b. the daily checklist when due (bot/schedule.py): created and queued for every bound
       channel in one transaction;
+   c. late posts: a channel bound after an alert fired (and before it was resolved), or
+      after the day's checklist was created (while it is still within its catch-up window),
+      gets that message now, once - reported in `late_posts`;
 3. the outbox sender (without a Slack token, messages stay queued and are reported pending);
 4. once a UTC day per process: delivery receipts older than bot.receipts.KEEP are pruned.
 
@@ -39,10 +42,9 @@ from bot.periods import as_utc
 from bot.schedule import checklist_due
 from bot.storage import read, write
 from bot.stores import DEFAULT_SETTINGS, Store, channels_of, list_stores
-from jobs import alert_messages
+from jobs import alert_messages, checklist_messages
 from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.dropfolder import DropFolder
-from templates import render
 
 log = logging.getLogger(__name__)
 
@@ -58,29 +60,42 @@ def _lock(conn: Connection, store: Store) -> None:
 
 
 def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any] | None:
-    """Create the store's daily checklist if it is due and not there yet, and queue it."""
+    """Create the store's daily checklist if it is due and not there yet, and queue it.
+
+    While it is due (within the catch-up window) and already there, a channel bound since
+    gets it too: that is returned with `"late": True` and only the new channels."""
     due = checklist_due(store.tz, {**DEFAULT_SETTINGS, **store.settings}, now)
     if due is None:
         return None
     with write(engine) as conn:
         _lock(conn, store)
+        targets = channels_of(conn, store)
         exists = conn.scalar(select(checklists.c.id).where(
             checklists.c.store_id == store.id, checklists.c.kind == "daily",
             checklists.c.day == due.day))
-        if exists is not None:
-            return None  # the cheap check; create_daily's unique key is the guard
+        if exists is not None:  # the cheap check; create_daily's unique key is the guard
+            late = checklist_messages.post(conn, store, exists, now, targets)
+            if not late:
+                return None
+            return {"store": store.name, "day": due.day.isoformat(), "id": exists,
+                    "channels": late, "catch_up": True, "late": True}
         checklist_id = checklist.create_daily(conn, store, now, due.day)
         if checklist_id is None:
             return None
-        message = render("checklist_daily.json.j2", checklist=checklist.load(conn, checklist_id))
-        targets = channels_of(conn, store)
-        for channel in targets:
-            outbox.enqueue(conn, store_id=store.id, channel=channel, purpose="checklist",
-                           subject=f"checklist:{checklist_id}",
-                           dedupe_key=f"checklist:{checklist_id}:{channel}", payload=message,
-                           now=now)
+        checklist_messages.post(conn, store, checklist_id, now, targets)
     return {"store": store.name, "day": due.day.isoformat(), "id": checklist_id,
             "channels": targets, "catch_up": due.catch_up}
+
+
+def post_late_alerts(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Post the store's alerts that are not resolved to channels bound since they fired."""
+    with read(engine) as conn:  # the cheap check, every tick
+        if not alert_messages.unposted(conn, store, channels_of(conn, store)):
+            return []
+    with write(engine) as conn:
+        _lock(conn, store)
+        queued = alert_messages.catch_up(conn, store, now, channels_of(conn, store))
+    return [{"store": store.name, "kind": "alert", **q} for q in queued]
 
 
 def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool = False
@@ -91,7 +106,9 @@ def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool 
         if not force and not alerts.needs_evaluation(conn, store, now):
             return []
         events = alerts.evaluate_store(conn, store, now)
-        alert_messages.queue(conn, store, events, now, channels_of(conn, store))
+        targets = channels_of(conn, store)
+        alert_messages.queue(conn, store, events, now, targets)
+        alert_messages.catch_up(conn, store, now, targets)
         alerts.mark_evaluated(conn, store, now)
     return events
 
@@ -141,7 +158,8 @@ def run_due(
     settings = settings or Settings.from_env()
     now = as_utc(now)
     report: dict[str, Any] = {"now": now.isoformat(timespec="seconds") + "Z", "checklists": [],
-                              "alerts": [], "alerts_evaluated": 0, "drops": [], "errors": []}
+                              "alerts": [], "alerts_evaluated": 0, "late_posts": [],
+                              "drops": [], "errors": []}
     seconds: dict[str, float] = {}
 
     started = time.perf_counter()
@@ -160,10 +178,16 @@ def run_due(
             report["alerts_evaluated"] += 1
             report["alerts"] += [e for e in events
                                  if e["event"] in ("fired", "worse", "recovered")]
+        report["late_posts"] += _step(report, "alerts", store, post_late_alerts, engine,
+                                      store, now) or []
         seconds["alerts"] += time.perf_counter() - started
         started = time.perf_counter()
         posted = _step(report, "checklist", store, post_checklist, engine, store, now)
-        if posted:
+        if posted and posted.get("late"):
+            report["late_posts"].append({"store": posted["store"], "kind": "checklist",
+                                         "checklist_id": posted["id"], "day": posted["day"],
+                                         "channels": posted["channels"]})
+        elif posted:
             report["checklists"].append(posted)
         seconds["checklists"] += time.perf_counter() - started
 

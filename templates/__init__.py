@@ -10,8 +10,10 @@ limits, whatever the data's size.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -51,22 +53,50 @@ def _plural(count: int, singular: str, plural: str | None = None) -> str:
     return f"{count:,} {singular if count == 1 else (plural or singular + 's')}"
 
 
+def half_up(value: float | int | Decimal, digits: int = 0, scale: int = 0) -> Decimal:
+    """`value` × 10**scale rounded to `digits` decimals, halves away from zero, as people
+    round: 12.5 -> 13, 2.675 -> 2.68 (Python's own formatting rounds half to even on the
+    binary value, so 12.5 would show as 12, next to figures that add up to 12.5). The value
+    is taken as it prints (repr), not as its binary expansion; -0 shows as 0."""
+    if isinstance(value, Decimal):
+        exact = value
+    elif isinstance(value, int):
+        exact = Decimal(int(value))
+    else:
+        exact = Decimal(repr(float(value)))  # float(): numpy floats repr as np.float64(...)
+    exact = exact.scaleb(scale)
+    rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return rounded.copy_abs() if rounded.is_zero() else rounded
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, Decimal):
+        return value.is_finite()
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
 def _number(value: float | int | None, digits: int = 0) -> str:
     if value is None:
         return "–"
-    return f"{value:,.{digits}f}"
+    if not _finite(value):
+        return f"{value:,.{digits}f}"
+    return f"{half_up(value, digits):,.{digits}f}"
 
 
 def _percent(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "–"
-    return f"{value * 100:.{digits}f}%"
+    if not _finite(value):
+        return f"{value * 100:.{digits}f}%"
+    return f"{half_up(value, digits, scale=2):.{digits}f}%"
 
 
 def _signed_percent(value: float | None) -> str:
     if value is None:
         return "–"
-    return f"{value * 100:+.0f}%"
+    if not _finite(value):
+        return f"{value * 100:+.0f}%"
+    return f"{half_up(value, 0, scale=2):+.0f}%"
 
 
 def _plain(value: Any) -> Markup:

@@ -23,7 +23,12 @@ from jobs.delivery import Pacer, deliver
 from jobs.tick import evaluate_alerts
 from templates import render
 from tests.facts import put
-from tests.slack_limits import assert_data_escaped, assert_no_mentions, assert_within_slack_limits
+from tests.slack_limits import (
+    DANGEROUS_MENTIONS,
+    assert_data_escaped,
+    assert_no_mentions,
+    assert_within_slack_limits,
+)
 from tests.slack_mock import MockSlackAPI
 from tests.test_outbox import client_for
 
@@ -82,6 +87,16 @@ def run(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
 def outbox_rows(engine: Engine) -> list[Any]:
     with read(engine) as conn:
         return conn.execute(select(outbox_table).order_by(outbox_table.c.id)).all()
+
+
+def posts(engine: Engine) -> list[Any]:
+    """The alert posts queued (not the edits nor the thread replies)."""
+    return [r for r in outbox_rows(engine) if r.purpose == "alert"]
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    return [e["action_id"] for b in message["blocks"] if b["type"] == "actions"
+            for e in b["elements"]]
 
 
 def alert_rows(engine: Engine) -> list[Any]:
@@ -154,15 +169,26 @@ def test_no_repeat_while_down_new_message_when_worse_thread_reply_on_recovery(
     deliver(engine, client, NOW, pacer=Pacer(0, 0))
     first_ts = {m["channel"]: ts for ts, m in api.messages.items()}
 
-    # Day 2: worse (critical) -> one new message per channel.
+    # Day 2: worse (critical) -> one new message per channel, saying so, and the first
+    # messages edited: superseded, no buttons left on them.
     seed_inquiries(engine, acme, {day2: 1}, ingested_at=NOW + timedelta(days=1))
     (event,) = run(engine, acme, NOW + timedelta(days=1))
     assert (event["event"], event["severity"]) == ("worse", "critical")
-    assert len(outbox_rows(engine)) == 4
+    assert len(posts(engine)) == 4
     (alert,) = alert_rows(engine)
     assert (alert.started_day, alert.last_day, alert.notified_severity) == (
         day1, day2, "critical")
     deliver(engine, client, NOW + timedelta(days=1), pacer=Pacer(0, 0))
+    newer = {m["channel"]: m for ts, m in api.messages.items() if ts not in first_ts.values()}
+    assert set(newer) == {"C1", "C2"}
+    for message in newer.values():
+        assert message["text"].startswith("<!here> Inquiries dropped further - acme")
+        assert "now *critical*" in message["blocks"][1]["text"]["text"]
+        assert buttons(message) == ["alert_ack", "alert_snooze"]
+    for ts in first_ts.values():
+        old = api.messages[ts]
+        assert buttons(old) == [] and "see the newer alert below" in str(old["blocks"])
+        assert "<!here>" not in str(old)
 
     # Day 3: back to normal -> resolved, a reply in the thread of the latest alert message,
     # and the alert message edited to show it.
@@ -172,13 +198,16 @@ def test_no_repeat_while_down_new_message_when_worse_thread_reply_on_recovery(
     assert alert_rows(engine)[0].status == "resolved"
     assert _active(engine, acme, NOW + timedelta(days=2)) == []
     result = deliver(engine, client, NOW + timedelta(days=2), pacer=Pacer(0, 0))
-    assert result.delivered == 4
-    escalations = {m.channel: m.ts for m in outbox_rows(engine) if m.purpose == "alert"
-                   and m.dedupe_key.split(":")[2] == "critical"}
+    assert result.delivered == 6  # two replies, four edits
+    escalations = {m.channel: m.ts for m in posts(engine)
+                   if m.dedupe_key.split(":")[2] == "critical"}
     replies = [c for c in api.calls_to("chat.postMessage") if c.params.get("thread_ts")]
     assert {c.params["channel"]: c.params["thread_ts"] for c in replies} == escalations
     assert all("back to normal" in c.params["text"] for c in replies)
-    assert {c.params["ts"] for c in api.calls_to("chat.update")} == set(escalations.values())
+    # Every message of the alert, the first ones too, now shows it resolved.
+    for ts in [*first_ts.values(), *escalations.values()]:
+        assert api.messages[ts]["blocks"][0]["text"]["text"] == "Resolved: inquiries dropped - acme"
+        assert buttons(api.messages[ts]) == []
     assert set(first_ts.values()).isdisjoint(escalations.values())
     # Nothing more once resolved, also while a 3- or 7-day window still holds the drop.
     assert run(engine, acme, NOW + timedelta(days=2, hours=1))[0]["event"] in (
@@ -186,7 +215,7 @@ def test_no_repeat_while_down_new_message_when_worse_thread_reply_on_recovery(
     day4 = day3 + timedelta(days=1)
     seed_inquiries(engine, acme, {day4: usual(day4)}, ingested_at=NOW + timedelta(days=3))
     assert run(engine, acme, NOW + timedelta(days=3))[0]["event"] in ("normal", "aftermath")
-    assert len(outbox_rows(engine)) == 8 and len(alert_rows(engine)) == 1
+    assert len(posts(engine)) == 4 and len(alert_rows(engine)) == 1
 
 
 def test_still_down_at_the_same_severity_sends_nothing(engine: Engine, acme: Store) -> None:
@@ -246,8 +275,8 @@ def test_traffic_report_is_the_fallback_series(engine: Engine, acme: Store) -> N
         put(conn, acme, "traffic", rows, NOW)
     (event,) = run(engine, acme, NOW)
     assert event["event"] == "fired" and event["source"] == "traffic report"
-    (alert,) = alert_rows(engine)
-    assert "Traffic is down too: 100 visitors vs usually 400" in alert.hint
+    message = outbox_rows(engine)[0].payload
+    assert "Traffic is down too: 100 visitors vs usually 400" in str(message["blocks"])
 
 
 def test_hints_country_gone_and_p4p_paused(engine: Engine, acme: Store) -> None:
@@ -264,11 +293,11 @@ def test_hints_country_gone_and_p4p_paused(engine: Engine, acme: Store) -> None:
     with write(engine) as conn:
         put(conn, acme, "p4p", p4p, NOW)
     assert run(engine, acme, NOW)[0]["event"] == "fired"
-    hints = alert_rows(engine)[0].hint.split("\n")
-    assert any(h.startswith("No inquiries from US") for h in hints)
-    assert any(h.startswith("P4P spent ¥0 vs usually ¥300") for h in hints)
     message = outbox_rows(engine)[0].payload
-    assert "Where to look" in str(message) and "No inquiries from US" in str(message)
+    where = next(b["text"]["text"] for b in message["blocks"]
+                 if b["type"] == "section" and "Where to look" in b["text"]["text"])
+    assert "\n• No inquiries from US, usually a top source (" in where
+    assert "\n• P4P spent ¥0 vs usually ¥300 a day - paused" in where
 
 
 def test_store_thresholds_are_used(engine: Engine, acme: Store) -> None:
@@ -317,9 +346,12 @@ def test_acknowledge_and_snooze_buttons(engine: Engine, acme: Store, api: MockSl
     assert _click(app, "alert_ack", event["alert_id"], "C1", ts, client) == [True]
     assert alert_rows(engine)[0].status == "acknowledged"
     assert alert_rows(engine)[0].acknowledged_by == "U0ANNA"
-    edited = api.messages[ts]
-    assert "Acknowledged by <@U0ANNA>" in str(edited["blocks"])
-    assert "alert_ack" not in str(edited["blocks"]) and "alert_snooze" in str(edited["blocks"])
+    # Both channels' messages show it, not only the one clicked in C1.
+    assert [m["channel"] for m in api.messages.values()] == ["C1", "C2"]
+    for edited in api.messages.values():
+        assert "Acknowledged by <@U0ANNA>" in str(edited["blocks"])
+        assert buttons(edited) == ["alert_snooze"]
+        assert "<!here>" not in str(edited)  # an edit pings nobody
 
     snoozed_at = NOW + timedelta(hours=1)
     alert_actions.handle(engine, "alert_snooze", {"user": {"id": "U0BEN"}, "channel": {
@@ -327,20 +359,22 @@ def test_acknowledge_and_snooze_buttons(engine: Engine, acme: Store, api: MockSl
         now=snoozed_at)
     (alert,) = alert_rows(engine)
     assert alert.status == "snoozed" and alert.snoozed_until == snoozed_at + timedelta(days=1)
-    assert "Snoozed by <@U0BEN>" in str(api.messages[ts]["blocks"])
+    for edited in api.messages.values():  # in the store's timezone, not UTC
+        assert ":zzz: Snoozed by <@U0BEN> until 2026-11-18 10:00 (Asia/Shanghai time)." in str(
+            edited["blocks"])
     assert _active(engine, acme, snoozed_at)[0]["status"] == "snoozed"
     # Worse while snoozed (the next day's evaluation): recorded, no message.
     seed_inquiries(engine, acme, {YESTERDAY + timedelta(days=1): 0},
                    ingested_at=NOW + timedelta(hours=20))
     (event2,) = run(engine, acme, NOW + timedelta(hours=23))
     assert event2["event"] == "continues" and event2["severity"] == "critical"
-    assert len(outbox_rows(engine)) == 2
+    assert len(posts(engine)) == 2
     # The snooze runs out: open again, and the escalation goes out at the next evaluation.
     snoozed_until = alert.snoozed_until
     (event3,) = run(engine, acme, snoozed_until + timedelta(minutes=1))
     assert event3["event"] == "worse"
     assert alert_rows(engine)[0].status == "open"
-    assert len(outbox_rows(engine)) == 4
+    assert len(posts(engine)) == 4
 
 
 def test_unknown_alert_button_is_acked_and_ignored(engine: Engine, acme: Store,
@@ -353,6 +387,7 @@ def test_unknown_alert_button_is_acked_and_ignored(engine: Engine, acme: Store,
 
 def test_store_names_and_countries_are_escaped(engine: Engine) -> None:
     store = add_store(engine, "<!channel> & co", "Europe/London")
+    store = configure_store(engine, store, settings={"alert_mention": "<!subteam^S0OPS|@ops>"})
     bind_channel(engine, store, "C9")
     now = datetime(2026, 11, 17, 9, 0)
     series = history(YESTERDAY - timedelta(days=1))
@@ -362,7 +397,10 @@ def test_store_names_and_countries_are_escaped(engine: Engine) -> None:
     assert run(engine, store, now)[0]["event"] == "fired"
     message = outbox_rows(engine)[0].payload
     assert_within_slack_limits(message)
-    assert_no_mentions(message)
+    # The store's alert_mention (a user group here) is the only mention; the data pings nobody.
+    assert_no_mentions(message, dangerous=(*DANGEROUS_MENTIONS, "<!subteam^"),
+                       allow=("<!subteam^S0OPS>",))
+    assert message["text"].startswith("<!subteam^S0OPS> ")
     assert_data_escaped(message, "<!channel> & co", "<!here>")
     with read(engine) as conn:
         assert conn.scalar(select(func.count()).select_from(alerts_table)) == 1

@@ -144,6 +144,24 @@ def test_data_item_against_the_same_weekday(engine: Engine, store: Store) -> Non
     assert f["alerts"] == []
 
 
+def test_a_usual_level_of_a_half_is_rounded_up_in_the_message(engine: Engine,
+                                                               store: Store) -> None:
+    """A usual level of 12.5 reads "13", not "12" (Python's round-half-even), which would
+    look like an arithmetic error next to the other figures."""
+    thursday = date(2026, 11, 12)
+    rows = [_traffic(thursday - timedelta(weeks=k + 1), clicks=c, visitors=v)
+            for k, (c, v) in enumerate([(10, 2), (12, 3), (13, 4), (20, 5)])]
+    rows.append(_traffic(thursday, clicks=12, visitors=3))
+    with write(engine) as conn:
+        put(conn, store, "traffic", rows)
+    data = build(engine, store)
+    f = item(data, "data")["facts"]
+    assert (f["clicks"]["usual"], f["visitors"]["usual"]) == (12.5, 3.5)
+    text = str(render("checklist_daily.json.j2", checklist=data))
+    assert "Visitors *3* (usual Thursday 4, -14%)" in text
+    assert "Clicks *12* (usual Thursday 13, -4%)" in text
+
+
 def test_data_item_levels_and_inquiry_list(engine: Engine, store: Store) -> None:
     thursday = date(2026, 11, 12)
     rows = [
@@ -342,6 +360,30 @@ def test_transactions_item(engine: Engine, store: Store) -> None:
     assert it["facts"]["stalled_counts"] == {"zombie": 0, "hesitant": 0, "lost": 0}
     text = render("checklist_daily.json.j2", checklist=build(engine, store))["blocks"][-1]
     assert "3 days overdue" in text["text"]["text"] and "in 3 days" in text["text"]["text"]
+
+
+def test_unpaid_orders_are_not_to_ship(engine: Engine, store: Store) -> None:
+    """An order waiting for the buyer's payment, in the API's, the back office's English or
+    Chinese words, is not due to ship; one waiting only for the balance is."""
+    unpaid = ["WAIT_BUYER_PAY", "待付款", "Unpaid", "Awaiting Payment", "等待买家付款"]
+    rows = [{"order_id": f"U{n}", "ship_by": date(2026, 11, 12), "status": status,
+             "buyer": f"Unpaid{n}", "ordered_at": datetime(2026, 11, 1)}
+            for n, status in enumerate(unpaid)]
+    rows += [{"order_id": "P1", "ship_by": date(2026, 11, 14), "status": "待发货",
+              "buyer": "Paid", "ordered_at": datetime(2026, 11, 1)},
+             {"order_id": "B1", "ship_by": date(2026, 11, 15),
+              "status": "WAIT_BUYER_PAY_BALANCE", "buyer": "Deposit",
+              "ordered_at": datetime(2026, 11, 1)}]
+    with write(engine) as conn:
+        put(conn, store, "orders", rows)
+    data = build(engine, store)
+    due = item(data, "transactions")["facts"]["orders_due"]
+    assert (due["due_count"], due["overdue_count"]) == (2, 0)
+    assert [o["order_id"] for o in due["orders"]] == ["P1", "B1"]
+    text = render("checklist_daily.json.j2", checklist=data)["blocks"][-1]["text"]["text"]
+    assert "*2* orders to ship within 3 days, *0* overdue" in text
+    assert "P1 · Paid · ship by 2026-11-14" in text and "B1 · Deposit" in text
+    assert "Unpaid" not in text
 
 
 def test_create_daily_once_per_local_day(engine: Engine, store: Store) -> None:

@@ -10,11 +10,13 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Engine, func, select
 
+from bot import outbox
 from bot.checklist import build_daily, create_daily, load
 from bot.models import checklist_ticks
 from bot.storage import read, write
 from bot.stores import Store
 from handlers.checklist_actions import make_listener
+from jobs import checklist_messages
 from templates import render
 from tests.slack_app_env import Server, wait_for
 from tests.slack_limits import assert_within_slack_limits
@@ -62,11 +64,17 @@ def click(engine: Engine, body: dict[str, Any]) -> list[tuple[str, Any]]:
     return calls
 
 
-def posted(engine: Engine, store: Store) -> tuple[int, dict[str, Any]]:
+def posted(engine: Engine, store: Store, channels: tuple[str, ...] = ("C1",)
+           ) -> tuple[int, dict[str, Any]]:
+    """A recorded checklist, posted by the worker to `channels` (C1 at TS, the next ones at
+    TS2, TS3 …); its message."""
     with write(engine) as conn:
         put(conn, store, "posts", [{"post_id": "1", "published_at": NOW.replace(hour=0)}])
         cid = create_daily(conn, store, NOW)
         assert cid is not None
+        checklist_messages.post(conn, store, cid, NOW, list(channels))
+        for n, row in enumerate(outbox.posts_of(conn, f"checklist:{cid}", "checklist")):
+            outbox.delivered(conn, row.id, TS if n == 0 else f"{TS[:-1]}{n + 1}", NOW)
         return cid, render("checklist_daily.json.j2", checklist=load(conn, cid))
 
 
@@ -151,3 +159,15 @@ def test_through_the_real_app_over_http(server: Server, api: MockSlackAPI,
     with read(engine) as conn:
         assert conn.execute(select(checklist_ticks.c.item_key, checklist_ticks.c.user_id)
                             ).all() == [("data", "U0ALICE")]
+
+
+def test_a_tick_updates_the_checklist_in_every_channel(engine: Engine, store: Store) -> None:
+    """Posted to two channels: a tick in C1 redraws both, so C2 sees who did what too."""
+    cid, message = posted(engine, store, ("C1", "C2"))
+    calls = click(engine, payload(message, "p4p", True, cid))
+    updates = {(kw["channel"], kw["ts"]): kw for name, kw in calls if name == "chat_update"}
+    assert set(updates) == {("C1", TS), ("C2", TS[:-1] + "2")}
+    for update in updates.values():
+        assert p4p_block(update, cid)["accessory"]["initial_options"][0]["value"] == f"{cid}:p4p"
+        assert any(b["type"] == "context" and b["elements"][0]["text"].startswith(
+            "✓ done by <@U0ALICE> at ") for b in update["blocks"])

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.storage import dispose_all
-from bot.stores import Store, add_store
+from bot.stores import Store, add_store, configure_store
 from cli.main import main
 from cli.moments import parse_now
 from cli.terminal import message_text
@@ -59,8 +59,10 @@ def test_usage_error_exits_1_misuse_exits_2(cli) -> None:
     assert code == 2 and "no store named" in err
 
 
-def test_bare_date_now_means_the_end_of_that_local_day(cli, engine: Engine,
-                                                       store: Store) -> None:
+def test_bare_date_now_means_the_checklist_time_of_that_local_day(cli, engine: Engine,
+                                                                  store: Store) -> None:
+    """As for every command: a bare date is the morning the daily checklist sees (the
+    store's checklist_time, 09:00 by default); a naive time is the store's local time."""
     add_inquiries(engine, store, [inquiry("late", "2026-11-20 23:30")])
 
     def today(now: str) -> int:
@@ -68,11 +70,14 @@ def test_bare_date_now_means_the_end_of_that_local_day(cli, engine: Engine,
         assert code == 0
         return json.loads(out)["data"]["total"]
 
-    assert today("2026-11-20") == 3  # i7, i8 and the 23:30 one
-    assert today("2026-11-20T12:00") == 2  # store-local noon
+    assert today("2026-11-20") == 1  # 09:00 in Shanghai: i7 (08:00)
+    assert today("2026-11-20T12:00") == 2  # store-local noon: i7 and i8
     assert today("2026-11-20T12:00+00:00") == 2  # 20:00 in Shanghai
+    assert today("2026-11-20T23:59:59") == 3  # and the 23:30 one
     assert today("2026-11-20T16:00:00Z") == 0  # midnight in Shanghai: the 21st, a new day
-    assert parse_now("2026-11-20", SHANGHAI) == datetime(2026, 11, 20, 15, 59, 59)
+    configure_store(engine, store, settings={"checklist_time": "11:30"})
+    assert today("2026-11-20") == 2  # the store's own checklist time
+    assert parse_now("2026-11-20", SHANGHAI) == datetime(2026, 11, 20, 1, 0)
     assert parse_now("2026-11-20T09:00", SHANGHAI) == datetime(2026, 11, 20, 1, 0)
     assert parse_now("2026-11-20T09:00+01:00", SHANGHAI) == datetime(2026, 11, 20, 8, 0)
 

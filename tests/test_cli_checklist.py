@@ -54,7 +54,7 @@ def test_text_shows_items_with_boxes_and_figures(cli: Run, engine: Engine, store
     assert [line for line in lines if line.startswith("☐")] == [
         "☐ 1. Inquiries", "☐ 2. Data monitoring", "☐ 3. P4P", "☐ 4. Fan posts",
         "☐ 5. Transactions"]
-    assert "   • Spend 500.00 CNY of 800.00 daily budget (62%)" in lines
+    assert "   • Spend 500.00 CNY of 800.00 daily budget (63%)" in lines
     assert "   ⚠ no traffic report yet" in lines
     assert "*" not in out and "&lt;" not in out
 

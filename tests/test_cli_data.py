@@ -259,3 +259,46 @@ def test_kinds(cli: Run) -> None:
                           "orders", "posts"}
     product_id = next(f for f in kinds["products"]["fields"] if f["name"] == "product_id")
     assert product_id["required"] and "产品ID" in product_id["aliases"]
+
+
+@pytest.mark.parametrize("channel", ["#general", "general", "c0123abc", "C-1", "X0123456789"])
+def test_store_bind_refuses_a_channel_name(cli: Run, channel: str) -> None:
+    """Slack names channels by ID: a #name would be stored and never match an event."""
+    cli("store", "add", "acme")
+    code, out, err = cli("store", "bind", "acme", "--channel", channel)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{channel!r} is not a Slack channel ID (like C0123456789)" in err
+    assert "copy the Channel ID" in err
+    _, data = run_json(cli, "store", "list")
+    assert data["stores"][0]["channels"] == []
+
+
+def test_store_bind_takes_channel_ids(cli: Run) -> None:
+    cli("store", "add", "acme")
+    for channel in ("C0123456789", "G01ABCDEF", "D0DM"):
+        code, out, _ = cli("store", "bind", "acme", "--channel", channel)
+        assert code == 0 and out == f"channel {channel} now answers for store acme\n"
+    _, data = run_json(cli, "store", "list")
+    assert data["stores"][0]["channels"] == ["C0123456789", "G01ABCDEF", "D0DM"]
+
+
+@pytest.mark.parametrize(("zone", "suggested"), [
+    ("EST", "America/New_York"), ("US/Eastern", "America/New_York"),
+    ("Etc/GMT+5", "America/New_York or Asia/Shanghai"), ("PRC", "Asia/Shanghai"),
+    ("GMT", "Europe/London or UTC")])
+def test_a_timezone_must_be_a_region(cli: Run, zone: str, suggested: str) -> None:
+    """EST is a fixed offset: a New York store would be an hour off all summer."""
+    code, out, err = cli("store", "add", "acme", "--timezone", zone)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"timezone {zone!r} is" in err and "not a region" in err
+    assert f"such as {suggested}, or UTC" in err
+    cli("store", "add", "acme")
+    code, _, err = cli("store", "set", "acme", "--timezone", zone)
+    assert code == 2 and "not a region" in err
+    _, data = run_json(cli, "store", "list")
+    assert data["stores"][0]["timezone"] == "Asia/Shanghai"
+    for region in ("UTC", "America/Argentina/Buenos_Aires", "Europe/London"):
+        code, data = run_json(cli, "store", "set", "acme", "--timezone", region)
+        assert code == 0 and data["store"]["timezone"] == region

@@ -221,6 +221,7 @@ def test_config_changes_are_announced_and_used(engine: Engine, bound: Store) -> 
 
 @pytest.mark.parametrize(("line", "says"), [
     ("/opsbot config timezone Mars/Olympus", "unknown timezone"),
+    ("/opsbot config timezone EST", "such as America/New_York"),
     ("/opsbot config language fr", "unknown language"),
     ("/opsbot config posts_per_day many", "whole number of at least 1"),
     ("/opsbot config posts_per_day -3", "whole number of at least 1"),

@@ -58,11 +58,15 @@ def test_a_file_being_written_is_not_read_half_way(engine: Engine, store: Store,
     write_csv(drop_dir / ".hidden.csv", INQUIRIES)
     write_csv(drop_dir / "~$inquiries.xlsx", INQUIRIES)
     settled(drop_dir / "download.csv.part")
-    assert folder.scan(engine) == []  # just written: wait for a second look
+    # Just written: wait for a second look, and say so (temporary names are not reports).
+    (waiting,) = folder.scan(engine)
+    assert (waiting["file"], waiting["status"], waiting["moved_to"]) == (
+        "inquiries.csv", "waiting", None)
+    assert "still being written" in waiting["why"]
     # Still growing between the two scans: wait again.
     write_csv(fresh, INQUIRIES)
     os.utime(fresh, ns=(time.time_ns(), time.time_ns() + 1_000_000))
-    assert folder.scan(engine) == []
+    assert [r["status"] for r in folder.scan(engine)] == ["waiting"]
     (result,) = folder.scan(engine)  # unchanged since the last scan: complete
     assert result["file"] == "inquiries.csv" and result["rows"] == 2
     assert sorted(p.name for p in drop_dir.iterdir() if p.is_file()) == [
@@ -107,7 +111,37 @@ def test_store_sub_folders(engine: Engine, store: Store, drop_dir: Path) -> None
     assert results["nobody/inquiries.csv"]["status"] == "rejected"
     assert "no store named 'nobody'" in (
         drop_dir / "nobody" / "rejected" / "inquiries.csv.why.txt").read_text()
-    # Two stores now: a file at the top cannot tell which one it is for.
+    # Two stores now: a file at the top cannot tell which one it is for. The note speaks of
+    # folders (the user drops files, there is no --store to name) and lists the stores.
     assert results["top.csv"]["status"] == "rejected"
-    assert "sub-folder named after its store" in (
-        drop_dir / "rejected" / "top.csv.why.txt").read_text()
+    note = (drop_dir / "rejected" / "top.csv.why.txt").read_text()
+    assert "put it in a sub-folder named after its store (acme/, globex/)" in note
+    assert "--store" not in note and note.count("\n") == 1
+
+
+def test_files_deeper_in_a_store_folder_belong_to_that_store(engine: Engine, store: Store,
+                                                             drop_dir: Path) -> None:
+    """drop/acme/2026-11/x.csv is acme's (monthly folders); processed/ and rejected/ at any
+    depth are never read again."""
+    add_store(engine, "globex", "Europe/London")
+    deeper = drop_dir / "globex" / "2026-11" / "week 45"
+    deeper.mkdir(parents=True)
+    settled(write_csv(deeper / "inquiries.csv", INQUIRIES))
+    (result,) = DropFolder(drop_dir).scan(engine)
+    assert (result["file"], result["store"], result["status"], result["rows"]) == (
+        "globex/2026-11/week 45/inquiries.csv", "globex", "ingested", 2)
+    assert (deeper / "processed" / "inquiries.csv").exists()
+    with read(engine) as conn:
+        assert conn.execute(select(drops.c.source_ref)).scalar_one() == result["file"]
+    assert DropFolder(drop_dir).scan(engine) == []
+
+
+def test_an_empty_file_is_waited_for(engine: Engine, store: Store, drop_dir: Path) -> None:
+    empty = drop_dir / "acme" / "inquiries.csv"
+    empty.parent.mkdir()
+    empty.touch()
+    settled(empty)
+    (result,) = DropFolder(drop_dir).scan(engine)
+    assert (result["file"], result["store"], result["status"]) == (
+        "acme/inquiries.csv", "acme", "waiting")
+    assert result["why"] == "empty so far: waiting for it to be written"

@@ -132,3 +132,15 @@ def test_grace_period_is_a_setting() -> None:
 def test_bad_settings_say_how_to_fix_them(settings: dict, message: str) -> None:
     with pytest.raises(ScheduleError, match=message):
         checklist_due(SHANGHAI, {**DEFAULTS, **settings}, utc(2026, 11, 17, 1, 0))
+
+
+def test_no_catch_up_still_posts_at_the_tick_that_reaches_the_time() -> None:
+    """catch_up_hours 0: the worker ticks some seconds past the minute (09:00:17), and that
+    tick posts; a tick minutes later (after downtime) does not make it up."""
+    settings = {**DEFAULTS, "catch_up_hours": 0}
+    due = checklist_due(SHANGHAI, settings, datetime(2026, 11, 17, 1, 0, 17))  # 09:00:17
+    assert due is not None and due.day == date(2026, 11, 17) and not due.catch_up
+    assert due.late_by == timedelta(seconds=17)
+    assert checklist_due(SHANGHAI, settings, utc(2026, 11, 17, 1, 1, 45)) is not None
+    assert checklist_due(SHANGHAI, settings, utc(2026, 11, 17, 1, 2)) is None
+    assert checklist_due(SHANGHAI, settings, utc(2026, 11, 17, 1, 30)) is None

@@ -127,3 +127,16 @@ def test_other_counts_stay_plural_and_chinese_has_no_plural(engine: Engine, stor
     chinese = configure_store(engine, store, language="zh")
     zh = checked(run_command(engine, "/inquiries", "yesterday", store=chinese, now=NOW))
     assert "上期 2)" in str(zh.message) and "2 条询盘" in str(zh.message)
+
+
+@pytest.mark.parametrize(("value", "digits", "shown"), [
+    (12.5, 0, "13"), (13.5, 0, "14"), (-12.5, 0, "-13"), (2.675, 2, "2.68"),
+    (1_234_567.5, 0, "1,234,568"), (-0.4, 0, "0"), (7, 0, "7"), (None, 0, "–")])
+def test_number_rounds_half_up(value: float | None, digits: int, shown: str) -> None:
+    """The `number` filter every message uses rounds as on paper: 12.5 is 13; the percent
+    filters alike."""
+    from templates import _env
+
+    assert _env.filters["number"](value, digits) == shown
+    if value is not None:
+        assert _env.filters["percent"](value / 100, digits) == shown.replace(",", "") + "%"

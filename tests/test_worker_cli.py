@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from bot.models import alerts as alerts_table
 from bot.models import outbox as outbox_table
 from bot.storage import read
-from bot.stores import Store, bind_channel
+from bot.stores import Store, add_store, bind_channel, configure_store
 from cli.main import main
 from tests.test_alerts import NOW, YESTERDAY, history, insert_alert, seed_inquiries
 
@@ -49,6 +49,97 @@ def test_tick_json(database_url: str, engine: Engine, store: Store,
     code, out, _ = run_cli(capsys, "--database", database_url, "tick",
                            "--now", "2026-11-17T01:01:00")
     assert code == 0 and "nothing was due" in out and "1 pending" in out
+
+
+def test_tick_without_catch_up_posts_at_the_tick_past_the_minute(
+        database_url: str, engine: Engine, store: Store,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """catch_up_hours=0 is accepted; the worker's tick at 09:00:17 still posts the 09:00
+    checklist (and a tick after downtime does not)."""
+    bind_channel(engine, store, "C1")
+    code, out, _ = run_cli(capsys, "--database", database_url, "store", "set", "acme",
+                           "catch_up_hours=0")
+    assert code == 0
+    code, out, _ = run_cli(capsys, "--database", database_url, "tick",
+                           "--now", "2026-11-17T09:00:17+08:00")
+    assert code == 0
+    assert "checklist acme 2026-11-17: #1 queued for C1" in out and "catch-up" not in out
+    code, out, _ = run_cli(capsys, "--database", database_url, "tick",
+                           "--now", "2026-11-18T09:20:00+08:00")
+    assert code == 0 and "nothing was due" in out
+
+
+def test_tick_says_a_drop_is_still_being_written(
+        database_url: str, engine: Engine, store: Store, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    drop_dir = tmp_path / "drop"
+    (drop_dir / "acme" / "2026-11").mkdir(parents=True)
+    monkeypatch.setenv("OPSBOT_DROP_DIR", str(drop_dir))
+    fresh = drop_dir / "acme" / "2026-11" / "inquiries.csv"
+    fresh.write_text("询盘ID,创建时间\nQ1,2026-11-03 14:05\n", encoding="utf-8")
+    code, out, _ = run_cli(capsys, "--database", database_url, "tick",
+                           "--now", "2026-11-17T12:00:00+08:00")
+    assert code == 0
+    assert ("drop acme/2026-11/inquiries.csv: waiting: still being written (changed in the "
+            "last 10 s): taken once it stops changing") in out
+    assert "nothing was due" not in out
+    code, out, _ = run_cli(capsys, "--database", database_url, "tick",
+                           "--now", "2026-11-17T12:00:00+08:00", "--json")
+    (drop,) = json.loads(out)["drops"]
+    assert (drop["file"], drop["store"], drop["status"], drop["moved_to"]) == (
+        "acme/2026-11/inquiries.csv", "acme", "waiting", None)
+    old = time.time() - 60
+    os.utime(fresh, (old, old))
+    code, out, _ = run_cli(capsys, "--database", database_url, "tick",
+                           "--now", "2026-11-17T12:00:00+08:00")
+    assert code == 0 and "drop acme/2026-11/inquiries.csv: ingested -> " in out
+    assert (drop_dir / "acme" / "2026-11" / "processed" / "inquiries.csv").exists()
+
+
+def test_tick_on_a_bare_date_runs_that_morning(database_url: str, engine: Engine,
+                                               store: Store,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`--now 2026-11-13` means the store's checklist time that day, as for `checklist daily`:
+    the checklist is posted (it used to mean 23:59:59, when nothing is ever due)."""
+    bind_channel(engine, store, "C1")
+    code, out, _ = run_cli(capsys, "--database", database_url, "tick", "--now", "2026-11-13")
+    assert code == 0
+    assert out.startswith("tick at 2026-11-13T01:00:00Z\n")  # 09:00 in Shanghai
+    assert "checklist acme 2026-11-13: #1 queued for C1" in out
+
+
+def test_now_with_several_stores(database_url: str, engine: Engine, store: Store,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Several stores: a naive time is UTC; a bare date is their common morning, and when
+    their mornings differ the command asks for an offset instead of guessing."""
+    add_store(engine, "globex", "Europe/London")
+    code, out, err = run_cli(capsys, "--database", database_url, "tick", "--now", "2026-11-13")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert ("--now 2026-11-13 is a date, but the stores' mornings differ (acme 09:00 "
+            "Asia/Shanghai, globex 09:00 Europe/London): give a moment with an offset, e.g. "
+            "2026-11-13T09:00+08:00") in err
+    code, _, err = run_cli(capsys, "--database", database_url, "alerts", "--now", "2026-11-13")
+    assert code == 2 and err.rstrip().endswith(", or pick one store with --store")
+    code, out, _ = run_cli(capsys, "--database", database_url, "alerts", "--store", "globex",
+                           "--now", "2026-11-13", "--json")
+    assert code == 0 and json.loads(out)["now"] == "2026-11-13T09:00:00Z"
+    code, out, _ = run_cli(capsys, "--database", database_url, "tick",
+                           "--now", "2026-11-13T09:00")  # UTC: 09:00 in London
+    assert code == 0 and out.startswith("tick at 2026-11-13T09:00:00Z\n")
+    assert "checklist globex 2026-11-13" in out and "checklist acme" not in out
+    configure_store(engine, store, timezone="Europe/London")  # the same morning again
+    code, out, _ = run_cli(capsys, "--database", database_url, "tick", "--now", "2026-11-16")
+    assert code == 0 and "checklist acme 2026-11-16" in out and "checklist globex 2026-11-16" in out
+
+
+def test_now_rules_are_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["tick"], ["alerts"], ["checklist", "daily"], ["ask"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert ("without one it is the store's local time when the command is for one store, "
+                "else UTC; a bare date means the store's checklist time that day (09:00 local "
+                "by default)") in text, command
 
 
 def test_tick_rejects_a_bad_moment(database_url: str, capsys: pytest.CaptureFixture[str]
@@ -89,10 +180,11 @@ def test_alerts_text_says_a_window_is_a_sum(database_url: str, engine: Engine, s
             in out)
 
 
-def _worker(database: str, tmp_path: Path) -> subprocess.Popen[str]:
+def _worker(database: str, tmp_path: Path, **extra_env: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("SLACK_BOT_TOKEN", "OPSBOT_DROP_DIR")}
     env["OPSBOT_DATABASE_URL"] = database
+    env.update(extra_env)
     return subprocess.Popen([sys.executable, "-m", "cli", "worker"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -129,3 +221,37 @@ def test_worker_runs_one_leader_and_stops_on_sigterm(tmp_path: Path) -> None:
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def test_worker_log_shows_its_own_events_not_every_scheduler_run(tmp_path: Path) -> None:
+    """APScheduler's "Running job ..." / "executed successfully" lines (three jobs, every few
+    seconds) are not logged; the worker's own lines (a drop taken) are."""
+    database = f"sqlite:///{tmp_path / 'opsbot.db'}"
+    drop_dir = tmp_path / "drop"
+    drop_dir.mkdir()
+    report = drop_dir / "inquiries.csv"
+    report.write_text("询盘ID,创建时间\nQ1,2026-11-03 14:05\n", encoding="utf-8")
+    old = time.time() - 60
+    os.utime(report, (old, old))
+    worker = _worker(database, tmp_path, OPSBOT_DROP_DIR=str(drop_dir))
+    try:
+        assert worker.stdout is not None
+        seen = ""
+        deadline = time.monotonic() + 20
+        while "drop folder: inquiries.csv -> ingested" not in seen:
+            line = worker.stdout.readline()
+            assert line and time.monotonic() < deadline, f"no drop taken; output:\n{seen}"
+            seen += line
+        time.sleep(1.5)  # the jobs that just ran would have said "executed successfully"
+        worker.send_signal(signal.SIGTERM)
+        rest, _ = worker.communicate(timeout=15)
+        assert worker.returncode == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+    log = seen + rest
+    assert " INFO drop folder: inquiries.csv -> ingested (" in log
+    assert "opsbot worker: stopped" in log
+    for noise in ("Running job", "executed successfully", "Scheduler started", "Added job"):
+        assert noise not in log, log

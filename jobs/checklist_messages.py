@@ -1,0 +1,56 @@
+"""The daily checklist's Slack messages, queued in the outbox like every message.
+
+* post: one per bound channel when the checklist is created (jobs/tick.post_checklist);
+* late post: a channel bound after the day's checklist was created gets it too, with the
+  ticks so far, while the checklist is still within its catch-up window (bot/schedule.py),
+  exactly once (the same dedupe key as a first post);
+* a tick redraws every copy, in every channel (handlers/checklist_actions.py): edits are
+  outbox rows (`update_of`) carrying the whole current message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from bot import checklist, outbox
+from bot.stores import Store, checklist_language
+from templates import render
+
+POST = "checklist"
+EDIT = "checklist_update"
+
+
+def message(conn: Connection, checklist_id: int) -> dict[str, Any]:
+    """The checklist's message as it stands (figures as built, ticks so far)."""
+    return render("checklist_daily.json.j2", checklist=checklist.load(conn, checklist_id),
+                  lang=checklist_language(conn, checklist_id))
+
+
+def post(conn: Connection, store: Store, checklist_id: int, now: datetime,
+         channels: list[str]) -> list[str]:
+    """Queue the checklist in each of `channels` that has no post of it yet; the channels
+    it was queued for."""
+    posted = {p.channel for p in outbox.posts_of(conn, f"checklist:{checklist_id}", POST)}
+    missing = [c for c in channels if c not in posted]
+    if missing:
+        payload = message(conn, checklist_id)
+        for channel in missing:
+            outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=POST,
+                           subject=f"checklist:{checklist_id}",
+                           dedupe_key=f"checklist:{checklist_id}:{channel}", payload=payload,
+                           now=now)
+    return missing
+
+
+def redraw(conn: Connection, checklist_id: int, now: datetime, version: str) -> list[int]:
+    """Queue an edit of every post of the checklist, in every channel; the edits' ids."""
+    posts = outbox.posts_of(conn, f"checklist:{checklist_id}", POST)
+    if not posts:
+        return []
+    payload = message(conn, checklist_id)
+    return [outbox.enqueue_edit(conn, p, purpose=EDIT, payload=payload, now=now,
+                                dedupe_key=f"checklist:{checklist_id}:edit:{p.id}:{version}")
+            for p in posts]
