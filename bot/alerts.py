@@ -1,8 +1,10 @@
 """The inquiry-drop alert: detection on yesterday's count, and the incident's lifecycle in SQL.
 
-Series: inquiries per local day from the inquiry list (each inquiry on its local creation
-day); a store without an inquiry list falls back to the daily shop overview's inquiries
-column. Only complete days are judged: "yesterday" in the store's zone, and only if the data
+Series: valid inquiries per local day from the inquiry list (each inquiry on its local
+creation day; those the platform flagged as spam are left out, so a spam wave neither hides a
+drop nor fakes a rise); a store without an inquiry list falls back to the daily shop
+overview's inquiries column, the platform's count, in which spam cannot be told apart.
+Only complete days are judged: "yesterday" in the store's zone, and only if the data
 covers it - an inquiry list whose period runs to yesterday and that was ingested after
 yesterday ended (bot/freshness.py), or a traffic report dated yesterday. Today is never
 judged: a morning's count against whole days would always look like a drop. A day the data
@@ -39,7 +41,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from bot.detector import METHODS, MIN_WEEKS, DetectorSettings, Verdict, evaluate
 from bot.detector import SPANS as WINDOW_DAYS
-from bot.freshness import list_covered_until
+from bot.freshness import ARRIVED, list_covered_until
 from bot.models import alert_checks, alerts, drops, facts, stores
 from bot.p4p import spend_rows
 from bot.periods import local_midnight, local_today
@@ -67,8 +69,8 @@ def daily_inquiries(conn: Connection, store: Store, day: date, weeks: int = 8
                     ) -> tuple[dict[date, int], date | None, str]:
     """(counts per local day up to `day`, the last day the data covers, the source's name).
 
-    Days before the first inquiry are left out (no data, not zeros); days inside are 0 when
-    nothing was created.
+    Days before the first inquiry (spam or not) are left out (no data, not zeros); days inside
+    count the valid inquiries, 0 when none was created.
     """
     lo = day - timedelta(days=7 * (weeks + 2))
     first = conn.scalar(select(func.min(inquiries.c.created_at))
@@ -78,7 +80,7 @@ def daily_inquiries(conn: Connection, store: Store, day: date, weeks: int = 8
         start = max(lo, local_today(first, store.tz))
         counts = {start + timedelta(days=i): 0 for i in range((day - start).days + 1)}
         for (created,) in conn.execute(select(inquiries.c.created_at).where(
-                inquiries.c.store_id == store.id,
+                inquiries.c.store_id == store.id, inquiries.c.is_spam.is_not(True),
                 inquiries.c.created_at >= local_midnight(start, store.tz),
                 inquiries.c.created_at < local_midnight(day + timedelta(days=1), store.tz))):
             counts[local_today(created, store.tz)] += 1
@@ -156,9 +158,9 @@ def _traffic_hint(conn: Connection, store: Store, day: date) -> dict[str, Any] |
         return None
     usual = median(usual_values)
     if today <= HINT_TRAFFIC_DOWN * usual:
-        return {"kind": "traffic_down", "visitors": int(today), "usual": round(float(usual))}
+        return {"kind": "traffic_down", "visitors": int(today), "usual": round(float(usual), 2)}
     if today >= HINT_TRAFFIC_NORMAL * usual:
-        return {"kind": "traffic_normal", "visitors": int(today), "usual": round(float(usual))}
+        return {"kind": "traffic_normal", "visitors": int(today), "usual": round(float(usual), 2)}
     return None
 
 
@@ -168,7 +170,8 @@ def _country_counts(conn: Connection, store: Store, lo: date, hi: date) -> Count
             inquiries.c.store_id == store.id,
             inquiries.c.created_at >= local_midnight(lo, store.tz),
             inquiries.c.created_at < local_midnight(hi + timedelta(days=1), store.tz),
-            inquiries.c.country.is_not(None), inquiries.c.country.not_in(["", "-1", "-"]))
+            inquiries.c.country.is_not(None), inquiries.c.country.not_in(["", "-1", "-"]),
+            inquiries.c.is_spam.is_not(True))  # as the series judged: valid inquiries only
         .group_by(inquiries.c.country))
     return Counter({country: int(n) for country, n in rows})
 
@@ -441,9 +444,10 @@ def message_context(conn: Connection, alert_id: int, now: datetime) -> dict[str,
 
 
 def _checkpoint(conn: Connection, store: Store, now: datetime) -> tuple[int, date]:
-    """(the newest ingested drop's id or 0, yesterday): what an evaluation has seen."""
+    """(the newest ingested or duplicate drop's id or 0, yesterday): what an evaluation has
+    seen. A duplicate counts: a list dropped again covers more days (bot/freshness.py)."""
     newest = conn.scalar(select(func.max(drops.c.id)).where(
-        drops.c.store_id == store.id, drops.c.status == "ingested")) or 0
+        drops.c.store_id == store.id, drops.c.status.in_(ARRIVED))) or 0
     return newest, local_today(now, store.tz) - timedelta(days=1)
 
 

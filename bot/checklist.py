@@ -8,9 +8,14 @@
 
 The data is plain JSON-able data (dates and moments as ISO strings, moments in naive UTC):
 {"id" (load only), "store", "timezone", "day" (local date), "yesterday", "generated_at",
- "items": [{"key", "title", "facts", "done", "done_by", "done_at", "done_time", "stale"}]}.
-`stale` is None, or a note such as "no P4P report since 2026-11-12"; figures that would need
-the missing data are None rather than 0. `done_time` is the tick's local "HH:MM".
+ "items": [{"key", "title", "facts", "done", "done_by", "done_at", "done_time", "stale",
+ "staleness"}]}.
+`stale` is None, or a note such as "no P4P report since 2026-11-12"; `staleness` is the same
+as data, for messages to word in their language: a list of {"kind", "since"} (`since` the
+last day covered, None for no data yet; bot.freshness.staleness), empty when fresh; the data
+item's entry has "inquiries_from": "inquiry list" when its inquiries come from a fresh list.
+Figures that would need the missing data are None rather than 0. `done_time` is the tick's
+local "HH:MM".
 
 Exactly once: the (store_id, kind, day) unique key decides which of two racing workers
 records the day's checklist; the loser's insert fails inside a savepoint, so the caller's
@@ -28,12 +33,12 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import alerts
 from bot.fan_posts import posts_figures
-from bot.freshness import newest_days, stale_note
+from bot.freshness import newest_days, stale_note, staleness
 from bot.inquiry_checks import inquiry_figures
 from bot.models import checklist_ticks, checklists, stores
 from bot.orders import due_orders
 from bot.p4p import p4p_figures
-from bot.periods import as_utc, local_time, local_today
+from bot.periods import as_utc, local_midnight, local_time, local_today
 from bot.stalled import CLASSES, classify
 from bot.stores import Store
 from bot.traffic_level import data_figures
@@ -73,18 +78,32 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _item(key: str, facts: dict[str, Any], stale: str | None) -> dict[str, Any]:
+def _item(key: str, facts: dict[str, Any], stale: str | None,
+          staleness: list[dict[str, Any] | None]) -> dict[str, Any]:
     return {"key": key, "title": TITLES[key], "facts": _jsonable(facts), "done": False,
-            "done_by": None, "done_at": None, "done_time": None, "stale": stale}
+            "done_by": None, "done_at": None, "done_time": None, "stale": stale,
+            "staleness": [entry for entry in staleness if entry]}
 
 
-def _previous_checklist_at(conn: Connection, store: Store, today: date) -> datetime | None:
-    return conn.scalar(
-        select(checklists.c.created_at).where(
+def _new_from(conn: Connection, store: Store, today: date) -> date | None:
+    """The first local day whose inquiries are new to the checklist of `today`: the day after
+    the last data day the previous checklist counted (its `new_to`), or its own `new_from` when
+    it could not count them (no fresh inquiry list); None without a previous checklist."""
+    row = conn.execute(
+        select(checklists.c.day, checklists.c.data).where(
             checklists.c.store_id == store.id, checklists.c.kind == DAILY,
             checklists.c.day < today,
         ).order_by(checklists.c.day.desc()).limit(1)
-    )
+    ).first()
+    if row is None:
+        return None
+    found = next((i.get("facts") or {} for i in (row.data or {}).get("items", [])
+                  if i.get("key") == "inquiries"), {})
+    if found.get("new") is None and found.get("new_from"):
+        return date.fromisoformat(found["new_from"])
+    if found.get("new_to"):
+        return date.fromisoformat(found["new_to"]) + timedelta(days=1)
+    return row.day  # recorded before new_to existed: it counted up to its yesterday
 
 
 def build_daily(conn: Connection, store: Store, now: datetime, day: date | None = None
@@ -97,28 +116,37 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
     fresh = newest_days(conn, store,
                         ("inquiries", "traffic", "p4p", "posts", "orders", "customers"))
     stale = {kind: stale_note(kind, day, yesterday) for kind, day in fresh.items()}
+    entry = {kind: staleness(kind, day, yesterday) for kind, day in fresh.items()}
 
     # Inquiries: "new" needs a fresh list; the unreplied backlog is shown from the last one.
-    previous = _previous_checklist_at(conn, store, today)
-    since = previous or now - timedelta(hours=24)
+    # New ones are counted by local creation day, the days after those the previous checklist
+    # counted up to yesterday (yesterday alone without one): lists are exported in the
+    # morning, so each inquiry is new in exactly one checklist, whenever it was created.
+    new_from = _new_from(conn, store, today)
+    previous = new_from is not None
+    new_from = min(new_from or yesterday, yesterday)
+    since = local_midnight(new_from, store.tz)
     if fresh["inquiries"] is None:
         inquiry_facts: dict[str, Any] = {
             "since": since, "new": None, "unreplied_hours": store.setting("unreplied_hours"),
             "unreplied_count": None, "unreplied": [], "unreplied_by_owner": [],
             "spam_count": None, "spam": [], "duplicate_count": None, "duplicates": []}
     else:
-        inquiry_facts = inquiry_figures(conn, store, now, since)
+        inquiry_facts = inquiry_figures(conn, store, now, since,
+                                        local_midnight(today, store.tz))
         if stale["inquiries"]:
             inquiry_facts.update(new=None, spam_count=None, spam=[], duplicate_count=None,
                                  duplicates=[])
-    inquiry_facts["since_checklist"] = previous is not None
+    inquiry_facts.update(since_checklist=previous, new_from=new_from, new_to=yesterday)
 
     data_facts = data_figures(conn, store, yesterday, traffic_fresh=not stale["traffic"],
                               inquiries_fresh=not stale["inquiries"])
     data_facts["alerts"] = _alerts(conn, store, now)
     data_stale = stale["traffic"]
+    data_entry = entry["traffic"]
     if data_stale and data_facts["inquiries_source"] == "inquiry list":
         data_stale += " (inquiries from the inquiry list)"
+        data_entry = {**entry["traffic"], "inquiries_from": "inquiry list"}
 
     no_customers = (fresh["orders"] is None and fresh["inquiries"] is None
                     and fresh["customers"] is None)
@@ -131,6 +159,8 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
     }
     transactions_stale = ("no order, inquiry or CRM list yet" if no_customers
                           else stale["orders"])
+    transactions_entries = ([entry["orders"], entry["inquiries"], entry["customers"]]
+                            if no_customers else [entry["orders"]])
 
     return {
         "store": store.name,
@@ -139,13 +169,13 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
         "yesterday": yesterday.isoformat(),
         "generated_at": now.isoformat(),
         "items": [
-            _item("inquiries", inquiry_facts, stale["inquiries"]),
-            _item("data", data_facts, data_stale),
+            _item("inquiries", inquiry_facts, stale["inquiries"], [entry["inquiries"]]),
+            _item("data", data_facts, data_stale, [data_entry]),
             _item("p4p", p4p_figures(conn, store, yesterday, fresh=not stale["p4p"]),
-                  stale["p4p"]),
+                  stale["p4p"], [entry["p4p"]]),
             _item("posts", posts_figures(conn, store, yesterday, fresh=not stale["posts"]),
-                  stale["posts"]),
-            _item("transactions", transactions, transactions_stale),
+                  stale["posts"], [entry["posts"]]),
+            _item("transactions", transactions, transactions_stale, transactions_entries),
         ],
     }
 

@@ -2,12 +2,17 @@
 inquiry-drop alert's "does not cover … yet".
 
 Daily reports (traffic, P4P) carry their own dates: their freshness is the newest date in
-the facts. Lists (inquiries, orders, fan posts, CRM) are snapshots: a list covers the days
-up to the end of its report period (`drops.period_end`, from the file's name or title), but
-never the day it was ingested or later, as that day was not over yet; a list without a period
-covers the days before the one it was ingested on. The newest coverage of any ingested list
-of the kind counts. Either is stale when older than yesterday (the store's local
-yesterday), and missing when there is none at all.
+the facts. Lists (inquiries, orders, fan posts, CRM) are snapshots: a day with no rows in a
+list is a day with nothing in it, not a day the list does not cover. A list covers the days
+up to the end of the period in its title or file name (`drops.period_end` when
+`drops.period_source` is "title" or "name"); a list without one covers the days before the
+one it arrived on (in the store's timezone: an export made today covers yesterday
+completely), and at least the day of its newest row unless that is the arrival day itself.
+Neither covers the arrival day or later, as that day was not over yet. A duplicate drop (the
+same content dropped again later) arrived too: it covers the same way from its own arrival.
+The newest coverage of any ingested or duplicate list of the kind counts. Either is stale
+when older than yesterday (the store's local yesterday), and missing when there is none at
+all.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ LABELS = {
     "customers": "CRM list",
 }
 DATED = ("traffic", "p4p")  # kinds whose rows are per local date
+ARRIVED = ("ingested", "duplicate")  # drops that say when a list's content arrived
+FROM_FILE = ("title", "name")  # period sources that say what a list covers
 
 
 def list_covered_until(conn: Connection, store: Store, kind: str) -> date | None:
@@ -41,19 +48,29 @@ def _lists_covered_until(conn: Connection, store: Store, kinds: tuple[str, ...]
                          ) -> dict[str, date]:
     """list_covered_until of several list kinds, in one query on drops."""
     rows = conn.execute(
-        select(drops.c.kind, drops.c.period_end, func.max(drops.c.created_at)).where(
-            drops.c.store_id == store.id, drops.c.kind.in_(kinds), drops.c.status == "ingested"
-        ).group_by(drops.c.kind, drops.c.period_end)
+        select(drops.c.kind, drops.c.period_end, drops.c.period_source,
+               func.max(drops.c.created_at)).where(
+            drops.c.store_id == store.id, drops.c.kind.in_(kinds),
+            drops.c.status.in_(ARRIVED),
+        ).group_by(drops.c.kind, drops.c.period_end, drops.c.period_source)
     )
     out: dict[str, date] = {}
-    for kind, period_end, ingested in rows:
-        covered = _covered(period_end, local_today(ingested, store.tz) - timedelta(days=1))
+    for kind, period_end, source, arrived in rows:
+        covered = _covered(period_end, source, local_today(arrived, store.tz))
         out[kind] = max(out.get(kind, covered), covered)
     return out
 
 
-def _covered(period_end: date | None, before_ingest: date) -> date:
-    return before_ingest if period_end is None else min(period_end, before_ingest)
+def _covered(period_end: date | None, source: str | None, arrival: date) -> date:
+    """The last day a list that arrived on local day `arrival` covers (see the module doc);
+    `period_end` is its title's or name's period end, or its newest row's day (`source`
+    "rows", or None for a drop recorded before period_source existed)."""
+    before = arrival - timedelta(days=1)
+    if period_end is None:
+        return before
+    if source in FROM_FILE:
+        return min(period_end, before)
+    return max(period_end, before) if period_end != arrival else before
 
 
 def newest_days(conn: Connection, store: Store, kinds: tuple[str, ...]
@@ -65,6 +82,16 @@ def newest_days(conn: Connection, store: Store, kinds: tuple[str, ...]
                                .where(facts[kind].c.store_id == store.id))
                    if kind in DATED else lists.get(kind))
             for kind in kinds}
+
+
+def staleness(kind: str, newest: date | None, yesterday: date) -> dict[str, str | None] | None:
+    """None when the data covers yesterday, else {"kind", "since"}: the newest day covered
+    (ISO), or None when there is no data of the kind at all. Messages word it per language."""
+    if newest is None:
+        return {"kind": kind, "since": None}
+    if newest < yesterday:
+        return {"kind": kind, "since": newest.isoformat()}
+    return None
 
 
 def stale_note(kind: str, newest: date | None, yesterday: date) -> str | None:

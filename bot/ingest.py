@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
+from bot.freshness import DATED
 from bot.kinds import (
     ALIASES,
     KIND_BY_NAME,
@@ -87,6 +88,7 @@ class DropResult:
     unchanged: int = 0
     quarantined: int = 0
     period: tuple[date, date] | None = None
+    period_source: str | None = None  # "title" | "name" | "rows" (drops.period_source)
     errors: list[str] = field(default_factory=list)
     drop_id: int | None = None
     duplicate_of: int | None = None
@@ -577,7 +579,8 @@ def _record(conn: Connection, store: Store, name: str, sha: str, result: DropRes
         insert(drops).values(
             store_id=store.id, file_name=name[:_FILE_NAME_MAX], sha256=sha, kind=result.kind,
             status=result.status, source=source, source_ref=source_ref,
-            period_start=period[0], period_end=period[1], rows=result.rows,
+            period_start=period[0], period_end=period[1],
+            period_source=result.period_source if result.period else None, rows=result.rows,
             inserted=result.inserted, updated=result.updated, unchanged=result.unchanged,
             quarantined=result.quarantined, errors=result.errors,
             duplicate_of=result.duplicate_of, created_at=utcnow(),
@@ -672,6 +675,13 @@ def _duplicate(conn: Connection, store: Store, name: str, sha: str, result: Drop
     result.kind = first.kind
     result.duplicate_of = earlier
     result.period = (first.period_start, first.period_end) if first.period_start else None
+    # The same content arrived again: a list's coverage (bot/freshness.py) runs from this
+    # arrival, up to the end of the period its title gives, else its own name (an empty
+    # list re-exported for a later period is the same bytes), else the first one's.
+    result.period_source = first.period_source
+    named = period_from_name(name) if first.kind not in DATED else None
+    if named and first.period_source != "title" and not KIND_BY_NAME[first.kind].periodic:
+        result.period, result.period_source = named, "name"
     result.errors = [f"already ingested as drop {earlier} ({first.file_name}); nothing changed"]
     result.drop_id = _record(conn, store, name, sha, result, source, source_ref)
     return result
@@ -684,9 +694,13 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
     result.kind = kind.name
     columns = column_map(kind, sheet.header)
     period = None
-    if kind.periodic:
-        period = period_from_titles(sheet.title_lines) or period_from_name(name)
-        if period is None:
+    if kind.periodic or kind.name not in DATED:
+        # Periodic reports need their period; a list (a snapshot) covers the period its
+        # title or name gives, if any; dated reports' rows say which days they cover.
+        titled = period_from_titles(sheet.title_lines)
+        period = titled or period_from_name(name)
+        result.period_source = "title" if titled else "name" if period else None
+        if period is None and kind.periodic:
             raise Rejected(
                 f"a {kind.name} report needs its period: a title row like "
                 "时间周期2026-11-01~2026-11-07 above the header, or a date in the file name "
@@ -705,7 +719,8 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
     quarantined: list[dict[str, Any]] = []
     for chunk, is_last in _with_last(sheet.chunks):
         cut_row = chunk[-1][0] if (cut_off and is_last and chunk) else None
-        parsed = _parse_chunk(kind, sheet.header, columns, chunk, store.tz, period, cut_row,
+        parsed = _parse_chunk(kind, sheet.header, columns, chunk, store.tz,
+                              period if kind.periodic else None, cut_row,
                               units.percent_in(chunk))
         result.rows += parsed.rows
         bad = parsed.bad + writer.write(parsed.good)
@@ -729,7 +744,9 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
         result.errors.append("the file has a header but no data rows")
     if period is None and days:
         result.period = (min(days), max(days))
+        result.period_source = "rows"
     conn.execute(update(drops).where(drops.c.id == drop_id).values(
+        period_source=result.period_source if result.period else None,
         rows=result.rows, inserted=result.inserted, updated=result.updated,
         unchanged=result.unchanged, quarantined=result.quarantined, errors=result.errors,
         period_start=result.period[0] if result.period else None,

@@ -1,10 +1,12 @@
 """The checklist's inquiry figures: new, unreplied, spam suspects and duplicates.
 
 All moments are naive UTC. Rules, as the item reports them:
-- new: created after `since` (the previous checklist, or 24 h before `now`) up to `now`;
+- new: valid (not flagged as spam) inquiries created from `since` to before `until`, the
+  local days the checklist counts (bot/checklist.build_daily), up to `now`;
 - unreplied: no reply yet and older than the store's `unreplied_hours`, spam suspects left
   out (the operator deletes those rather than answering); oldest first;
-- spam suspects: new inquiries the platform flagged as spam, to be verified by hand;
+- spam suspects: inquiries of those days the platform flagged as spam, to be verified by
+  hand (not in "new");
 - duplicates: a new inquiry from the same buyer about the same product as an earlier one
   within `duplicate_days`. The buyer is the e-mail when there is one, else buyer name plus
   company; the product is its ID, else its title. An inquiry without either is never called
@@ -65,9 +67,22 @@ def _brief(row: Any, now: datetime) -> dict[str, Any]:
     }
 
 
-def inquiry_figures(conn: Connection, store: Store, now: datetime, since: datetime
-                    ) -> dict[str, Any]:
-    """Plain figures of the inquiries item as of `now` (naive UTC)."""
+def _by_owner(groups: Any) -> list[dict[str, Any]]:
+    """Unreplied counts per owner: most first, then named owners by name (case aside), no
+    owner (NULL or blank) last. Sorted here, not in SQL: SQLite and PostgreSQL order NULLs
+    and text apart."""
+    counts: dict[str | None, int] = {}
+    for owner, n in groups:
+        counts[owner or None] = counts.get(owner or None, 0) + n
+    ranked = sorted(counts.items(), key=lambda c: (-c[1], c[0] is None,
+                                                   (c[0] or "").casefold(), c[0] or ""))
+    return [{"owner": owner, "count": n} for owner, n in ranked]
+
+
+def inquiry_figures(conn: Connection, store: Store, now: datetime, since: datetime,
+                    until: datetime) -> dict[str, Any]:
+    """Plain figures of the inquiries item as of `now` (naive UTC); new ones are created in
+    [since, until)."""
     unreplied_before = now - timedelta(hours=store.setting("unreplied_hours"))
     unreplied_where = and_(
         inquiries.c.store_id == store.id,
@@ -81,7 +96,7 @@ def inquiry_figures(conn: Connection, store: Store, now: datetime, since: dateti
     ).all()
     by_owner = conn.execute(
         select(inquiries.c.owner, func.count().label("n")).where(unreplied_where)
-        .group_by(inquiries.c.owner).order_by(func.count().desc(), inquiries.c.owner)
+        .group_by(inquiries.c.owner)
     ).all()
     unreplied_count = sum(n for _, n in by_owner)
 
@@ -91,11 +106,11 @@ def inquiry_figures(conn: Connection, store: Store, now: datetime, since: dateti
         select(inquiries).where(
             inquiries.c.store_id == store.id,
             inquiries.c.created_at > window,
-            inquiries.c.created_at <= now,
+            inquiries.c.created_at < until, inquiries.c.created_at <= now,
         ).order_by(inquiries.c.created_at, inquiries.c.inquiry_id)
     ).all()
-    new = [r for r in recent if r.created_at > since]
-    spam = [r for r in new if r.is_spam]
+    spam = [r for r in recent if r.created_at >= since and r.is_spam]
+    new = [r for r in recent if r.created_at >= since and not r.is_spam]
 
     duplicates: list[dict[str, Any]] = []
     first_seen: dict[tuple[str, str], list[Any]] = {}
@@ -105,7 +120,7 @@ def inquiry_figures(conn: Connection, store: Store, now: datetime, since: dateti
             continue
         earlier = [e for e in first_seen.get((buyer, product), [])
                    if row.created_at - e.created_at <= limit]
-        if row.created_at > since and earlier:
+        if row.created_at >= since and earlier:
             duplicates.append({**_brief(row, now), "duplicate_of": earlier[0].inquiry_id,
                                "first_at": earlier[0].created_at.isoformat()})
         first_seen.setdefault((buyer, product), []).append(row)
@@ -116,7 +131,7 @@ def inquiry_figures(conn: Connection, store: Store, now: datetime, since: dateti
         "unreplied_hours": store.setting("unreplied_hours"),
         "unreplied_count": unreplied_count,
         "unreplied": [_brief(r, now) for r in oldest],
-        "unreplied_by_owner": [{"owner": o or None, "count": n} for o, n in by_owner],
+        "unreplied_by_owner": _by_owner(by_owner),
         "spam_count": len(spam),
         "spam": [_brief(r, now) for r in spam[:SHOWN]],
         "duplicate_count": len(duplicates),

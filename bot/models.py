@@ -76,6 +76,9 @@ drops = Table(
     Column("source_ref", String(200)),  # e.g. the Slack file id
     Column("period_start", Date),
     Column("period_end", Date),
+    # Where the period came from: "title" (a title row), "name" (the file name) or "rows"
+    # (the dates in the rows); None for a drop without a period. A list's coverage depends on it.
+    Column("period_source", String(8)),
     Column("rows", Integer, nullable=False, server_default="0"),
     Column("inserted", Integer, nullable=False, server_default="0"),
     Column("updated", Integer, nullable=False, server_default="0"),

@@ -247,6 +247,8 @@ _D = r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
 _RANGE = re.compile(_D + r"\s*(?:~|～|至|到|—|–|-|to)\s*" + _D, re.I)
 _SINGLE = re.compile(_D)
 _FILE_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+_FILE_RANGE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})\s*(?:~|～|_|-|至|到|to)\s*"
+                         r"(\d{4})-?(\d{2})-?(\d{2})(?!\d)", re.I)
 
 
 def _date(y: str, m: str, d: str) -> date | None:
@@ -272,8 +274,14 @@ def period_from_titles(titles: list[str]) -> tuple[date, date] | None:
 
 
 def period_from_name(file_name: str) -> tuple[date, date] | None:
-    """`Products-2026-11-15.xls` or `getKeywords-2026-11-15 (1).xls`: that one day."""
-    for m in _FILE_DATE.finditer(Path(file_name).name):  # other digits may come first
+    """`Products-2026-11-15.xls` or `getKeywords-2026-11-15 (1).xls`: that one day;
+    `询盘列表_20261112-20261118.csv` (two dates joined by -, _, ~ or "to"): that period."""
+    name = Path(file_name).name
+    for m in _FILE_RANGE.finditer(name):
+        start, end = _date(*m.groups()[:3]), _date(*m.groups()[3:])
+        if start and end:
+            return (start, end) if start <= end else (end, start)
+    for m in _FILE_DATE.finditer(name):  # other digits may come first
         if day := _date(*m.groups()):
             return day, day
     return None

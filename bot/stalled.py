@@ -18,8 +18,10 @@ As of `now`, at most one class, tried in this order (every "older than" is stric
 - zombie: has inquired, has never ordered, no contact after the latest inquiry, and that
   inquiry is older than `zombie_days`;
 - hesitant: has inquired, was contacted after the latest inquiry, has not ordered since it,
-  and the last contact is older than `hesitant_days`;
-- lost: neither an order nor a contact in the last `lost_days`, though there was one before.
+  and the last contact is older than `hesitant_days` but not than `lost_days`;
+- lost: neither an order nor a contact in the last `lost_days`, though there was one before
+  (so a hesitant buyer left without contact for `lost_days` is lost: a list of every
+  follow-up that ever went quiet would not be a list to act on).
 A customer whose last order is within `lost_days` is in no class.
 """
 
@@ -221,7 +223,8 @@ def classify_one(c: Customer, store: Store, now: datetime) -> tuple[str, datetim
                 and now - c.last_inquiry > timedelta(days=store.setting("zombie_days"))):
             return "zombie", c.last_inquiry
         if (followed_up and (c.last_order is None or c.last_order < c.last_inquiry)
-                and now - c.last_contact > timedelta(days=store.setting("hesitant_days"))):
+                and timedelta(days=store.setting("hesitant_days")) < now - c.last_contact
+                <= lost):
             return "hesitant", c.last_contact
     quiet_contact = c.last_contact is None or now - c.last_contact > lost
     if quiet_contact and (c.ordered or c.last_contact is not None):

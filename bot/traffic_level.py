@@ -9,9 +9,17 @@ for the same day; adding them all would count the day two or three times. One le
 per date, the first present of: total rows (no source, no country), source rows (no
 country), country rows (no source), rows with both.
 
-Inquiries come from the inquiry list when there is a fresh one (each inquiry is counted on
-its local creation day; days before the list's first inquiry are "no data", not zeros), else
-from the traffic report.
+Inquiries come from the inquiry list when there is a fresh one: valid inquiries only (those
+the platform flagged as spam are left out, so a spam wave neither hides a drop nor fakes a
+rise; the checklist lists them apart), each counted on its local creation day; days before
+the list's first inquiry are "no data", not zeros. When that list has too little history for
+a usual level (under 4 weeks) and the traffic report has one, or without a fresh list, they
+come from the traffic report's inquiries column, value and usual level both: the platform's
+count, in which spam cannot be told apart. `inquiries_source` says which, and
+`inquiries_valid_only` whether spam is left out.
+
+A metric whose column the traffic report of yesterday lacks is None (unknown, not 0) and is
+named in `not_in_report`.
 """
 
 from __future__ import annotations
@@ -62,7 +70,8 @@ def daily_traffic(conn: Connection, store: Store, days: list[date]) -> dict[date
 
 
 def inquiry_counts(conn: Connection, store: Store, days: list[date]) -> dict[date, int]:
-    """Inquiries created per local day, for the days the inquiry list covers."""
+    """Valid inquiries (not flagged as spam) created per local day, for the days the inquiry
+    list covers (from its first inquiry, spam or not)."""
     first = conn.scalar(select(func.min(inquiries.c.created_at))
                         .where(inquiries.c.store_id == store.id))
     if first is None:
@@ -75,7 +84,7 @@ def inquiry_counts(conn: Connection, store: Store, days: list[date]) -> dict[dat
     counts = dict.fromkeys(covered, 0)
     for (created,) in conn.execute(
         select(inquiries.c.created_at).where(
-            inquiries.c.store_id == store.id,
+            inquiries.c.store_id == store.id, inquiries.c.is_spam.is_not(True),
             inquiries.c.created_at >= start, inquiries.c.created_at < end)
     ):
         day = local_today(created, tz)
@@ -105,8 +114,18 @@ def data_figures(conn: Connection, store: Store, yesterday: date, *, traffic_fre
     if inquiries_fresh:
         counts = inquiry_counts(conn, store, days)
         if yesterday in counts:
-            figures["inquiries"] = _compare(counts[yesterday], [counts.get(d) for d in weeks])
-            figures["inquiries_source"] = "inquiry list"
+            listed = _compare(counts[yesterday], [counts.get(d) for d in weeks])
+            reported = figures["inquiries"]
+            # a list too young for a usual level gives way to a report that has one
+            if listed["usual"] is not None or reported["value"] is None \
+                    or reported["usual"] is None:
+                figures["inquiries"] = listed
+                figures["inquiries_source"] = "inquiry list"
+    figures["inquiries_valid_only"] = figures["inquiries_source"] == "inquiry list"
+    reported_day = per_day.get(yesterday) if traffic_fresh else None
+    figures["not_in_report"] = [
+        m for m in METRICS if reported_day is not None and reported_day[m] is None
+        and not (m == "inquiries" and figures["inquiries_valid_only"])]
     return figures
 
 

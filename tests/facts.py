@@ -20,6 +20,7 @@ def put(conn: Connection, store: Store, kind: str, rows: list[dict[str, Any]],
         store_id=store.id, file_name=f"{kind}.csv", sha256=uuid.uuid4().hex, kind=kind,
         status="ingested", source="cli", rows=len(rows), errors=[], created_at=ingested_at,
         period_start=period[0] if period else None, period_end=period[1] if period else None,
+        period_source="name" if period else None,
     ).returning(drops.c.id)).scalar_one()
     blank = {c.name: None for c in facts[kind].columns if c.name != "id"}
     if rows:

@@ -287,6 +287,11 @@ def test_hints_country_gone_and_p4p_paused(engine: Engine, acme: Store) -> None:
                    ingested_at=NOW - timedelta(minutes=20))
     seed_inquiries(engine, acme, {YESTERDAY: 4}, ingested_at=NOW - timedelta(minutes=10),
                    country=lambda i: "DE")
+    # Spam from the US yesterday does not bring the US back: the series counts valid ones.
+    spam = [{"inquiry_id": f"spam{i}", "created_at": local_moment(acme, YESTERDAY, 10, i),
+             "country": "US", "buyer": "bot", "is_spam": True} for i in range(5)]
+    with write(engine) as conn:
+        put(conn, acme, "inquiries", spam, NOW - timedelta(minutes=10))
     p4p = [{"date": YESTERDAY - timedelta(days=k), "plan": "main", "spend": 300.0}
            for k in range(1, 15)]
     p4p.append({"date": YESTERDAY, "plan": "main", "spend": 0.0})

@@ -49,16 +49,17 @@ INQUIRIES = [
              replied_at=datetime(2026, 11, 11, 5, 0)),
     _inquiry("I3", datetime(2026, 11, 12, 0, 30), buyer="Cara", company="CCo",
              product_id="P2", owner="Wang", country="DE"),
-    # new since 2026-11-12 01:00 UTC (24 h before NOW; no previous checklist):
+    # yesterday, Thursday 2026-11-12 local (2026-11-11 16:00 .. 2026-11-12 16:00 UTC): I3 above,
+    # I4 I5 I6 I7; with no previous checklist, these are the new ones
     _inquiry("I4", datetime(2026, 11, 12, 2, 0), buyer="Ann", email="ANN@x.com",
              product_id="P1", owner="Li"),
-    _inquiry("I5", datetime(2026, 11, 12, 10, 0), buyer="Spammer", is_spam=True,
+    _inquiry("I5", datetime(2026, 11, 12, 4, 0), buyer="Spammer", is_spam=True,
              product_id="P1"),
-    _inquiry("I6", datetime(2026, 11, 12, 20, 0), buyer="cara", company="CCo ",
+    _inquiry("I6", datetime(2026, 11, 12, 7, 0), buyer="cara", company="CCo ",
              product_id="P2", owner="Wang"),
-    _inquiry("I7", datetime(2026, 11, 12, 21, 0), buyer="Dan", email="dan@y.com",
+    _inquiry("I7", datetime(2026, 11, 12, 8, 0), buyer="Dan", email="dan@y.com",
              product_id="P1"),
-    _inquiry("I9", datetime(2026, 11, 13, 0, 59), buyer="Eve", product_id="P3"),
+    _inquiry("I9", datetime(2026, 11, 13, 0, 59), buyer="Eve", product_id="P3"),  # today
     _inquiry("I10", datetime(2026, 11, 13, 2, 0), buyer="Fay", product_id="P3"),  # after NOW
 ]
 
@@ -70,8 +71,9 @@ def test_inquiries_item(engine: Engine, store: Store) -> None:
     it = item(data, "inquiries")
     f = it["facts"]
     assert it["stale"] is None and it["title"] == "Inquiries" and it["done"] is False
-    assert f["new"] == 5  # I4 I5 I6 I7 I9
-    assert f["since_checklist"] is False
+    assert f["new"] == 4  # I3 I4 I6 I7: yesterday's valid inquiries; I5 is spam
+    assert (f["since_checklist"], f["new_from"], f["new_to"]) == (False, "2026-11-12",
+                                                                  "2026-11-12")
     # unreplied > 24 h, spam left out, oldest first: I8 (4d 1h), I1 (2d 23h), I3 (1d 0h)
     assert f["unreplied_count"] == 3
     assert [(q["inquiry_id"], q["age"], q["owner"]) for q in f["unreplied"]] == [
@@ -91,20 +93,21 @@ def test_new_inquiries_count_since_the_previous_checklist(engine: Engine, store:
         assert create_daily(conn, store, datetime(2026, 11, 12, 12, 0)) is not None
     f = item(build(engine, store), "inquiries")["facts"]
     assert f["since_checklist"] is True
-    assert f["new"] == 3  # I6 I7 I9, after 2026-11-12 12:00 UTC
-    assert [d["inquiry_id"] for d in f["duplicates"]] == ["I6"]
+    # the checklist of 2026-11-12 counted 2026-11-11: this one counts 2026-11-12 (I3 I4 I6 I7)
+    assert (f["new"], f["new_from"], f["new_to"]) == (4, "2026-11-12", "2026-11-12")
+    assert [d["inquiry_id"] for d in f["duplicates"]] == ["I4", "I6"]
 
 
 def test_duplicate_window_boundary(engine: Engine, store: Store) -> None:
-    first = datetime(2026, 11, 10, 1, 0)
+    first = datetime(2026, 11, 9, 1, 0)  # B, D and E are new: yesterday, 09:00-10:00 local
     with write(engine) as conn:
         put(conn, store, "inquiries", [
             _inquiry("A", first, email="a@a", product_id="P"),
             _inquiry("B", first + timedelta(days=3), email="a@a", product_id="P"),  # = 3 days
-            _inquiry("C", first - timedelta(days=1), email="c@c", product_title="Lamp"),
-            _inquiry("D", first + timedelta(days=2, minutes=1), email="c@c",
+            _inquiry("C", first - timedelta(minutes=1), email="c@c", product_title="Lamp"),
+            _inquiry("D", first + timedelta(days=3), email="c@c",
                      product_title="lamp"),  # 3 days 1 min after C
-            _inquiry("E", first + timedelta(days=2, hours=1), email="a@a"),  # no product
+            _inquiry("E", first + timedelta(days=3, hours=1), email="a@a"),  # no product
         ])
     f = item(build(engine, store), "inquiries")["facts"]
     assert [(d["inquiry_id"], d["duplicate_of"]) for d in f["duplicates"]] == [("B", "A")]
@@ -181,9 +184,10 @@ def test_data_item_levels_and_inquiry_list(engine: Engine, store: Store) -> None
     f = item(build(engine, store), "data")["facts"]
     assert f["visitors"] == {"value": 42, "usual": None, "change": None, "weeks": 3}
     assert f["impressions"]["value"] is None  # not in the report: unknown, not 0
-    # Thursday in Shanghai = 2026-11-11 16:00 .. 2026-11-12 16:00 UTC: I3, I4, I5
+    # Thursday in Shanghai = 2026-11-11 16:00 .. 2026-11-12 16:00 UTC: I3, I4, I6, I7 (and I5,
+    # spam, left out)
     assert f["inquiries_source"] == "inquiry list"
-    assert f["inquiries"]["value"] == 3
+    assert f["inquiries"]["value"] == 4
     assert f["inquiries"]["weeks"] == 0  # the list starts on 2026-11-09: earlier is no data
 
 
@@ -576,3 +580,79 @@ def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
     assert ("*Inquiry drop* alert (critical, open): 2 inquiries on 2026-11-12, usually about "
             "12 on that weekday") in data_text
     assert "inquiry_drop" not in data_text
+
+
+# ---- "new" by data day --------------------------------------------------------------------
+
+SHANGHAI = timedelta(hours=8)
+
+
+def _local(day: date, hour: int, minute: int) -> datetime:
+    """Naive UTC of a Shanghai wall-clock time."""
+    return datetime(day.year, day.month, day.day, hour, minute) - SHANGHAI
+
+
+@pytest.mark.parametrize("export", ["whole days", "so far"])
+def test_each_inquiry_is_new_exactly_once_by_data_day(engine: Engine, store: Store,
+                                                      export: str) -> None:
+    """Inquiries at 00:30, 08:59, 09:01 and 23:59 local every day from Wednesday 2026-11-11 to
+    Sunday 2026-11-15; checklists at 09:00 on Thursday, Friday and, after a weekend without
+    checklists (workdays_only), Monday. The inquiry list is exported each checklist morning at
+    08:59:30 with whole days up to yesterday, or ("so far") with the morning's inquiries too.
+    Each inquiry is new in exactly one checklist, whatever the export."""
+    days = [date(2026, 11, 11) + timedelta(days=k) for k in range(5)]
+    created = [_local(d, h, m) for d in days for h, m in ((0, 30), (8, 59), (9, 1), (23, 59))]
+    mornings = [date(2026, 11, 12), date(2026, 11, 13), date(2026, 11, 16)]
+    exported: set[datetime] = set()
+    seen: list[tuple[int, str, str, bool, str]] = []
+    for morning in mornings:
+        export_at = _local(morning, 8, 59) + timedelta(seconds=30)
+        end = export_at if export == "so far" else _local(morning, 0, 0)
+        rows = [_inquiry(f"Q{c:%m%d%H%M}", c, buyer=f"B{c:%d%H%M}", product_id=f"P{c:%H%M}")
+                for c in created if c < end and c not in exported]
+        exported |= {r["created_at"] for r in rows}
+        checklist_at = _local(morning, 9, 0)
+        with write(engine) as conn:
+            facts.put(conn, store, "inquiries", rows, ingested_at=export_at,
+                      period=(morning - timedelta(days=3), morning - timedelta(days=1)))
+            checklist_id = create_daily(conn, store, checklist_at)
+            assert checklist_id is not None
+            data = load(conn, checklist_id)
+        f = item(data, "inquiries")["facts"]
+        text = str(render("checklist_daily.json.j2", checklist=data))
+        line = next(s for s in text.split("\\n") if " new " in s)
+        seen.append((f["new"], f.get("new_from"), f.get("new_to"), f["since_checklist"], line))
+        if morning != mornings[-1]:  # a normal day: "new" is the data line's count
+            assert item(data, "data")["facts"]["inquiries"]["value"] == f["new"]
+    assert seen == [
+        (4, "2026-11-11", "2026-11-11", False, "• *4* new valid inquiries yesterday"),
+        (4, "2026-11-12", "2026-11-12", True,
+         "• *4* new valid inquiries since the last checklist"),
+        (12, "2026-11-13", "2026-11-15", True,
+         "• *12* new valid inquiries since the last checklist (2026-11-13 to 2026-11-15)"),
+    ]
+    assert sum(n for n, *_ in seen) == len(created) == 20
+
+
+def test_new_inquiries_wait_for_a_list_that_covers_them(engine: Engine, store: Store) -> None:
+    """A checklist without a fresh inquiry list counts nothing new; the next one counts its
+    days too, so nothing is skipped."""
+    thu, fri = date(2026, 11, 12), date(2026, 11, 13)
+    with write(engine) as conn:
+        facts.put(conn, store, "inquiries", [_inquiry("W", _local(date(2026, 11, 10), 12, 0))],
+                  ingested_at=_local(date(2026, 11, 11), 8, 0))
+        stale_id = create_daily(conn, store, _local(thu, 9, 0))  # the list is stale
+        assert stale_id is not None
+        facts.put(conn, store, "inquiries", [
+            _inquiry("A", _local(date(2026, 11, 11), 8, 0)),
+            _inquiry("B", _local(thu, 23, 0)),
+            _inquiry("S", _local(thu, 22, 0), is_spam=True)],
+            ingested_at=_local(fri, 8, 0))
+        stale = load(conn, stale_id)
+        data = load(conn, create_daily(conn, store, _local(fri, 9, 0)))  # type: ignore[arg-type]
+    assert item(stale, "inquiries")["facts"]["new"] is None
+    f = item(data, "inquiries")["facts"]
+    assert (f["new"], f["new_from"], f["new_to"], f["spam_count"]) == (
+        2, "2026-11-11", "2026-11-12", 1)
+    assert "*2* new valid inquiries since the last checklist (2026-11-11 to 2026-11-12)" in \
+        str(render("checklist_daily.json.j2", checklist=data))

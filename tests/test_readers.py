@@ -179,3 +179,15 @@ def test_xls_written_by_xlwt_is_read_with_its_dates(tmp_path: Path) -> None:
     data = [cells for chunk in sheet.chunks for _, cells in chunk]
     assert str(data[0][1]).startswith("2026-11-03 14:05")
     assert str(data[0][2]).startswith("2026-11-20")
+
+
+@pytest.mark.parametrize(("name", "period"), [
+    ("询盘列表_20261112-20261118.csv", (date(2026, 11, 12), date(2026, 11, 18))),
+    ("orders 2026-11-01 to 2026-11-07.xlsx", (date(2026, 11, 1), date(2026, 11, 7))),
+    ("inquiries_2026-11-18~2026-11-12.csv", (date(2026, 11, 12), date(2026, 11, 18))),
+    ("粉丝通-内容数据_20261120.csv", (date(2026, 11, 20), date(2026, 11, 20))),
+    # an ad report's plan date and export time are not a period
+    ("LED plan 20261103 2026-11-04 10_22_33.xlsx", (date(2026, 11, 3), date(2026, 11, 3))),
+])
+def test_period_range_from_file_name(name: str, period: tuple[date, date]) -> None:
+    assert period_from_name(name) == period

@@ -64,6 +64,14 @@ def test_contact_after_inquiry_is_hesitant_not_zombie(engine: Engine, store: Sto
     assert got == {"zombie": [], "hesitant": ["Replied8"], "lost": []}
 
 
+def test_hesitant_left_quiet_for_lost_days_is_lost(engine: Engine, store: Store) -> None:
+    got = classes(engine, store, inquiries=[
+        inquiry("1", 200, buyer="Quiet90", replied_at=ago(90)),  # not older than 90 days
+        inquiry("2", 200, buyer="Quiet91", replied_at=ago(91)),
+    ])
+    assert got == {"zombie": [], "hesitant": ["Quiet90"], "lost": ["Quiet91"]}
+
+
 def test_crm_follow_up_matched_by_email(engine: Engine, store: Store) -> None:
     got = classes(
         engine, store,

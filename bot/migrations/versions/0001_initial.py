@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 00:31:09.432850
+Create Date: 2026-11-22 01:24:09.614081
 """
 
 from collections.abc import Sequence
@@ -136,6 +136,7 @@ def upgrade() -> None:
         sa.Column("source_ref", sa.String(length=200), nullable=True),
         sa.Column("period_start", sa.Date(), nullable=True),
         sa.Column("period_end", sa.Date(), nullable=True),
+        sa.Column("period_source", sa.String(length=8), nullable=True),
         sa.Column("rows", sa.Integer(), server_default="0", nullable=False),
         sa.Column("inserted", sa.Integer(), server_default="0", nullable=False),
         sa.Column("updated", sa.Integer(), server_default="0", nullable=False),
