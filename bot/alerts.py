@@ -23,14 +23,13 @@ Lifecycle (one row per incident in `alerts`):
   escalation messages until it expires, then the alert is open again. Either redraws every
   message of the alert;
 * a channel bound while the alert is not resolved gets it posted once.
-Hints and the baseline's weeks are stored as JSON text in `alerts.hint` (_pack/_unpack).
+The hints are stored as JSON in `alerts.hint`, the baseline's weeks in `alerts.baseline_weeks`.
 This module decides; the worker (jobs/alert_messages.py) renders the messages and queues them
 in the outbox, in the same transaction as the lifecycle change.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from statistics import median
@@ -42,6 +41,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from bot.detector import METHODS, MIN_WEEKS, DetectorSettings, Verdict, evaluate
 from bot.detector import SPANS as WINDOW_DAYS
 from bot.freshness import ARRIVED, list_covered_until
+from bot.inquiries import VALID, valid_per_day
 from bot.models import alert_checks, alerts, drops, facts, stores
 from bot.p4p import spend_rows
 from bot.periods import local_midnight, local_today
@@ -73,18 +73,9 @@ def daily_inquiries(conn: Connection, store: Store, day: date, weeks: int = 8
     count the valid inquiries, 0 when none was created.
     """
     lo = day - timedelta(days=7 * (weeks + 2))
-    first = conn.scalar(select(func.min(inquiries.c.created_at))
-                        .where(inquiries.c.store_id == store.id))
-    if first is not None:
-        covered = list_covered_until(conn, store, "inquiries")
-        start = max(lo, local_today(first, store.tz))
-        counts = {start + timedelta(days=i): 0 for i in range((day - start).days + 1)}
-        for (created,) in conn.execute(select(inquiries.c.created_at).where(
-                inquiries.c.store_id == store.id, inquiries.c.is_spam.is_not(True),
-                inquiries.c.created_at >= local_midnight(start, store.tz),
-                inquiries.c.created_at < local_midnight(day + timedelta(days=1), store.tz))):
-            counts[local_today(created, store.tz)] += 1
-        return counts, covered, "inquiry list"
+    counts = valid_per_day(conn, store, lo, day)
+    if counts is not None:
+        return counts, list_covered_until(conn, store, "inquiries"), "inquiry list"
     days = [lo + timedelta(days=i) for i in range((day - lo).days + 1)]
     by_day = daily_traffic(conn, store, days)
     counts = {d: v["inquiries"] for d, v in by_day.items() if v.get("inquiries") is not None}
@@ -171,7 +162,7 @@ def _country_counts(conn: Connection, store: Store, lo: date, hi: date) -> Count
             inquiries.c.created_at >= local_midnight(lo, store.tz),
             inquiries.c.created_at < local_midnight(hi + timedelta(days=1), store.tz),
             inquiries.c.country.is_not(None), inquiries.c.country.not_in(["", "-1", "-"]),
-            inquiries.c.is_spam.is_not(True))  # as the series judged: valid inquiries only
+            VALID)  # as the series judged: valid inquiries only
         .group_by(inquiries.c.country))
     return Counter({country: int(n) for country, n in rows})
 
@@ -216,25 +207,6 @@ def _p4p_hint(conn: Connection, store: Store, day: date) -> dict[str, Any] | Non
     return None
 
 
-def _pack(found: list[dict[str, Any]], verdict: Verdict) -> str:
-    """The alerts.hint column: the hints and the baseline's weeks, as JSON text."""
-    return json.dumps({"hints": found, "weeks": verdict.weeks}, ensure_ascii=False)
-
-
-def _unpack(text: str | None) -> tuple[list[dict[str, Any]], int | None]:
-    """(hints, baseline weeks or None) from the hint column; a row written before hints
-    were structured holds English sentences, one a line: kept as {"kind": "text"}."""
-    if not text:
-        return [], None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        return list(data.get("hints") or []), (data.get("weeks") or None)
-    return [{"kind": "text", "text": line} for line in text.split("\n") if line], None
-
-
 # ---- lifecycle --------------------------------------------------------------------------------
 
 
@@ -250,7 +222,6 @@ def _context(row: Any, store_name: str, language: str, timezone: str, now: datet
     """What the alert templates and the CLI show; `language` is the store's (the `lang` the
     templates are rendered in), left out of public(), as are the local snooze time and the
     baseline's weeks."""
-    found, weeks = _unpack(row.hint)
     local_until = None
     if row.snoozed_until:
         local_until = (row.snoozed_until.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone))
@@ -263,7 +234,7 @@ def _context(row: Any, store_name: str, language: str, timezone: str, now: datet
         "observed": row.observed, "expected": round(row.expected, 2),
         "p_value": row.p_value, "drop": (1 - row.observed / row.expected) if row.expected else 0.0,
         "severity": row.severity, "status": _status(row, now),
-        "hints": found, "baseline_weeks": weeks,
+        "hints": list(row.hint or []), "baseline_weeks": row.baseline_weeks,
         "acknowledged_by": row.acknowledged_by,
         "snoozed_until": (row.snoozed_until.isoformat(timespec="minutes") + "Z"
                           if row.snoozed_until else None),
@@ -373,7 +344,8 @@ def _fire(conn: Connection, store: Store, now: datetime, verdict: Verdict, curre
     figures = {"last_day": verdict.day, "method": verdict.method, "observed": verdict.observed,
                "expected": verdict.expected, "p_value": verdict.p_value,
                "severity": verdict.severity,
-               "hint": _pack(hints(conn, store, verdict), verdict), "updated_at": now}
+               "hint": hints(conn, store, verdict), "baseline_weeks": verdict.weeks,
+               "updated_at": now}
     if current is None:
         window_start = verdict.day - timedelta(days=span(verdict.method) - 1)
         earlier = conn.execute(select(alerts.c.id, alerts.c.last_day).where(
@@ -445,7 +417,8 @@ def message_context(conn: Connection, alert_id: int, now: datetime) -> dict[str,
 
 def _checkpoint(conn: Connection, store: Store, now: datetime) -> tuple[int, date]:
     """(the newest ingested or duplicate drop's id or 0, yesterday): what an evaluation has
-    seen. A duplicate counts: a list dropped again covers more days (bot/freshness.py)."""
+    seen. A duplicate counts: re-dropped under a later period's name, a list covers more
+    days (bot/freshness.py)."""
     newest = conn.scalar(select(func.max(drops.c.id)).where(
         drops.c.store_id == store.id, drops.c.status.in_(ARRIVED))) or 0
     return newest, local_today(now, store.tz) - timedelta(days=1)

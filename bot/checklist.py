@@ -5,17 +5,18 @@
                                                          # once
     load(conn, checklist_id) -> dict          # the recorded checklist with its current ticks
     tick(conn, checklist_id, item_key, user_id, done, now) -> dict
+    public(checklist) -> dict                 # with each item's English `stale` note, for --json
 
 The data is plain JSON-able data (dates and moments as ISO strings, moments in naive UTC):
-{"id" (load only), "store", "timezone", "day" (local date), "yesterday", "generated_at",
- "items": [{"key", "title", "facts", "done", "done_by", "done_at", "done_time", "stale",
- "staleness"}]}.
-`stale` is None, or a note such as "no P4P report since 2026-11-12"; `staleness` is the same
-as data, for messages to word in their language: a list of {"kind", "since"} (`since` the
-last day covered, None for no data yet; bot.freshness.staleness), empty when fresh; the data
-item's entry has "inquiries_from": "inquiry list" when its inquiries come from a fresh list.
-Figures that would need the missing data are None rather than 0. `done_time` is the tick's
-local "HH:MM".
+{"id", "kind", "language" (load only: the store's, the message's `lang`), "store", "timezone",
+ "day" (local date), "yesterday", "generated_at",
+ "items": [{"key", "title", "facts", "done", "done_by", "done_at", "done_time", "staleness"}]}.
+`staleness` says what data an item lacks, for messages to word in their language: a list of
+{"kind", "since"} (`since` the last day covered, None for no data yet;
+bot.freshness.staleness), empty when fresh; the data item's entry has "inquiries_from":
+"inquiries" when its inquiries come from a fresh inquiry list. Figures that would need the
+missing data are None rather than 0. `done_time` is the tick's local "HH:MM". Codes (kinds,
+statuses, sources) are data; the templates word them.
 
 Exactly once: the (store_id, kind, day) unique key decides which of two racing workers
 records the day's checklist; the loser's insert fails inside a savepoint, so the caller's
@@ -33,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import alerts
 from bot.fan_posts import posts_figures
-from bot.freshness import newest_days, stale_note, staleness
+from bot.freshness import LABELS, newest_days, staleness
 from bot.inquiry_checks import inquiry_figures
 from bot.models import checklist_ticks, checklists, stores
 from bot.orders import due_orders
@@ -78,10 +79,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _item(key: str, facts: dict[str, Any], stale: str | None,
-          staleness: list[dict[str, Any] | None]) -> dict[str, Any]:
+def _item(key: str, facts: dict[str, Any], staleness: list[dict[str, Any] | None]
+          ) -> dict[str, Any]:
     return {"key": key, "title": TITLES[key], "facts": _jsonable(facts), "done": False,
-            "done_by": None, "done_at": None, "done_time": None, "stale": stale,
+            "done_by": None, "done_at": None, "done_time": None,
             "staleness": [entry for entry in staleness if entry]}
 
 
@@ -97,13 +98,10 @@ def _new_from(conn: Connection, store: Store, today: date) -> date | None:
     ).first()
     if row is None:
         return None
-    found = next((i.get("facts") or {} for i in (row.data or {}).get("items", [])
-                  if i.get("key") == "inquiries"), {})
-    if found.get("new") is None and found.get("new_from"):
+    found = next(i["facts"] for i in row.data["items"] if i["key"] == "inquiries")
+    if found["new"] is None:
         return date.fromisoformat(found["new_from"])
-    if found.get("new_to"):
-        return date.fromisoformat(found["new_to"]) + timedelta(days=1)
-    return row.day  # recorded before new_to existed: it counted up to its yesterday
+    return date.fromisoformat(found["new_to"]) + timedelta(days=1)
 
 
 def build_daily(conn: Connection, store: Store, now: datetime, day: date | None = None
@@ -115,8 +113,7 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
     yesterday = today - timedelta(days=1)
     fresh = newest_days(conn, store,
                         ("inquiries", "traffic", "p4p", "posts", "orders", "customers"))
-    stale = {kind: stale_note(kind, day, yesterday) for kind, day in fresh.items()}
-    entry = {kind: staleness(kind, day, yesterday) for kind, day in fresh.items()}
+    late = {kind: staleness(kind, day, yesterday) for kind, day in fresh.items()}  # None: fresh
 
     # Inquiries: "new" needs a fresh list; the unreplied backlog is shown from the last one.
     # New ones are counted by local creation day, the days after those the previous checklist
@@ -134,19 +131,17 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
     else:
         inquiry_facts = inquiry_figures(conn, store, now, since,
                                         local_midnight(today, store.tz))
-        if stale["inquiries"]:
+        if late["inquiries"]:
             inquiry_facts.update(new=None, spam_count=None, spam=[], duplicate_count=None,
                                  duplicates=[])
     inquiry_facts.update(since_checklist=previous, new_from=new_from, new_to=yesterday)
 
-    data_facts = data_figures(conn, store, yesterday, traffic_fresh=not stale["traffic"],
-                              inquiries_fresh=not stale["inquiries"])
+    data_facts = data_figures(conn, store, yesterday, traffic_fresh=not late["traffic"],
+                              inquiries_fresh=not late["inquiries"])
     data_facts["alerts"] = _alerts(conn, store, now)
-    data_stale = stale["traffic"]
-    data_entry = entry["traffic"]
-    if data_stale and data_facts["inquiries_source"] == "inquiry list":
-        data_stale += " (inquiries from the inquiry list)"
-        data_entry = {**entry["traffic"], "inquiries_from": "inquiry list"}
+    data_late = late["traffic"]
+    if data_late and data_facts["inquiries_source"] == "inquiries":
+        data_late = {**data_late, "inquiries_from": "inquiries"}
 
     no_customers = (fresh["orders"] is None and fresh["inquiries"] is None
                     and fresh["customers"] is None)
@@ -157,10 +152,8 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
         "stalled_counts": {cls: None if no_customers else len(stalled[cls]) for cls in CLASSES},
         "stalled": {cls: stalled[cls][:STALLED_SHOWN] for cls in CLASSES},
     }
-    transactions_stale = ("no order, inquiry or CRM list yet" if no_customers
-                          else stale["orders"])
-    transactions_entries = ([entry["orders"], entry["inquiries"], entry["customers"]]
-                            if no_customers else [entry["orders"]])
+    transactions_late = ([late["orders"], late["inquiries"], late["customers"]]
+                         if no_customers else [late["orders"]])
 
     return {
         "store": store.name,
@@ -169,13 +162,13 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
         "yesterday": yesterday.isoformat(),
         "generated_at": now.isoformat(),
         "items": [
-            _item("inquiries", inquiry_facts, stale["inquiries"], [entry["inquiries"]]),
-            _item("data", data_facts, data_stale, [data_entry]),
-            _item("p4p", p4p_figures(conn, store, yesterday, fresh=not stale["p4p"]),
-                  stale["p4p"], [entry["p4p"]]),
-            _item("posts", posts_figures(conn, store, yesterday, fresh=not stale["posts"]),
-                  stale["posts"], [entry["posts"]]),
-            _item("transactions", transactions, transactions_stale, transactions_entries),
+            _item("inquiries", inquiry_facts, [late["inquiries"]]),
+            _item("data", data_facts, [data_late]),
+            _item("p4p", p4p_figures(conn, store, yesterday, fresh=not late["p4p"]),
+                  [late["p4p"]]),
+            _item("posts", posts_figures(conn, store, yesterday, fresh=not late["posts"]),
+                  [late["posts"]]),
+            _item("transactions", transactions, transactions_late),
         ],
     }
 
@@ -203,9 +196,10 @@ def create_daily(conn: Connection, store: Store, now: datetime, day: date | None
 
 
 def load(conn: Connection, checklist_id: int) -> dict[str, Any]:
-    """The recorded checklist with its current ticks merged in; ChecklistError if none."""
+    """The recorded checklist with its current ticks merged in, and its store's language;
+    ChecklistError if none."""
     row = conn.execute(
-        select(checklists, stores.c.timezone)
+        select(checklists, stores.c.timezone, stores.c.language)
         .join(stores, stores.c.id == checklists.c.store_id)
         .where(checklists.c.id == checklist_id)
     ).first()
@@ -224,7 +218,27 @@ def load(conn: Connection, checklist_id: int) -> dict[str, Any]:
                     done_time=(local_time(t.ticked_at, ZoneInfo(row.timezone)).strftime("%H:%M")
                                if done else None))
         items.append(item)
-    return {**data, "id": row.id, "kind": row.kind, "items": items}
+    return {**data, "id": row.id, "kind": row.kind, "language": row.language, "items": items}
+
+
+def stale_note(staleness: list[dict[str, Any]]) -> str | None:
+    """An item's `staleness` as an English note for JSON readers: "no P4P report since
+    2026-11-12", "no order, inquiry or CRM list yet" (several lists without any data);
+    messages word `staleness` in the store's language instead."""
+    if len(staleness) > 1 and all(e["since"] is None for e in staleness):
+        names = [LABELS[e["kind"]].removesuffix(" list") for e in staleness]
+        return f"no {', '.join(names[:-1])} or {names[-1]} list yet"
+    notes = [f"no {LABELS[e['kind']]} " + (f"since {e['since']}" if e["since"] else "yet")
+             + (f" (inquiries from the {LABELS[e['inquiries_from']]})"
+                if e.get("inquiries_from") else "")
+             for e in staleness]
+    return ", ".join(notes) or None
+
+
+def public(checklist: dict[str, Any]) -> dict[str, Any]:
+    """The checklist as `--json` shows it: each item with its `stale` note (stale_note)."""
+    return {**checklist, "items": [{**item, "stale": stale_note(item["staleness"])}
+                                   for item in checklist["items"]]}
 
 
 def tick(conn: Connection, checklist_id: int, item_key: str, user_id: str, done: bool,

@@ -1,4 +1,7 @@
-"""Fan posts (粉丝通) published on one local day, against the store's target."""
+"""Fan posts (粉丝通) published on one local day, against the store's target.
+
+`status` is a code the message words: "over_max" (more than posts_max_per_day),
+"below_target" (fewer than posts_per_day), "on_target"; None when the count is unknown."""
 
 from __future__ import annotations
 
@@ -26,10 +29,10 @@ def posts_figures(conn: Connection, store: Store, day: date, *, fresh: bool) -> 
     if count is None:
         status = None
     elif count > most:
-        status = "over the maximum"
+        status = "over_max"
     elif count < target:
-        status = "below target"
+        status = "below_target"
     else:
-        status = "on target"
+        status = "on_target"
     return {"day": day.isoformat(), "count": count, "target": target, "max": most,
             "status": status}

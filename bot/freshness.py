@@ -5,21 +5,24 @@ Daily reports (traffic, P4P) carry their own dates: their freshness is the newes
 the facts. Lists (inquiries, orders, fan posts, CRM) are snapshots: a day with no rows in a
 list is a day with nothing in it, not a day the list does not cover. A list covers the days
 up to the end of the period in its title or file name (`drops.period_end` when
-`drops.period_source` is "title" or "name"); a list without one covers the days before the
-one it arrived on (in the store's timezone: an export made today covers yesterday
-completely), and at least the day of its newest row unless that is the arrival day itself.
-Neither covers the arrival day or later, as that day was not over yet. A duplicate drop (the
-same content dropped again later) arrived too: it covers the same way from its own arrival.
-The newest coverage of any ingested or duplicate list of the kind counts. Either is stale
-when older than yesterday (the store's local yesterday), and missing when there is none at
-all.
+`drops.period_source` is "title" or "name"); a list without one covers up to the day before
+the one it arrived on (in the store's timezone: an export made today covers yesterday
+completely), full stop: its rows' days say nothing (a mistyped year or a fan post scheduled
+ahead dates a row after the export). Neither covers the arrival day or later, as that day was
+not over yet. A duplicate drop (the same content dropped again later) covers only when its
+own file name names a period ending later than the first drop's (an empty list re-exported
+under a newer period's name is the same bytes), the same way from its own arrival; a plain
+re-upload of an old export (by hand, or a sync tool copying files again) covers nothing new.
+The newest coverage of any ingested list or such duplicate of the kind counts. Either is
+stale when older than yesterday (the store's local yesterday), and missing when there is
+none at all.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from bot.models import drops, facts
 from bot.periods import local_today
@@ -47,11 +50,16 @@ def list_covered_until(conn: Connection, store: Store, kind: str) -> date | None
 def _lists_covered_until(conn: Connection, store: Store, kinds: tuple[str, ...]
                          ) -> dict[str, date]:
     """list_covered_until of several list kinds, in one query on drops."""
+    first = drops.alias("first")
     rows = conn.execute(
         select(drops.c.kind, drops.c.period_end, drops.c.period_source,
-               func.max(drops.c.created_at)).where(
+               func.max(drops.c.created_at))
+        .select_from(drops.outerjoin(first, first.c.id == drops.c.duplicate_of))
+        .where(
             drops.c.store_id == store.id, drops.c.kind.in_(kinds),
-            drops.c.status.in_(ARRIVED),
+            or_(drops.c.status == "ingested", and_(
+                drops.c.status == "duplicate", drops.c.period_source.in_(FROM_FILE),
+                or_(first.c.period_end.is_(None), drops.c.period_end > first.c.period_end))),
         ).group_by(drops.c.kind, drops.c.period_end, drops.c.period_source)
     )
     out: dict[str, date] = {}
@@ -62,15 +70,13 @@ def _lists_covered_until(conn: Connection, store: Store, kinds: tuple[str, ...]
 
 
 def _covered(period_end: date | None, source: str | None, arrival: date) -> date:
-    """The last day a list that arrived on local day `arrival` covers (see the module doc);
-    `period_end` is its title's or name's period end, or its newest row's day (`source`
-    "rows", or None for a drop recorded before period_source existed)."""
+    """The last day a list that arrived on local day `arrival` covers (see the module doc):
+    the day before, or its title's or name's period end if earlier (`source` "title" or
+    "name"); its rows' days (`source` "rows") do not count."""
     before = arrival - timedelta(days=1)
-    if period_end is None:
-        return before
-    if source in FROM_FILE:
+    if source in FROM_FILE and period_end is not None:
         return min(period_end, before)
-    return max(period_end, before) if period_end != arrival else before
+    return before
 
 
 def newest_days(conn: Connection, store: Store, kinds: tuple[str, ...]
@@ -91,13 +97,4 @@ def staleness(kind: str, newest: date | None, yesterday: date) -> dict[str, str 
         return {"kind": kind, "since": None}
     if newest < yesterday:
         return {"kind": kind, "since": newest.isoformat()}
-    return None
-
-
-def stale_note(kind: str, newest: date | None, yesterday: date) -> str | None:
-    """None when the data covers yesterday, else what the operator should be told."""
-    if newest is None:
-        return f"no {LABELS[kind]} yet"
-    if newest < yesterday:
-        return f"no {LABELS[kind]} since {newest.isoformat()}"
     return None

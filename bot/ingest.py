@@ -675,12 +675,14 @@ def _duplicate(conn: Connection, store: Store, name: str, sha: str, result: Drop
     result.kind = first.kind
     result.duplicate_of = earlier
     result.period = (first.period_start, first.period_end) if first.period_start else None
-    # The same content arrived again: a list's coverage (bot/freshness.py) runs from this
-    # arrival, up to the end of the period its title gives, else its own name (an empty
-    # list re-exported for a later period is the same bytes), else the first one's.
+    # The same content arrived again: its period is the first one's, unless its own name
+    # names a later one (the first had no title giving it). Only then does it refresh a
+    # list's coverage (bot/freshness.py): an empty list re-exported for a later period is the
+    # same bytes, whereas a re-upload of an old export says nothing about the days since.
     result.period_source = first.period_source
     named = period_from_name(name) if first.kind not in DATED else None
-    if named and first.period_source != "title" and not KIND_BY_NAME[first.kind].periodic:
+    if (named and first.period_source != "title" and not KIND_BY_NAME[first.kind].periodic
+            and (first.period_end is None or named[1] > first.period_end)):
         result.period, result.period_source = named, "name"
     result.errors = [f"already ingested as drop {earlier} ({first.file_name}); nothing changed"]
     result.drop_id = _record(conn, store, name, sha, result, source, source_ref)

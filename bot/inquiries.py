@@ -5,6 +5,10 @@
   previous period of the same length.
 - `unreplied`: the unanswered non-spam inquiries, oldest first (a slow reply costs ranking).
 - `spam`: the spam suspects of a period, to verify by hand.
+- `valid_per_day`: the valid inquiries of each local day, the series the checklist's data
+  item and the inquiry-drop alert compare against the usual level.
+
+A valid inquiry is one the platform did not flag as spam (`VALID`, the one spelling of it).
 
 Every function aggregates in SQL over `facts["inquiries"]` on the (store_id, created_at) index.
 Periods are the store's local days; stored moments are naive UTC. `now` makes answers
@@ -20,7 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 
 from bot.models import facts
-from bot.periods import Period, as_utc, format_age, utc_stamp
+from bot.periods import Period, as_utc, format_age, local_midnight, local_today, utc_stamp
 from bot.stores import Store
 
 TOP_PRODUCTS = 10
@@ -102,7 +106,7 @@ class Filters:
 
 
 _SPAM = inquiries.c.is_spam.is_(True)
-_NOT_SPAM = inquiries.c.is_spam.is_not(True)  # NULL (not flagged) counts as valid
+VALID = inquiries.c.is_spam.is_not(True)  # NULL (not flagged) counts as valid
 
 
 def _replied(now: datetime | None) -> ColumnElement[bool]:
@@ -128,6 +132,26 @@ def _change(current: int, before: int) -> float | None:
     return None if before == 0 else (current - before) / before
 
 
+def valid_per_day(conn: Connection, store: Store, first: date, last: date
+                  ) -> dict[date, int] | None:
+    """Valid inquiries created on each local day from `first` to `last` (inclusive), 0 on a
+    day without any. Days before the store's first inquiry (spam or not) are left out: the
+    list did not cover them (no data, not zeros). None when the store has no inquiry at all."""
+    earliest = conn.scalar(select(func.min(inquiries.c.created_at))
+                           .where(inquiries.c.store_id == store.id))
+    if earliest is None:
+        return None
+    tz = store.tz
+    start = max(first, local_today(earliest, tz))
+    counts = {start + timedelta(days=i): 0 for i in range((last - start).days + 1)}
+    for (created,) in conn.execute(select(inquiries.c.created_at).where(
+            inquiries.c.store_id == store.id, VALID,
+            inquiries.c.created_at >= local_midnight(start, tz),
+            inquiries.c.created_at < local_midnight(last + timedelta(days=1), tz))):
+        counts[local_today(created, tz)] += 1
+    return counts
+
+
 def summarize(
     conn: Connection, store: Store, start: date, end: date, filters: Filters | None = None,
     *, now: datetime | None = None, name: str = "range",
@@ -146,8 +170,8 @@ def summarize(
         assert now is not None
         hi = now + timedelta(microseconds=1)  # created at `now` counts
     where = _window(store, lo, hi, filters)
-    valid_sum = func.coalesce(func.sum(case((_NOT_SPAM, 1), else_=0)), 0)
-    replied_sum = func.coalesce(func.sum(case((and_(_NOT_SPAM, _replied(now)), 1), else_=0)), 0)
+    valid_sum = func.coalesce(func.sum(case((VALID, 1), else_=0)), 0)
+    replied_sum = func.coalesce(func.sum(case((and_(VALID, _replied(now)), 1), else_=0)), 0)
     # Two grouped queries answered from the covering index: per country (whose groups add
     # up to the totals) and per product; then a title for each of the top products only.
     countries = conn.execute(
@@ -297,7 +321,7 @@ def unreplied(
     now = as_utc(now)
     period = Period(start, end or start, name) if start is not None else None
     where = [inquiries.c.store_id == store.id, inquiries.c.created_at <= now,
-             _NOT_SPAM, _not_replied(now), *filters.clauses()]
+             VALID, _not_replied(now), *filters.clauses()]
     if period is not None:
         lo, hi = period.utc_bounds(store.tz)
         where += [inquiries.c.created_at >= lo, inquiries.c.created_at < hi]

@@ -18,19 +18,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, not_, or_, select
+from sqlalchemy import Connection, and_, func, select
 
+from bot.inquiries import VALID
 from bot.models import facts
-from bot.periods import format_age
+from bot.periods import age_parts
 from bot.stores import Store
 
 SHOWN = 5  # the oldest few listed in a message; counts cover them all
 
 inquiries = facts["inquiries"]
-
-
-def _not_spam() -> Any:
-    return or_(inquiries.c.is_spam.is_(None), not_(inquiries.c.is_spam))
 
 
 def _fold(value: str | None) -> str:
@@ -63,7 +60,7 @@ def _brief(row: Any, now: datetime) -> dict[str, Any]:
         "product": row.product_title or row.product_id,
         "subject": row.subject,
         "created_at": row.created_at.isoformat(),
-        "age": format_age(now - row.created_at),
+        "age": age_parts(now - row.created_at),  # worded by the message
     }
 
 
@@ -88,7 +85,7 @@ def inquiry_figures(conn: Connection, store: Store, now: datetime, since: dateti
         inquiries.c.store_id == store.id,
         inquiries.c.replied_at.is_(None),
         inquiries.c.created_at <= unreplied_before,
-        _not_spam(),
+        VALID,
     )
     oldest = conn.execute(
         select(inquiries).where(unreplied_where)
@@ -116,7 +113,8 @@ def inquiry_figures(conn: Connection, store: Store, now: datetime, since: dateti
     first_seen: dict[tuple[str, str], list[Any]] = {}
     for row in recent:
         buyer, product = buyer_key(row), product_key(row)
-        if buyer is None or product is None:
+        # spam is listed apart, never as a duplicate nor as what a valid one duplicates
+        if row.is_spam or buyer is None or product is None:
             continue
         earlier = [e for e in first_seen.get((buyer, product), [])
                    if row.created_at - e.created_at <= limit]

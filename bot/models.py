@@ -211,7 +211,9 @@ outbox = Table(
     Column("purpose", String(32), nullable=False),  # checklist | alert | alert_recovered | ...
     Column("subject", String(64)),  # what the message is about, e.g. "alert:12"
     Column("dedupe_key", String(300), nullable=False, unique=True),
-    Column("payload", JSON, nullable=False),  # {"text", "blocks"}
+    # {"text", "blocks"}, what the sender passes to Slack; an alert post that announced an
+    # escalation also has "escalation": true (jobs/alert_messages.py), which it does not.
+    Column("payload", JSON, nullable=False),
     # Another outbox row whose Slack ts this one needs: a thread reply, or an edit of it.
     Column("thread_of", ForeignKey("outbox.id", ondelete="SET NULL")),
     Column("update_of", ForeignKey("outbox.id", ondelete="SET NULL")),
@@ -251,7 +253,9 @@ alerts = Table(
     Column("p_value", Float, nullable=False),
     Column("severity", String(16), nullable=False),  # warning | critical (the latest)
     Column("notified_severity", String(16)),  # the highest severity a message was sent for
-    Column("hint", Text),
+    Column("hint", JSON),  # the hints: [{"kind", figures…}] (bot/alerts.py)
+    # The same-weekday weeks the detector's baseline used (MIN_WEEKS up to 8).
+    Column("baseline_weeks", Integer, nullable=False),
     Column("status", String(16), nullable=False),  # open|acknowledged|snoozed|resolved
     Column("snoozed_until", DateTime),
     Column("acknowledged_by", String(64)),

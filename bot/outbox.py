@@ -17,6 +17,10 @@ Exactly once, by construction:
 Statuses: pending -> sending -> delivered | pending (retry) | failed (permanent error, or
 still undeliverable after GIVE_UP_AFTER). A thread reply or an edit (`thread_of` /
 `update_of`) waits until the row it refers to is delivered, and fails if that one failed.
+
+Edits: every edit carries the whole current message, so only the newest edit of a post is
+ever sent (an older one still waiting is dropped), and it waits while an older edit of the
+same post is being sent: a late chat.update of an older state never lands after a newer one.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
@@ -45,9 +49,21 @@ _parent = outbox.alias("parent")
 _refers_to = func.coalesce(outbox.c.thread_of, outbox.c.update_of)
 _WITH_PARENT_TS = (select(outbox, _parent.c.ts.label("parent_ts"))
                    .outerjoin(_parent, _parent.c.id == _refers_to))
+# Another edit of the same post (due(), settle()).
+_other = outbox.alias("other")
 
 
-def enqueue(
+def enqueue(conn: Connection, **message: Any) -> int:
+    """Queue a message (the fields of `enqueue_new`; idempotent on `dedupe_key`); returns the
+    row id, new or existing."""
+    new_id = enqueue_new(conn, **message)
+    if new_id is not None:
+        return new_id
+    return int(conn.scalar(select(outbox.c.id).where(
+        outbox.c.dedupe_key == message["dedupe_key"])))
+
+
+def enqueue_new(
     conn: Connection,
     *,
     store_id: int,
@@ -59,8 +75,9 @@ def enqueue(
     subject: str | None = None,
     thread_of: int | None = None,
     update_of: int | None = None,
-) -> int:
-    """Queue a message (idempotent on `dedupe_key`); returns the row id, new or existing."""
+) -> int | None:
+    """As enqueue, but the id only of a row this call inserted: None when a row with
+    `dedupe_key` was there already (whatever its status), so nothing was queued."""
     values = {
         "store_id": store_id, "channel": channel, "purpose": purpose, "subject": subject,
         "dedupe_key": dedupe_key, "payload": dict(payload), "thread_of": thread_of,
@@ -72,37 +89,45 @@ def enqueue(
                  .on_conflict_do_nothing(index_elements=["dedupe_key"])
                  .returning(outbox.c.id))
     new_id = conn.execute(statement).scalar()
-    if new_id is not None:
-        return int(new_id)
-    return int(conn.scalar(select(outbox.c.id).where(outbox.c.dedupe_key == dedupe_key)))
+    return int(new_id) if new_id is not None else None
 
 
 def due(conn: Connection, now: datetime, *, limit: int = 500,
         ids: list[int] | None = None) -> list[Row]:
     """Rows the sender may try now: pending and due, or left `sending` by a dead worker
-    (only those of `ids` when given).
+    (only those of `ids` when given). Reads only: settle() first does the bookkeeping.
 
-    Rows that refer to another row come only once that row is delivered; thread replies and
-    edits of a failed row are failed here (nothing to reply to).
+    Rows that refer to another row come only once that row is delivered. An edit comes only
+    if it is the newest edit of its post, and not while an older edit of that post is being
+    sent (by another sender, e.g. a handler's deliver_rows): it goes once that one is done.
     """
-    _fail_orphans(conn, now)
     query = (
         _WITH_PARENT_TS
         .where(
-            outbox.c.id.in_(ids) if ids is not None else outbox.c.id.is_not(None),
             or_(
                 and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
                 and_(outbox.c.status == "sending", outbox.c.claimed_at <= now - STALE_SENDING),
             ),
             or_(_refers_to.is_(None), _parent.c.status == "delivered"),
+            or_(outbox.c.update_of.is_(None),
+                and_(~exists().where(_other.c.update_of == outbox.c.update_of,
+                                     _other.c.id > outbox.c.id),
+                     ~exists().where(_other.c.update_of == outbox.c.update_of,
+                                     _other.c.id < outbox.c.id, _other.c.status == "sending",
+                                     _other.c.claimed_at > now - STALE_SENDING))),
         )
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
         .limit(limit)
     )
+    if ids is not None:
+        query = query.where(outbox.c.id.in_(ids))
     return list(conn.execute(query))
 
 
-def _fail_orphans(conn: Connection, now: datetime) -> None:
+def settle(conn: Connection, now: datetime) -> None:
+    """The sender's bookkeeping before it looks for due rows: thread replies and edits of a
+    failed row fail (nothing to reply to or edit), and an edit waiting behind a newer edit
+    of the same post is dropped (it would never be sent, see due())."""
     orphans = list(conn.scalars(
         select(outbox.c.id).join(_parent, _parent.c.id == _refers_to)
         .where(outbox.c.status == "pending", _parent.c.status == "failed")
@@ -111,6 +136,11 @@ def _fail_orphans(conn: Connection, now: datetime) -> None:
         conn.execute(update(outbox).where(outbox.c.id.in_(orphans)).values(
             status="failed", last_error="the message it refers to could not be delivered",
             updated_at=now))
+    conn.execute(delete(outbox).where(
+        outbox.c.update_of.is_not(None),
+        or_(outbox.c.status == "pending",
+            and_(outbox.c.status == "sending", outbox.c.claimed_at <= now - STALE_SENDING)),
+        exists().where(_other.c.update_of == outbox.c.update_of, _other.c.id > outbox.c.id)))
 
 
 def claim(conn: Connection, row: Row, now: datetime) -> Row | None:
@@ -195,14 +225,6 @@ def is_ours(message: Mapping[str, Any], outbox_id: int) -> bool:
     return meta.get("event_type") == METADATA_EVENT and payload.get("outbox_id") == outbox_id
 
 
-def latest_for(conn: Connection, subject: str, channel: str, purpose: str) -> int | None:
-    """The newest row about `subject` in `channel` (e.g. the alert message to reply under)."""
-    return conn.scalar(
-        select(outbox.c.id).where(outbox.c.subject == subject, outbox.c.channel == channel,
-                                  outbox.c.purpose == purpose)
-        .order_by(outbox.c.id.desc()).limit(1))
-
-
 def posts_of(conn: Connection, subject: str, purpose: str) -> list[Row]:
     """Every post (not reply, not edit) about `subject` with `purpose`, in every channel,
     oldest first: the copies an edit must reach."""
@@ -211,6 +233,16 @@ def posts_of(conn: Connection, subject: str, purpose: str) -> list[Row]:
                              outbox.c.update_of.is_(None), outbox.c.thread_of.is_(None),
                              outbox.c.status != "failed")
         .order_by(outbox.c.id)))
+
+
+def posted_channels(conn: Connection, subject: str, purpose: str) -> set[str]:
+    """The channels that have a post (not reply, not edit) about `subject` with `purpose`,
+    whatever its status: a channel whose post failed (e.g. not_in_channel) has had its
+    chance and is not posted to again."""
+    return set(conn.scalars(
+        select(outbox.c.channel).distinct()
+        .where(outbox.c.subject == subject, outbox.c.purpose == purpose,
+               outbox.c.update_of.is_(None), outbox.c.thread_of.is_(None))))
 
 
 def enqueue_edit(conn: Connection, post: Row, *, purpose: str, dedupe_key: str,

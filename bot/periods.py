@@ -167,13 +167,20 @@ def _period(words: str, today: date) -> Period:
     raise PeriodError(f"unknown period `{words}`")
 
 
-def format_age(delta: timedelta) -> str:
-    """A compact age an operator reads at a glance: 45m, 5h 10m, 3d 4h."""
+def age_parts(delta: timedelta) -> dict[str, int]:
+    """An age as whole {"days", "hours", "minutes"} (never negative), for a message to word."""
     minutes = max(0, int(delta.total_seconds() // 60))
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
+    return {"days": days, "hours": hours, "minutes": minutes}
+
+
+def format_age(delta: timedelta) -> str:
+    """A compact age an operator reads at a glance: 45m, 5h 10m, 3d 4h (its largest unit
+    and the next, as the checklist words age_parts)."""
+    age = age_parts(delta)
+    if age["days"]:
+        return f"{age['days']}d {age['hours']}h"
+    if age["hours"]:
+        return f"{age['hours']}h {age['minutes']}m"
+    return f"{age['minutes']}m"

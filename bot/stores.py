@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.models import channels, checklists, stores
+from bot.models import channels, stores
 from bot.schedule import MAX_CATCH_UP_HOURS, ScheduleError, catch_up_window, parse_time
 from bot.storage import read, write
 
@@ -318,14 +318,6 @@ def find_store(engine: Engine, name: str) -> Store | None:
 
 def get_store(conn: Connection, store_id: int) -> Store:
     return _store(conn.execute(select(stores).where(stores.c.id == store_id)).one())
-
-
-def checklist_language(conn: Connection, checklist_id: int) -> str:
-    """The language of the store a recorded checklist belongs to: the `lang` its message is
-    re-rendered in after a tick ("en" if there is no such checklist)."""
-    language = conn.scalar(select(stores.c.language).join(
-        checklists, checklists.c.store_id == stores.c.id).where(checklists.c.id == checklist_id))
-    return str(language or "en")
 
 
 def resolve_store(engine: Engine, name: str | None) -> Store:

@@ -15,8 +15,9 @@ rise; the checklist lists them apart), each counted on its local creation day; d
 the list's first inquiry are "no data", not zeros. When that list has too little history for
 a usual level (under 4 weeks) and the traffic report has one, or without a fresh list, they
 come from the traffic report's inquiries column, value and usual level both: the platform's
-count, in which spam cannot be told apart. `inquiries_source` says which, and
-`inquiries_valid_only` whether spam is left out.
+count, in which spam cannot be told apart. `inquiries_source` says which, as the data kind
+("inquiries" or "traffic", as in bot.freshness), and `inquiries_valid_only` whether spam is
+left out.
 
 A metric whose column the traffic report of yesterday lacks is None (unknown, not 0) and is
 named in `not_in_report`.
@@ -29,10 +30,10 @@ from datetime import date, timedelta
 from statistics import median
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
+from bot.inquiries import valid_per_day
 from bot.models import facts
-from bot.periods import local_midnight, local_today
 from bot.stores import Store
 
 METRICS = ("impressions", "visitors", "clicks", "inquiries")
@@ -40,7 +41,6 @@ WEEKS = 8
 MIN_WEEKS = 4
 
 traffic = facts["traffic"]
-inquiries = facts["inquiries"]
 
 
 def _level(row: Any) -> int:
@@ -69,30 +69,6 @@ def daily_traffic(conn: Connection, store: Store, days: list[date]) -> dict[date
     return out
 
 
-def inquiry_counts(conn: Connection, store: Store, days: list[date]) -> dict[date, int]:
-    """Valid inquiries (not flagged as spam) created per local day, for the days the inquiry
-    list covers (from its first inquiry, spam or not)."""
-    first = conn.scalar(select(func.min(inquiries.c.created_at))
-                        .where(inquiries.c.store_id == store.id))
-    if first is None:
-        return {}
-    tz = store.tz
-    covered = [d for d in days if d >= local_today(first, tz)]
-    if not covered:
-        return {}
-    start, end = local_midnight(min(covered), tz), local_midnight(max(covered) + timedelta(1), tz)
-    counts = dict.fromkeys(covered, 0)
-    for (created,) in conn.execute(
-        select(inquiries.c.created_at).where(
-            inquiries.c.store_id == store.id, inquiries.c.is_spam.is_not(True),
-            inquiries.c.created_at >= start, inquiries.c.created_at < end)
-    ):
-        day = local_today(created, tz)
-        if day in counts:
-            counts[day] += 1
-    return counts
-
-
 def _compare(value: float | None, history: list[float | None]) -> dict[str, Any]:
     known = [h for h in history if h is not None]
     usual = float(median(known)) if len(known) >= MIN_WEEKS else None
@@ -110,9 +86,9 @@ def data_figures(conn: Connection, store: Store, yesterday: date, *, traffic_fre
     for metric in METRICS:
         value = per_day.get(yesterday, {}).get(metric) if traffic_fresh else None
         figures[metric] = _compare(value, [per_day.get(d, {}).get(metric) for d in weeks])
-    figures["inquiries_source"] = "traffic report"
+    figures["inquiries_source"] = "traffic"
     if inquiries_fresh:
-        counts = inquiry_counts(conn, store, days)
+        counts = valid_per_day(conn, store, min(days), max(days)) or {}
         if yesterday in counts:
             listed = _compare(counts[yesterday], [counts.get(d) for d in weeks])
             reported = figures["inquiries"]
@@ -120,8 +96,8 @@ def data_figures(conn: Connection, store: Store, yesterday: date, *, traffic_fre
             if listed["usual"] is not None or reported["value"] is None \
                     or reported["usual"] is None:
                 figures["inquiries"] = listed
-                figures["inquiries_source"] = "inquiry list"
-    figures["inquiries_valid_only"] = figures["inquiries_source"] == "inquiry list"
+                figures["inquiries_source"] = "inquiries"
+    figures["inquiries_valid_only"] = figures["inquiries_source"] == "inquiries"
     reported_day = per_day.get(yesterday) if traffic_fresh else None
     figures["not_in_report"] = [
         m for m in METRICS if reported_day is not None and reported_day[m] is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from bot.checklist import build_daily
+from bot.checklist import build_daily, public
 from bot.config import Settings
 from bot.storage import get_engine, read
 from bot.stores import Store, resolve_store, utcnow
@@ -44,6 +44,6 @@ def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
     with read(engine) as conn:
         data = build_daily(conn, store, now)
     message = render("checklist_daily.json.j2", checklist=data, lang=store.language)
-    emit(args, {"store": store.name, "day": data["day"], "data": data, "message": message},
+    emit(args, {"store": store.name, "day": data["day"], "data": public(data), "message": message},
          lambda: message_text(message))
     return 0

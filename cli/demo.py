@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from bot import alerts
 from bot.checklist import build_daily
+from bot.checklist import public as public_checklist
 from bot.config import Settings
 from bot.demo import KEY_KEYWORDS, MIN_DAYS, default_end, demo_files, generate
 from bot.ingest import DropResult, ingest_file
@@ -104,7 +105,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     results = ingest_demo(engine, store, folder)
     checklist, found = morning(engine, store)
     emit(args, {"store": store.name, "dir": str(folder), "drops": [r.to_json() for r in results],
-                "checklist": checklist, "alerts": [alerts.public(a) for a in found]},
+                "checklist": public_checklist(checklist),
+                "alerts": [alerts.public(a) for a in found]},
          lambda: "\n".join([
              f"demo store {store.name}: {args.days} days ending {end}, files in {folder}/",
              *(describe(r) for r in results), summary(results),

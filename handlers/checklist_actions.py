@@ -72,9 +72,10 @@ def apply_ticks(engine: Engine, body: dict[str, Any], client: Any) -> None:
         with write(engine) as conn:
             for checklist_id, key, done in todo:
                 tick(conn, checklist_id, key, user, done, now)
-            edits = [e for checklist_id in dict.fromkeys(c for c, _, _ in todo)
-                     for e in checklist_messages.redraw(conn, checklist_id, now,
-                                                        f"{now.isoformat()}-{user}")]
+            edits: list[int] = []
+            for checklist_id in sorted({c for c, _, _ in todo}):  # one redraw per checklist
+                edits += checklist_messages.redraw(conn, checklist_id, now,
+                                                   f"{now.isoformat()}-{user}")
     except ChecklistError as exc:  # e.g. a preview message, never recorded
         log.warning("checklist tick by %s ignored: %s", user, exc)
         return

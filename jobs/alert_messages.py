@@ -5,7 +5,9 @@ module only connects it to Slack).
 * fired -> one post per bound channel (dedupe key per alert, severity, channel), with the
   store's `alert_mention` in front;
 * worse -> one new post per channel ("dropped further", with the mention), and every older
-  post of the alert edited to show it was superseded (no buttons there any more);
+  post of the alert edited to show it was superseded (no buttons there any more); the post
+  records that it announced an escalation (`"escalation": true` in its payload, which the
+  sender does not pass to Slack), so every later edit of it keeps saying "dropped further";
 * recovered -> a "back to normal" reply in the thread of each channel's latest post, and
   every post of the alert, in every channel, edited to show it resolved;
 * a button (acknowledge, snooze) -> every post edited (handlers/alert_actions.py);
@@ -22,16 +24,16 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from bot import alerts, outbox
-from bot.models import outbox as outbox_table
 from bot.stores import Store
 from templates import render
 
 POST = "alert"
 EDIT = "alert_update"
 REPLY = "alert_recovered"
+ESCALATION = "escalation"  # the payload key marking a post that announced an escalation
 
 
 def mention_for(store: Store) -> dict[str, str] | None:
@@ -65,10 +67,11 @@ def _announce(conn: Connection, store: Store, alert_id: int, now: datetime,
     context = alerts.message_context(conn, alert_id, now)
     message = render("alert.json.j2", alert=context, lang=store.language,
                      mention=mention_for(store), escalation=escalation)
+    payload = {**message, ESCALATION: True} if escalation else message
     new = [outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=POST,
                           subject=f"alert:{alert_id}",
                           dedupe_key=f"alert:{alert_id}:{context['severity']}:{channel}",
-                          payload=message, now=now)
+                          payload=payload, now=now)
            for channel in channels]
     if escalation:  # the older posts: superseded, without buttons
         redraw(conn, alert_id, now, f"superseded-{context['severity']}", exclude=set(new))
@@ -99,22 +102,18 @@ def redraw(conn: Connection, alert_id: int, now: datetime, version: str,
     """Queue an edit of every post of the alert, in every channel (but `exclude`), showing
     its current state; `version` names the change (one edit per post and version). Returns
     the edits' outbox ids. In a channel, a post followed by a newer one (an escalation) is
-    drawn superseded; any post after the channel's first is drawn as an escalation."""
+    drawn superseded; a post that announced an escalation stays drawn as one."""
     posts = outbox.posts_of(conn, f"alert:{alert_id}", POST)
     if not posts:
         return []
     context = alerts.message_context(conn, alert_id, now)
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    for post in posts:
-        first.setdefault(post.channel, post.id)
-        last[post.channel] = post.id
+    last = {post.channel: post.id for post in posts}
     edits = []
     for post in posts:
         if post.id in exclude:
             continue
         message = render("alert.json.j2", alert=context, lang=context["language"],
-                         escalation=post.id != first[post.channel],
+                         escalation=is_escalation(post),
                          superseded=post.id != last[post.channel])
         edits.append(outbox.enqueue_edit(
             conn, post, purpose=EDIT, dedupe_key=f"alert:{alert_id}:edit:{post.id}:{version}",
@@ -122,13 +121,18 @@ def redraw(conn: Connection, alert_id: int, now: datetime, version: str,
     return edits
 
 
+def is_escalation(post: Any) -> bool:
+    """Did this post (an outbox row) announce that the alert got worse?"""
+    return bool((post.payload or {}).get(ESCALATION))
+
+
 def unposted(conn: Connection, store: Store, channels: list[str]) -> dict[int, list[str]]:
     """{alert id: bound channels without a post of it} for the store's alerts that are not
-    resolved (empty when every channel has them all)."""
+    resolved (empty when every channel has them all; a post that failed counts: it is not
+    posted there again)."""
     found: dict[int, list[str]] = {}
     for alert_id in alerts.unresolved_ids(conn, store) if channels else []:
-        posted = set(conn.scalars(select(outbox_table.c.channel).where(
-            outbox_table.c.subject == f"alert:{alert_id}", outbox_table.c.purpose == POST)))
+        posted = outbox.posted_channels(conn, f"alert:{alert_id}", POST)
         missing = [c for c in channels if c not in posted]
         if missing:
             found[alert_id] = missing
@@ -139,17 +143,20 @@ def catch_up(conn: Connection, store: Store, now: datetime, channels: list[str]
              ) -> list[dict[str, Any]]:
     """Post every alert of the store that is not resolved to each bound channel that has
     no post of it yet (a channel bound after the alert fired); returns what was queued:
-    [{"alert_id", "day", "channels"}]. Exactly once: the dedupe key is a first post's."""
+    [{"alert_id", "day", "channels"}], only the channels this call queued it for. Exactly
+    once: the dedupe key is a first post's."""
     queued = []
     for alert_id, missing in unposted(conn, store, channels).items():
         context = alerts.message_context(conn, alert_id, now)
         # Someone already acknowledged or snoozed it: post it there, but ping nobody.
         mention = mention_for(store) if context["status"] == "open" else None
         message = render("alert.json.j2", alert=context, lang=store.language, mention=mention)
-        for channel in missing:
-            outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=POST,
-                           subject=f"alert:{alert_id}",
-                           dedupe_key=f"alert:{alert_id}:{context['severity']}:{channel}",
-                           payload=message, now=now)
-        queued.append({"alert_id": alert_id, "day": context["day"], "channels": missing})
+        new = [channel for channel in missing
+               if outbox.enqueue_new(conn, store_id=store.id, channel=channel, purpose=POST,
+                                     subject=f"alert:{alert_id}",
+                                     dedupe_key=f"alert:{alert_id}:{context['severity']}:"
+                                                f"{channel}",
+                                     payload=message, now=now) is not None]
+        if new:
+            queued.append({"alert_id": alert_id, "day": context["day"], "channels": new})
     return queued

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from bot import checklist, outbox
-from bot.stores import Store, checklist_language
+from bot.stores import Store
 from templates import render
 
 POST = "checklist"
@@ -24,25 +24,34 @@ EDIT = "checklist_update"
 
 
 def message(conn: Connection, checklist_id: int) -> dict[str, Any]:
-    """The checklist's message as it stands (figures as built, ticks so far)."""
-    return render("checklist_daily.json.j2", checklist=checklist.load(conn, checklist_id),
-                  lang=checklist_language(conn, checklist_id))
+    """The checklist's message as it stands (figures as built, ticks so far), in its
+    store's language."""
+    data = checklist.load(conn, checklist_id)
+    return render("checklist_daily.json.j2", checklist=data, lang=data["language"])
+
+
+def unposted(conn: Connection, checklist_id: int, channels: list[str]) -> list[str]:
+    """The channels of `channels` without a post of the checklist (one that failed counts
+    as posted: it is not posted there again)."""
+    posted = outbox.posted_channels(conn, f"checklist:{checklist_id}", POST)
+    return [c for c in channels if c not in posted]
 
 
 def post(conn: Connection, store: Store, checklist_id: int, now: datetime,
          channels: list[str]) -> list[str]:
     """Queue the checklist in each of `channels` that has no post of it yet; the channels
-    it was queued for."""
-    posted = {p.channel for p in outbox.posts_of(conn, f"checklist:{checklist_id}", POST)}
-    missing = [c for c in channels if c not in posted]
+    it was queued for (only those this call queued)."""
+    missing = unposted(conn, checklist_id, channels)
+    queued = []
     if missing:
         payload = message(conn, checklist_id)
         for channel in missing:
-            outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=POST,
-                           subject=f"checklist:{checklist_id}",
-                           dedupe_key=f"checklist:{checklist_id}:{channel}", payload=payload,
-                           now=now)
-    return missing
+            if outbox.enqueue_new(conn, store_id=store.id, channel=channel, purpose=POST,
+                                  subject=f"checklist:{checklist_id}",
+                                  dedupe_key=f"checklist:{checklist_id}:{channel}",
+                                  payload=payload, now=now) is not None:
+                queued.append(channel)
+    return queued
 
 
 def redraw(conn: Connection, checklist_id: int, now: datetime, version: str) -> list[int]:

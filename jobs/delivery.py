@@ -45,7 +45,7 @@ from sqlalchemy.engine import Row
 
 from bot import outbox
 from bot.config import Settings
-from bot.storage import write
+from bot.storage import read, write
 from bot.stores import utcnow
 
 log = logging.getLogger(__name__)
@@ -255,6 +255,7 @@ def deliver(
     paused: set[str] = set()
     while not (stop and stop.is_set()):
         with write(engine) as conn:
+            outbox.settle(conn, clock())
             rows = [r for r in outbox.due(conn, clock(), limit=batch + len(tried))
                     if r.id not in tried and r.channel not in paused]
         if not rows:
@@ -274,21 +275,27 @@ def deliver(
 
 
 def deliver_rows(engine: Engine, client: WebClient, ids: list[int],
-                 now: datetime | None = None) -> Delivery:
+                 now: datetime | None = None, *, pacer: Pacer | None = None) -> Delivery:
     """Send these outbox rows now, if they are due (e.g. the edits a button click queued,
     sent with the handler's client so the click shows at once). A row that cannot go yet
-    (its post is not delivered) or fails stays with the worker's sender, as any other."""
+    (its post is not delivered, or an older edit of it is being sent), that fails, or that
+    is in a channel Slack paused (429) during this call, stays with the worker's sender, as
+    any other."""
     result = Delivery()
     if not ids:
         return result
+    pacer = pacer or Pacer()
+    paused: set[str] = set()
     clock = (lambda: now) if now is not None else utcnow
-    with write(engine) as conn:
+    with read(engine) as conn:
         rows = outbox.due(conn, clock(), ids=ids)
-    for row in rows:
+    for row in _round_robin(rows):
+        if row.channel in paused:
+            continue
         with write(engine) as conn:
             claimed = outbox.claim(conn, row, clock())
         if claimed is not None:
-            _attempt(engine, client, claimed, clock, Pacer(), result, set())
+            _attempt(engine, client, claimed, clock, pacer, result, paused)
     return result
 
 

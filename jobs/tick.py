@@ -63,22 +63,27 @@ def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any
     """Create the store's daily checklist if it is due and not there yet, and queue it.
 
     While it is due (within the catch-up window) and already there, a channel bound since
-    gets it too: that is returned with `"late": True` and only the new channels."""
+    gets it too: that is returned with `"late": True` and only the channels it was queued
+    for. A read-only check comes first: most ticks of the window find nothing to do."""
     due = checklist_due(store.tz, {**DEFAULT_SETTINGS, **store.settings}, now)
     if due is None:
         return None
+    with read(engine) as conn:  # the cheap check, every tick of the window
+        exists = _daily_checklist(conn, store, due.day)
+        if exists is not None and not checklist_messages.unposted(
+                conn, exists, channels_of(conn, store)):
+            return None
     with write(engine) as conn:
         _lock(conn, store)
         targets = channels_of(conn, store)
-        exists = conn.scalar(select(checklists.c.id).where(
-            checklists.c.store_id == store.id, checklists.c.kind == "daily",
-            checklists.c.day == due.day))
-        if exists is not None:  # the cheap check; create_daily's unique key is the guard
+        if exists is not None:
             late = checklist_messages.post(conn, store, exists, now, targets)
             if not late:
                 return None
             return {"store": store.name, "day": due.day.isoformat(), "id": exists,
-                    "channels": late, "catch_up": True, "late": True}
+                    "channels": late, "late": True}
+        # Another worker may have made it since the check: create_daily's unique key is the
+        # guard (None), and the next tick posts it to any channel still missing it.
         checklist_id = checklist.create_daily(conn, store, now, due.day)
         if checklist_id is None:
             return None
@@ -87,8 +92,15 @@ def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any
             "channels": targets, "catch_up": due.catch_up}
 
 
+def _daily_checklist(conn: Connection, store: Store, day: date) -> int | None:
+    return conn.scalar(select(checklists.c.id).where(
+        checklists.c.store_id == store.id, checklists.c.kind == "daily",
+        checklists.c.day == day))
+
+
 def post_late_alerts(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
-    """Post the store's alerts that are not resolved to channels bound since they fired."""
+    """Post the store's alerts that are not resolved to channels bound since they fired
+    (or since they were evaluated: the one place late alert posts are queued)."""
     with read(engine) as conn:  # the cheap check, every tick
         if not alert_messages.unposted(conn, store, channels_of(conn, store)):
             return []
@@ -100,15 +112,14 @@ def post_late_alerts(engine: Engine, store: Store, now: datetime) -> list[dict[s
 
 def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool = False
                     ) -> list[dict[str, Any]]:
-    """Evaluate the store's alerts if there is anything new to judge (or `force`)."""
+    """Evaluate the store's alerts if there is anything new to judge (or `force`). Posts to
+    channels bound since an alert fired are post_late_alerts' (run_due calls it next)."""
     with write(engine) as conn:
         _lock(conn, store)
         if not force and not alerts.needs_evaluation(conn, store, now):
             return []
         events = alerts.evaluate_store(conn, store, now)
-        targets = channels_of(conn, store)
-        alert_messages.queue(conn, store, events, now, targets)
-        alert_messages.catch_up(conn, store, now, targets)
+        alert_messages.queue(conn, store, events, now, channels_of(conn, store))
         alerts.mark_evaluated(conn, store, now)
     return events
 

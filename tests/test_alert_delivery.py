@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot import alerts
+from bot import alerts, outbox
 from bot.models import outbox as outbox_table
 from bot.p4p import p4p_figures
 from bot.storage import read, write
@@ -25,8 +25,9 @@ from bot.stores import (
     parse_setting,
 )
 from cli.worker import _tick_text
+from jobs import alert_messages
 from jobs.delivery import Pacer, deliver
-from jobs.tick import evaluate_alerts, run_due
+from jobs.tick import evaluate_alerts, post_checklist, run_due
 from templates import render
 from tests.facts import put
 from tests.slack_mock import MockSlackAPI
@@ -129,7 +130,7 @@ def test_an_alert_that_fired_with_no_channel_is_posted_once_one_is_bound(
     assert (event["event"], event["channels"]) == ("fired", [])
     assert "fired (critical), 2 on 2026-11-16, usually about 20 - no bound channel to post it " \
         "to: it will be posted when one is bound" in _tick_text(report)
-    assert rows(engine) == [rec for rec in rows(engine) if rec.purpose == "checklist"]
+    assert "alert" not in {r.purpose for r in rows(engine)}  # nowhere to post it yet
 
     bind_channel(engine, store, "C7")
     later = run_due(engine, NOW + timedelta(minutes=5), settings=NO_SLACK)
@@ -219,9 +220,7 @@ def test_the_chance_is_worded_for_the_window(engine: Engine, store: Store, metho
     facts_zh = render("alert.json.j2", alert=context, lang="zh")["blocks"][2]["elements"][0][
         "text"]
     assert en in facts_en and zh in facts_zh
-    # A row without the baseline's weeks does not claim a number.
-    assert "previous weeks" in facts_en and "8 weeks" not in facts_en
-    assert "过去几周" in facts_zh
+    assert "previous 8 weeks" in facts_en and "过去 8 周" in facts_zh
 
 
 def test_the_baseline_names_the_weeks_actually_used(engine: Engine, store: Store) -> None:
@@ -259,3 +258,94 @@ def test_the_p4p_hint_sums_one_report_level_like_the_checklist(engine: Engine,
     assert "\n• P4P spent ¥20 vs usually ¥300 a day - paused" in where
     with read(engine) as conn:  # the checklist's P4P item shows the same day's spend
         assert p4p_figures(conn, store, YESTERDAY, fresh=True)["spend"] == 20.0
+
+
+# ---- 7. review follow-ups: failed posts, late posts during evaluation, escalations -----------
+
+
+def test_a_channel_whose_post_failed_is_not_posted_to_again(engine: Engine, store: Store,
+                                                            api: MockSlackAPI) -> None:
+    nine = datetime(2026, 11, 17, 1, 0)  # 09:00 in Shanghai, within the catch-up window
+    bind_channel(engine, store, "C1")
+    drop_yesterday(engine, store)
+    first = run_due(engine, nine, settings=NO_SLACK)
+    assert first["checklists"] and first["alerts"]
+    api.error_next("chat.postMessage", "not_in_channel", times=2)
+    assert deliver(engine, client_for(api), nine, pacer=Pacer(0, 0)).failed == 2
+    for minutes in (1, 2):  # every later tick of the window
+        later = run_due(engine, nine + timedelta(minutes=minutes), settings=NO_SLACK)
+        assert later["late_posts"] == [] and "newly bound" not in _tick_text(later)
+    assert [(r.purpose, r.status) for r in rows(engine)] == [("alert", "failed"),
+                                                             ("checklist", "failed")]
+
+
+def test_a_late_alert_post_queued_while_evaluating_is_reported(engine: Engine,
+                                                               store: Store) -> None:
+    drop_yesterday(engine, store)
+    run_due(engine, NOW, settings=NO_SLACK)
+    bind_channel(engine, store, "C7")
+    drop_yesterday(engine, store)  # a newer drop: the next tick judges again
+    later = run_due(engine, NOW + timedelta(minutes=5), settings=NO_SLACK)
+    assert later["alerts_evaluated"] == 1
+    (late,) = [p for p in later["late_posts"] if p["kind"] == "alert"]
+    assert late["channels"] == ["C7"]
+    assert f"alert #{late['alert_id']} (2026-11-16) queued for newly bound C7" in \
+        _tick_text(later)
+
+
+def test_the_checklist_window_ticks_only_read_when_nothing_is_missing(
+        engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jobs.tick
+
+    nine = datetime(2026, 11, 17, 1, 0)
+    bind_channel(engine, store, "C1")
+    assert post_checklist(engine, store, nine) is not None
+    writes = []
+    real_write = jobs.tick.write
+
+    def counting_write(engine: Engine) -> Any:
+        writes.append(1)
+        return real_write(engine)
+
+    monkeypatch.setattr(jobs.tick, "write", counting_write)
+    assert post_checklist(engine, store, nine + timedelta(minutes=5)) is None
+    assert writes == []
+    bind_channel(engine, store, "C2")
+    late = post_checklist(engine, store, nine + timedelta(minutes=6))
+    assert late is not None and writes == [1]
+    assert (late["channels"], late["late"], "catch_up" in late) == (["C2"], True, False)
+
+
+@pytest.mark.parametrize("how", ["channel bound before the escalation", "first post failed"])
+def test_an_escalation_post_stays_drawn_as_one(engine: Engine, store: Store,
+                                               how: str) -> None:
+    bind_channel(engine, store, "C1")
+    day2 = YESTERDAY + timedelta(days=1)
+    drop_yesterday(engine, store, count_for("warning", YESTERDAY))
+    evaluate_alerts(engine, store, NOW, force=True)
+    if how == "first post failed":
+        with write(engine) as conn:
+            outbox.fail(conn, rows(engine)[0].id, NOW, error="not_in_channel")
+    else:
+        bind_channel(engine, store, "C2")
+    seed_inquiries(engine, store, {day2: 0}, ingested_at=NOW + timedelta(days=1))
+    (worse,) = evaluate_alerts(engine, store, NOW + timedelta(days=1), force=True)
+    assert worse["event"] == "worse"
+    escalations = [r for r in posts(engine) if r.payload["text"].startswith(
+        "<!here> Inquiries dropped further")]
+    assert escalations
+    with write(engine) as conn:
+        alerts.acknowledge(conn, worse["alert_id"], "U0ANNA", NOW + timedelta(days=1))
+        alert_messages.redraw(conn, worse["alert_id"], NOW + timedelta(days=1), "ack")
+    for post in escalations:
+        (redrawn,) = [r for r in rows(engine) if r.update_of == post.id]
+        assert redrawn.payload["blocks"][0]["text"]["text"] == "Inquiries dropped further - acme"
+        assert "escalation" not in str(redrawn.payload["blocks"])
+
+
+def test_one_inquiry_over_a_window_is_singular(engine: Engine, store: Store) -> None:
+    insert_alert(engine, store, "3day_sum", 1, 20.0)
+    with read(engine) as conn:
+        (context,) = alerts.unresolved(conn, store, NOW)
+    summary = render("alert.json.j2", alert=context)["blocks"][1]["text"]["text"]
+    assert "*1* inquiry in the 3 days to Mon 16 Nov 2026" in summary

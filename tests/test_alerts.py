@@ -138,7 +138,8 @@ def insert_alert(engine: Engine, store: Store, method: str, observed: int, expec
         return conn.execute(insert(alerts_table).values(
             store_id=store.id, rule=alerts.RULE, started_day=day, last_day=day, method=method,
             observed=observed, expected=expected, p_value=0.001, severity="warning",
-            status="open", created_at=NOW, updated_at=NOW).returning(alerts_table.c.id)
+            baseline_weeks=8, status="open", created_at=NOW, updated_at=NOW)
+            .returning(alerts_table.c.id)
         ).scalar_one()
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from bot.checklist import ChecklistError, build_daily, create_daily, load, tick
+from bot.checklist import ChecklistError, build_daily, create_daily, load, public, tick
 from bot.models import checklist_ticks, checklists, drops
 from bot.storage import make_engine, read, write
 from bot.stores import Store, add_store, configure_store
@@ -70,14 +70,17 @@ def test_inquiries_item(engine: Engine, store: Store) -> None:
     data = build(engine, store)
     it = item(data, "inquiries")
     f = it["facts"]
-    assert it["stale"] is None and it["title"] == "Inquiries" and it["done"] is False
+    assert it["staleness"] == [] and it["title"] == "Inquiries" and it["done"] is False
     assert f["new"] == 4  # I3 I4 I6 I7: yesterday's valid inquiries; I5 is spam
     assert (f["since_checklist"], f["new_from"], f["new_to"]) == (False, "2026-11-12",
                                                                   "2026-11-12")
     # unreplied > 24 h, spam left out, oldest first: I8 (4d 1h), I1 (2d 23h), I3 (1d 0h)
     assert f["unreplied_count"] == 3
-    assert [(q["inquiry_id"], q["age"], q["owner"]) for q in f["unreplied"]] == [
-        ("I8", "4d 1h", "Li"), ("I1", "2d 23h", "Li"), ("I3", "1d 0h", "Wang")]
+    assert [(q["inquiry_id"], q["owner"]) for q in f["unreplied"]] == [
+        ("I8", "Li"), ("I1", "Li"), ("I3", "Wang")]
+    text = render("checklist_daily.json.j2", checklist=data)["blocks"][3]["text"]["text"]
+    assert ("◦ Ann (US) · Li · waiting 4d 1h\n      ◦ Ann (US) · Li · waiting 2d 23h\n"
+            "      ◦ Cara (DE) · Wang · waiting 1d 0h") in text
     assert f["unreplied_by_owner"] == [{"owner": "Li", "count": 2}, {"owner": "Wang", "count": 1}]
     assert f["spam_count"] == 1 and f["spam"][0]["inquiry_id"] == "I5"
     # I4 repeats I1 (same e-mail, any case; I8 is over 3 days before I4); I6 repeats I3 (same
@@ -113,6 +116,23 @@ def test_duplicate_window_boundary(engine: Engine, store: Store) -> None:
     assert [(d["inquiry_id"], d["duplicate_of"]) for d in f["duplicates"]] == [("B", "A")]
 
 
+def test_spam_is_neither_a_duplicate_nor_duplicated(engine: Engine, store: Store) -> None:
+    first = datetime(2026, 11, 11, 1, 0)
+    with write(engine) as conn:
+        put(conn, store, "inquiries", [
+            _inquiry("S1", first, email="s@s", product_id="P", is_spam=True),
+            _inquiry("V1", first + timedelta(days=1), email="s@s", product_id="P"),  # new
+            _inquiry("S2", first + timedelta(days=1, hours=1), email="s@s", product_id="P",
+                     is_spam=True),  # new, spam
+        ])
+    data = build(engine, store)
+    f = item(data, "inquiries")["facts"]
+    assert [q["inquiry_id"] for q in f["spam"]] == ["S2"]
+    assert (f["duplicate_count"], f["duplicates"]) == (0, [])
+    text = render("checklist_daily.json.j2", checklist=data)["blocks"][3]["text"]["text"]
+    assert "duplicate" not in text and "1* spam suspect" in text
+
+
 def _traffic(day: date, **values: Any) -> dict[str, Any]:
     return {"date": day, **values}
 
@@ -135,14 +155,14 @@ def test_data_item_against_the_same_weekday(engine: Engine, store: Store) -> Non
         put(conn, store, "traffic", rows)
     it = item(build(engine, store), "data")
     f = it["facts"]
-    assert it["stale"] is None and f["day"] == "2026-11-12" and f["weekday"] == "Thursday"
+    assert it["staleness"] == [] and f["day"] == "2026-11-12" and f["weekday"] == "Thursday"
     assert f["impressions"] == {"value": 1320, "usual": 1100.0, "change": pytest.approx(0.2),
                                 "weeks": 5}
     assert f["visitors"]["value"] == 55 and f["visitors"]["usual"] == 110.0
     assert f["visitors"]["change"] == pytest.approx(-0.5)
     assert f["clicks"]["value"] == 36 and f["clicks"]["usual"] == 30.0
     # no inquiry list: inquiries come from the traffic report
-    assert f["inquiries_source"] == "traffic report"
+    assert f["inquiries_source"] == "traffic"
     assert f["inquiries"]["value"] == 2 and f["inquiries"]["usual"] == 4.0
     assert f["alerts"] == []
 
@@ -186,7 +206,7 @@ def test_data_item_levels_and_inquiry_list(engine: Engine, store: Store) -> None
     assert f["impressions"]["value"] is None  # not in the report: unknown, not 0
     # Thursday in Shanghai = 2026-11-11 16:00 .. 2026-11-12 16:00 UTC: I3, I4, I6, I7 (and I5,
     # spam, left out)
-    assert f["inquiries_source"] == "inquiry list"
+    assert f["inquiries_source"] == "inquiries"
     assert f["inquiries"]["value"] == 4
     assert f["inquiries"]["weeks"] == 0  # the list starts on 2026-11-09: earlier is no data
 
@@ -221,7 +241,7 @@ def test_p4p_item(engine: Engine, store: Store) -> None:
         put(conn, store, "p4p", P4P_ROWS)
     it = item(build(engine, store), "p4p")
     f = it["facts"]
-    assert it["stale"] is None
+    assert it["staleness"] == []
     assert (f["spend"], f["clicks"], f["impressions"]) == (500.0, 80, 2000)
     assert f["cpc"] == pytest.approx(6.25) and f["ctr"] == pytest.approx(0.04)
     assert (f["budget"], f["budget_source"]) == (800.0, "report")  # A 500 + B 300
@@ -257,23 +277,27 @@ def test_p4p_item_with_store_settings(engine: Engine, store: Store) -> None:
 
 def test_stale_and_missing_data_say_so(engine: Engine, store: Store) -> None:
     data = build(engine, store)
-    assert {i["key"]: i["stale"] for i in data["items"]} == {
+    notes = {i["key"]: i["stale"] for i in public(data)["items"]}  # what --json shows
+    assert notes == {
         "inquiries": "no inquiry list yet", "data": "no traffic report yet",
         "p4p": "no P4P report yet", "posts": "no fan-post list yet",
         "transactions": "no order, inquiry or CRM list yet"}
+    message = render("checklist_daily.json.j2", checklist=data)
+    texts = " ".join(b["text"]["text"] for b in message["blocks"] if b["type"] == "section")
+    assert all(f":warning: _{note}_" in texts for note in notes.values())
     with write(engine) as conn:
         put(conn, store, "p4p", [_p4p(date(2026, 11, 10), "A", spend=99, clicks=9)])
         put(conn, store, "traffic", [_traffic(date(2026, 11, 11), visitors=5)])
         put(conn, store, "posts", [{"published_at": datetime(2026, 11, 10), "title": "x"}],
             ingested_at=datetime(2026, 11, 11, 15, 0))  # 2026-11-11 23:00 local
     data = build(engine, store)
-    p4p = item(data, "p4p")
+    p4p = item(public(data), "p4p")
     assert p4p["stale"] == "no P4P report since 2026-11-10"
     assert p4p["facts"]["spend"] is None and p4p["facts"]["clicks"] is None  # not 0
-    assert item(data, "data")["stale"] == "no traffic report since 2026-11-11"
+    assert item(public(data), "data")["stale"] == "no traffic report since 2026-11-11"
     assert item(data, "data")["facts"]["visitors"]["value"] is None
     # a list ingested late on 11-11 covers up to 11-10: 11-11 was not over yet
-    assert item(data, "posts")["stale"] == "no fan-post list since 2026-11-10"
+    assert item(data, "posts")["staleness"] == [{"kind": "posts", "since": "2026-11-10"}]
     assert item(data, "posts")["facts"]["count"] is None
     message = render("checklist_daily.json.j2", checklist=data)
     texts = " ".join(b["text"]["text"] for b in message["blocks"] if b["type"] == "section")
@@ -286,7 +310,7 @@ def test_an_old_inquiry_list_ingested_today_is_stale(engine: Engine, store: Stor
         put(conn, store, "inquiries", [_inquiry("I1", datetime(2026, 11, 8, 2, 0))],
             period=(date(2026, 11, 1), date(2026, 11, 8)))
     data = build(engine, store)
-    assert item(data, "inquiries")["stale"] == "no inquiry list since 2026-11-08"
+    assert item(data, "inquiries")["staleness"] == [{"kind": "inquiries", "since": "2026-11-08"}]
     assert item(data, "inquiries")["facts"]["new"] is None
     assert item(data, "data")["facts"]["inquiries"]["value"] is None  # unknown, not 0
     # A list whose period runs to today covers up to yesterday only; the newest coverage
@@ -297,7 +321,7 @@ def test_an_old_inquiry_list_ingested_today_is_stale(engine: Engine, store: Stor
         put(conn, store, "inquiries", [], ingested_at=NOW - timedelta(minutes=5),
             period=(date(2026, 11, 1), date(2026, 11, 3)))
     data = build(engine, store)
-    assert item(data, "inquiries")["stale"] is None
+    assert item(data, "inquiries")["staleness"] == []
     assert item(data, "data")["facts"]["inquiries"]["value"] == 1
 
 
@@ -310,13 +334,19 @@ def test_posts_item(engine: Engine, store: Store) -> None:
             {"post_id": "4", "published_at": datetime(2026, 11, 12, 15, 59)},
             {"post_id": "5", "published_at": datetime(2026, 11, 12, 16, 0)},  # 11-13 00:00
         ])
-    f = item(build(engine, store), "posts")["facts"]
-    assert (f["count"], f["target"], f["max"], f["status"]) == (3, 3, 12, "on target")
+    data = build(engine, store)
+    f = item(data, "posts")["facts"]
+    assert (f["count"], f["target"], f["max"], f["status"]) == (3, 3, 12, "on_target")
+    text = render("checklist_daily.json.j2", checklist=data)["blocks"][9]["text"]["text"]
+    assert text.endswith("*3* fan posts published yesterday (target 3, at most 12): on target")
     with write(engine) as conn:
         put(conn, store, "posts", [{"post_id": f"x{i}", "published_at": datetime(2026, 11, 12, 2)}
                                    for i in range(10)])
-    f = item(build(engine, store), "posts")["facts"]
-    assert (f["count"], f["status"]) == (13, "over the maximum")
+    data = build(engine, store)
+    f = item(data, "posts")["facts"]
+    assert (f["count"], f["status"]) == (13, "over_max")
+    text = render("checklist_daily.json.j2", checklist=data)["blocks"][9]["text"]["text"]
+    assert text.endswith("(target 3, at most 12): over the maximum")
 
 
 def test_local_yesterday_in_los_angeles(engine: Engine) -> None:
@@ -356,7 +386,7 @@ def test_transactions_item(engine: Engine, store: Store) -> None:
         ])
     it = item(build(engine, store), "transactions")
     due = it["facts"]["orders_due"]
-    assert it["stale"] is None
+    assert it["staleness"] == []
     assert (due["due_count"], due["overdue_count"]) == (2, 1)
     assert [(o["order_id"], o["days_left"]) for o in due["orders"]] == [
         ("O1", -3), ("O2", 0), ("O3", 3)]
@@ -494,6 +524,7 @@ def test_ticks_record_who_and_when(engine: Engine, store: Store) -> None:
     assert (p4p["done"], p4p["done_by"], p4p["done_time"]) == (True, "U0ALICE", "09:12")
     assert p4p["done_at"] == "2026-11-13T01:12:00"
     assert not item(data, "posts")["done"]
+    assert data["language"] == "en"  # the store's: the message is redrawn in it
     message = render("checklist_daily.json.j2", checklist=data)
     section = next(b for b in message["blocks"] if b.get("block_id") == f"checklist:{cid}:p4p")
     assert section["accessory"]["initial_options"][0]["value"] == f"{cid}:p4p"

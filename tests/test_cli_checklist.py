@@ -142,7 +142,7 @@ def test_spam_is_left_out_of_new_the_data_line_and_the_alert_series(
     assert (f["inquiries"]["value"], f["inquiries"]["usual"], q["new"], q["spam_count"]) == (
         2, 5.0, 2, 6)
     assert "• Valid inquiries *2* (usual Thursday 5, -60%) _from the inquiry list_" in text
-    assert (f["inquiries_source"], f["inquiries_valid_only"]) == ("inquiry list", True)
+    assert (f["inquiries_source"], f["inquiries_valid_only"]) == ("inquiries", True)
     assert f["inquiries"] == {"value": 2, "usual": 5.0, "change": pytest.approx(-0.6),
                               "weeks": 8}
     assert "• *2* new valid inquiries yesterday" in text
@@ -172,7 +172,7 @@ def test_a_young_inquiry_list_gives_way_to_the_traffic_reports_usual_level(
     assert "• Inquiries *7* (usual Thursday 10, -30%) _from the traffic report_" in text
     assert f["inquiries"] == {"value": 7, "usual": 10.0, "change": pytest.approx(-0.3),
                               "weeks": 8}
-    assert (f["inquiries_source"], f["inquiries_valid_only"]) == ("traffic report", False)
+    assert (f["inquiries_source"], f["inquiries_valid_only"]) == ("traffic", False)
 
 
 def test_a_column_the_traffic_report_lacks_is_named(cli: Run, engine: Engine,

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
+import bot.freshness
 import bot.ingest
 from tests.cli_helpers import Run, run_cli
 from tests.files import write_csv
@@ -101,7 +102,8 @@ def test_a_week_without_inquiries_alerts_once_on_the_right_day(cli: Run, arrive:
         assert alerts["notes"] == [], today  # never "not judged: … does not cover …"
         assert items["inquiries"]["stale"] is None, today  # not "no inquiry list since …"
         assert (items["inquiries"]["facts"]["new"] == 0) == (today > ZERO_FROM), today
-        assert items["data"]["stale"] is None or "traffic" in items["data"]["stale"]
+        # no traffic report at all: the data item's inquiries come from the fresh list
+        assert items["data"]["stale"] == "no traffic report yet (inquiries from the inquiry list)"
         if today >= date(2026, 11, 17):
             (alert,) = alerts["alerts"]
             assert (alert["since"], alert["day"], alert["status"]) == (
@@ -112,8 +114,8 @@ def test_a_week_without_inquiries_alerts_once_on_the_right_day(cli: Run, arrive:
     assert fired == [("2026-11-17", "fired", "2026-11-16")]
 
 
-def test_a_duplicate_re_drop_refreshes_the_list(cli: Run, arrive: Any, tmp_path: Path
-                                                ) -> None:
+def test_a_plain_re_upload_does_not_refresh_the_list(cli: Run, arrive: Any, tmp_path: Path
+                                                    ) -> None:
     cli("store", "add", "acme", "--timezone", "Asia/Shanghai")
     rows = [HEADER, *inquiry_rows(ZERO_FROM - timedelta(weeks=12), ZERO_FROM - timedelta(days=1))]
     path = write_csv(tmp_path / "inquiries.csv", rows)  # no period in its name or title
@@ -122,22 +124,70 @@ def test_a_duplicate_re_drop_refreshes_the_list(cli: Run, arrive: Any, tmp_path:
     assert first["status"] == "ingested"
     _, alerts, items = judged(cli, "2026-11-14T10:00")
     assert alerts["notes"] == [] and items["inquiries"]["stale"] is None
-    # Nothing new on 11-15 and 11-16: the same export is dropped again on the 17th.
-    _, alerts, items = judged(cli, "2026-11-17T07:00")
+    # The same export is uploaded again on the 17th, by hand and by a sync tool's copy: it
+    # says nothing about 11-14..11-16, which must not read as days without inquiries.
+    arrive(date(2026, 11, 17))
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    copy = sync / "inquiries (1).csv"
+    copy.write_bytes(path.read_bytes())
+    for again_path in (path, copy):
+        (again,) = run_json(cli, "ingest", again_path)["drops"]
+        assert (again["status"], again["inserted"]) == ("duplicate", 0)
+        assert again["period"] == first["period"]
+    events, alerts, items = judged(cli, "2026-11-17T10:00")
+    assert events == [] and alerts["alerts"] == []  # no false inquiry-drop alert
     assert alerts["notes"] == [{"store": "acme", "why":
                                 "the inquiry list does not cover 2026-11-16 yet"}]
     assert items["inquiries"]["stale"] == "no inquiry list since 2026-11-13"
+    # The same bytes under a name giving a period ending later than the first's: a list
+    # exported for that period (nothing since 11-13), which covers up to its end.
     arrive(date(2026, 11, 17))
-    (again,) = run_json(cli, "ingest", tmp_path / "inquiries.csv")["drops"]
-    assert (again["status"], again["inserted"]) == ("duplicate", 0)
-    events, alerts, items = judged(cli, "2026-11-17T10:00")  # the re-drop is new data
+    renamed = sync / "询盘列表_20261110-20261116.csv"
+    renamed.write_bytes(path.read_bytes())
+    (named,) = run_json(cli, "ingest", renamed)["drops"]
+    assert (named["status"], named["period"]) == (
+        "duplicate", {"start": "2026-11-10", "end": "2026-11-16"})
+    events, alerts, items = judged(cli, "2026-11-17T11:00")
     assert [(e["event"], e["day"]) for e in events] == [("fired", "2026-11-16")]
     assert alerts["notes"] == [] and items["inquiries"]["stale"] is None
     assert items["inquiries"]["facts"]["new"] == 0
     # Exactly once: the facts were written by the first drop only.
     drops = run_json(cli, "drops")["drops"]
     assert [(d["status"], d["inserted"]) for d in drops] == [
-        ("duplicate", 0), ("ingested", first["inserted"])]
+        ("duplicate", 0), ("duplicate", 0), ("duplicate", 0), ("ingested", first["inserted"])]
+
+
+def test_a_re_upload_does_not_cover_more_of_its_named_period(cli: Run, arrive: Any,
+                                                             tmp_path: Path) -> None:
+    cli("store", "add", "acme", "--timezone", "Asia/Shanghai")
+    arrive(ZERO_FROM)  # a list for 11-08..11-14 exported on the 14th covers up to 11-13
+    path = inquiry_list(tmp_path, ZERO_FROM - timedelta(days=6), ZERO_FROM)
+    (first,) = run_json(cli, "ingest", path)["drops"]
+    assert first["period"] == {"start": "2026-11-08", "end": "2026-11-14"}
+    arrive(date(2026, 11, 17))  # the same file again: still exported on the 14th
+    (again,) = run_json(cli, "ingest", path)["drops"]
+    assert (again["status"], again["period"]) == ("duplicate", first["period"])
+    _, alerts, items = judged(cli, "2026-11-17T10:00")
+    assert items["inquiries"]["stale"] == "no inquiry list since 2026-11-13"
+    assert alerts["notes"] == [{"store": "acme", "why":
+                                "the inquiry list does not cover 2026-11-16 yet"}]
+
+
+def test_rows_dated_after_arrival_do_not_extend_a_list(cli: Run, arrive: Any,
+                                                       tmp_path: Path) -> None:
+    cli("store", "add", "acme", "--timezone", "Asia/Shanghai")
+    rows = [["帖子ID", "发布时间", "标题"],  # P2: scheduled ahead (or a mistyped date)
+            ["P1", "2026-11-15 10:00", "New LED strip"], ["P2", "2026-11-25 10:00", "Tour"]]
+    arrive(date(2026, 11, 17))
+    (drop,) = run_json(cli, "ingest", write_csv(tmp_path / "posts.csv", rows))["drops"]
+    assert (drop["kind"], drop["period"]) == ("posts", {"start": "2026-11-15",
+                                                        "end": "2026-11-25"})
+    _, _, items = judged(cli, "2026-11-17T10:00")
+    assert items["posts"]["stale"] is None  # it covers 11-16, the day before it arrived
+    _, _, items = judged(cli, "2026-11-19T10:00")
+    assert items["posts"]["stale"] == "no fan-post list since 2026-11-16"
+    assert items["posts"]["staleness"] == [{"kind": "posts", "since": "2026-11-16"}]
 
 
 def test_a_fan_post_list_with_no_posts_yesterday_says_0_posts(cli: Run, arrive: Any,
@@ -153,7 +203,7 @@ def test_a_fan_post_list_with_no_posts_yesterday_says_0_posts(cli: Run, arrive: 
     posts = items["posts"]
     assert posts["stale"] is None  # not "no fan-post list since 2026-11-18"
     assert (posts["facts"]["day"], posts["facts"]["count"], posts["facts"]["status"]) == (
-        "2026-11-19", 0, "below target")
+        "2026-11-19", 0, "below_target")
     _, out, _ = cli("checklist", "daily", "--now", "2026-11-20T10:00")
     assert "0 fan posts published yesterday" in out and "below target" in out
 
@@ -177,3 +227,15 @@ def test_an_order_list_ingested_today_covers_yesterday(cli: Run, arrive: Any,
     assert items["transactions"]["staleness"] == [{"kind": "orders", "since": "2026-11-19"}]
     assert items["posts"]["staleness"] == [{"kind": "posts", "since": None}]
     assert items["inquiries"]["staleness"] == [{"kind": "inquiries", "since": None}]
+
+
+@pytest.mark.parametrize(("period_end", "source", "covered"), [
+    (date(2026, 11, 25), "rows", date(2026, 11, 16)),  # rows after the arrival do not count
+    (date(2026, 11, 10), "rows", date(2026, 11, 16)),
+    (None, None, date(2026, 11, 16)),  # an empty list without a period
+    (date(2026, 11, 25), "name", date(2026, 11, 16)),  # never the arrival day or later
+    (date(2026, 11, 10), "title", date(2026, 11, 10)),
+])
+def test_a_list_covers_its_named_period_else_the_days_before_it_arrived(
+        period_end: date | None, source: str | None, covered: date) -> None:
+    assert bot.freshness._covered(period_end, source, date(2026, 11, 17)) == covered

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from bot import alerts, outbox
-from bot.checklist import build_daily, load
-from bot.freshness import LABELS, stale_note, staleness
+from bot.checklist import build_daily, load, stale_note
+from bot.freshness import LABELS, staleness
 from bot.models import alerts as alerts_table
 from bot.models import outbox as outbox_table
 from bot.storage import read, write
@@ -123,7 +123,8 @@ def seed_checklist_data(engine: Engine, store: Store) -> None:
         conn.execute(insert(alerts_table).values(
             store_id=store.id, rule=alerts.RULE, started_day=thursday, last_day=thursday,
             method="3day_sum", observed=7, expected=21.5, p_value=0.001, severity="warning",
-            status="acknowledged", acknowledged_by="U0ANNA", created_at=NOW, updated_at=NOW))
+            baseline_weeks=8, status="acknowledged", acknowledged_by="U0ANNA", created_at=NOW,
+            updated_at=NOW))
 
 
 @pytest.fixture
@@ -215,30 +216,30 @@ def test_the_checklist_in_chinese_with_the_same_figures(engine: Engine,
 
 def test_every_staleness_note_reads_in_chinese(engine: Engine, store: Store) -> None:
     """Staleness comes from bot/ as data ({"kind", "since"}); every form bot/ can give is
-    worded in Chinese, with the same dates as the English note."""
+    worded in Chinese, with the same dates as the English note (--json's `stale`), and in
+    English as that note, word for word."""
     zh = add_store(engine, "空店", "Asia/Shanghai", "zh")
     with read(engine) as conn:
         empty = build_daily(conn, zh, NOW)
     # "no … yet" and the no-customers note (three lists at once)
-    forms = {i["key"]: (i["stale"], i["staleness"]) for i in empty["items"]}
+    forms = {i["key"]: i["staleness"] for i in empty["items"]}
     for kind in LABELS:
         for newest in (YESTERDAY_CL - timedelta(days=3), None):
-            forms[f"{kind} {newest}"] = (stale_note(kind, newest, YESTERDAY_CL),
-                                         [staleness(kind, newest, YESTERDAY_CL)])
+            forms[f"{kind} {newest}"] = [staleness(kind, newest, YESTERDAY_CL)]
     # Stale traffic while the inquiries come from a fresh list: a note with a suffix.
     with write(engine) as conn:
         put(conn, zh, "traffic", [_traffic(YESTERDAY_CL - timedelta(days=2), visitors=5)])
         put(conn, zh, "inquiries", INQUIRIES)
     with read(engine) as conn:
         data_item = next(i for i in build_daily(conn, zh, NOW)["items"] if i["key"] == "data")
-    assert data_item["stale"] and "(" in data_item["stale"]
-    assert data_item["staleness"][0]["inquiries_from"] == "inquiry list"
-    forms["data"] = (data_item["stale"], data_item["staleness"])
-    assert len(forms["transactions"][1]) == 3
-    for name, (note, entries) in sorted(forms.items()):
+    assert data_item["staleness"][0]["inquiries_from"] == "inquiries"
+    forms["data"] = data_item["staleness"]
+    assert len(forms["transactions"]) == 3
+    for name, entries in sorted(forms.items()):
+        note = stale_note(entries)
+        assert note, name
         for lang, expected in (("zh", None), ("en", note)):
-            data = {**empty, "items": [{**empty["items"][0], "stale": note,
-                                        "staleness": entries}]}
+            data = {**empty, "items": [{**empty["items"][0], "staleness": entries}]}
             message = render("checklist_daily.json.j2", checklist=data, lang=lang)
             line = section(message, "inquiries").split("\n")[1]
             assert line.startswith(":warning: _"), (name, line)

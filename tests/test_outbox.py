@@ -271,3 +271,119 @@ def test_two_senders_at_once_post_each_message_once(database_url: str, engine: E
     assert len(posts(api)) == 12
     with read(engine) as conn:
         assert outbox.counts(conn)["delivered"] == 12
+
+
+# ---- edits of one post, posted channels, deliver_rows ----------------------------------------
+
+
+def claim_now(engine: Engine, outbox_id: int, now: datetime = NOW) -> None:
+    """Another sender (e.g. a handler's deliver_rows) has claimed the row and is sending it."""
+    with write(engine) as conn:
+        pending = conn.execute(select(outbox_table).where(outbox_table.c.id == outbox_id)).one()
+        assert outbox.claim(conn, pending, now) is not None
+
+
+def due_ids(engine: Engine, now: datetime = NOW, ids: list[int] | None = None) -> list[int]:
+    with write(engine) as conn:
+        outbox.settle(conn, now)
+    with read(engine) as conn:
+        return [r.id for r in outbox.due(conn, now, ids=ids)]
+
+
+def edit(engine: Engine, store: Store, post_id: int, version: str) -> int:
+    with write(engine) as conn:
+        post = conn.execute(select(outbox_table).where(outbox_table.c.id == post_id)).one()
+        return outbox.enqueue_edit(conn, post, purpose="test_update", now=NOW,
+                                   dedupe_key=f"edit:{post_id}:{version}",
+                                   payload={"text": f"state {version}"})
+
+
+def test_an_edit_waits_while_an_older_edit_of_its_post_is_being_sent(
+        engine: Engine, store: Store, api: MockSlackAPI) -> None:
+    post = put(engine, store, "C1", "post")
+    send(engine, client_for(api), NOW)
+    older = edit(engine, store, post, "acked")
+    claim_now(engine, older)  # in flight: its chat.update may land at any moment
+    newer = edit(engine, store, post, "snoozed")
+    assert due_ids(engine) == []  # the newer one waits: it must land last
+    assert send(engine, client_for(api), NOW).delivered == 0
+    with write(engine) as conn:
+        outbox.delivered(conn, older, row(engine, post).ts, NOW)
+    assert due_ids(engine) == [newer]
+    assert send(engine, client_for(api), NOW).delivered == 1
+    assert api.messages[row(engine, post).ts]["text"] == "state snoozed"
+
+
+def test_only_the_newest_edit_of_a_post_is_ever_sent(engine: Engine, store: Store,
+                                                      api: MockSlackAPI) -> None:
+    post = put(engine, store, "C1", "post")
+    send(engine, client_for(api), NOW)
+    older = edit(engine, store, post, "acked")
+    claim_now(engine, older)
+    newer = edit(engine, store, post, "snoozed")
+    with write(engine) as conn:  # the older one's call failed: back to pending, retry due
+        outbox.retry_later(conn, older, NOW, error="internal_error", maybe_sent=True,
+                           retry_after=timedelta(0))
+    assert due_ids(engine) == [newer]
+    with read(engine) as conn:  # the superseded edit is dropped, never to be retried
+        assert conn.scalar(select(func.count()).where(outbox_table.c.id == older)) == 0
+    assert send(engine, client_for(api), NOW).delivered == 1
+    (update_call,) = api.calls_to("chat.update")
+    assert update_call.params["text"] == "state snoozed"
+
+
+def test_an_edit_left_sending_by_a_dead_sender_does_not_hold_up_a_newer_one(
+        engine: Engine, store: Store) -> None:
+    post = put(engine, store, "C1", "post")
+    with write(engine) as conn:
+        outbox.delivered(conn, post, "1.0", NOW)
+    older = edit(engine, store, post, "acked")
+    claim_now(engine, older, NOW - outbox.STALE_SENDING - timedelta(seconds=1))
+    newer = edit(engine, store, post, "snoozed")
+    assert due_ids(engine) == [newer]
+
+
+def test_due_takes_only_the_rows_asked_for(engine: Engine, store: Store) -> None:
+    first, second = put(engine, store, "C1", "a"), put(engine, store, "C2", "b")
+    assert due_ids(engine) == [first, second]
+    assert due_ids(engine, ids=[second]) == [second]
+    assert due_ids(engine, ids=[]) == []
+
+
+def test_posted_channels_count_every_status_but_not_replies_or_edits(
+        engine: Engine, store: Store) -> None:
+    delivered = put(engine, store, "C1", "p1", subject="s:1")
+    failed = put(engine, store, "C2", "p2", subject="s:1")
+    put(engine, store, "C3", "p3", subject="s:2")
+    put(engine, store, "C4", "reply", subject="s:1", thread_of=delivered)
+    put(engine, store, "C5", "edit", subject="s:1", update_of=delivered)
+    with write(engine) as conn:
+        outbox.delivered(conn, delivered, "1.0", NOW)
+        outbox.fail(conn, failed, NOW, error="not_in_channel")
+        assert outbox.posted_channels(conn, "s:1", "test") == {"C1", "C2"}
+        assert outbox.posted_channels(conn, "s:1", "other") == set()
+
+
+def test_enqueue_new_says_whether_it_queued(engine: Engine, store: Store) -> None:
+    def enqueue_new() -> int | None:
+        with write(engine) as conn:
+            return outbox.enqueue_new(conn, store_id=store.id, channel="C1", purpose="test",
+                                      dedupe_key="k", payload={"text": "x"}, now=NOW)
+
+    first = enqueue_new()
+    assert first is not None and enqueue_new() is None
+
+
+def test_deliver_rows_pauses_a_rate_limited_channel_for_the_rest_of_the_call(
+        engine: Engine, store: Store, api: MockSlackAPI) -> None:
+    from jobs.delivery import deliver_rows
+
+    one, two = put(engine, store, "C1", "one"), put(engine, store, "C1", "two")
+    other = put(engine, store, "C2", "other")
+    send(engine, client_for(api), NOW)
+    edits = [edit(engine, store, p, "v1") for p in (one, two, other)]
+    api.fail_next("chat.update", status=429, retry_after=7)
+    result = deliver_rows(engine, client_for(api), edits, NOW)
+    assert (result.delivered, result.retrying) == (1, 1)
+    assert [c.params["channel"] for c in api.calls_to("chat.update")] == ["C1", "C2"]
+    assert row(engine, edits[1]).status == "pending"  # left to the worker, not tried now

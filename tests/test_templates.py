@@ -4,12 +4,14 @@ big or hostile the data."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from bot.stores import Store, configure_store
 from handlers.commands import CommandResult, run_command
+from templates import render
 from tests.slack_limits import (
     assert_data_escaped,
     assert_no_mentions,
@@ -129,14 +131,29 @@ def test_other_counts_stay_plural_and_chinese_has_no_plural(engine: Engine, stor
     assert "上期 2)" in str(zh.message) and "2 条询盘" in str(zh.message)
 
 
+def _p4p_text(**figures: Any) -> str:
+    """The P4P item of a checklist with these figures, as its message shows it: impressions
+    and the budget share in whole numbers, CPC and CTR with two decimals."""
+    facts = {"spend": 1, "currency": "CNY", "budget": 100, "budget_share": 0.01,
+             "impressions": 1, "clicks": 1, "cpc": 1, "ctr": 0.01, "fell_out": [],
+             "key_keywords": ["lamp"], **figures}
+    checklist = {"store": "acme", "timezone": "UTC", "day": "2026-11-13",
+                 "yesterday": "2026-11-12",
+                 "items": [{"key": "p4p", "title": "P4P", "facts": facts, "done": False,
+                            "staleness": []}]}
+    return str(render("checklist_daily.json.j2", checklist=checklist)["blocks"][3]["text"]["text"])
+
+
 @pytest.mark.parametrize(("value", "digits", "shown"), [
     (12.5, 0, "13"), (13.5, 0, "14"), (-12.5, 0, "-13"), (2.675, 2, "2.68"),
     (1_234_567.5, 0, "1,234,568"), (-0.4, 0, "0"), (7, 0, "7"), (None, 0, "–")])
 def test_number_rounds_half_up(value: float | None, digits: int, shown: str) -> None:
-    """The `number` filter every message uses rounds as on paper: 12.5 is 13; the percent
-    filters alike."""
-    from templates import _env
-
-    assert _env.filters["number"](value, digits) == shown
-    if value is not None:
-        assert _env.filters["percent"](value / 100, digits) == shown.replace(",", "") + "%"
+    """Figures in messages round as on paper: 12.5 is 13; percentages alike."""
+    share = None if value is None else value / 100
+    percent = shown.replace(",", "") + "%" if value is not None else "–"
+    if digits == 0:
+        text = _p4p_text(impressions=value, budget_share=share)
+        assert f"{shown} impressions" in text and f"(*{percent}*)" in text
+    else:
+        text = _p4p_text(cpc=value, ctr=share)
+        assert f"CPC {shown} · CTR {percent}" in text

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 01:24:09.614081
+Create Date: 2026-11-22 01:40:48.264617
 """
 
 from collections.abc import Sequence
@@ -68,7 +68,8 @@ def upgrade() -> None:
         sa.Column("p_value", sa.Float(), nullable=False),
         sa.Column("severity", sa.String(length=16), nullable=False),
         sa.Column("notified_severity", sa.String(length=16), nullable=True),
-        sa.Column("hint", sa.Text(), nullable=True),
+        sa.Column("hint", sa.JSON(), nullable=True),
+        sa.Column("baseline_weeks", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("snoozed_until", sa.DateTime(), nullable=True),
         sa.Column("acknowledged_by", sa.String(length=64), nullable=True),
