@@ -44,7 +44,7 @@ from bot.freshness import ARRIVED, list_covered_until
 from bot.inquiries import VALID, valid_per_day
 from bot.models import alert_checks, alerts, drops, facts, stores
 from bot.p4p import spend_rows
-from bot.periods import local_midnight, local_today
+from bot.periods import as_utc, local_midnight, local_today
 from bot.stores import Store
 from bot.traffic_level import daily_traffic
 
@@ -314,11 +314,8 @@ def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[s
              "observed": verdict.observed, "expected": round(verdict.expected, 2),
              "p_value": verdict.p_value, "method": verdict.method, "source": source,
              "messages": 0}
+    wake(conn, store, now)
     current = _open(conn, store)
-    if current is not None and _status(current, now) != current.status:
-        conn.execute(update(alerts).where(alerts.c.id == current.id)
-                     .values(status="open", snoozed_until=None, updated_at=now))
-        current = _get(conn, current.id)
     # A 3- or 7-day window still holds the drop's days after the day itself is back to
     # normal: that is a recovery, not a continuing incident.
     tail_only = verdict.method != "daily" and day_is_normal(counts, verdict.day, settings)
@@ -401,6 +398,20 @@ def snooze(conn: Connection, alert_id: int, user_id: str, now: datetime,
             status="snoozed", snoozed_until=now + length, acknowledged_by=user_id,
             acknowledged_at=now, updated_at=now))
     return message_context(conn, alert_id, now)
+
+
+def wake(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Reopen the store's alerts whose snooze has run out: {"event": "woke", "alert_id",
+    "day", "until"} each, so that their messages show them open again (with buttons)."""
+    rows = conn.execute(select(alerts.c.id, alerts.c.last_day, alerts.c.snoozed_until).where(
+        alerts.c.store_id == store.id, alerts.c.status == "snoozed",
+        alerts.c.snoozed_until <= as_utc(now))).all()
+    for row in rows:
+        conn.execute(update(alerts).where(alerts.c.id == row.id).values(
+            status="open", snoozed_until=None, updated_at=now))
+    return [{"rule": RULE, "store": store.name, "event": "woke", "alert_id": row.id,
+             "day": row.last_day.isoformat(), "until": row.snoozed_until.isoformat()}
+            for row in rows]
 
 
 def message_context(conn: Connection, alert_id: int, now: datetime) -> dict[str, Any]:

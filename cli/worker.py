@@ -71,6 +71,8 @@ def _back_figures(back: dict[str, Any]) -> str:
 
 def _alert_line(a: dict[str, Any]) -> str:
     head = f"alert {a['store']} {a['day']}: "
+    if a["event"] == "woke":
+        return head + f"snooze over (was until {a['until']}Z): open again"
     if a["event"] == "recovered":
         line = head + "back to normal, " + (_back_figures(a["back"]) if a.get("back")
                                             else _alert_figures(a))

@@ -11,6 +11,7 @@ module only connects it to Slack).
 * recovered -> a "back to normal" reply in the thread of each channel's latest post, and
   every post of the alert, in every channel, edited to show it resolved;
 * a button (acknowledge, snooze) -> every post edited (handlers/alert_actions.py);
+* woke (a snooze ran out) -> every post edited to show the alert open again, buttons back;
 * a channel bound while an alert is not resolved -> the alert posted there (catch_up), as its
   first post in that channel, exactly once (the same dedupe key as a first post).
 
@@ -56,6 +57,8 @@ def queue(conn: Connection, store: Store, events: list[dict[str, Any]], now: dat
             event["channels"] = list(channels)
             event["messages"] = _announce(conn, store, event["alert_id"], now, channels,
                                           escalation=event["event"] == "worse")
+        elif event["event"] == "woke":
+            redraw(conn, event["alert_id"], now, f"woke-{event['until']}")
         elif event["event"] == "recovered":
             event["channels"] = list(channels)
             event["messages"] = _recovered(conn, store, event["alert_id"], now, channels,

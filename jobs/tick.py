@@ -116,11 +116,11 @@ def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool 
     channels bound since an alert fired are post_late_alerts' (run_due calls it next)."""
     with write(engine) as conn:
         _lock(conn, store)
-        if not force and not alerts.needs_evaluation(conn, store, now):
-            return []
-        events = alerts.evaluate_store(conn, store, now)
+        events = alerts.wake(conn, store, now)  # a snooze that ran out: redraw it open
+        if force or alerts.needs_evaluation(conn, store, now):
+            events += alerts.evaluate_store(conn, store, now)
+            alerts.mark_evaluated(conn, store, now)
         alert_messages.queue(conn, store, events, now, channels_of(conn, store))
-        alerts.mark_evaluated(conn, store, now)
     return events
 
 
@@ -185,10 +185,10 @@ def run_due(
     for store in stores:
         started = time.perf_counter()
         events = _step(report, "alerts", store, evaluate_alerts, engine, store, now)
-        if events:
+        if any(e["event"] != "woke" for e in events or []):
             report["alerts_evaluated"] += 1
-            report["alerts"] += [e for e in events
-                                 if e["event"] in ("fired", "worse", "recovered")]
+        report["alerts"] += [e for e in events or []
+                             if e["event"] in ("fired", "worse", "recovered", "woke")]
         report["late_posts"] += _step(report, "alerts", store, post_late_alerts, engine,
                                       store, now) or []
         seconds["alerts"] += time.perf_counter() - started

@@ -375,11 +375,19 @@ def test_acknowledge_and_snooze_buttons(engine: Engine, acme: Store, api: MockSl
     (event2,) = run(engine, acme, NOW + timedelta(hours=23))
     assert event2["event"] == "continues" and event2["severity"] == "critical"
     assert len(posts(engine)) == 2
-    # The snooze runs out: open again, and the escalation goes out at the next evaluation.
+    # The snooze runs out: every message shows it open again, buttons back, no ping.
     snoozed_until = alert.snoozed_until
-    (event3,) = run(engine, acme, snoozed_until + timedelta(minutes=1))
-    assert event3["event"] == "worse"
+    woke = evaluate_alerts(engine, acme, snoozed_until + timedelta(minutes=1))
+    assert [e["event"] for e in woke] == ["woke"]
     assert alert_rows(engine)[0].status == "open"
+    deliver(engine, client, snoozed_until + timedelta(minutes=1), pacer=Pacer(0, 0))
+    for edited in api.messages.values():
+        assert "Snoozed" not in str(edited["blocks"]) and "<!here>" not in str(edited)
+        assert buttons(edited) == ["alert_ack", "alert_snooze"]
+    assert evaluate_alerts(engine, acme, snoozed_until + timedelta(minutes=2)) == []  # once
+    # ... and the escalation goes out at the next evaluation.
+    (event3,) = run(engine, acme, snoozed_until + timedelta(minutes=3))
+    assert event3["event"] == "worse"
     assert len(posts(engine)) == 4
 
 
