@@ -1,9 +1,12 @@
 """The inquiry-drop alert: detection on yesterday's count, and the incident's lifecycle in SQL.
 
-Series: valid inquiries per local day from the inquiry list (each inquiry on its local
+Series: the one the checklist's data item shows (bot.traffic_level.inquiries_source, the same
+rule for both): valid inquiries per local day from the inquiry list (each inquiry on its local
 creation day; those the platform flagged as spam are left out, so a spam wave neither hides a
-drop nor fakes a rise); a store without an inquiry list falls back to the daily shop
-overview's inquiries column, the platform's count, in which spam cannot be told apart.
+drop nor fakes a rise) when it covers yesterday, unless it is too young for a usual level
+while the traffic report has one; else the daily shop overview's inquiries column, the
+platform's count, in which spam cannot be told apart. The alert records which (`source`,
+shown by `opsbot alerts --json`, and a "counted from the traffic report" hint).
 Only complete days are judged: "yesterday" in the store's zone, and only if the data
 covers it - an inquiry list whose period runs to yesterday and that was ingested after
 yesterday ended (bot/freshness.py), or a traffic report dated yesterday. Today is never
@@ -40,19 +43,20 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from bot.detector import METHODS, MIN_WEEKS, DetectorSettings, Verdict, evaluate
 from bot.detector import SPANS as WINDOW_DAYS
-from bot.freshness import ARRIVED, list_covered_until
+from bot.freshness import ARRIVED, LABELS, list_covered_until, newest_days
 from bot.inquiries import VALID, valid_per_day
 from bot.models import alert_checks, alerts, drops, facts, stores
 from bot.p4p import spend_rows
 from bot.periods import as_utc, local_midnight, local_today
 from bot.stores import Store
-from bot.traffic_level import daily_traffic
+from bot.traffic_level import daily_traffic, inquiries_source
 
 RULE = "inquiry_drop"
 TITLES = {RULE: "Inquiry drop"}  # what an operator reads instead of the rule id
 SPANS = dict(zip(METHODS, WINDOW_DAYS, strict=True))  # the detector's windows, in days
 SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}
 SNOOZE = timedelta(days=1)
+KINDS = {LABELS[k]: k for k in ("inquiries", "traffic")}  # a source's name -> its data kind
 HINT_TRAFFIC_DOWN = 0.70  # visitors at or below 70 % of usual: "traffic down too"
 HINT_TRAFFIC_NORMAL = 0.85
 HINT_P4P_PAUSED = 0.10  # spend at or below 10 % of the usual daily spend: "paused?"
@@ -65,21 +69,40 @@ p4p = facts["p4p"]
 # ---- the series -----------------------------------------------------------------------------
 
 
-def daily_inquiries(conn: Connection, store: Store, day: date, weeks: int = 8
-                    ) -> tuple[dict[date, int], date | None, str]:
-    """(counts per local day up to `day`, the last day the data covers, the source's name).
+def inquiry_source(conn: Connection, store: Store, day: date) -> tuple[str, dict[str, date | None]]:
+    """(the data kind the series of `day` comes from, "inquiries" or "traffic"; the newest
+    day each covers): the checklist's data item's rule (bot.traffic_level.inquiries_source),
+    on the same freshness (bot.freshness.newest_days), so the alert judges the count the
+    checklist shows."""
+    newest = newest_days(conn, store, ("inquiries", "traffic"))
+    kind, _ = inquiries_source(
+        conn, store, day, inquiries_fresh=_covers(newest["inquiries"], day),
+        traffic_fresh=_covers(newest["traffic"], day))
+    return kind, newest
+
+
+def _covers(newest: date | None, day: date) -> bool:
+    return newest is not None and newest >= day
+
+
+def daily_inquiries(conn: Connection, store: Store, day: date, weeks: int = 8,
+                    kind: str | None = None) -> tuple[dict[date, int], date | None, str]:
+    """(counts per local day up to `day`, the last day the data covers, the source's name)
+    from `kind` ("inquiries": the inquiry list, "traffic": the traffic report), by default
+    the source inquiry_source picks for `day`.
 
     Days before the first inquiry (spam or not) are left out (no data, not zeros); days inside
     count the valid inquiries, 0 when none was created.
     """
+    kind = kind or inquiry_source(conn, store, day)[0]
     lo = day - timedelta(days=7 * (weeks + 2))
-    counts = valid_per_day(conn, store, lo, day)
-    if counts is not None:
-        return counts, list_covered_until(conn, store, "inquiries"), "inquiry list"
+    if kind == "inquiries":
+        counts = valid_per_day(conn, store, lo, day) or {}
+        return counts, list_covered_until(conn, store, "inquiries"), LABELS["inquiries"]
     days = [lo + timedelta(days=i) for i in range((day - lo).days + 1)]
     by_day = daily_traffic(conn, store, days)
     counts = {d: v["inquiries"] for d, v in by_day.items() if v.get("inquiries") is not None}
-    return counts, (max(counts) if counts else None), "traffic report"
+    return counts, (max(counts) if counts else None), LABELS["traffic"]
 
 
 def detector_settings(store: Store) -> DetectorSettings:
@@ -90,9 +113,17 @@ def detector_settings(store: Store) -> DetectorSettings:
 
 def judge(conn: Connection, store: Store, now: datetime, settings: DetectorSettings
           ) -> tuple[Verdict | None, str, dict[date, int]]:
-    """The detector's verdict on yesterday (or None), the source or why not, the series."""
+    """The detector's verdict on yesterday (or None), the source's name or why not, the
+    series. The source is the checklist's data item's (inquiry_source)."""
     yesterday = local_today(now, store.tz) - timedelta(days=1)
-    counts, covered, source = daily_inquiries(conn, store, yesterday)
+    kind, newest = inquiry_source(conn, store, yesterday)
+    if kind == "traffic" and not _covers(newest["traffic"], yesterday) \
+            and newest["inquiries"] is not None:
+        # neither covers yesterday: say which data is late
+        late = ("neither the inquiry list nor the traffic report covers"
+                if newest["traffic"] is not None else "the inquiry list does not cover")
+        return None, f"{late} {yesterday.isoformat()} yet", {}
+    counts, covered, source = daily_inquiries(conn, store, yesterday, kind=kind)
     if not counts:
         return None, "no inquiry data", counts
     if covered is None or covered < yesterday:
@@ -129,14 +160,23 @@ def day_is_normal(counts: dict[date, int], day: date, settings: DetectorSettings
 # store's language. Kinds:
 #   traffic_down    {"visitors", "usual"}: visitors at or below 70 % of usual
 #   traffic_normal  {"visitors", "usual"}: visitors came but did not inquire
-#   country_gone    {"countries": [...], "share": percent of the last 4 weeks' inquiries}
+#   country_gone    {"countries": [one], "share": percent of the last 4 weeks' inquiries}
+#   countries_gone  {"countries": [several], "share": their percent together}
+#                   (neither when nothing came at all, or the inquiry list does not cover
+#                   the window: "none from US" would say nothing, or be wrong)
 #   p4p_paused      {"spent", "usual"} (CNY a day)
+#   from_traffic_report  {}: the series judged is the traffic report's (inquiry_source), the
+#                   platform's count with spam in it; last, as it says where the count came
+#                   from rather than where to look
 
 
-def hints(conn: Connection, store: Store, verdict: Verdict) -> list[dict[str, Any]]:
-    """Short pointers of where to look, each from another kind of data."""
+def hints(conn: Connection, store: Store, verdict: Verdict, source: str | None = None
+          ) -> list[dict[str, Any]]:
+    """Short pointers of where to look, each from another kind of data; `source` the
+    series' data kind."""
     found = [_traffic_hint(conn, store, verdict.day), _country_hint(conn, store, verdict),
-             _p4p_hint(conn, store, verdict.day)]
+             _p4p_hint(conn, store, verdict.day),
+             {"kind": "from_traffic_report"} if source == "traffic" else None]
     return [h for h in found if h]
 
 
@@ -170,6 +210,11 @@ def _country_counts(conn: Connection, store: Store, lo: date, hi: date) -> Count
 def _country_hint(conn: Connection, store: Store, verdict: Verdict) -> dict[str, Any] | None:
     days = span(verdict.method)
     first = verdict.day - timedelta(days=days - 1)
+    if verdict.observed == 0:
+        return None  # no inquiries at all: none from any country either, nothing to add
+    covered = list_covered_until(conn, store, "inquiries")
+    if covered is None or covered < verdict.day:
+        return None  # the list (the countries' source) does not cover the window
     baseline = _country_counts(conn, store, first - timedelta(days=28), first - timedelta(days=1))
     total = sum(baseline.values())
     if not total:
@@ -180,8 +225,9 @@ def _country_hint(conn: Connection, store: Store, verdict: Verdict) -> dict[str,
             if n / total >= HINT_COUNTRY_SHARE and n * days / 28 >= 1 and not now.get(c)]
     if not gone:
         return None
-    return {"kind": "country_gone", "countries": gone[:3],
-            "share": baseline[gone[0]] * 100 // total}
+    gone = gone[:3]
+    return {"kind": "country_gone" if len(gone) == 1 else "countries_gone", "countries": gone,
+            "share": sum(baseline[c] for c in gone) * 100 // total}
 
 
 def _p4p_hint(conn: Connection, store: Store, day: date) -> dict[str, Any] | None:
@@ -235,6 +281,7 @@ def _context(row: Any, store_name: str, language: str, timezone: str, now: datet
         "p_value": row.p_value, "drop": (1 - row.observed / row.expected) if row.expected else 0.0,
         "severity": row.severity, "status": _status(row, now),
         "hints": list(row.hint or []), "baseline_weeks": row.baseline_weeks,
+        "source": row.source,
         "acknowledged_by": row.acknowledged_by,
         "snoozed_until": (row.snoozed_until.isoformat(timespec="minutes") + "Z"
                           if row.snoozed_until else None),
@@ -247,7 +294,7 @@ def public(context: dict[str, Any]) -> dict[str, Any]:
     """The CLI's and the checklist's view of an alert."""
     keys = ("rule", "title", "store", "day", "observed", "expected", "p_value", "severity",
             "status", "since", "method", "span", "hints", "id")
-    return {k: context[k] for k in keys}
+    return {**{k: context[k] for k in keys}, "source": LABELS.get(context["source"] or "")}
 
 
 def _open(conn: Connection, store: Store) -> Any:
@@ -275,9 +322,15 @@ def unresolved_ids(conn: Connection, store: Store) -> list[int]:
         alerts.c.store_id == store.id, alerts.c.status != "resolved").order_by(alerts.c.id)))
 
 
-def active(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
-    """Alerts not yet resolved, newest first, as the CLI and the checklist show them."""
-    return [public(c) for c in unresolved(conn, store, now)]
+def active(conn: Connection, store: Store, now: datetime, until: date | None = None
+           ) -> list[dict[str, Any]]:
+    """Alerts not yet resolved, newest first, as the CLI and the checklist show them; with
+    `until`, only those whose day is no later (a checklist built for a past day shows no
+    alert of the days after its own yesterday)."""
+    found = unresolved(conn, store, now)
+    if until is not None:
+        found = [c for c in found if c["day"] <= until.isoformat()]
+    return [public(c) for c in found]
 
 
 def _back(counts: dict[date, int], verdict: Verdict, weeks: int) -> dict[str, Any]:
@@ -309,7 +362,7 @@ def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[s
         return [{**base, "event": "skipped", "why": source}]
     if not verdict.enough_history:
         return [{**base, "day": verdict.day.isoformat(), "event": "skipped",
-                 "why": "not enough history (4 weeks of data needed)"}]
+                 "why": f"not enough history in the {source} (4 weeks of data needed)"}]
     event = {**base, "day": verdict.day.isoformat(), "severity": verdict.severity,
              "observed": verdict.observed, "expected": round(verdict.expected, 2),
              "p_value": verdict.p_value, "method": verdict.method, "source": source,
@@ -339,9 +392,11 @@ def _notified(conn: Connection, alert_id: int, severity: str, now: datetime) -> 
 def _fire(conn: Connection, store: Store, now: datetime, verdict: Verdict, current: Any,
           event: dict[str, Any]) -> dict[str, Any]:
     figures = {"last_day": verdict.day, "method": verdict.method, "observed": verdict.observed,
+               "source": KINDS.get(event["source"]),
                "expected": verdict.expected, "p_value": verdict.p_value,
                "severity": verdict.severity,
-               "hint": hints(conn, store, verdict), "baseline_weeks": verdict.weeks,
+               "hint": hints(conn, store, verdict, KINDS.get(event["source"])),
+               "baseline_weeks": verdict.weeks,
                "updated_at": now}
     if current is None:
         window_start = verdict.day - timedelta(days=span(verdict.method) - 1)

@@ -3,24 +3,41 @@ inquiry-drop alert's "does not cover … yet".
 
 Daily reports (traffic, P4P) carry their own dates: their freshness is the newest date in
 the facts. Lists (inquiries, orders, fan posts, CRM) are snapshots: a day with no rows in a
-list is a day with nothing in it, not a day the list does not cover. A list covers the days
-up to the end of the period in its title or file name (`drops.period_end` when
-`drops.period_source` is "title" or "name"); a list without one covers up to the day before
-the one it arrived on (in the store's timezone: an export made today covers yesterday
-completely), full stop: its rows' days say nothing (a mistyped year or a fan post scheduled
-ahead dates a row after the export). Neither covers the arrival day or later, as that day was
-not over yet. A duplicate drop (the same content dropped again later) covers only when its
-own file name names a period ending later than the first drop's (an empty list re-exported
-under a newer period's name is the same bytes), the same way from its own arrival; a plain
-re-upload of an old export (by hand, or a sync tool copying files again) covers nothing new.
-The newest coverage of any ingested list or such duplicate of the kind counts. Either is
-stale when older than yesterday (the store's local yesterday), and missing when there is
-none at all.
+list is a day with nothing in it, not a day the list does not cover. So what a list covers
+decides where zeros begin, and is read as follows (`_covered`):
+
+* A period in its title (`drops.period_source` "title"), or a range A-B in its file name
+  ("name"), covers up to the period's end.
+* ONE date D in its file name (询盘列表_20261110.csv, 信保订单_20261122.csv: the demo and
+  the back office name exports so) is the day it was exported, not a complete day: D's rows
+  stop at the export time, so it covers up to D-1.
+* A list without either covers up to the day before the one it arrived on (in the store's
+  timezone: an export made today covers yesterday completely). Its rows' days do not extend
+  that (a mistyped year or a fan post scheduled ahead dates a row after the export), but for
+  the lists counted per day (inquiries, fan posts: DAY_COUNTED) they can shorten it: when
+  its newest row is more than LIST_GAP_DAYS before that day, it is an old export dropped
+  late (an old 4-row export whose newest row is 10-21 dropped on 11-22 must not make
+  10-22..11-21 a month of days without inquiries, faking zeros in the checklist, the usual
+  level and the alert's detector), and it covers only up to its newest row's day. A real
+  stretch without inquiries is still judged: the alert's 3- and 7-day windows fire within
+  that gap, on the lists exported meanwhile, and a named list is never cut this way. Order
+  and CRM lists are snapshots of current orders and customers, whose rows can rightly all be
+  weeks old: not cut.
+
+Neither covers the arrival day or later, as that day was not over yet. A duplicate drop (the
+same content dropped again later) covers only when its own file name names a period ending
+later than the first drop's (an empty list re-exported under a newer period's name is the
+same bytes), the same way from its own arrival; a plain re-upload of an old export (by hand,
+or a sync tool copying files again) covers nothing new. The newest coverage of any ingested
+list or such duplicate of the kind counts. Either is stale when older than yesterday (the
+store's local yesterday), and missing when there is none at all.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
+from pathlib import PurePath
 
 from sqlalchemy import Connection, and_, func, or_, select
 
@@ -40,6 +57,9 @@ LABELS = {
 DATED = ("traffic", "p4p")  # kinds whose rows are per local date
 ARRIVED = ("ingested", "duplicate")  # drops that say when a list's content arrived
 FROM_FILE = ("title", "name")  # period sources that say what a list covers
+DAY_COUNTED = ("inquiries", "posts")  # lists counted per day, whose old exports are cut
+LIST_GAP_DAYS = 7  # an unnamed list's newest row further back: an old export (module doc)
+_NAME_DATE = re.compile(r"(?<!\d)\d{4}-?\d{2}-?\d{2}(?!\d)")  # as bot.readers reads names
 
 
 def list_covered_until(conn: Connection, store: Store, kind: str) -> date | None:
@@ -52,30 +72,47 @@ def _lists_covered_until(conn: Connection, store: Store, kinds: tuple[str, ...]
     """list_covered_until of several list kinds, in one query on drops."""
     first = drops.alias("first")
     rows = conn.execute(
-        select(drops.c.kind, drops.c.period_end, drops.c.period_source,
-               func.max(drops.c.created_at))
+        select(drops.c.kind, drops.c.period_start, drops.c.period_end, drops.c.period_source,
+               drops.c.file_name, func.max(drops.c.created_at))
         .select_from(drops.outerjoin(first, first.c.id == drops.c.duplicate_of))
         .where(
             drops.c.store_id == store.id, drops.c.kind.in_(kinds),
             or_(drops.c.status == "ingested", and_(
                 drops.c.status == "duplicate", drops.c.period_source.in_(FROM_FILE),
                 or_(first.c.period_end.is_(None), drops.c.period_end > first.c.period_end))),
-        ).group_by(drops.c.kind, drops.c.period_end, drops.c.period_source)
+        ).group_by(drops.c.kind, drops.c.period_start, drops.c.period_end,
+                   drops.c.period_source, drops.c.file_name)
     )
     out: dict[str, date] = {}
-    for kind, period_end, source, arrived in rows:
-        covered = _covered(period_end, source, local_today(arrived, store.tz))
+    for kind, period_start, period_end, source, file_name, arrived in rows:
+        one_date = (source == "name" and period_start == period_end
+                    and _one_date_named(file_name))
+        covered = _covered(period_end, source, local_today(arrived, store.tz),
+                           one_date=one_date, day_counted=kind in DAY_COUNTED)
         out[kind] = max(out.get(kind, covered), covered)
     return out
 
 
-def _covered(period_end: date | None, source: str | None, arrival: date) -> date:
+def _one_date_named(file_name: str) -> bool:
+    """Does the file name give one date (an export date), not a range A-B?"""
+    return len(_NAME_DATE.findall(PurePath(file_name).name)) == 1
+
+
+def _covered(period_end: date | None, source: str | None, arrival: date, *,
+             one_date: bool = False, day_counted: bool = True) -> date:
     """The last day a list that arrived on local day `arrival` covers (see the module doc):
     the day before, or its title's or name's period end if earlier (`source` "title" or
-    "name"); its rows' days (`source` "rows") do not count."""
+    "name"), the day before that end when the name gives that one date only (`one_date`: the
+    export's day); without a title or name, its newest row's day (`source` "rows") when that
+    is more than LIST_GAP_DAYS before the day before arrival and the kind is `day_counted`,
+    else the day before arrival (rows dated after it do not count)."""
     before = arrival - timedelta(days=1)
     if source in FROM_FILE and period_end is not None:
-        return min(period_end, before)
+        end = period_end - timedelta(days=1) if one_date and source == "name" else period_end
+        return min(end, before)
+    if day_counted and source == "rows" and period_end is not None \
+            and (before - period_end).days > LIST_GAP_DAYS:
+        return period_end  # an old export dropped late
     return before
 
 

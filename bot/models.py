@@ -254,6 +254,8 @@ alerts = Table(
     Column("severity", String(16), nullable=False),  # warning | critical (the latest)
     Column("notified_severity", String(16)),  # the highest severity a message was sent for
     Column("hint", JSON),  # the hints: [{"kind", figures…}] (bot/alerts.py)
+    # The series judged, as the data kind: "inquiries" (the inquiry list) or "traffic".
+    Column("source", String(16)),
     # The same-weekday weeks the detector's baseline used (MIN_WEEKS up to 8).
     Column("baseline_weeks", Integer, nullable=False),
     Column("status", String(16), nullable=False),  # open|acknowledged|snoozed|resolved

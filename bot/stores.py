@@ -202,6 +202,16 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
 }
 # Settings that must not exceed another one (checked on the merged settings of a store).
 SETTING_LIMITS: tuple[tuple[str, str], ...] = (("posts_per_day", "posts_max_per_day"),)
+# Settings that must stay below another one, and why (bot/stalled.py: a customer is hesitant
+# after hesitant_days without contact and lost after lost_days; zombie_days counts from an
+# unanswered inquiry, which after lost_days is lost).
+SETTING_BELOW: tuple[tuple[str, str, str], ...] = (
+    ("hesitant_days", "lost_days",
+     "a customer is hesitant between hesitant_days and lost_days without contact, so nobody "
+     "could ever be hesitant"),
+    ("zombie_days", "lost_days",
+     "a zombie must turn up before the customer counts as lost"),
+)
 
 
 def parse_setting(key: str, text: Any) -> Any:
@@ -228,6 +238,11 @@ def check_settings(current: Mapping[str, Any], changes: Mapping[str, Any]) -> di
         b = merged.get(high, DEFAULT_SETTINGS[high])
         if (low in changes or high in changes) and a > b:
             raise StoreError(f"{low} ({a}) cannot be more than {high} ({b})")
+    for low, high, why in SETTING_BELOW:
+        a = merged.get(low, DEFAULT_SETTINGS[low])
+        b = merged.get(high, DEFAULT_SETTINGS[high])
+        if (low in changes or high in changes) and a >= b:
+            raise StoreError(f"{low} ({a}) must be less than {high} ({b}): {why}")
     return merged
 
 
@@ -384,6 +399,9 @@ _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]+")
 
 
 def check_channel_id(channel_id: str) -> str:
+    """The channel ID without surrounding spaces (as pasted); StoreError if it is not one."""
+    if isinstance(channel_id, str):
+        channel_id = channel_id.strip()
     if not isinstance(channel_id, str) or not _CHANNEL_ID.fullmatch(channel_id):
         raise StoreError(
             f"{channel_id!r} is not a Slack channel ID (like C0123456789): in Slack, open the "
@@ -398,7 +416,7 @@ def bind_channel(
     user_id: str | None = None,
 ) -> None:
     """Bind a channel to a store; a channel answers for one store, so rebinding moves it."""
-    check_channel_id(channel_id)
+    channel_id = check_channel_id(channel_id)
     with write(engine) as conn:
         bound = conn.execute(
             select(channels.c.channel_id).where(channels.c.channel_id == channel_id)

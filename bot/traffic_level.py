@@ -17,7 +17,9 @@ a usual level (under 4 weeks) and the traffic report has one, or without a fresh
 come from the traffic report's inquiries column, value and usual level both: the platform's
 count, in which spam cannot be told apart. `inquiries_source` says which, as the data kind
 ("inquiries" or "traffic", as in bot.freshness), and `inquiries_valid_only` whether spam is
-left out.
+left out. That choice is `inquiries_source()`, the one rule: the inquiry-drop alert
+(bot/alerts.py) judges the same series, so it never stays silent (or says "not enough
+history") on a drop the checklist shows.
 
 A metric whose column the traffic report of yesterday lacks is None (unknown, not 0) and is
 named in `not_in_report`.
@@ -76,32 +78,58 @@ def _compare(value: float | None, history: list[float | None]) -> dict[str, Any]
     return {"value": value, "usual": usual, "change": change, "weeks": len(known)}
 
 
+def _weeks(yesterday: date) -> list[date]:
+    """The same weekday in the WEEKS weeks before `yesterday`, newest first."""
+    return [yesterday - timedelta(weeks=k) for k in range(1, WEEKS + 1)]
+
+
+def inquiries_source(conn: Connection, store: Store, yesterday: date, *, traffic_fresh: bool,
+                     inquiries_fresh: bool, per_day: dict[date, dict[str, int]] | None = None
+                     ) -> tuple[str, dict[str, Any] | None]:
+    """Where yesterday's inquiry count comes from, as the data kind: ("inquiries", the list's
+    value and usual level) or ("traffic", None). The one rule for the checklist's data item
+    and the inquiry-drop alert (see the module doc): the inquiry list when it is fresh (covers
+    `yesterday`) and holds that day, unless it is too young for a usual level while the
+    traffic report, fresh, has both a value and a usual level; the traffic report otherwise
+    (also when neither is fresh). `per_day`: daily_traffic of yesterday and _weeks, when the
+    caller has it already."""
+    if not inquiries_fresh:
+        return "traffic", None
+    weeks = _weeks(yesterday)
+    counts = valid_per_day(conn, store, min(weeks), yesterday) or {}
+    if yesterday not in counts:
+        return "traffic", None
+    listed = _compare(counts[yesterday], [counts.get(d) for d in weeks])
+    if listed["usual"] is not None:
+        return "inquiries", listed
+    if per_day is None:
+        per_day = daily_traffic(conn, store, [yesterday, *weeks]) if traffic_fresh else {}
+    reported = _compare(per_day.get(yesterday, {}).get("inquiries") if traffic_fresh else None,
+                        [per_day.get(d, {}).get("inquiries") for d in weeks])
+    # a list too young for a usual level gives way to a report that has one
+    if reported["value"] is None or reported["usual"] is None:
+        return "inquiries", listed
+    return "traffic", None
+
+
 def data_figures(conn: Connection, store: Store, yesterday: date, *, traffic_fresh: bool,
                  inquiries_fresh: bool) -> dict[str, Any]:
     """Yesterday's impressions, visitors, clicks and inquiries with their usual levels."""
-    weeks = [yesterday - timedelta(weeks=k) for k in range(1, WEEKS + 1)]
+    weeks = _weeks(yesterday)
     days = [yesterday, *weeks]
     per_day = daily_traffic(conn, store, days)
     figures: dict[str, Any] = {"day": yesterday.isoformat(), "weekday": yesterday.strftime("%A")}
     for metric in METRICS:
         value = per_day.get(yesterday, {}).get(metric) if traffic_fresh else None
         figures[metric] = _compare(value, [per_day.get(d, {}).get(metric) for d in weeks])
-    figures["inquiries_source"] = "traffic"
-    if inquiries_fresh:
-        counts = valid_per_day(conn, store, min(days), max(days)) or {}
-        if yesterday in counts:
-            listed = _compare(counts[yesterday], [counts.get(d) for d in weeks])
-            reported = figures["inquiries"]
-            # a list too young for a usual level gives way to a report that has one
-            if listed["usual"] is not None or reported["value"] is None \
-                    or reported["usual"] is None:
-                figures["inquiries"] = listed
-                figures["inquiries_source"] = "inquiries"
+    source, listed = inquiries_source(conn, store, yesterday, traffic_fresh=traffic_fresh,
+                                      inquiries_fresh=inquiries_fresh, per_day=per_day)
+    figures["inquiries_source"] = source
+    if listed is not None:
+        figures["inquiries"] = listed
     figures["inquiries_valid_only"] = figures["inquiries_source"] == "inquiries"
     reported_day = per_day.get(yesterday) if traffic_fresh else None
     figures["not_in_report"] = [
         m for m in METRICS if reported_day is not None and reported_day[m] is None
         and not (m == "inquiries" and figures["inquiries_valid_only"])]
     return figures
-
-

@@ -13,7 +13,8 @@ import argparse
 from bot.config import Settings
 from bot.storage import get_engine
 from bot.stores import resolve_store, store_for_channel
-from cli.main import UserError, add_json, emit
+from cli.errors import UserError
+from cli.main import add_json, emit
 from cli.moments import now_for, now_help
 from cli.terminal import message_text
 from handlers.commands import needs_store, run_command

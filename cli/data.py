@@ -18,11 +18,13 @@ from bot.stores import (
     add_store,
     bind_channel,
     channels_of,
+    check_channel_id,
     configure_store,
     list_stores,
     resolve_store,
 )
-from cli.main import UserError, add_json, emit
+from cli.errors import UserError
+from cli.main import add_json, emit
 
 TIMEZONE_HELP = ("an IANA region name (Area/Location) such as Asia/Shanghai or "
                  "America/New_York, or UTC; not an abbreviation like EST")
@@ -82,14 +84,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def expand(paths: list[str]) -> list[Path]:
+    """The files to ingest: each file named, and the files in each folder named (hidden ones
+    left out). UserError, before anything is ingested, for a path that does not exist or a
+    folder with no files in it."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file()
-                            and not p.name.startswith("."))
-        else:
+            found = sorted(p for p in path.rglob("*") if p.is_file()
+                           and not p.name.startswith("."))
+            if not found:
+                raise UserError(f"no files found in {raw}")
+            files += found
+        elif path.exists():
             files.append(path)
+        else:
+            raise UserError(f"no such file or folder: {raw}")
     return files
 
 
@@ -109,17 +119,12 @@ def describe(result: DropResult) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    files = expand(args.paths)  # a missing path or an empty folder: exit 2, nothing done
     engine = get_engine(settings.database_url)
     store = resolve_store(engine, args.store)
-    results = []
-    for path in expand(args.paths):
-        if not path.exists():
-            results.append(DropResult(file=str(path), status="rejected", store=store.name,
-                                      errors=[f"no such file: {path}"]))
-            continue
-        results.append(ingest_file(engine, store, path, kind=args.kind))
+    results = [ingest_file(engine, store, path, kind=args.kind) for path in files]
     emit(args, {"drops": [r.to_json() for r in results]},
-         lambda: "\n".join(describe(r) for r in results) or "no files")
+         lambda: "\n".join(describe(r) for r in results))
     return 1 if any(r.status == "rejected" for r in results) else 0
 
 
@@ -172,9 +177,10 @@ def cmd_store_set(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_store_bind(args: argparse.Namespace, settings: Settings) -> int:
     engine = get_engine(settings.database_url)
     store = resolve_store(engine, args.name)
-    bind_channel(engine, store, args.channel)
+    channel = check_channel_id(args.channel)  # as pasted: surrounding spaces are dropped
+    bind_channel(engine, store, channel)
     emit(args, {"store": _store_json(engine, store)},
-         f"channel {args.channel} now answers for store {store.name}")
+         f"channel {channel} now answers for store {store.name}")
     return 0
 
 

@@ -20,7 +20,8 @@ from bot.schedule import parse_time, scheduled_at
 from bot.storage import get_engine, write
 from bot.stores import Store, configure_store, ensure_store, utcnow
 from cli.data import describe
-from cli.main import UserError, add_json, emit
+from cli.errors import UserError
+from cli.main import add_json, emit
 from cli.terminal import message_text
 from templates import render
 

@@ -12,14 +12,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.config import MissingSetting, Settings
+from cli.errors import UserError
+
+__all__ = ["UserError", "add_json", "build_parser", "emit", "main", "settings_for"]
 
 # Each module adds its subcommands with `register(subparsers)`.
 COMMAND_MODULES = ("cli.data", "cli.ask", "cli.serve", "cli.worker", "cli.checklist",
                    "cli.demo")
-
-
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line, never as a traceback."""
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

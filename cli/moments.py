@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from bot.schedule import DEFAULT_TIME, parse_time
 from bot.stores import Store
-from cli.main import UserError
+from cli.errors import UserError
 
 _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CHECKLIST_TIME = parse_time(DEFAULT_TIME)

@@ -12,7 +12,7 @@ from slack_bolt.error import BoltError
 
 from bot.config import Settings
 from bot.storage import get_engine
-from cli.main import UserError
+from cli.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 _LINK = re.compile(r"<([^<>|]+)\|([^<>]+)>")
@@ -46,6 +47,11 @@ def _section(block: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _width(text: str) -> int:
+    """Terminal columns: a CJK character (wide or full-width) takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def message_text(message: dict[str, Any]) -> str:
     """Headers, sections (with checkboxes), fields, context, dividers and buttons."""
     blocks = message.get("blocks") or []
@@ -56,7 +62,7 @@ def message_text(message: dict[str, Any]) -> str:
         kind = block.get("type")
         if kind == "header":
             title = _text(block.get("text"))
-            lines += [title, "=" * min(len(title), 72)]
+            lines += [title, "=" * min(_width(title), 72)]
         elif kind == "section":
             lines += _section(block)
         elif kind == "context":

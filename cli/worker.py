@@ -15,6 +15,10 @@ from bot.storage import get_engine
 from bot.stores import list_stores, resolve_store, utcnow
 from cli.main import add_json, emit
 from cli.moments import now_for, now_help
+from cli.terminal import message_text
+from templates import render
+
+NO_ALERTS = {"en": "no alerts", "zh": "没有预警"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -129,7 +133,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
     engine = get_engine(settings.database_url)
     now = _now(engine, args.now, args.store, "or pick one store with --store")
     stores = [resolve_store(engine, args.store)] if args.store else list_stores(engine)
-    found: list[dict[str, Any]] = []
+    contexts: list[dict[str, Any]] = []  # what the alert template shows, per alert
     notes: list[dict[str, Any]] = []
     with engine.connect().execution_options(opsbot_write=True) as conn:
         transaction = conn.begin()
@@ -138,18 +142,20 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
                 for event in alerts.evaluate_store(conn, store, now):
                     if event["event"] == "skipped":
                         notes.append({"store": store.name, "why": event["why"]})
-                found += alerts.active(conn, store, now)
+                contexts += alerts.unresolved(conn, store, now)
         finally:
             transaction.rollback()
+    found = [alerts.public(c) for c in contexts]
     data = {"now": now.isoformat(timespec="seconds") + "Z", "alerts": found, "notes": notes}
 
     def text() -> str:
-        lines = [f"{a['store']}: {a['title']} ({a['severity']}, {a['status']}): "
-                 f"{_alert_figures(a)} (p={a['p_value']:.2g})"
-                 + (f", down since {a['since']}" if a["since"] != a["day"] else "")
-                 for a in found]
-        lines += [f"{n['store']}: not judged: {n['why']}" for n in notes]
-        return "\n".join(lines) or "no alerts"
+        """Each alert as its Slack message reads, in its store's language."""
+        parts = [message_text(render("alert.json.j2", alert=c, lang=c["language"]))
+                 for c in contexts]
+        if notes:
+            parts.append("\n".join(f"{n['store']}: not judged: {n['why']}" for n in notes))
+        zh = bool(stores) and all(s.language == "zh" for s in stores)
+        return "\n\n".join(parts) or NO_ALERTS["zh" if zh else "en"]
 
     emit(args, data, text)
     return 0

@@ -8,6 +8,10 @@ module only connects it to Slack).
   post of the alert edited to show it was superseded (no buttons there any more); the post
   records that it announced an escalation (`"escalation": true` in its payload, which the
   sender does not pass to Slack), so every later edit of it keeps saying "dropped further";
+* every post records the figures it was sent with (`"figures"` in its payload, not passed to
+  Slack either: FIGURES of the alert's context): a superseded post is redrawn with them, so
+  "It got worse after this message" stands under what that message first said, not under
+  the newer, worse figures (its state - acknowledged, snoozed, resolved - is the current one);
 * recovered -> a "back to normal" reply in the thread of each channel's latest post, and
   every post of the alert, in every channel, edited to show it resolved;
 * a button (acknowledge, snooze) -> every post edited (handlers/alert_actions.py);
@@ -35,6 +39,11 @@ POST = "alert"
 EDIT = "alert_update"
 REPLY = "alert_recovered"
 ESCALATION = "escalation"  # the payload key marking a post that announced an escalation
+SENT_WITH = "figures"  # the payload key holding the figures a post was sent with
+# The alert's context keys that are figures of one evaluation (bot.alerts._context), as
+# opposed to its state.
+FIGURES = ("day", "day_label", "method", "span", "observed", "expected", "p_value", "drop",
+           "severity", "hints", "baseline_weeks", "source")
 
 
 def mention_for(store: Store) -> dict[str, str] | None:
@@ -70,7 +79,8 @@ def _announce(conn: Connection, store: Store, alert_id: int, now: datetime,
     context = alerts.message_context(conn, alert_id, now)
     message = render("alert.json.j2", alert=context, lang=store.language,
                      mention=mention_for(store), escalation=escalation)
-    payload = {**message, ESCALATION: True} if escalation else message
+    payload = {**_with_figures(message, context), ESCALATION: True} if escalation else \
+        _with_figures(message, context)
     new = [outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=POST,
                           subject=f"alert:{alert_id}",
                           dedupe_key=f"alert:{alert_id}:{context['severity']}:{channel}",
@@ -115,13 +125,26 @@ def redraw(conn: Connection, alert_id: int, now: datetime, version: str,
     for post in posts:
         if post.id in exclude:
             continue
-        message = render("alert.json.j2", alert=context, lang=context["language"],
-                         escalation=is_escalation(post),
-                         superseded=post.id != last[post.channel])
+        superseded = post.id != last[post.channel]
+        # a superseded post keeps the figures it was sent with (the module doc)
+        drawn = {**context, **sent_with(post)} if superseded else context
+        message = render("alert.json.j2", alert=drawn, lang=context["language"],
+                         escalation=is_escalation(post), superseded=superseded)
         edits.append(outbox.enqueue_edit(
             conn, post, purpose=EDIT, dedupe_key=f"alert:{alert_id}:edit:{post.id}:{version}",
             payload=message, now=now))
     return edits
+
+
+def _with_figures(message: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+    """A post's payload: the message, and the figures it shows (SENT_WITH)."""
+    return {**message, SENT_WITH: {k: context[k] for k in FIGURES}}
+
+
+def sent_with(post: Any) -> dict[str, Any]:
+    """The figures this post (an outbox row) was sent with; empty for a post that did not
+    record them."""
+    return dict((post.payload or {}).get(SENT_WITH) or {})
 
 
 def is_escalation(post: Any) -> bool:
@@ -153,7 +176,8 @@ def catch_up(conn: Connection, store: Store, now: datetime, channels: list[str]
         context = alerts.message_context(conn, alert_id, now)
         # Someone already acknowledged or snoozed it: post it there, but ping nobody.
         mention = mention_for(store) if context["status"] == "open" else None
-        message = render("alert.json.j2", alert=context, lang=store.language, mention=mention)
+        message = _with_figures(render("alert.json.j2", alert=context, lang=store.language,
+                                       mention=mention), context)
         new = [channel for channel in missing
                if outbox.enqueue_new(conn, store_id=store.id, channel=channel, purpose=POST,
                                      subject=f"alert:{alert_id}",

@@ -10,12 +10,16 @@ why), inside the folder it was in, as `NAME` beside `NAME.why.txt`. A name alrea
 there gets a numbered suffix. `processed/`, `rejected/` and dot-folders are never read, at
 any depth.
 
-A file still being written is not read half-way: names that editors and browsers use while
-writing are skipped (dotfiles, `~$*`, `*.part`, `*.partial`, `*.crdownload`, `*.tmp`,
-`*.download`), and any other file is taken only once its size and modification time are the
-same in two consecutive scans of the watcher, or, for a one-shot scan (`opsbot tick`), once
-it has not changed for SETTLE_SECONDS. Until then `scan` reports it with the status
-`waiting` (and `moved_to` None), so a user running `opsbot tick` sees why it was not taken.
+A file still being written is not read half-way. Names that browsers and copy tools use
+while a file is in progress (`*.part`, `*.partial`, `*.crdownload`, `*.download`, `*.tmp`)
+are never read: they wait for the file's final name. Any other file is taken only once its
+size and modification time are the same in two consecutive scans of the watcher, or, for a
+one-shot scan (`opsbot tick`), once it has not changed for SETTLE_SECONDS. Until then `scan`
+reports it with the status `waiting` (and `moved_to` None), so a user running `opsbot tick`
+sees why it was not taken. An empty (0-byte) file is waited for too, until it has stayed
+empty for EMPTY_SECONDS by its modification time: then it is moved to `rejected/` with the
+note "empty file…". Dotfiles, Office lock files (`~$*`) and `*.why.txt` notes are not
+reports: they are ignored, never listed.
 """
 
 from __future__ import annotations
@@ -38,12 +42,23 @@ log = logging.getLogger(__name__)
 PROCESSED = "processed"
 REJECTED = "rejected"
 SETTLE_SECONDS = 10.0
-TEMPORARY_SUFFIXES = (".part", ".partial", ".crdownload", ".tmp", ".download", ".why.txt")
+EMPTY_SECONDS = 600.0  # an empty file still empty this long after it was written: rejected
+IN_PROGRESS_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp")
+NOTE_SUFFIX = ".why.txt"
 
 
-def is_temporary(name: str) -> bool:
-    lower = name.lower()
-    return name.startswith((".", "~$")) or lower.endswith(TEMPORARY_SUFFIXES)
+def is_ignored(name: str) -> bool:
+    """Not a report, never listed: dotfiles, Office lock files (~$…) and our own notes."""
+    return name.startswith((".", "~$")) or name.lower().endswith(NOTE_SUFFIX)
+
+
+def in_progress(name: str) -> bool:
+    """A download or copy still under its temporary name: listed as waiting, never read."""
+    return name.lower().endswith(IN_PROGRESS_SUFFIXES)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 @dataclass
@@ -52,19 +67,21 @@ class DropFolder:
 
     root: Path
     settle_seconds: float = SETTLE_SECONDS
+    empty_seconds: float = EMPTY_SECONDS
     clock: Callable[[], float] = time.time  # wall clock, as file mtimes are
     _seen: dict[Path, tuple[int, int]] = field(default_factory=dict)
 
     def candidates(self) -> list[tuple[Path, str | None]]:
-        """(file, store folder name or None) for every file that looks like a report: the
-        folder's own files, and every file at any depth in a store's sub-folder."""
+        """(file, store folder name or None) for every file that looks like a report (or one
+        still in progress): the folder's own files, and every file at any depth in a store's
+        sub-folder."""
         found: list[tuple[Path, str | None]] = []
         if not self.root.is_dir():
             return found
         for entry in sorted(self.root.iterdir()):
             if _skipped_dir(entry.name):
                 continue
-            if entry.is_file() and not is_temporary(entry.name):
+            if entry.is_file() and not is_ignored(entry.name):
                 found.append((entry, None))
             elif entry.is_dir():
                 found += [(inner, entry.name) for inner in _files_under(entry)]
@@ -91,6 +108,13 @@ class DropFolder:
         present = set()
         for path, folder in self.candidates():
             present.add(path)
+            if in_progress(path.name):
+                results.append(self._waiting(path, folder))
+                continue
+            if self._empty_for_good(path):
+                results.append(self._reject_empty(path, folder))
+                self._seen.pop(path, None)
+                continue
             if not self.ready(path):
                 results.append(self._waiting(path, folder))
                 continue
@@ -103,14 +127,36 @@ class DropFolder:
     def _shown(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
+    def _empty_for_good(self, path: Path) -> bool:
+        """Empty, and not written to for empty_seconds (by its modification time)."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        return stat.st_size == 0 and self.clock() - stat.st_mtime >= self.empty_seconds
+
+    def _reject_empty(self, path: Path, folder: str | None) -> dict[str, Any]:
+        note = (f"empty file: still 0 bytes {_duration(self.empty_seconds)} after it was "
+                "written; save or export the report again")
+        moved = _move(path, REJECTED, note)
+        return {"file": self._shown(path), "store": folder, "status": "rejected", "why": note,
+                "moved_to": str(moved)}
+
     def _waiting(self, path: Path, folder: str | None) -> dict[str, Any]:
         try:
             empty = path.stat().st_size == 0
         except OSError:
             empty = False
-        why = ("empty so far: waiting for it to be written" if empty else
-               f"still being written (changed in the last {self.settle_seconds:g} s): "
-               "taken once it stops changing")
+        if in_progress(path.name):
+            suffix = path.suffix.lower()
+            why = (f"still being downloaded or copied (a {suffix} file): taken once it is "
+                   f"renamed to its final name")
+        elif empty:
+            why = ("empty so far: waiting for it to be written (rejected if still empty after "
+                   f"{_duration(self.empty_seconds)})")
+        else:
+            why = (f"still being written (changed in the last {self.settle_seconds:g} s): "
+                   "taken once it stops changing")
         return {"file": self._shown(path), "store": folder, "status": "waiting", "why": why,
                 "moved_to": None}
 
@@ -135,12 +181,13 @@ def _skipped_dir(name: str) -> bool:
 
 
 def _files_under(folder: Path) -> list[Path]:
-    """Every report-looking file in `folder` and its sub-folders, but not in processed/,
-    rejected/ or dot-folders (symbolic links to folders are not followed)."""
+    """Every report-looking file (or one in progress) in `folder` and its sub-folders, but
+    not in processed/, rejected/ or dot-folders (symbolic links to folders are not
+    followed)."""
     found: list[Path] = []
     for here, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not _skipped_dir(d))
-        found += [Path(here) / f for f in sorted(files) if not is_temporary(f)]
+        found += [Path(here) / f for f in sorted(files) if not is_ignored(f)]
     return found
 
 

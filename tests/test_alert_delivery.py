@@ -207,9 +207,9 @@ def test_tick_text_on_recovery_shows_the_recovery_days_figures(engine: Engine,
 
 
 @pytest.mark.parametrize(("method", "en", "zh"), [
-    ("daily", "chance of a day this low by luck", "偶然低到这个程度的一天的概率"),
-    ("3day_sum", "chance of a 3-day stretch this low by luck", "偶然低到这个程度的连续 3 天的概率"),
-    ("weekly_sum", "chance of a week this low by luck", "偶然低到这个程度的一周的概率"),
+    ("daily", "chance of a day this low by luck", "单日偶然这么低的概率"),
+    ("3day_sum", "chance of a 3-day stretch this low by luck", "连续 3 天偶然这么低的概率"),
+    ("weekly_sum", "chance of a week this low by luck", "整周偶然这么低的概率"),
 ])
 def test_the_chance_is_worded_for_the_window(engine: Engine, store: Store, method: str,
                                              en: str, zh: str) -> None:
@@ -220,7 +220,7 @@ def test_the_chance_is_worded_for_the_window(engine: Engine, store: Store, metho
     facts_zh = render("alert.json.j2", alert=context, lang="zh")["blocks"][2]["elements"][0][
         "text"]
     assert en in facts_en and zh in facts_zh
-    assert "previous 8 weeks" in facts_en and "过去 8 周" in facts_zh
+    assert "previous 8 weeks" in facts_en and "基线：前 8 周" in facts_zh
 
 
 def test_the_baseline_names_the_weeks_actually_used(engine: Engine, store: Store) -> None:

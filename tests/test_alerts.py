@@ -19,6 +19,7 @@ from bot.periods import as_utc
 from bot.storage import read, write
 from bot.stores import Store, add_store, bind_channel, configure_store
 from handlers import alert_actions
+from jobs.alert_messages import redraw
 from jobs.delivery import Pacer, deliver
 from jobs.tick import evaluate_alerts
 from templates import render
@@ -219,6 +220,43 @@ def test_no_repeat_while_down_new_message_when_worse_thread_reply_on_recovery(
     assert len(posts(engine)) == 4 and len(alert_rows(engine)) == 1
 
 
+def test_a_superseded_post_keeps_the_figures_it_was_sent_with(
+        engine: Engine, acme: Store, api: MockSlackAPI) -> None:
+    day1, day2 = YESTERDAY, YESTERDAY + timedelta(days=1)
+    warning = count_for("warning", day1)
+    series = history(day1 - timedelta(days=1))
+    series[day1] = warning
+    seed_inquiries(engine, acme, series, ingested_at=NOW - timedelta(minutes=10))
+    (fired,) = run(engine, acme, NOW)
+    client = client_for(api)
+    deliver(engine, client, NOW, pacer=Pacer(0, 0))
+    first = {ts: dict(m) for ts, m in api.messages.items()}
+    said = f"*{warning}* inquiries on Mon 16 Nov 2026, usually about *{fired['expected']:.0f}*"
+    assert all(said in str(m["blocks"]) for m in first.values())
+    seed_inquiries(engine, acme, {day2: 1}, ingested_at=NOW + timedelta(days=1))
+    (worse,) = run(engine, acme, NOW + timedelta(days=1))
+    assert (worse["event"], worse["observed"]) == ("worse", 1)
+    deliver(engine, client, NOW + timedelta(days=1), pacer=Pacer(0, 0))
+    for ts, before in first.items():
+        old = api.messages[ts]
+        # "It got worse after this message" under what it said, not the newer figures
+        assert "see the newer alert below" in str(old["blocks"]) and buttons(old) == []
+        assert said in str(old["blocks"]) and "Tue 17 Nov" not in str(old["blocks"])
+        summary = before["blocks"][1]["text"]["text"].removeprefix("<!here> ")  # no ping
+        assert old["blocks"][1]["text"]["text"] == summary
+        assert old["text"] == before["text"].removeprefix("<!here> ")
+        assert old["blocks"][0]["text"]["text"] == "Inquiries dropped - acme"
+    # A later edit (a button) keeps them too; the newest posts show the current figures.
+    with write(engine) as conn:
+        redraw(conn, fired["alert_id"], NOW + timedelta(days=1, hours=1), "test")
+    deliver(engine, client, NOW + timedelta(days=1, hours=1), pacer=Pacer(0, 0))
+    for ts in first:
+        assert said in str(api.messages[ts]["blocks"])
+    newer = [m for ts, m in api.messages.items() if ts not in first]
+    assert len(newer) == 2 and all("*1* inquiry on Tue 17 Nov 2026" in str(m["blocks"])
+                                   for m in newer)
+
+
 def test_still_down_at_the_same_severity_sends_nothing(engine: Engine, acme: Store) -> None:
     series = history(YESTERDAY - timedelta(days=1))
     series[YESTERDAY] = 0
@@ -278,6 +316,10 @@ def test_traffic_report_is_the_fallback_series(engine: Engine, acme: Store) -> N
     assert event["event"] == "fired" and event["source"] == "traffic report"
     message = outbox_rows(engine)[0].payload
     assert "Traffic is down too: 100 visitors vs usually 400" in str(message["blocks"])
+    assert "• Counted from the traffic report, as the checklist does" in str(message["blocks"])
+    with read(engine) as conn:
+        (context,) = alerts.unresolved(conn, acme, NOW)
+    assert "按流量报表统计" in str(render("alert.json.j2", alert=context, lang="zh"))
 
 
 def test_hints_country_gone_and_p4p_paused(engine: Engine, acme: Store) -> None:
@@ -304,6 +346,42 @@ def test_hints_country_gone_and_p4p_paused(engine: Engine, acme: Store) -> None:
                  if b["type"] == "section" and "Where to look" in b["text"]["text"])
     assert "\n• No inquiries from US, usually a top source (" in where
     assert "\n• P4P spent ¥0 vs usually ¥300 a day - paused" in where
+
+
+def where_to_look(engine: Engine) -> str:
+    message = outbox_rows(engine)[0].payload
+    return next((b["text"]["text"] for b in message["blocks"]
+                 if b["type"] == "section" and "Where to look" in b["text"]["text"]), "")
+
+
+def test_several_countries_gone_are_worded_together(engine: Engine, acme: Store) -> None:
+    series = history(YESTERDAY - timedelta(days=1))
+    seed_inquiries(engine, acme, series, ingested_at=NOW - timedelta(minutes=20),
+                   country=lambda i: ("US", "DE", "US", "FR")[i % 4])
+    seed_inquiries(engine, acme, {YESTERDAY: 4}, ingested_at=NOW - timedelta(minutes=10),
+                   country=lambda i: "FR")
+    (event,) = run(engine, acme, NOW)
+    assert (event["event"], event["method"]) == ("fired", "daily")
+    (hint,) = [h for h in alert_rows(engine)[0].hint if "countries" in h]
+    assert (hint["kind"], hint["countries"]) == ("countries_gone", ["US", "DE"])
+    assert 70 <= hint["share"] <= 80  # the two together, not the first one's share
+    assert (f"\n• No inquiries from US, DE, usually top sources (together {hint['share']}% "
+            "of the last 4 weeks)") in where_to_look(engine)
+    with read(engine) as conn:
+        (context,) = alerts.unresolved(conn, acme, NOW)
+    zh = render("alert.json.j2", alert=context, lang="zh")
+    assert f"没有来自 US、DE 的询盘，通常是主要来源（合计占近 4 周的 {hint['share']}%）" in str(zh)
+
+
+def test_no_country_hint_when_no_inquiry_came_at_all(engine: Engine, acme: Store) -> None:
+    series = history(YESTERDAY - timedelta(days=1))
+    series[YESTERDAY] = 0
+    seed_inquiries(engine, acme, series, ingested_at=NOW - timedelta(minutes=10),
+                   country=lambda i: "US")
+    (event,) = run(engine, acme, NOW)
+    assert (event["event"], event["observed"]) == ("fired", 0)
+    assert [h for h in alert_rows(engine)[0].hint or [] if "countries" in h] == []
+    assert "No inquiries from" not in where_to_look(engine)
 
 
 def test_store_thresholds_are_used(engine: Engine, acme: Store) -> None:

@@ -587,10 +587,11 @@ def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import bot.alerts
 
-    seen: list[tuple[str, datetime]] = []
+    seen: list[tuple[str, datetime, date | None]] = []
 
-    def active(conn: Connection, s: Store, now: datetime) -> list[dict[str, Any]]:
-        seen.append((s.name, now))
+    def active(conn: Connection, s: Store, now: datetime, until: date | None = None
+               ) -> list[dict[str, Any]]:
+        seen.append((s.name, now, until))
         return [{"rule": "inquiry_drop", "title": "Inquiry drop", "store": s.name,
                  "day": date(2026, 11, 12), "method": "3day_sum", "span": 3, "observed": 30,
                  "expected": 55.5, "p_value": 0.001, "severity": "warning", "status": "open"},
@@ -600,7 +601,7 @@ def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
 
     monkeypatch.setattr(bot.alerts, "active", active)
     data = build(engine, store)
-    assert seen == [("acme", NOW)]
+    assert seen == [("acme", NOW, date(2026, 11, 12))]  # the checklist's yesterday
     alert = item(data, "data")["facts"]["alerts"][0]
     assert (alert["day"], alert["observed"], alert["expected"]) == ("2026-11-12", 30, 55.5)
     text = render("checklist_daily.json.j2", checklist=data)["blocks"]

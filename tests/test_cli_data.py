@@ -68,15 +68,36 @@ def test_exit_1_when_any_file_is_rejected(cli: Run, tmp_path: Path) -> None:
     good = write_csv(tmp_path / "orders.csv", sample("orders"))
     image = tmp_path / "Products-2026-11-15.xls"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
-    code, data = run_json(cli, "ingest", good, image, tmp_path / "missing.csv")
+    code, data = run_json(cli, "ingest", good, image)
     assert code == 1
     for drop in data["drops"]:
         check_drop(drop)
-    assert [d["status"] for d in data["drops"]] == ["ingested", "rejected", "rejected"]
+    assert [d["status"] for d in data["drops"]] == ["ingested", "rejected"]
     assert data["drops"][0]["period"] == {"start": "2026-11-01", "end": "2026-11-03"}
     assert data["drops"][1]["period"] is None
     assert "PNG image" in data["drops"][1]["errors"][0]
-    assert "no such file" in data["drops"][2]["errors"][0]
+
+
+def test_a_missing_path_is_one_clear_line_and_nothing_is_ingested(cli: Run,
+                                                                  tmp_path: Path) -> None:
+    good = write_csv(tmp_path / "orders.csv", sample("orders"))
+    missing = tmp_path / "missing.csv"
+    code, out, err = cli("ingest", good, missing)
+    assert (code, out) == (2, "")
+    assert err == f"opsbot: no such file or folder: {missing}\n"
+    code, out, err = cli("ingest", missing, "--json")
+    assert code == 2 and json.loads(out) == {"error": f"no such file or folder: {missing}"}
+    _, data = run_json(cli, "drops")
+    assert data["drops"] == []  # the good file was not ingested either
+
+
+def test_an_empty_folder_is_one_clear_line(cli: Run, tmp_path: Path) -> None:
+    empty = tmp_path / "exports"
+    empty.mkdir()
+    (empty / ".DS_Store").write_bytes(b"x")  # hidden files are never ingested
+    code, out, err = cli("ingest", empty)
+    assert (code, out) == (2, "")
+    assert err == f"opsbot: no files found in {empty}\n"
 
 
 def test_ingest_a_folder_and_the_human_output(cli: Run, tmp_path: Path) -> None:
@@ -141,6 +162,11 @@ def test_a_bad_timezone_is_one_clear_line(cli: Run) -> None:
     ("catch_up_hours=24", "from 0 to 23"),
     ("posts_per_day=20", "cannot be more than posts_max_per_day"),
     ("colour=red", "unknown setting"),
+    ("hesitant_days=90", "hesitant_days (90) must be less than lost_days (90): a customer is "
+                         "hesitant between hesitant_days and lost_days without contact, so "
+                         "nobody could ever be hesitant"),
+    ("lost_days=7", "hesitant_days (7) must be less than lost_days (7)"),
+    ("zombie_days=100", "zombie_days (100) must be less than lost_days (90)"),
 ])
 def test_store_set_refuses_a_bad_value_in_one_line(cli: Run, pair: str, says: str) -> None:
     cli("store", "add", "acme")
@@ -272,6 +298,37 @@ def test_store_bind_refuses_a_channel_name(cli: Run, channel: str) -> None:
     assert "copy the Channel ID" in err
     _, data = run_json(cli, "store", "list")
     assert data["stores"][0]["channels"] == []
+
+
+def test_store_set_checks_the_stalled_thresholds_together(cli: Run) -> None:
+    """hesitant_days=10 with lost_days=5 would leave nobody hesitant: refused, nothing
+    stored; both changed together in the right order is fine."""
+    cli("store", "add", "s")
+    code, out, err = cli("store", "set", "s", "hesitant_days=10", "lost_days=5")
+    assert (code, out) == (2, "")
+    assert err == ("opsbot: hesitant_days (10) must be less than lost_days (5): a customer is "
+                   "hesitant between hesitant_days and lost_days without contact, so nobody "
+                   "could ever be hesitant\n")
+    code, data = run_json(cli, "store", "set", "s", "hesitant_days=10", "lost_days=30",
+                          "zombie_days=3")
+    assert code == 0
+    settings = data["store"]["settings"]
+    assert (settings["zombie_days"], settings["hesitant_days"], settings["lost_days"]) == (
+        3, 10, 30)
+    code, _, err = cli("store", "set", "s", "lost_days=3")
+    assert code == 2 and "hesitant_days (10) must be less than lost_days (3)" in err
+
+
+def test_store_bind_drops_surrounding_spaces(cli: Run) -> None:
+    """A channel ID pasted with spaces around it is the ID; a #name is still refused."""
+    cli("store", "add", "shop")
+    code, out, _ = cli("store", "bind", "shop", "--channel", " C0123456789 ")
+    assert (code, out) == (0, "channel C0123456789 now answers for store shop\n")
+    _, data = run_json(cli, "store", "list")
+    assert data["stores"][0]["channels"] == ["C0123456789"]
+    code, out, err = cli("store", "bind", "shop", "--channel", " #general ")
+    assert code == 2 and "'#general' is not a Slack channel ID" in err
+    assert "copy the Channel ID" in err
 
 
 def test_store_bind_takes_channel_ids(cli: Run) -> None:

@@ -58,17 +58,24 @@ def test_a_file_being_written_is_not_read_half_way(engine: Engine, store: Store,
     write_csv(drop_dir / ".hidden.csv", INQUIRIES)
     write_csv(drop_dir / "~$inquiries.xlsx", INQUIRIES)
     settled(drop_dir / "download.csv.part")
-    # Just written: wait for a second look, and say so (temporary names are not reports).
-    (waiting,) = folder.scan(engine)
+    # Just written: wait for a second look, and say so. A download's temporary name waits
+    # for its final name, however old; dotfiles and Office lock files are not listed.
+    part, waiting = folder.scan(engine)
     assert (waiting["file"], waiting["status"], waiting["moved_to"]) == (
         "inquiries.csv", "waiting", None)
     assert "still being written" in waiting["why"]
+    assert (part["file"], part["status"], part["moved_to"]) == (
+        "download.csv.part", "waiting", None)
+    assert part["why"] == ("still being downloaded or copied (a .part file): taken once it is "
+                           "renamed to its final name")
     # Still growing between the two scans: wait again.
     write_csv(fresh, INQUIRIES)
     os.utime(fresh, ns=(time.time_ns(), time.time_ns() + 1_000_000))
-    assert [r["status"] for r in folder.scan(engine)] == ["waiting"]
-    (result,) = folder.scan(engine)  # unchanged since the last scan: complete
+    assert [(r["file"], r["status"]) for r in folder.scan(engine)] == [
+        ("download.csv.part", "waiting"), ("inquiries.csv", "waiting")]
+    part, result = folder.scan(engine)  # unchanged since the last scan: complete
     assert result["file"] == "inquiries.csv" and result["rows"] == 2
+    assert part["status"] == "waiting"
     assert sorted(p.name for p in drop_dir.iterdir() if p.is_file()) == [
         ".hidden.csv", "download.csv.part", "~$inquiries.xlsx"]
 
@@ -144,4 +151,23 @@ def test_an_empty_file_is_waited_for(engine: Engine, store: Store, drop_dir: Pat
     (result,) = DropFolder(drop_dir).scan(engine)
     assert (result["file"], result["store"], result["status"]) == (
         "acme/inquiries.csv", "acme", "waiting")
-    assert result["why"] == "empty so far: waiting for it to be written"
+    assert result["why"] == ("empty so far: waiting for it to be written (rejected if still "
+                             "empty after 10 min)")
+
+
+def test_an_empty_file_still_empty_after_ten_minutes_is_rejected(
+        engine: Engine, store: Store, drop_dir: Path) -> None:
+    empty = drop_dir / "acme" / "inquiries.csv"
+    empty.parent.mkdir()
+    empty.touch()
+    old = time.time() - 601
+    os.utime(empty, (old, old))
+    (result,) = DropFolder(drop_dir).scan(engine)
+    note = "empty file: still 0 bytes 10 min after it was written; save or export the report again"
+    assert (result["file"], result["store"], result["status"], result["why"]) == (
+        "acme/inquiries.csv", "acme", "rejected", note)
+    rejected = drop_dir / "acme" / "rejected" / "inquiries.csv"
+    assert result["moved_to"] == str(rejected) and rejected.exists() and not empty.exists()
+    assert (drop_dir / "acme" / "rejected" / "inquiries.csv.why.txt").read_text(
+        encoding="utf-8") == note + "\n"
+    assert DropFolder(drop_dir).scan(engine) == []

@@ -235,7 +235,182 @@ def test_an_order_list_ingested_today_covers_yesterday(cli: Run, arrive: Any,
     (None, None, date(2026, 11, 16)),  # an empty list without a period
     (date(2026, 11, 25), "name", date(2026, 11, 16)),  # never the arrival day or later
     (date(2026, 11, 10), "title", date(2026, 11, 10)),
+    # an unnamed list whose newest row is more than LIST_GAP_DAYS (7) before the day before
+    # its arrival is an old export: it covers up to that row's day, no further
+    (date(2026, 11, 9), "rows", date(2026, 11, 16)),
+    (date(2026, 11, 8), "rows", date(2026, 11, 8)),
+    (date(2026, 10, 21), "rows", date(2026, 10, 21)),
 ])
 def test_a_list_covers_its_named_period_else_the_days_before_it_arrived(
         period_end: date | None, source: str | None, covered: date) -> None:
     assert bot.freshness._covered(period_end, source, date(2026, 11, 17)) == covered
+
+
+def test_an_order_or_crm_list_is_not_cut_to_its_rows() -> None:
+    """Their rows are current orders and customers, rightly weeks old in a fresh export."""
+    assert bot.freshness._covered(date(2026, 10, 21), "rows", date(2026, 11, 17),
+                                  day_counted=False) == date(2026, 11, 16)
+
+
+@pytest.mark.parametrize(("name", "one_date"), [
+    ("询盘列表_20261110.csv", True), ("信保订单_2026-11-10 (1).csv", True),
+    ("询盘列表_20261110-20261110.csv", False), ("询盘列表_20261104-20261110.xlsx", False),
+])
+def test_one_date_in_a_list_name_is_the_export_day(name: str, one_date: bool) -> None:
+    assert bot.freshness._one_date_named(name) is one_date
+    assert bot.freshness._covered(date(2026, 11, 10), "name", date(2026, 11, 17),
+                                  one_date=one_date) == date(2026, 11, 10 - one_date)
+
+
+def test_an_old_unnamed_export_dropped_late_does_not_make_zero_days(
+        cli: Run, arrive: Any, tmp_path: Path) -> None:
+    cli("store", "add", "acme", "--timezone", "Asia/Shanghai")
+    # 12 weeks of inquiries up to 10-20, named: the store's history
+    arrive(date(2026, 10, 21))
+    run_json(cli, "ingest", inquiry_list(tmp_path, date(2026, 7, 29), date(2026, 10, 20)))
+    # an old 4-row export (no period in its name) whose newest row is 10-21, dropped 11-22
+    rows = [HEADER, *[[f"OLD{i}", f"2026-10-{18 + i} 10:00", "buyer", "US"] for i in range(4)]]
+    arrive(date(2026, 11, 22))
+    (drop,) = run_json(cli, "ingest", write_csv(tmp_path / "inquiries.csv", rows))["drops"]
+    assert drop["period"] == {"start": "2026-10-18", "end": "2026-10-21"}
+    events, alerts, items = judged(cli, "2026-11-22T10:00")
+    # not a month of days without inquiries: 10-22..11-21 are unknown
+    assert items["inquiries"]["stale"] == "no inquiry list since 2026-10-21"
+    assert items["inquiries"]["facts"]["new"] is None
+    assert items["data"]["facts"]["inquiries"]["value"] is None
+    assert events == [] and alerts["alerts"] == []
+    assert alerts["notes"] == [{"store": "acme", "why":
+                                "the inquiry list does not cover 2026-11-21 yet"}]
+
+
+def test_a_recent_unnamed_export_covers_the_days_before_it_arrived(
+        cli: Run, arrive: Any, tmp_path: Path) -> None:
+    cli("store", "add", "acme", "--timezone", "Asia/Shanghai")
+    # its newest row 7 days before 11-21, the day before it arrived: a quiet week, covered
+    rows = [HEADER, *[[f"Q{i}", f"2026-11-{11 + i} 10:00", "buyer", "US"] for i in range(4)]]
+    arrive(date(2026, 11, 22))
+    run_json(cli, "ingest", write_csv(tmp_path / "inquiries.csv", rows))
+    _, alerts, items = judged(cli, "2026-11-22T10:00")
+    assert items["inquiries"]["stale"] is None and alerts["notes"] == [
+        {"store": "acme", "why": "not enough history in the inquiry list (4 weeks of data "
+                                 "needed)"}]
+    assert items["inquiries"]["facts"]["new"] == 0
+
+
+def test_a_list_named_with_its_export_day_does_not_cover_that_day(
+        cli: Run, arrive: Any, tmp_path: Path) -> None:
+    """询盘列表_20261110.csv, exported on Tuesday 11-10 at 10:00 and dropped the next morning:
+    its 11-10 rows stop at 10:00, so 11-10 is not a day with 1 inquiry against usually 6."""
+    cli("store", "add", "acme", "--timezone", "Asia/Shanghai")
+    export = date(2026, 11, 10)
+    rows: list[list[object]] = [HEADER]
+    day = export - timedelta(weeks=9)
+    while day < export:
+        rows += [[f"Q{day:%Y%m%d}{i}", f"{day.isoformat()} {9 + i}:15", "buyer", "US"]
+                 for i in range(6)]
+        day += timedelta(days=1)
+    rows.append(["Q20261110", "2026-11-10 09:05", "buyer", "US"])
+    arrive(export + timedelta(days=1))
+    (drop,) = run_json(cli, "ingest", write_csv(tmp_path / "询盘列表_20261110.csv",
+                                                rows))["drops"]
+    assert drop["period"] == {"start": "2026-11-10", "end": "2026-11-10"}
+    events, alerts, items = judged(cli, "2026-11-11T10:00")
+    assert items["inquiries"]["stale"] == "no inquiry list since 2026-11-09"
+    assert items["data"]["facts"]["inquiries"]["value"] is None  # not 1 (usual 6, -83%)
+    _, out, _ = cli("checklist", "daily", "--now", "2026-11-11T10:00")
+    assert "-83%" not in out
+    assert events == [] and alerts["alerts"] == []
+    assert alerts["notes"] == [{"store": "acme", "why":
+                                "the inquiry list does not cover 2026-11-10 yet"}]
+    # Exported again the next morning under 11-11's date: 11-10 is complete now.
+    arrive(export + timedelta(days=1))
+    rows.append(["Q20261110b", "2026-11-10 16:00", "buyer", "US"])
+    run_json(cli, "ingest", write_csv(tmp_path / "询盘列表_20261111.csv", rows))
+    _, alerts, items = judged(cli, "2026-11-11T11:00")
+    assert items["inquiries"]["stale"] is None
+    assert items["data"]["facts"]["inquiries"]["value"] == 2
+
+
+# ---- the alert judges the series the checklist's data item shows ------------------------------
+
+TRAFFIC_HEADER = ["日期", "店铺访问人数", "搜索曝光次数", "搜索点击次数", "询盘个数"]
+TUESDAY = date(2026, 11, 17)  # yesterday of 2026-11-18
+
+
+def traffic_report(folder: Path, first: date, last: date, low: int) -> Path:
+    """店铺数据概览_<first>-<last>.csv: 20 inquiries a day, `low` on TUESDAY."""
+    rows: list[list[object]] = [TRAFFIC_HEADER]
+    day = first
+    while day <= last:
+        rows.append([day.isoformat(), 400, 12000, 500, low if day == TUESDAY else 20])
+        day += timedelta(days=1)
+    return write_csv(folder / f"店铺数据概览_{ymd(first)}-{ymd(last)}.csv", rows)
+
+
+def listed(folder: Path, first: date, last: date, low: int) -> Path:
+    """询盘列表_<first>-<last>.csv: 20 inquiries a day, `low` on TUESDAY."""
+    rows: list[list[object]] = [HEADER]
+    day = first
+    while day <= last:
+        rows += [[f"Q{day:%Y%m%d}{i:02}", f"{day.isoformat()} {8 + i % 12}:15", f"buyer {i}",
+                  "US"] for i in range(low if day == TUESDAY else 20)]
+        day += timedelta(days=1)
+    return write_csv(folder / f"询盘列表_{ymd(first)}-{ymd(last)}.csv", rows)
+
+
+def test_a_young_inquiry_list_alerts_from_the_traffic_report_as_the_checklist_shows(
+        cli: Run, arrive: Any, tmp_path: Path) -> None:
+    cli("store", "add", "acme", "--timezone", "Asia/Shanghai")
+    arrive(TUESDAY + timedelta(days=1))  # 9 weeks of traffic report, 2 weeks of inquiry list
+    run_json(cli, "ingest", traffic_report(tmp_path, TUESDAY - timedelta(weeks=9), TUESDAY, 2))
+    run_json(cli, "ingest", listed(tmp_path, TUESDAY - timedelta(days=13), TUESDAY, 2))
+    events, alerts, items = judged(cli, "2026-11-18T10:00")
+    data = items["data"]["facts"]
+    assert data["inquiries_source"] == "traffic"
+    assert (data["inquiries"]["value"], data["inquiries"]["usual"]) == (2, 20.0)
+    _, out, _ = cli("checklist", "daily", "--now", "2026-11-18T10:00")
+    assert "Inquiries 2 (usual Tuesday 20, -90%) from the traffic report" in out
+    # not "not enough history": the alert judges the checklist's series
+    assert [(e["event"], e["day"], e["source"]) for e in events] == [
+        ("fired", "2026-11-17", "traffic report")]
+    assert alerts["notes"] == []
+    (alert,) = alerts["alerts"]
+    assert (alert["observed"], alert["source"]) == (2, "traffic report")
+    assert alert["hints"][-1] == {"kind": "from_traffic_report"}  # the message says so
+
+
+def test_a_checklist_for_a_past_day_shows_no_alert_of_a_later_day(
+        cli: Run, arrive: Any, tmp_path: Path) -> None:
+    cli("store", "add", "acme", "--timezone", "Asia/Shanghai")
+    arrive(TUESDAY + timedelta(days=1))
+    run_json(cli, "ingest", traffic_report(tmp_path, TUESDAY - timedelta(weeks=9), TUESDAY, 2))
+    events, _, items = judged(cli, "2026-11-18T10:00")  # fires on 11-17
+    assert [(e["event"], e["day"]) for e in events] == [("fired", "2026-11-17")]
+    assert [a["day"] for a in items["data"]["facts"]["alerts"]] == ["2026-11-17"]
+    past = run_json(cli, "checklist", "daily", "--now", "2026-11-16T10:00")["data"]["items"]
+    assert next(i for i in past if i["key"] == "data")["facts"]["alerts"] == []
+    _, out, _ = cli("checklist", "daily", "--now", "2026-11-17T10:00")
+    assert "Inquiry drop alert" not in out
+    _, out, _ = cli("checklist", "daily", "--now", "2026-11-18T10:00")
+    assert "Inquiry drop alert (critical, open): 2 inquiries on 2026-11-17" in out
+
+
+def test_a_stale_inquiry_list_gives_way_to_a_fresh_traffic_report_in_the_alert_too(
+        cli: Run, arrive: Any, tmp_path: Path) -> None:
+    cli("store", "add", "acme", "--timezone", "Asia/Shanghai")
+    arrive(TUESDAY - timedelta(days=2))  # a 10-week list up to Saturday, exported Sunday
+    run_json(cli, "ingest", listed(tmp_path, TUESDAY - timedelta(weeks=10),
+                                   TUESDAY - timedelta(days=3), 20))
+    arrive(TUESDAY + timedelta(days=1))  # the traffic report, up to yesterday
+    run_json(cli, "ingest", traffic_report(tmp_path, TUESDAY - timedelta(weeks=9), TUESDAY, 6))
+    events, alerts, items = judged(cli, "2026-11-18T10:00")
+    data = items["data"]["facts"]
+    assert data["inquiries_source"] == "traffic"
+    assert (data["inquiries"]["value"], data["inquiries"]["change"]) == (6, pytest.approx(-0.7))
+    # not "the inquiry list does not cover 2026-11-17 yet"
+    assert alerts["notes"] == []
+    assert [(e["event"], e["source"]) for e in events] == [("fired", "traffic report")]
+    assert alerts["alerts"][0]["source"] == "traffic report"
+    # the list, the countries' source, does not cover 11-17: no "No inquiries from US"
+    assert [h["kind"] for h in alerts["alerts"][0]["hints"]] == [
+        "traffic_normal", "from_traffic_report"]

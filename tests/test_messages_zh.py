@@ -180,7 +180,7 @@ def test_the_checklist_in_chinese_with_the_same_figures(engine: Engine,
     # a usual level, the traffic report has one: inquiries come from the traffic report
     for phrase in ("昨天新增有效询盘 *2* 条", "超过 24 小时未回复", "疑似垃圾询盘", "重复询盘",
                    "曝光 *1,320*（往常周四 1,200，+10%）", "访客 *55*", "点击 *36*",
-                   "询盘 *2*（往常周四 4，-50%） _来自流量报表_", "*询盘下降* 预警（警告，已确认）",
+                   "询盘 *2*（往常周四 4，-50%）（来自流量报表）", "*询盘下降预警*（警告，已确认）",
                    "直通车花费 *300.00 CNY*，日预算 500.00，已用 *60%*",
                    "个重点关键词掉出第 1–5 位", "太阳能路灯：2 → 7", "庭院灯：4 → 其他",
                    "昨天发布粉丝通 *1* 条（目标 3 条，最多 12 条）：低于目标",
@@ -332,10 +332,10 @@ def test_the_alert_in_chinese_first_post_buttons_and_recovery(
     assert zh["blocks"][0]["text"]["text"] == "询盘下降 - 东方灯具"
     assert zh["text"].startswith("<!here> 询盘下降 - 东方灯具：2026-11-16 ")
     summary = zh["blocks"][1]["text"]["text"]
-    assert summary.startswith("<!here> :warning: *东方灯具* ：2026-11-16 收到 *")
+    assert summary.startswith("<!here> :warning: *东方灯具*：2026-11-16 收到 *")
     assert "往常同一星期几约 *20* 条" in summary
-    assert "偶然低到这个程度的一天的概率：" in texts(zh)
-    assert "基线：过去 8 周的同一星期几" in texts(zh)
+    assert "单日偶然这么低的概率：" in texts(zh)
+    assert "基线：前 8 周同一星期几" in texts(zh)
     buttons = [e["text"]["text"] for b in zh["blocks"] if b["type"] == "actions"
                for e in b["elements"]]
     assert buttons == ["确认", "暂停提醒 1 天"]
@@ -370,8 +370,10 @@ def test_the_alert_in_chinese_first_post_buttons_and_recovery(
     replies = {c: next(r for r in alert_rows_of(engine, c) if r.purpose == "alert_recovered")
                for c in ("C1", "C2")}
     reply = replies["C2"].payload
-    assert reply["text"].startswith(":white_check_mark: *东方灯具* 的询盘已恢复正常：2026-11-17 *")
-    assert "下降从 2026-11-16 持续到 2026-11-16。" in reply["text"]
+    assert reply["text"].startswith(
+        ":white_check_mark: *东方灯具* 的询盘已恢复正常：2026-11-17 收到 *")
+    assert reply["text"].endswith("下降只持续了一天（2026-11-16）。")
+    assert replies["C1"].payload["text"].endswith("The drop lasted one day (2026-11-16).")
     assert latin_words(texts(reply)) == set()
     assert figures(texts(replies["C1"].payload)) == figures(texts(reply))
     edited = [r for r in alert_rows_of(engine, "C2") if r.purpose == "alert_update"][-1].payload
@@ -431,7 +433,9 @@ def test_zh_alert_escapes_shop_data(engine: Engine) -> None:
     series = history(YESTERDAY - timedelta(days=1))
     seed_inquiries(engine, zh, dict(series), ingested_at=now - timedelta(hours=1),
                    country=lambda i: "<!here>")
-    seed_inquiries(engine, zh, {YESTERDAY: 0}, ingested_at=now - timedelta(minutes=5))
+    # one inquiry from elsewhere: with none at all, no country hint is given
+    seed_inquiries(engine, zh, {YESTERDAY: 1}, ingested_at=now - timedelta(minutes=5),
+                   country=lambda i: "FR")
     assert evaluate_alerts(engine, zh, now, force=True)[0]["event"] == "fired"
     message = alert_rows_of(engine, "C9")[0].payload
     assert message["blocks"][0]["text"]["text"] == "询盘下降 - ‹!channel› & 灯具"
@@ -443,3 +447,26 @@ def test_zh_alert_escapes_shop_data(engine: Engine) -> None:
     assert message["blocks"][1]["text"]["text"].startswith("<@U0OPS> :rotating_light:")
     assert_no_mentions(message, allow=("<@U0OPS>",))
     assert_data_escaped(message, "<!channel> & 灯具", "<!here>")
+
+
+@pytest.mark.parametrize(("since", "span", "en", "zh"), [
+    ("2026-10-16", 1,
+     "*5* on Sat 17 Oct 2026, usually about 13. The drop lasted one day (2026-10-16).",
+     "2026-10-17 收到 *5* 条，通常约 13 条。下降只持续了一天（2026-10-16）。"),
+    ("2026-10-14", 1,
+     "*5* on Sat 17 Oct 2026, usually about 13. The drop lasted from 2026-10-14 to 2026-10-16.",
+     "2026-10-17 收到 *5* 条，通常约 13 条。下降从 2026-10-14 持续到 2026-10-16。"),
+    ("2026-10-14", 3,
+     "*5* in the 3 days to Sat 17 Oct 2026, usually about 13. The drop lasted from 2026-10-14 "
+     "to 2026-10-16.",
+     "截至 2026-10-17 的 3 天内收到 *5* 条，通常约 13 条。下降从 2026-10-14 持续到 2026-10-16。"),
+])
+def test_the_recovery_reply_words_how_long_the_drop_lasted(since: str, span: int, en: str,
+                                                           zh: str) -> None:
+    alert = {"store": "东方灯具", "since": since, "day": "2026-10-16"}
+    back = {"day": "2026-10-17", "day_label": "Sat 17 Oct 2026", "observed": 5,
+            "expected": 13.0, "span": span}
+    assert render("alert_recovered.json.j2", alert=alert, back=back)["text"].endswith(en)
+    reply = render("alert_recovered.json.j2", alert=alert, back=back, lang="zh")
+    assert reply["text"].endswith(zh)
+    assert latin_words(reply["text"]) == set()

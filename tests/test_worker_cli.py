@@ -96,6 +96,31 @@ def test_tick_says_a_drop_is_still_being_written(
     assert (drop_dir / "acme" / "2026-11" / "processed" / "inquiries.csv").exists()
 
 
+def test_tick_lists_a_download_in_progress_and_rejects_a_file_left_empty(
+        database_url: str, engine: Engine, store: Store, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    drop_dir = tmp_path / "drop"
+    (drop_dir / "acme").mkdir(parents=True)
+    monkeypatch.setenv("OPSBOT_DROP_DIR", str(drop_dir))
+    (drop_dir / "acme" / "orders.csv.part").write_text("订单号\n", encoding="utf-8")
+    empty = drop_dir / "acme" / "inquiries.csv"
+    empty.touch()
+    code, out, _ = run_cli(capsys, "--database", database_url, "tick",
+                           "--now", "2026-11-17T12:00:00+08:00")
+    assert code == 0
+    assert ("drop acme/inquiries.csv: waiting: empty so far: waiting for it to be written "
+            "(rejected if still empty after 10 min)") in out
+    assert ("drop acme/orders.csv.part: waiting: still being downloaded or copied (a .part "
+            "file): taken once it is renamed to its final name") in out
+    old = time.time() - 11 * 60
+    os.utime(empty, (old, old))
+    code, out, _ = run_cli(capsys, "--database", database_url, "tick",
+                           "--now", "2026-11-17T12:00:00+08:00")
+    rejected = drop_dir / "acme" / "rejected" / "inquiries.csv"
+    assert f"drop acme/inquiries.csv: rejected -> {rejected}" in out
+    assert Path(f"{rejected}.why.txt").read_text(encoding="utf-8").startswith("empty file")
+
+
 def test_tick_on_a_bare_date_runs_that_morning(database_url: str, engine: Engine,
                                                store: Store,
                                                capsys: pytest.CaptureFixture[str]) -> None:
@@ -148,6 +173,22 @@ def test_tick_rejects_a_bad_moment(database_url: str, capsys: pytest.CaptureFixt
     assert code == 2 and "--now '9am' is not an ISO date" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("entry", [["-m", "cli.main"], ["-m", "cli"], ["opsbot"]])
+def test_a_bad_moment_is_one_line_from_every_entry_point(tmp_path: Path, entry: list[str]
+                                                         ) -> None:
+    """`python -m cli.main` runs cli/main.py as __main__: its errors must still be caught
+    (cli/errors.py holds the one UserError every module raises)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OPSBOT_"))}
+    env["OPSBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'opsbot.db'}"
+    command = ([str(Path(sys.executable).with_name("opsbot"))] if entry == ["opsbot"]
+               else [sys.executable, *entry])
+    done = subprocess.run([*command, "tick", "--now", "2026-13-01"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == ("opsbot: --now '2026-13-01' is not an ISO date or date-time "
+                           "(e.g. 2026-11-20, 2026-11-20T09:30 or 2026-11-20T09:30+08:00)\n")
+
+
 def test_alerts_lists_without_recording(database_url: str, engine: Engine, store: Store,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     bind_channel(engine, store, "C1")
@@ -176,8 +217,42 @@ def test_alerts_text_says_a_window_is_a_sum(database_url: str, engine: Engine, s
     insert_alert(engine, store, "3day_sum", 30, 55.5)
     code, out, _ = run_cli(capsys, "--database", database_url, "alerts", "--now", NOW.isoformat())
     assert code == 0
-    assert ("acme: Inquiry drop (warning, open): 30 in the 3 days to 2026-11-16, usually about 56"
+    assert out.startswith("Inquiries dropped - acme\n")
+    assert ("⚠ acme: 30 inquiries in the 3 days to Mon 16 Nov 2026, usually about 56 (-46%)."
             in out)
+    assert "chance of a 3-day stretch this low by luck: 0.001" in out
+
+
+def test_alerts_text_is_in_the_stores_language(database_url: str, engine: Engine,
+                                               store: Store,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A zh store's alerts read in Chinese in the terminal, as its Slack post does; --json
+    stays data."""
+    configure_store(engine, store, language="zh")
+    insert_alert(engine, store, "3day_sum", 30, 55.5)
+    code, out, _ = run_cli(capsys, "--database", database_url, "alerts", "--now", NOW.isoformat())
+    assert code == 0
+    assert out.startswith("询盘下降 - acme\n" + "=" * 15 + "\n")  # CJK: two columns each
+    assert "⚠ acme：截至 2026-11-16 的 3 天内收到 30 条询盘，通常约 56 条（-46%）。" in out
+    assert "警告 · 连续 3 天偶然这么低的概率：0.001 · 基线：前 8 周同期 3 天" in out
+    assert "Inquiry drop" not in out and "usually" not in out
+    code, out, _ = run_cli(capsys, "--database", database_url, "alerts", "--now", NOW.isoformat(),
+                           "--json")
+    (alert,) = json.loads(out)["alerts"]
+    assert (alert["title"], alert["severity"], alert["status"], alert["observed"]) == (
+        "Inquiry drop", "warning", "open", 30)
+
+
+def test_alerts_text_without_alerts(database_url: str, engine: Engine, store: Store,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    series = history(YESTERDAY - timedelta(days=1))
+    series[YESTERDAY] = series[YESTERDAY - timedelta(days=7)]
+    seed_inquiries(engine, store, series, ingested_at=NOW - timedelta(minutes=5))
+    code, out, _ = run_cli(capsys, "--database", database_url, "alerts", "--now", NOW.isoformat())
+    assert (code, out) == (0, "no alerts\n")
+    configure_store(engine, store, language="zh")
+    code, out, _ = run_cli(capsys, "--database", database_url, "alerts", "--now", NOW.isoformat())
+    assert (code, out) == (0, "没有预警\n")
 
 
 def _worker(database: str, tmp_path: Path, **extra_env: str) -> subprocess.Popen[str]:

@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("severity", sa.String(length=16), nullable=False),
         sa.Column("notified_severity", sa.String(length=16), nullable=True),
         sa.Column("hint", sa.JSON(), nullable=True),
+        sa.Column("source", sa.String(length=16), nullable=True),
         sa.Column("baseline_weeks", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("snoozed_until", sa.DateTime(), nullable=True),
