@@ -38,7 +38,7 @@ from sqlalchemy import Engine, insert
 from bot.models import channels, drops, facts, stores
 from bot.periods import local_midnight
 from bot.storage import make_engine, migrate
-from jobs.delivery import Pacer, deliver, outbox_client
+from jobs.delivery import deliver, outbox_client
 from jobs.tick import run_due
 
 NOW = datetime(2026, 11, 17, 1, 0)  # 09:00 on Tuesday in Shanghai
@@ -111,22 +111,12 @@ def seed(engine: Engine, n_stores: int, rng: random.Random) -> dict[str, int]:
     return {k: len(v) for k, v in rows.items()}
 
 
-class VirtualClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
-
-
 def bench_pacing(engine: Engine) -> None:
     from sqlalchemy import select
 
     from bot import outbox
     from bot.config import Settings
+    from tests.pacing import recording_pacer
     from tests.slack_mock import MockSlackAPI
 
     # A synthetic second message per channel, so that per-channel pacing shows.
@@ -140,17 +130,7 @@ def bench_pacing(engine: Engine) -> None:
     with MockSlackAPI() as api:
         client = outbox_client(Settings(slack_bot_token=api.bot_token, slack_api_url=api.base_url))
         assert client is not None
-        clock = VirtualClock()
-        pacer = Pacer(per_channel=1.0, per_second=10.0, clock=clock.now, sleep=clock.sleep)
-        sends: list[tuple[str, float]] = []
-        real_wait = pacer.wait
-
-        def recording_wait(channel: str) -> float:
-            at = real_wait(channel)
-            sends.append((channel, at))
-            return at
-
-        pacer.wait = recording_wait  # type: ignore[method-assign]
+        pacer, sends = recording_pacer()
         started = time.perf_counter()
         result = deliver(engine, client, NOW, pacer=pacer)
         wall = time.perf_counter() - started
