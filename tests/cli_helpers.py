@@ -1,4 +1,5 @@
-"""Running the `opsbot` CLI in-process, as a user would from a shell."""
+"""Running the `opsbot` CLI in-process, as a user would from a shell; the `cli` fixture
+(registered as a plugin by conftest.py)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,10 @@ def run_cli(database_url: str, monkeypatch: pytest.MonkeyPatch,
 
     yield run
     dispose_all()
+
+
+@pytest.fixture
+def cli(database_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
+    """Run `opsbot ARGS...` against the test's database: (exit code, stdout, stderr)."""
+    yield from run_cli(database_url, monkeypatch, capsys)

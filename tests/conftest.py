@@ -19,8 +19,8 @@ from bot.stores import Store, add_store
 
 PG_URL = os.environ.get("OPSBOT_TEST_DATABASE_URL")
 
-# Fixtures for tests that run the Slack app against the mock Web API.
-pytest_plugins = ["tests.slack_app_fixtures"]
+# Fixtures for tests that run the Slack app against the mock Web API, and `cli`.
+pytest_plugins = ["tests.slack_app_fixtures", "tests.cli_helpers"]
 
 
 def _backends() -> list:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -14,15 +13,9 @@ from bot import alerts
 from bot.models import checklists
 from bot.storage import read, write
 from bot.stores import Store, add_store
-from tests.cli_helpers import Run, run_cli
+from tests.cli_helpers import Run
 from tests.slack_limits import assert_within_slack_limits
 from tests.test_checklist import P4P_ROWS, put
-
-
-@pytest.fixture
-def cli(database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
-    yield from run_cli(database_url, monkeypatch, capsys)
 
 
 def test_json_contract_and_nothing_recorded(cli: Run, engine: Engine, store: Store) -> None:

@@ -4,25 +4,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cli.main import main
-from tests.cli_helpers import Run, run_cli
+from tests.cli_helpers import Run
 from tests.files import sample, write, write_csv
 
 DROP_KEYS = {"file": str, "status": str, "kind": (str, type(None)), "store": str, "rows": int,
              "inserted": int, "updated": int, "unchanged": int, "quarantined": int,
              "period": (dict, type(None)), "errors": list}
-
-
-@pytest.fixture
-def cli(database_url: str, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
-    """Run `opsbot ARGS...` against a fresh database: (exit code, stdout, stderr)."""
-    yield from run_cli(database_url, monkeypatch, capsys)
 
 
 def run_json(cli: Run, *args: object) -> tuple[int, dict]:

@@ -4,29 +4,21 @@ a day with no rows in a list is a day with nothing in it, not a day the list doe
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine
 
 import bot.freshness
 import bot.ingest
-from tests.cli_helpers import Run, run_cli
+from tests.cli_helpers import Run
 from tests.files import write_csv
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ZERO_FROM = date(2026, 11, 14)  # a Saturday: from this day on, no inquiry at all
 HEADER = ["询盘ID", "创建时间", "客户名", "国家/地区"]
-
-
-@pytest.fixture
-def cli(database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
-    yield from run_cli(database_url, monkeypatch, capsys)
 
 
 @pytest.fixture

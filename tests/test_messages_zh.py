@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -27,7 +26,7 @@ from handlers import alert_actions
 from jobs.tick import evaluate_alerts, post_checklist
 from templates import render
 from tests import facts
-from tests.cli_helpers import Run, run_cli
+from tests.cli_helpers import Run
 from tests.slack_limits import (
     assert_data_escaped,
     assert_no_mentions,
@@ -248,12 +247,6 @@ def test_every_staleness_note_reads_in_chinese(engine: Engine, store: Store) -> 
             else:
                 assert latin_words(line) == set(), (name, line)
                 assert figures(line) == figures(note), (name, line)
-
-
-@pytest.fixture
-def cli(database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
-    yield from run_cli(database_url, monkeypatch, capsys)
 
 
 def test_the_terminal_checklist_is_in_chinese_and_the_json_data_unchanged(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,8 +99,10 @@ def test_delivers_once_with_metadata_and_records_the_ts(engine: Engine, store: S
     assert call.params["channel"] == "C1" and call.params["text"] == "message k1"
     assert call.params["metadata"] == {"event_type": "opsbot_outbox",
                                        "event_payload": {"outbox_id": oid}}
+    (posted_ts,) = api.messages  # the ts chat.postMessage returned for the only post
+    assert api.messages[posted_ts]["channel"] == "C1"
     stored = row(engine, oid)
-    assert stored.status == "delivered" and stored.ts == api.messages[stored.ts]["ts"]
+    assert stored.status == "delivered" and stored.ts == posted_ts
     assert send(engine, client_for(api), NOW + timedelta(hours=1)).delivered == 0
     assert len(posts(api)) == 1
 
@@ -235,6 +238,7 @@ def test_pacing_one_message_per_second_per_channel(engine: Engine, store: Store,
             put(engine, store, channel, f"{channel}:{n}")
     pacer, sent = recording_pacer()
     assert deliver(engine, client_for(api), NOW, pacer=pacer).delivered == 9
+    assert Counter(c for c, _ in sent) == {"C1": 3, "C2": 3, "C3": 3}
     for channel in ("C1", "C2", "C3"):
         times = [t for c, t in sent if c == channel]
         assert all(b - a >= 1.0 for a, b in itertools.pairwise(times))

@@ -73,11 +73,24 @@ def test_unknown_paths_are_404(server) -> None:
 
 
 # ---------------------------------------------------------------------------- signatures
-def test_forged_signature_is_401_and_runs_nothing(api: MockSlackAPI, server, bound) -> None:
+def test_forged_signature_is_401_and_runs_nothing(
+    api: MockSlackAPI, server, monkeypatch: pytest.MonkeyPatch, bound
+) -> None:
+    ran: list[tuple] = []
+    answer = CommandResult("/inquiries", "yesterday", True, {}, {"text": "ok"}, True)
+
+    def recorder(*args, **kwargs) -> CommandResult:
+        ran.append(args)
+        return answer
+
+    monkeypatch.setattr(slash, "run_command", recorder)
     body = slash_command_body("/inquiries", "yesterday", channel_id=CHANNEL)
     status, _ = server.post(body, secret="not-the-signing-secret")
     assert status == 401
-    assert api.calls == []
+    assert ran == []
+    # The recorder does see a correctly signed command: the check above can catch a run.
+    assert server.post(body)[0] == 200
+    assert [args[1:] for args in ran] == [("/inquiries", "yesterday")]
 
 
 def test_tampered_body_is_401(server, bound) -> None:
