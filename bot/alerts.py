@@ -43,7 +43,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from bot.detector import METHODS, MIN_WEEKS, DetectorSettings, Verdict, evaluate
 from bot.detector import SPANS as WINDOW_DAYS
-from bot.freshness import ARRIVED, LABELS, list_covered_until, newest_days
+from bot.freshness import ARRIVED, LABELS, newest_days
 from bot.inquiries import VALID, valid_per_day
 from bot.models import alert_checks, alerts, drops, facts, stores
 from bot.p4p import spend_rows
@@ -69,36 +69,55 @@ p4p = facts["p4p"]
 # ---- the series -----------------------------------------------------------------------------
 
 
-def inquiry_source(conn: Connection, store: Store, day: date) -> tuple[str, dict[str, date | None]]:
+def inquiry_source(conn: Connection, store: Store, day: date, weeks: int = DetectorSettings.weeks
+                   ) -> tuple[str, dict[str, date | None], dict[date, int] | None]:
     """(the data kind the series of `day` comes from, "inquiries" or "traffic"; the newest
-    day each covers): the checklist's data item's rule (bot.traffic_level.inquiries_source),
-    on the same freshness (bot.freshness.newest_days), so the alert judges the count the
-    checklist shows."""
+    day each covers; the inquiry list's valid counts per day from _first_day(day, weeks) to
+    `day` when the list covers `day`, else None): the checklist's data item's rule
+    (bot.traffic_level.inquiries_source), on the same freshness (bot.freshness.newest_days),
+    so the alert judges the count the checklist shows. The list's counts are read once, for
+    the rule and the series (daily_inquiries)."""
     newest = newest_days(conn, store, ("inquiries", "traffic"))
+    fresh = _covers(newest["inquiries"], day)
+    listed = (valid_per_day(conn, store, _first_day(day, weeks), day) or {}) if fresh else None
     kind, _ = inquiries_source(
-        conn, store, day, inquiries_fresh=_covers(newest["inquiries"], day),
-        traffic_fresh=_covers(newest["traffic"], day))
-    return kind, newest
+        conn, store, day, inquiries_fresh=fresh,
+        traffic_fresh=_covers(newest["traffic"], day), counts=listed)
+    return kind, newest, listed
 
 
 def _covers(newest: date | None, day: date) -> bool:
     return newest is not None and newest >= day
 
 
-def daily_inquiries(conn: Connection, store: Store, day: date, weeks: int = 8,
-                    kind: str | None = None) -> tuple[dict[date, int], date | None, str]:
+def _first_day(day: date, weeks: int) -> date:
+    """The series' first day: `weeks` weeks and two more before `day` (the detector's
+    longest window, `weeks` weeks back)."""
+    return day - timedelta(days=7 * (weeks + 2))
+
+
+def daily_inquiries(conn: Connection, store: Store, day: date, kind: str | None = None, *,
+                    weeks: int = DetectorSettings.weeks,
+                    newest: dict[str, date | None] | None = None,
+                    listed: dict[date, int] | None = None
+                    ) -> tuple[dict[date, int], date | None, str]:
     """(counts per local day up to `day`, the last day the data covers, the source's name)
     from `kind` ("inquiries": the inquiry list, "traffic": the traffic report), by default
-    the source inquiry_source picks for `day`.
+    the source inquiry_source picks for `day`; `weeks`: the detector's (settings.weeks).
+    `newest` and `listed`: inquiry_source's, when the caller has them already.
 
     Days before the first inquiry (spam or not) are left out (no data, not zeros); days inside
     count the valid inquiries, 0 when none was created.
     """
-    kind = kind or inquiry_source(conn, store, day)[0]
-    lo = day - timedelta(days=7 * (weeks + 2))
+    if kind is None:
+        kind, newest, listed = inquiry_source(conn, store, day, weeks)
+    lo = _first_day(day, weeks)
     if kind == "inquiries":
-        counts = valid_per_day(conn, store, lo, day) or {}
-        return counts, list_covered_until(conn, store, "inquiries"), LABELS["inquiries"]
+        if listed is None:
+            listed = valid_per_day(conn, store, lo, day) or {}
+        if newest is None:
+            newest = newest_days(conn, store, ("inquiries",))
+        return listed, newest["inquiries"], LABELS["inquiries"]
     days = [lo + timedelta(days=i) for i in range((day - lo).days + 1)]
     by_day = daily_traffic(conn, store, days)
     counts = {d: v["inquiries"] for d, v in by_day.items() if v.get("inquiries") is not None}
@@ -112,23 +131,27 @@ def detector_settings(store: Store) -> DetectorSettings:
 
 
 def judge(conn: Connection, store: Store, now: datetime, settings: DetectorSettings
-          ) -> tuple[Verdict | None, str, dict[date, int]]:
+          ) -> tuple[Verdict | None, str, dict[date, int], date | None]:
     """The detector's verdict on yesterday (or None), the source's name or why not, the
-    series. The source is the checklist's data item's (inquiry_source)."""
+    series, the last day the inquiry list covers (None without one). The source is the
+    checklist's data item's (inquiry_source)."""
     yesterday = local_today(now, store.tz) - timedelta(days=1)
-    kind, newest = inquiry_source(conn, store, yesterday)
+    kind, newest, listed = inquiry_source(conn, store, yesterday, settings.weeks)
+    listed_until = newest["inquiries"]
     if kind == "traffic" and not _covers(newest["traffic"], yesterday) \
-            and newest["inquiries"] is not None:
+            and listed_until is not None:
         # neither covers yesterday: say which data is late
         late = ("neither the inquiry list nor the traffic report covers"
                 if newest["traffic"] is not None else "the inquiry list does not cover")
-        return None, f"{late} {yesterday.isoformat()} yet", {}
-    counts, covered, source = daily_inquiries(conn, store, yesterday, kind=kind)
+        return None, f"{late} {yesterday.isoformat()} yet", {}, listed_until
+    counts, covered, source = daily_inquiries(conn, store, yesterday, kind, weeks=settings.weeks,
+                                              newest=newest, listed=listed)
     if not counts:
-        return None, "no inquiry data", counts
+        return None, "no inquiry data", counts, listed_until
     if covered is None or covered < yesterday:
-        return None, f"the {source} does not cover {yesterday.isoformat()} yet", counts
-    return evaluate(counts, yesterday, settings), source, counts
+        return (None, f"the {source} does not cover {yesterday.isoformat()} yet", counts,
+                listed_until)
+    return evaluate(counts, yesterday, settings), source, counts, listed_until
 
 
 def span(method: str) -> int:
@@ -170,11 +193,12 @@ def day_is_normal(counts: dict[date, int], day: date, settings: DetectorSettings
 #                   from rather than where to look
 
 
-def hints(conn: Connection, store: Store, verdict: Verdict, source: str | None = None
-          ) -> list[dict[str, Any]]:
+def hints(conn: Connection, store: Store, verdict: Verdict, source: str | None = None, *,
+          listed_until: date | None) -> list[dict[str, Any]]:
     """Short pointers of where to look, each from another kind of data; `source` the
-    series' data kind."""
-    found = [_traffic_hint(conn, store, verdict.day), _country_hint(conn, store, verdict),
+    series' data kind, `listed_until` the last day the inquiry list covers (judge's)."""
+    found = [_traffic_hint(conn, store, verdict.day),
+             _country_hint(conn, store, verdict, listed_until),
              _p4p_hint(conn, store, verdict.day),
              {"kind": "from_traffic_report"} if source == "traffic" else None]
     return [h for h in found if h]
@@ -207,12 +231,13 @@ def _country_counts(conn: Connection, store: Store, lo: date, hi: date) -> Count
     return Counter({country: int(n) for country, n in rows})
 
 
-def _country_hint(conn: Connection, store: Store, verdict: Verdict) -> dict[str, Any] | None:
+def _country_hint(conn: Connection, store: Store, verdict: Verdict, covered: date | None
+                  ) -> dict[str, Any] | None:
+    """`covered`: the last day the inquiry list covers (None without one)."""
     days = span(verdict.method)
     first = verdict.day - timedelta(days=days - 1)
     if verdict.observed == 0:
         return None  # no inquiries at all: none from any country either, nothing to add
-    covered = list_covered_until(conn, store, "inquiries")
     if covered is None or covered < verdict.day:
         return None  # the list (the countries' source) does not cover the window
     baseline = _country_counts(conn, store, first - timedelta(days=28), first - timedelta(days=1))
@@ -353,10 +378,11 @@ def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[s
     {"event": "skipped", "why"} when there is no verdict; a recovered event carries `back`,
     the recovering figures. The worker turns fired, worse and recovered events into messages
     (jobs/alert_messages.py) in the same transaction. Idempotent: the same data and day give
-    no second event that needs a message.
+    no second event that needs a message. Waking snoozes that ran out is the caller's
+    (jobs.tick.evaluate_alerts calls wake first); _fire reads one not yet woken as open.
     """
     settings = detector_settings(store)
-    verdict, source, counts = judge(conn, store, now, settings)
+    verdict, source, counts, listed_until = judge(conn, store, now, settings)
     base = {"rule": RULE, "store": store.name}
     if verdict is None:
         return [{**base, "event": "skipped", "why": source}]
@@ -367,13 +393,12 @@ def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[s
              "observed": verdict.observed, "expected": round(verdict.expected, 2),
              "p_value": verdict.p_value, "method": verdict.method, "source": source,
              "messages": 0}
-    wake(conn, store, now)
     current = _open(conn, store)
     # A 3- or 7-day window still holds the drop's days after the day itself is back to
     # normal: that is a recovery, not a continuing incident.
     tail_only = verdict.method != "daily" and day_is_normal(counts, verdict.day, settings)
     if verdict.fired and not (current is not None and tail_only):
-        return [_fire(conn, store, now, verdict, current, event)]
+        return [_fire(conn, store, now, verdict, current, event, listed_until)]
     if current is not None and verdict.day >= current.started_day:
         conn.execute(update(alerts).where(alerts.c.id == current.id).values(
             status="resolved", resolved_day=verdict.day, updated_at=now))
@@ -390,12 +415,13 @@ def _notified(conn: Connection, alert_id: int, severity: str, now: datetime) -> 
 
 
 def _fire(conn: Connection, store: Store, now: datetime, verdict: Verdict, current: Any,
-          event: dict[str, Any]) -> dict[str, Any]:
+          event: dict[str, Any], listed_until: date | None) -> dict[str, Any]:
     figures = {"last_day": verdict.day, "method": verdict.method, "observed": verdict.observed,
                "source": KINDS.get(event["source"]),
                "expected": verdict.expected, "p_value": verdict.p_value,
                "severity": verdict.severity,
-               "hint": hints(conn, store, verdict, KINDS.get(event["source"])),
+               "hint": hints(conn, store, verdict, KINDS.get(event["source"]),
+                             listed_until=listed_until),
                "baseline_weeks": verdict.weeks,
                "updated_at": now}
     if current is None:
@@ -455,12 +481,21 @@ def snooze(conn: Connection, alert_id: int, user_id: str, now: datetime,
     return message_context(conn, alert_id, now)
 
 
+def _snoozes_run_out(conn: Connection, store: Store, now: datetime) -> list[Any]:
+    return list(conn.execute(select(alerts.c.id, alerts.c.last_day, alerts.c.snoozed_until)
+                             .where(alerts.c.store_id == store.id, alerts.c.status == "snoozed",
+                                    alerts.c.snoozed_until <= as_utc(now))))
+
+
+def needs_waking(conn: Connection, store: Store, now: datetime) -> bool:
+    """True when a snooze of the store's alerts has run out (a read: the cheap check)."""
+    return bool(_snoozes_run_out(conn, store, now))
+
+
 def wake(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
     """Reopen the store's alerts whose snooze has run out: {"event": "woke", "alert_id",
     "day", "until"} each, so that their messages show them open again (with buttons)."""
-    rows = conn.execute(select(alerts.c.id, alerts.c.last_day, alerts.c.snoozed_until).where(
-        alerts.c.store_id == store.id, alerts.c.status == "snoozed",
-        alerts.c.snoozed_until <= as_utc(now))).all()
+    rows = _snoozes_run_out(conn, store, now)
     for row in rows:
         conn.execute(update(alerts).where(alerts.c.id == row.id).values(
             status="open", snoozed_until=None, updated_at=now))

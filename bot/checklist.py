@@ -61,13 +61,6 @@ class ChecklistError(LookupError):
     """No such checklist or item."""
 
 
-def _alerts(conn: Connection, store: Store, now: datetime, yesterday: date
-            ) -> list[dict[str, Any]]:
-    """The store's unresolved alerts of days up to the checklist's `yesterday` (none of the
-    days after it, for a checklist built for a past day), as the data item lists them."""
-    return [_jsonable(a) for a in alerts.active(conn, store, now, until=yesterday)]
-
-
 def _jsonable(value: Any) -> Any:
     """Dates as ISO strings, and data strings held short: a message lists a few of each."""
     if isinstance(value, str):
@@ -140,7 +133,8 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
 
     data_facts = data_figures(conn, store, yesterday, traffic_fresh=not late["traffic"],
                               inquiries_fresh=not late["inquiries"])
-    data_facts["alerts"] = _alerts(conn, store, now, yesterday)
+    # unresolved alerts of days up to yesterday (none after it, for a past day's checklist)
+    data_facts["alerts"] = alerts.active(conn, store, now, until=yesterday)
     data_late = late["traffic"]
     if data_late and data_facts["inquiries_source"] == "inquiries":
         data_late = {**data_late, "inquiries_from": "inquiries"}

@@ -62,14 +62,10 @@ LIST_GAP_DAYS = 7  # an unnamed list's newest row further back: an old export (m
 _NAME_DATE = re.compile(r"(?<!\d)\d{4}-?\d{2}-?\d{2}(?!\d)")  # as bot.readers reads names
 
 
-def list_covered_until(conn: Connection, store: Store, kind: str) -> date | None:
-    """The last local day the ingested lists of `kind` cover (see the module doc), or None."""
-    return _lists_covered_until(conn, store, (kind,)).get(kind)
-
-
 def _lists_covered_until(conn: Connection, store: Store, kinds: tuple[str, ...]
                          ) -> dict[str, date]:
-    """list_covered_until of several list kinds, in one query on drops."""
+    """Per list kind, the last local day its ingested lists cover (see the module doc), in one
+    query on drops; a kind without any is left out."""
     first = drops.alias("first")
     rows = conn.execute(
         select(drops.c.kind, drops.c.period_start, drops.c.period_end, drops.c.period_source,

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from bot.inquiries import VALID
 from bot.models import facts
+from bot.parsing import fold
 from bot.periods import age_parts
 from bot.stores import Store
 
@@ -30,23 +31,19 @@ SHOWN = 5  # the oldest few listed in a message; counts cover them all
 inquiries = facts["inquiries"]
 
 
-def _fold(value: str | None) -> str:
-    return " ".join((value or "").split()).casefold()
-
-
 def buyer_key(row: Any) -> str | None:
     if row.email:
-        return "email:" + _fold(row.email)
+        return "email:" + fold(row.email)
     if row.buyer:
-        return "name:" + _fold(row.buyer) + "\x1f" + _fold(row.company)
+        return "name:" + fold(row.buyer) + "\x1f" + fold(row.company)
     return None
 
 
 def product_key(row: Any) -> str | None:
     if row.product_id:
-        return "id:" + _fold(row.product_id)
+        return "id:" + fold(row.product_id)
     if row.product_title:
-        return "title:" + _fold(row.product_title)
+        return "title:" + fold(row.product_title)
     return None
 
 

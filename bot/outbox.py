@@ -124,6 +124,13 @@ def due(conn: Connection, now: datetime, *, limit: int = 500,
     return list(conn.execute(query))
 
 
+def unsettled(conn: Connection) -> bool:
+    """Whether any row is still pending or being sent: settle() and due() have work only
+    then (a read, so that an idle sender takes no write lock)."""
+    return bool(conn.scalar(select(exists().where(
+        outbox.c.status.in_(("pending", "sending"))))))
+
+
 def settle(conn: Connection, now: datetime) -> None:
     """The sender's bookkeeping before it looks for due rows: thread replies and edits of a
     failed row fail (nothing to reply to or edit), and an edit waiting behind a newer edit

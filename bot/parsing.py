@@ -44,6 +44,12 @@ def clean(raw: object) -> str:
     return unicodedata.normalize("NFKC", str(raw)).strip()
 
 
+def fold(value: str | None) -> str:
+    """Text as matching keys compare it: runs of white space made one space, trimmed, case
+    folded; "" for None."""
+    return " ".join((value or "").split()).casefold()
+
+
 def parse_text(raw: object) -> str | None:
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)  # an ID typed as a number in Excel: 1600123456.0 -> "1600123456"

@@ -34,8 +34,6 @@ ALIASES: dict[str, str] = {
     "本周": "week", "近7天": "week", "上周": "last week", "本月": "month", "上月": "last month",
     "this week": "week", "this month": "month",
 }
-PERIOD_WORDS = ("today", "yesterday", "week", "last week", "month", "last month", "last Nd",
-                "YYYY-MM-DD", "YYYY-MM-DD..YYYY-MM-DD")
 
 _LAST_DAYS = re.compile(r"^last\s+(\d+)\s*(?:d|day|days)$")
 _DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")

@@ -31,19 +31,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, not_, or_, select
+from sqlalchemy import Connection, select
 
+from bot.inquiries import VALID
 from bot.models import facts
+from bot.parsing import fold
 from bot.periods import as_utc
 from bot.stores import Store
 
 CLASSES = ("zombie", "hesitant", "lost")
 WON_STAGES = ("成交", "复购", "won", "repeat")
 _AMBIGUOUS = object()
-
-
-def _fold(value: str | None) -> str:
-    return " ".join((value or "").split()).casefold()
 
 
 def _latest(*moments: datetime | None) -> datetime | None:
@@ -101,18 +99,18 @@ class _Record:
 
     @property
     def email_key(self) -> str | None:
-        return _fold(self.email) if self.email else None
+        return fold(self.email) if self.email else None
 
     @property
     def company_key(self) -> str | None:
         if self.company and self.country:
-            return _fold(self.company) + "\x1f" + _fold(self.country)
+            return fold(self.company) + "\x1f" + fold(self.country)
         return None
 
     @property
     def name_key(self) -> str | None:
         name = self.name or self.company
-        return _fold(name) if name else None
+        return fold(name) if name else None
 
 
 def _records(conn: Connection, store: Store) -> list[_Record]:
@@ -123,14 +121,13 @@ def _records(conn: Connection, store: Store) -> list[_Record]:
                                  c.last_contact_at, c.last_order_at, c.order_count, c.stage)
                           .where(c.store_id == store.id).order_by(c.id)):
         name, company, country, email, owner, contact, order, count, stage = r
-        folded = _fold(stage)
+        folded = fold(stage)
         out.append(_Record(name, company, country, email, owner, contact=contact, order=order,
                            ordered=(order is not None or bool(count)
                                     or any(w in folded for w in WON_STAGES))))
-    not_spam = or_(i.is_spam.is_(None), not_(i.is_spam))
     for r in conn.execute(select(i.buyer, i.company, i.country, i.email, i.owner,
                                  i.created_at, i.replied_at)
-                          .where(i.store_id == store.id, not_spam).order_by(i.id)):
+                          .where(i.store_id == store.id, VALID).order_by(i.id)):
         name, company, country, email, owner, created, replied = r
         out.append(_Record(name, company, country, email, owner, inquiry=created,
                            contact=replied))

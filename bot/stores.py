@@ -65,6 +65,11 @@ class Store:
     def setting(self, name: str) -> Any:
         return self.settings.get(name, DEFAULT_SETTINGS[name])
 
+    @property
+    def all_settings(self) -> dict[str, Any]:
+        """Every setting: the store's own, else the default."""
+        return {**DEFAULT_SETTINGS, **self.settings}
+
 
 # ---- settings: one parser for every path (Slack, CLI, Python) ------------------------------
 #

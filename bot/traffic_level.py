@@ -84,19 +84,21 @@ def _weeks(yesterday: date) -> list[date]:
 
 
 def inquiries_source(conn: Connection, store: Store, yesterday: date, *, traffic_fresh: bool,
-                     inquiries_fresh: bool, per_day: dict[date, dict[str, int]] | None = None
-                     ) -> tuple[str, dict[str, Any] | None]:
+                     inquiries_fresh: bool, per_day: dict[date, dict[str, int]] | None = None,
+                     counts: dict[date, int] | None = None) -> tuple[str, dict[str, Any] | None]:
     """Where yesterday's inquiry count comes from, as the data kind: ("inquiries", the list's
     value and usual level) or ("traffic", None). The one rule for the checklist's data item
     and the inquiry-drop alert (see the module doc): the inquiry list when it is fresh (covers
     `yesterday`) and holds that day, unless it is too young for a usual level while the
     traffic report, fresh, has both a value and a usual level; the traffic report otherwise
-    (also when neither is fresh). `per_day`: daily_traffic of yesterday and _weeks, when the
-    caller has it already."""
+    (also when neither is fresh). `per_day`: daily_traffic of yesterday and _weeks, and
+    `counts`: the list's valid_per_day of (at least) min(_weeks) to yesterday, when the caller
+    has them already."""
     if not inquiries_fresh:
         return "traffic", None
     weeks = _weeks(yesterday)
-    counts = valid_per_day(conn, store, min(weeks), yesterday) or {}
+    if counts is None:
+        counts = valid_per_day(conn, store, min(weeks), yesterday) or {}
     if yesterday not in counts:
         return "traffic", None
     listed = _compare(counts[yesterday], [counts.get(d) for d in weeks])

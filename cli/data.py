@@ -139,7 +139,7 @@ def _bound(engine: Any, store: Any) -> list[str]:
 def _store_json(engine: Any, store: Any) -> dict[str, Any]:
     return {"name": store.name, "timezone": store.timezone, "language": store.language,
             "channels": _bound(engine, store),
-            "settings": {**DEFAULT_SETTINGS, **store.settings}}
+            "settings": store.all_settings}
 
 
 def cmd_store_add(args: argparse.Namespace, settings: Settings) -> int:

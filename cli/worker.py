@@ -59,18 +59,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return run_worker(settings)
 
 
-def _alert_figures(alert: dict[str, Any]) -> str:
-    """The alert's figures as its message words them: a 3- or 7-day window is a sum."""
-    days = alerts.span(alert["method"])
-    where = f"in the {days} days to {alert['day']}" if days > 1 else f"on {alert['day']}"
-    return f"{alert['observed']:,} {where}, usually about {alert['expected']:,.0f}"
-
-
-def _back_figures(back: dict[str, Any]) -> str:
-    """The recovering day's figures (a recovered event's `back`)."""
-    days = back["span"]
-    where = f"in the {days} days to {back['day']}" if days > 1 else f"on {back['day']}"
-    return f"{back['observed']:,} {where}, usually about {back['expected']:,.0f}"
+def _figures(observed: int, expected: float, days: int, day: str) -> str:
+    """Figures as the alert's message words them: a 3- or 7-day window is a sum."""
+    where = f"in the {days} days to {day}" if days > 1 else f"on {day}"
+    return f"{observed:,} {where}, usually about {expected:,.0f}"
 
 
 def _alert_line(a: dict[str, Any]) -> str:
@@ -78,10 +70,12 @@ def _alert_line(a: dict[str, Any]) -> str:
     if a["event"] == "woke":
         return head + f"snooze over (was until {a['until']}Z): open again"
     if a["event"] == "recovered":
-        line = head + "back to normal, " + (_back_figures(a["back"]) if a.get("back")
-                                            else _alert_figures(a))
+        back = a["back"]  # the recovering day's figures
+        line = head + "back to normal, " + _figures(back["observed"], back["expected"],
+                                                    back["span"], back["day"])
     else:
-        line = head + f"{a['event']} ({a['severity']}), " + _alert_figures(a)
+        line = head + f"{a['event']} ({a['severity']}), " + _figures(
+            a["observed"], a["expected"], alerts.span(a["method"]), a["day"])
     if a["event"] in ("fired", "worse") and not a.get("channels", True):
         line += (" - no bound channel to post it to: it will be posted when one is bound "
                  "(opsbot store bind)")

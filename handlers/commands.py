@@ -279,7 +279,7 @@ def _config(call: _Call, words: list[str]) -> CommandResult:
                    else store.setting(key)}
         call.store = store
     data = {"store": store.name, "timezone": store.timezone, "language": store.language,
-            "settings": {**DEFAULT_SETTINGS, **store.settings}, "changed": changed}
+            "settings": store.all_settings, "changed": changed}
     # A change is news for the whole channel; reading the settings is not.
     return call.result("opsbot_config.json.j2", data, ephemeral=not changed)
 

@@ -74,6 +74,12 @@ def queue(conn: Connection, store: Store, events: list[dict[str, Any]], now: dat
                                            event["back"])
 
 
+def _post_key(alert_id: int, severity: str, channel: str) -> str:
+    """A first post's dedupe key: one post per alert, severity and channel, whoever queues
+    it (the evaluation or a channel bound later)."""
+    return f"alert:{alert_id}:{severity}:{channel}"
+
+
 def _announce(conn: Connection, store: Store, alert_id: int, now: datetime,
               channels: list[str], *, escalation: bool) -> int:
     context = alerts.message_context(conn, alert_id, now)
@@ -83,7 +89,7 @@ def _announce(conn: Connection, store: Store, alert_id: int, now: datetime,
         _with_figures(message, context)
     new = [outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=POST,
                           subject=f"alert:{alert_id}",
-                          dedupe_key=f"alert:{alert_id}:{context['severity']}:{channel}",
+                          dedupe_key=_post_key(alert_id, context["severity"], channel),
                           payload=payload, now=now)
            for channel in channels]
     if escalation:  # the older posts: superseded, without buttons
@@ -181,8 +187,8 @@ def catch_up(conn: Connection, store: Store, now: datetime, channels: list[str]
         new = [channel for channel in missing
                if outbox.enqueue_new(conn, store_id=store.id, channel=channel, purpose=POST,
                                      subject=f"alert:{alert_id}",
-                                     dedupe_key=f"alert:{alert_id}:{context['severity']}:"
-                                                f"{channel}",
+                                     dedupe_key=_post_key(alert_id, context["severity"],
+                                                          channel),
                                      payload=message, now=now) is not None]
         if new:
             queued.append({"alert_id": alert_id, "day": context["day"], "channels": new})

@@ -254,6 +254,9 @@ def deliver(
     tried: set[int] = set()
     paused: set[str] = set()
     while not (stop and stop.is_set()):
+        with read(engine) as conn:
+            if not outbox.unsettled(conn):
+                break
         with write(engine) as conn:
             outbox.settle(conn, clock())
             rows = [r for r in outbox.due(conn, clock(), limit=batch + len(tried))

@@ -41,7 +41,7 @@ from bot.models import checklists
 from bot.periods import as_utc
 from bot.schedule import checklist_due
 from bot.storage import read, write
-from bot.stores import DEFAULT_SETTINGS, Store, channels_of, list_stores
+from bot.stores import Store, channels_of, list_stores
 from jobs import alert_messages, checklist_messages
 from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.dropfolder import DropFolder
@@ -65,7 +65,7 @@ def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any
     While it is due (within the catch-up window) and already there, a channel bound since
     gets it too: that is returned with `"late": True` and only the channels it was queued
     for. A read-only check comes first: most ticks of the window find nothing to do."""
-    due = checklist_due(store.tz, {**DEFAULT_SETTINGS, **store.settings}, now)
+    due = checklist_due(store.tz, store.all_settings, now)
     if due is None:
         return None
     with read(engine) as conn:  # the cheap check, every tick of the window
@@ -114,6 +114,11 @@ def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool 
                     ) -> list[dict[str, Any]]:
     """Evaluate the store's alerts if there is anything new to judge (or `force`). Posts to
     channels bound since an alert fired are post_late_alerts' (run_due calls it next)."""
+    if not force:
+        with read(engine) as conn:  # the cheap check, every tick: write only with work to do
+            if not (alerts.needs_evaluation(conn, store, now)
+                    or alerts.needs_waking(conn, store, now)):
+                return []
     with write(engine) as conn:
         _lock(conn, store)
         events = alerts.wake(conn, store, now)  # a snooze that ran out: redraw it open
