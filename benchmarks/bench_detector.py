@@ -7,7 +7,7 @@ shared holidays, random promo spikes), half of them with one injected drop, and
 evaluates every day of the last 13 weeks, day by day as each day completes. Three rules
 give each day a score; a rule fires when the score is below its threshold:
 
-* detector: ``bot.detector.evaluate``, default settings; score = the Bonferroni-adjusted
+* detector: ``bot.alerts.detector.evaluate``, default settings; score = the Bonferroni-adjusted
   p-value of its firing window (it fires at level L exactly when the score is below L;
   a day failing the 40 % minimum drop never fires);
 * baseline: today's count / the trailing 28-day mean, fires below 60 %;
@@ -51,7 +51,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain script
 
-from bot.detector import DetectorSettings, evaluate, lower_tail
+from bot.alerts.detector import DetectorSettings, evaluate, lower_tail
 
 START = date(2024, 6, 3)  # a Monday
 N_DAYS = 26 * 7  # 13 weeks of warm-up history, then 13 weeks evaluated

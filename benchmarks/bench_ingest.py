@@ -36,7 +36,7 @@ def _peak_mb() -> float:
 
 
 def child_opsbot(path: Path, db: Path) -> dict[str, float]:
-    from bot.ingest import ingest_file
+    from bot.ingest.drop import ingest_file
     from bot.storage import make_engine, migrate
     from bot.stores import add_store
 
@@ -89,7 +89,7 @@ def main() -> int:
     if args.quick:
         args.rows, args.xlsx_rows, args.big_rows = 5_000, 2_000, 20_000
 
-    from bot.demo import write_p4p_csv, write_p4p_xlsx
+    from demo.generator import write_p4p_csv, write_p4p_xlsx
 
     with tempfile.TemporaryDirectory(prefix="opsbot-bench-") as tmp:
         folder = Path(tmp)

@@ -9,7 +9,7 @@ most (`yesterday`, `week`, `month`, `last 30d`):
 * request: time from sending a signed `/inquiries …` POST to the full ack, through the real
   WSGI app (`handlers.wsgi`) on a threaded local server and a real HTTP client; the ack
   carries the answer, so this includes parsing, the query, templates and bolt;
-* bare: `bot.inquiries.summarize` for the same period on an open connection.
+* bare: `bot.metrics.inquiries.summarize` for the same period on an open connection.
 
 Runs on SQLite, and on PostgreSQL too when OPSBOT_TEST_DATABASE_URL is set (a scratch schema
 is created and dropped). Targets: p99 request < 300 ms (Slack's ack window is 3 s) and
@@ -130,7 +130,7 @@ def _database(backend: str, tmp: Path) -> Iterator[Engine]:
 
 
 def run(backend: str, big: int, small: int, requests: int, seed: int) -> tuple[float, float]:
-    from bot import inquiries
+    from bot.metrics import inquiries
     from handlers.app import create_app, make_client
     from handlers.wsgi import make_server, make_wsgi_app
     from tests.slack_mock import MockSlackAPI

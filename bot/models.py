@@ -1,4 +1,4 @@
-"""The SQL schema. Fact tables are generated from the report-kind table in `bot.kinds`, so a
+"""The SQL schema. Fact tables are generated from the report-kind table in `bot.ingest.kinds`, so a
 kind's columns, types and natural key are written down once.
 
 All moments are stored as naive UTC; dates (report days, ship-by dates) are the store's local
@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from bot.kinds import KINDS, ReportKind, Type
+from bot.ingest.kinds import KINDS, ReportKind, Type
 
 metadata = MetaData(
     naming_convention={
@@ -169,7 +169,7 @@ slack_receipts = Table(
     Column("received_at", DateTime, nullable=False, index=True),
 )
 
-# ---- Checklists (bot/checklist.py) ----------------------------------------------------------
+# ---- Checklists (bot/checklists/daily.py) --------------------------------------------------------
 # One checklist per store, kind and local day: the unique key, not the worker's schedule,
 # keeps two workers (or a catch-up run) from posting the day's checklist twice.
 checklists = Table(
@@ -179,7 +179,7 @@ checklists = Table(
     Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(16), nullable=False),  # "daily"
     Column("day", Date, nullable=False),  # the store's local day
-    Column("data", JSON, nullable=False),  # the figures as built (bot.checklist.build_daily)
+    Column("data", JSON, nullable=False),  # the figures as built (bot.checklists.daily.build_daily)
     Column("created_at", DateTime, nullable=False),
     UniqueConstraint("store_id", "kind", "day"),
 )
@@ -234,7 +234,7 @@ outbox = Table(
     Index("ix_outbox_subject_channel", "subject", "channel"),
 )
 
-# ---- Alerts (bot/alerts.py) -----------------------------------------------------------------
+# ---- Alerts (bot/alerts/incidents.py) ------------------------------------------------------------
 # One row per incident: opened when a rule fires, updated while it stays down, resolved when
 # it recovers. (store, rule, started_day) is unique so two workers open one incident.
 alerts = Table(
@@ -246,14 +246,14 @@ alerts = Table(
     Column("started_day", Date, nullable=False),
     Column("last_day", Date, nullable=False),  # the latest day evaluated as down
     # The detector's window: daily | 3day_sum | weekly_sum; observed and expected are sums
-    # over its bot.alerts.span(method) days, not one day's count unless daily.
+    # over its bot.alerts.incidents.span(method) days, not one day's count unless daily.
     Column("method", String(16), nullable=False),
     Column("observed", Integer, nullable=False),
     Column("expected", Float, nullable=False),
     Column("p_value", Float, nullable=False),
     Column("severity", String(16), nullable=False),  # warning | critical (the latest)
     Column("notified_severity", String(16)),  # the highest severity a message was sent for
-    Column("hint", JSON),  # the hints: [{"kind", figures…}] (bot/alerts.py)
+    Column("hint", JSON),  # the hints: [{"kind", figures…}] (bot/alerts/incidents.py)
     # The series judged, as the data kind: "inquiries" (the inquiry list) or "traffic".
     Column("source", String(16)),
     # The same-weekday weeks the detector's baseline used (MIN_WEEKS up to 8).

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from bot.kinds import KINDS
+from bot.ingest.kinds import KINDS
 from bot.models import drops
 from bot.periods import as_utc, format_age, local_time, utc_stamp
 from bot.stores import Store, channels_of

@@ -207,8 +207,8 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
 }
 # Settings that must not exceed another one (checked on the merged settings of a store).
 SETTING_LIMITS: tuple[tuple[str, str], ...] = (("posts_per_day", "posts_max_per_day"),)
-# Settings that must stay below another one, and why (bot/stalled.py: a customer is hesitant
-# after hesitant_days without contact and lost after lost_days; zombie_days counts from an
+# Settings that must stay below another one, and why (bot/metrics/customers.py: a customer is
+# hesitant after hesitant_days without contact and lost after lost_days; zombie_days counts from an
 # unanswered inquiry, which after lost_days is lost).
 SETTING_BELOW: tuple[tuple[str, str, str], ...] = (
     ("hesitant_days", "lost_days",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from bot.checklist import build_daily, public
+from bot.checklists.daily import build_daily, public
 from bot.config import Settings
 from bot.storage import get_engine, read
 from bot.stores import Store, resolve_store, utcnow

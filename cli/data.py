@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.ingest import DropResult, ingest_file
-from bot.kinds import KINDS
+from bot.ingest.drop import DropResult, ingest_file
+from bot.ingest.kinds import KINDS
 from bot.models import drops, quarantine, stores
 from bot.storage import get_engine, read
 from bot.stores import (

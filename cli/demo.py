@@ -9,12 +9,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot import alerts
-from bot.checklist import build_daily
-from bot.checklist import public as public_checklist
+from bot.alerts import incidents as alerts
+from bot.checklists.daily import build_daily
+from bot.checklists.daily import public as public_checklist
 from bot.config import Settings
-from bot.demo import KEY_KEYWORDS, MIN_DAYS, default_end, demo_files, generate
-from bot.ingest import DropResult, ingest_file
+from bot.ingest.drop import DropResult, ingest_file
 from bot.periods import local_today
 from bot.schedule import parse_time, scheduled_at
 from bot.storage import get_engine, write
@@ -23,6 +22,7 @@ from cli.data import describe
 from cli.errors import UserError
 from cli.main import add_json, emit
 from cli.terminal import message_text
+from demo.generator import KEY_KEYWORDS, MIN_DAYS, default_end, demo_files, generate
 from templates import render
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot import alerts
+from bot.alerts import incidents as alerts
 from bot.config import Settings
 from bot.storage import get_engine
 from bot.stores import list_stores, resolve_store, utcnow

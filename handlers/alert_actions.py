@@ -1,6 +1,6 @@
 """The alert message's buttons: acknowledge and snooze (1 day).
 
-Both ack Slack at once (3-second rule), record who and when (bot/alerts.py), then redraw
+Both ack Slack at once (3-second rule), record who and when (bot/alerts/incidents.py), then redraw
 every copy of the alert - each channel's post, and the older posts an escalation superseded -
 so everyone everywhere sees the state: the edits are queued in the outbox
 (jobs/alert_messages.redraw, in the click's transaction) and sent at once with this client;
@@ -18,7 +18,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from bot import alerts
+from bot.alerts import incidents as alerts
 from bot.config import Settings
 from bot.storage import write
 from bot.stores import utcnow

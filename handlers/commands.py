@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot import inquiries
+from bot.metrics import inquiries
 from bot.periods import PeriodError, as_utc, local_today, parse_period
 from bot.status import store_status
 from bot.storage import read

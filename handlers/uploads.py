@@ -26,8 +26,8 @@ from sqlalchemy import Engine
 
 from bot import receipts
 from bot.config import Settings
-from bot.ingest import DropResult, ingest_file
-from bot.kinds import KIND_BY_NAME
+from bot.ingest.drop import DropResult, ingest_file
+from bot.ingest.kinds import KIND_BY_NAME
 from bot.stores import Store, find_store, store_for_channel
 from handlers.events import first_delivery
 from templates import render

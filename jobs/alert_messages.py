@@ -1,5 +1,5 @@
 """The alert's Slack messages: rendered from templates and queued in the outbox, in the same
-transaction as the lifecycle change that called for them (bot/alerts.py decides, this
+transaction as the lifecycle change that called for them (bot/alerts/incidents.py decides, this
 module only connects it to Slack).
 
 * fired -> one post per bound channel (dedupe key per alert, severity, channel), with the
@@ -31,7 +31,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bot import alerts, outbox
+from bot import outbox
+from bot.alerts import incidents as alerts
 from bot.stores import Store
 from templates import render
 
@@ -40,7 +41,7 @@ EDIT = "alert_update"
 REPLY = "alert_recovered"
 ESCALATION = "escalation"  # the payload key marking a post that announced an escalation
 SENT_WITH = "figures"  # the payload key holding the figures a post was sent with
-# The alert's context keys that are figures of one evaluation (bot.alerts._context), as
+# The alert's context keys that are figures of one evaluation (bot.alerts.incidents._context), as
 # opposed to its state.
 FIGURES = ("day", "day_label", "method", "span", "observed", "expected", "p_value", "drop",
            "severity", "hints", "baseline_weeks", "source")

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bot import checklist, outbox
+from bot import outbox
+from bot.checklists import daily as checklist
 from bot.stores import Store
 from templates import render
 

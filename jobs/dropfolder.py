@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.ingest import DropResult, ingest_file
+from bot.ingest.drop import DropResult, ingest_file
 from bot.stores import Store, StoreError, find_store, list_stores, resolve_store
 
 log = logging.getLogger(__name__)

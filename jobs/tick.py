@@ -35,7 +35,9 @@ from weakref import WeakKeyDictionary
 from slack_sdk import WebClient
 from sqlalchemy import Connection, Engine, func, select
 
-from bot import alerts, checklist, outbox, receipts
+from bot import outbox, receipts
+from bot.alerts import incidents as alerts
+from bot.checklists import daily as checklist
 from bot.config import Settings
 from bot.models import checklists
 from bot.periods import as_utc

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot import alerts, outbox
+from bot import outbox
+from bot.alerts import incidents as alerts
+from bot.metrics.p4p import p4p_figures
 from bot.models import outbox as outbox_table
-from bot.p4p import p4p_figures
 from bot.storage import read, write
 from bot.stores import (
     DEFAULT_SETTINGS,

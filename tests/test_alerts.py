@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from bot import alerts
-from bot.detector import evaluate
+from bot.alerts import incidents as alerts
+from bot.alerts.detector import evaluate
 from bot.models import alerts as alerts_table
 from bot.models import outbox as outbox_table
 from bot.periods import as_utc

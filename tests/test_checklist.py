@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from bot.checklist import ChecklistError, build_daily, create_daily, load, public, tick
+from bot.checklists.daily import ChecklistError, build_daily, create_daily, load, public, tick
 from bot.models import checklist_ticks, checklists, drops
 from bot.storage import make_engine, read, write
 from bot.stores import Store, add_store, configure_store
@@ -496,7 +496,7 @@ def test_create_daily_loses_a_race_inside_the_callers_transaction(
         engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """The other worker's row appears between the first look and the insert: the insert
     fails inside a savepoint, create_daily says None, and the caller's work is kept."""
-    import bot.checklist as checklist
+    import bot.checklists.daily as checklist
 
     real = checklist.build_daily
 
@@ -585,7 +585,7 @@ def test_message_within_slack_limits_with_hostile_data(engine: Engine, store: St
 
 def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.alerts
+    import bot.alerts.incidents
 
     seen: list[tuple[str, datetime, date | None]] = []
 
@@ -599,7 +599,7 @@ def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
                  "day": date(2026, 11, 12), "method": "daily", "span": 1, "observed": 2,
                  "expected": 11.5, "p_value": 0.001, "severity": "critical", "status": "open"}]
 
-    monkeypatch.setattr(bot.alerts, "active", active)
+    monkeypatch.setattr(bot.alerts.incidents, "active", active)
     data = build(engine, store)
     assert seen == [("acme", NOW, date(2026, 11, 12))]  # the checklist's yesterday
     alert = item(data, "data")["facts"]["alerts"][0]

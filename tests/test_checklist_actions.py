@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine, func, select
 
 from bot import outbox
-from bot.checklist import build_daily, create_daily, load
+from bot.checklists.daily import build_daily, create_daily, load
 from bot.models import checklist_ticks
 from bot.storage import read, write
 from bot.stores import Store

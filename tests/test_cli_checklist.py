@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot import alerts
+from bot.alerts import incidents as alerts
 from bot.models import checklists
 from bot.storage import read, write
 from bot.stores import Store, add_store

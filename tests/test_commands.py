@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.ingest import ingest_file
+from bot.ingest.drop import ingest_file
 from bot.stores import Store, add_store, find_store, store_for_channel
 from handlers.commands import CommandResult, run_command
 from tests.slack_limits import assert_no_mentions, assert_within_slack_limits
@@ -159,7 +159,7 @@ def test_an_internal_failure_is_an_apology_not_a_traceback(
     def boom(*args, **kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("bot.inquiries.summarize", boom)
+    monkeypatch.setattr("bot.metrics.inquiries.summarize", boom)
     with caplog.at_level(logging.ERROR, logger="opsbot.commands"):
         result = ask(engine, "/inquiries yesterday", channel_id="C1", now=NOW)
     assert not result.ok and result.ephemeral

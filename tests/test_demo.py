@@ -12,7 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot.demo import (
+from bot.ingest.drop import DropResult
+from bot.ingest.kinds import KINDS
+from bot.models import facts
+from bot.periods import local_today
+from bot.storage import read
+from bot.stores import Store
+from cli.demo import ingest_demo
+from cli.main import main
+from demo.generator import (
     DROP_DAYS,
     ESCAPE_BUYER,
     ESCAPE_COMPANY,
@@ -21,14 +29,6 @@ from bot.demo import (
     demo_files,
     generate,
 )
-from bot.ingest import DropResult
-from bot.kinds import KINDS
-from bot.models import facts
-from bot.periods import local_today
-from bot.storage import read
-from bot.stores import Store
-from cli.demo import ingest_demo
-from cli.main import main
 
 END = date(2026, 3, 10)
 DAYS = 90

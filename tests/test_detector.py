@@ -1,4 +1,4 @@
-"""Tests for the inquiry-drop detector (bot.detector): pure statistics, no DB or Slack."""
+"""Tests for the inquiry-drop detector (bot.alerts.detector): pure statistics, no DB or Slack."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.detector import (
+from bot.alerts.detector import (
     DetectorSettings,
     Verdict,
     evaluate,

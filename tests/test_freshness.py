@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import bot.freshness
-import bot.ingest
+import bot.ingest.drop
+import bot.metrics.freshness
 from tests.cli_helpers import Run
 from tests.files import write_csv
 
@@ -27,7 +27,7 @@ def arrive(monkeypatch: pytest.MonkeyPatch) -> Any:
     def at(day: date, hour: int = 8) -> None:
         moment = datetime.combine(day, time(hour), tzinfo=SHANGHAI)
         utc = moment.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-        monkeypatch.setattr(bot.ingest, "utcnow", lambda: utc)
+        monkeypatch.setattr(bot.ingest.drop, "utcnow", lambda: utc)
     return at
 
 
@@ -235,12 +235,12 @@ def test_an_order_list_ingested_today_covers_yesterday(cli: Run, arrive: Any,
 ])
 def test_a_list_covers_its_named_period_else_the_days_before_it_arrived(
         period_end: date | None, source: str | None, covered: date) -> None:
-    assert bot.freshness._covered(period_end, source, date(2026, 11, 17)) == covered
+    assert bot.metrics.freshness._covered(period_end, source, date(2026, 11, 17)) == covered
 
 
 def test_an_order_or_crm_list_is_not_cut_to_its_rows() -> None:
     """Their rows are current orders and customers, rightly weeks old in a fresh export."""
-    assert bot.freshness._covered(date(2026, 10, 21), "rows", date(2026, 11, 17),
+    assert bot.metrics.freshness._covered(date(2026, 10, 21), "rows", date(2026, 11, 17),
                                   day_counted=False) == date(2026, 11, 16)
 
 
@@ -249,8 +249,8 @@ def test_an_order_or_crm_list_is_not_cut_to_its_rows() -> None:
     ("询盘列表_20261110-20261110.csv", False), ("询盘列表_20261104-20261110.xlsx", False),
 ])
 def test_one_date_in_a_list_name_is_the_export_day(name: str, one_date: bool) -> None:
-    assert bot.freshness._one_date_named(name) is one_date
-    assert bot.freshness._covered(date(2026, 11, 10), "name", date(2026, 11, 17),
+    assert bot.metrics.freshness._one_date_named(name) is one_date
+    assert bot.metrics.freshness._covered(date(2026, 11, 10), "name", date(2026, 11, 17),
                                   one_date=one_date) == date(2026, 11, 10 - one_date)
 
 

@@ -1,4 +1,4 @@
-"""Ingesting data drops (bot.ingest), on SQLite and PostgreSQL: every kind from Chinese,
+"""Ingesting data drops (bot.ingest.drop), on SQLite and PostgreSQL: every kind from Chinese,
 English and API headers; kind detection; title and totals rows; values as stored; exactly
 once and all or nothing; the drop record."""
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot import readers
-from bot.ingest import DropResult, _Writer, ingest_file
-from bot.kinds import KIND_BY_NAME
+from bot.ingest import readers
+from bot.ingest.drop import DropResult, _Writer, ingest_file
+from bot.ingest.kinds import KIND_BY_NAME
 from bot.stores import Store, add_store, utcnow
 from tests.files import (
     EXPECTED,

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import Engine, func, select
 
-from bot.ingest import DropResult, ingest_file
-from bot.kinds import KINDS, Type
+from bot.ingest.drop import DropResult, ingest_file
+from bot.ingest.kinds import KINDS, Type
 from bot.models import facts, quarantine
 from bot.storage import make_engine, migrate
 from bot.stores import Store, add_store

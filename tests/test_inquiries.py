@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, event, insert
 
-from bot.inquiries import Filters, spam, summarize, unreplied
+from bot.metrics.inquiries import Filters, spam, summarize, unreplied
 from bot.models import drops, facts
 from bot.periods import as_utc
 from bot.storage import read, write

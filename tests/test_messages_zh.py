@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from bot import alerts, outbox
-from bot.checklist import build_daily, load, stale_note
-from bot.freshness import LABELS, staleness
+from bot import outbox
+from bot.alerts import incidents as alerts
+from bot.checklists.daily import build_daily, load, stale_note
+from bot.metrics.freshness import LABELS, staleness
 from bot.models import alerts as alerts_table
 from bot.models import outbox as outbox_table
 from bot.storage import read, write

@@ -1,4 +1,4 @@
-"""Cell values as the back office exports them (bot.parsing): numbers, money, rates, flags,
+"""Cell values as the back office exports them (bot.ingest.parsing): numbers, money, rates, flags,
 dates and moments, missing and hidden values."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.parsing import (
+from bot.ingest.parsing import (
     BadValue,
     bare_rates,
     parse_bool,

@@ -1,4 +1,4 @@
-"""Reading dropped files (bot.readers): formats told by content, encodings, title rows above
+"""Reading dropped files (bot.ingest.readers): formats told by content, encodings, title rows above
 the header, the report period, and files that are not reports at all."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.ingest import ingest_file
-from bot.readers import Unreadable, period_from_name, period_from_titles, read_sheet
+from bot.ingest.drop import ingest_file
+from bot.ingest.readers import Unreadable, period_from_name, period_from_titles, read_sheet
 from tests import files
 from tests.files import sample, snapshot, write, write_csv, write_xls, write_xlsx
 

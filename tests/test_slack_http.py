@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.ingest import ingest_file
+from bot.ingest.drop import ingest_file
 from bot.storage import make_engine
 from bot.stores import Store, store_for_channel
 from handlers import slash

@@ -11,7 +11,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from bot.ingest import ingest_file
+from bot.ingest.drop import ingest_file
 from bot.stores import Store
 from handlers.app import create_app, make_client
 from tests.slack_app_env import (

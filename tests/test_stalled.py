@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.stalled import classify
+from bot.metrics.customers import classify
 from bot.storage import read, write
 from bot.stores import Store, configure_store
 from tests.facts import put

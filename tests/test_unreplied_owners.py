@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bot.inquiry_checks import inquiry_figures
+from bot.metrics.inquiry_checks import inquiry_figures
 from bot.storage import read, write
 from bot.stores import Store
 from tests import facts

@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
-from bot.inquiries import VALID
+from bot.ingest.parsing import fold
+from bot.metrics.inquiries import VALID
 from bot.models import facts
-from bot.parsing import fold
 from bot.periods import age_parts
 from bot.stores import Store
 

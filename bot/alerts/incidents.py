@@ -1,6 +1,6 @@
 """The inquiry-drop alert: detection on yesterday's count, and the incident's lifecycle in SQL.
 
-Series: the one the checklist's data item shows (bot.traffic_level.inquiries_source, the same
+Series: the one the checklist's data item shows (bot.metrics.traffic.inquiries_source, the same
 rule for both): valid inquiries per local day from the inquiry list (each inquiry on its local
 creation day; those the platform flagged as spam are left out, so a spam wave neither hides a
 drop nor fakes a rise) when it covers yesterday, unless it is too young for a usual level
@@ -9,7 +9,7 @@ platform's count, in which spam cannot be told apart. The alert records which (`
 shown by `opsbot alerts --json`, and a "counted from the traffic report" hint).
 Only complete days are judged: "yesterday" in the store's zone, and only if the data
 covers it - an inquiry list whose period runs to yesterday and that was ingested after
-yesterday ended (bot/freshness.py), or a traffic report dated yesterday. Today is never
+yesterday ended (bot/metrics/freshness.py), or a traffic report dated yesterday. Today is never
 judged: a morning's count against whole days would always look like a drop. A day the data
 does not cover yet gives no verdict, so late data never fires a false alarm; the evaluation
 after the next drop will judge it.
@@ -41,15 +41,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from bot.detector import METHODS, MIN_WEEKS, DetectorSettings, Verdict, evaluate
-from bot.detector import SPANS as WINDOW_DAYS
-from bot.freshness import ARRIVED, LABELS, newest_days
-from bot.inquiries import VALID, valid_per_day
+from bot.alerts.detector import METHODS, MIN_WEEKS, DetectorSettings, Verdict, evaluate
+from bot.alerts.detector import SPANS as WINDOW_DAYS
+from bot.metrics.freshness import ARRIVED, LABELS, newest_days
+from bot.metrics.inquiries import VALID, valid_per_day
+from bot.metrics.p4p import spend_rows
+from bot.metrics.traffic import daily_traffic, inquiries_source
 from bot.models import alert_checks, alerts, drops, facts, stores
-from bot.p4p import spend_rows
 from bot.periods import as_utc, local_midnight, local_today
 from bot.stores import Store
-from bot.traffic_level import daily_traffic, inquiries_source
 
 RULE = "inquiry_drop"
 TITLES = {RULE: "Inquiry drop"}  # what an operator reads instead of the rule id
@@ -74,9 +74,9 @@ def inquiry_source(conn: Connection, store: Store, day: date, weeks: int = Detec
     """(the data kind the series of `day` comes from, "inquiries" or "traffic"; the newest
     day each covers; the inquiry list's valid counts per day from _first_day(day, weeks) to
     `day` when the list covers `day`, else None): the checklist's data item's rule
-    (bot.traffic_level.inquiries_source), on the same freshness (bot.freshness.newest_days),
-    so the alert judges the count the checklist shows. The list's counts are read once, for
-    the rule and the series (daily_inquiries)."""
+    (bot.metrics.traffic.inquiries_source), on the same freshness
+    (bot.metrics.freshness.newest_days), so the alert judges the count the checklist shows.
+    The list's counts are read once, for the rule and the series (daily_inquiries)."""
     newest = newest_days(conn, store, ("inquiries", "traffic"))
     fresh = _covers(newest["inquiries"], day)
     listed = (valid_per_day(conn, store, _first_day(day, weeks), day) or {}) if fresh else None
@@ -519,7 +519,7 @@ def message_context(conn: Connection, alert_id: int, now: datetime) -> dict[str,
 def _checkpoint(conn: Connection, store: Store, now: datetime) -> tuple[int, date]:
     """(the newest ingested or duplicate drop's id or 0, yesterday): what an evaluation has
     seen. A duplicate counts: re-dropped under a later period's name, a list covers more
-    days (bot/freshness.py)."""
+    days (bot/metrics/freshness.py)."""
     newest = conn.scalar(select(func.max(drops.c.id)).where(
         drops.c.store_id == store.id, drops.c.status.in_(ARRIVED))) or 0
     return newest, local_today(now, store.tz) - timedelta(days=1)

@@ -59,7 +59,7 @@ ARRIVED = ("ingested", "duplicate")  # drops that say when a list's content arri
 FROM_FILE = ("title", "name")  # period sources that say what a list covers
 DAY_COUNTED = ("inquiries", "posts")  # lists counted per day, whose old exports are cut
 LIST_GAP_DAYS = 7  # an unnamed list's newest row further back: an old export (module doc)
-_NAME_DATE = re.compile(r"(?<!\d)\d{4}-?\d{2}-?\d{2}(?!\d)")  # as bot.readers reads names
+_NAME_DATE = re.compile(r"(?<!\d)\d{4}-?\d{2}-?\d{2}(?!\d)")  # as bot.ingest.readers reads names
 
 
 def _lists_covered_until(conn: Connection, store: Store, kinds: tuple[str, ...]

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from bot.kinds import Type
+from bot.ingest.kinds import Type
 
 _T = TypeVar("_T")
 

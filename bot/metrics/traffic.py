@@ -16,9 +16,9 @@ the list's first inquiry are "no data", not zeros. When that list has too little
 a usual level (under 4 weeks) and the traffic report has one, or without a fresh list, they
 come from the traffic report's inquiries column, value and usual level both: the platform's
 count, in which spam cannot be told apart. `inquiries_source` says which, as the data kind
-("inquiries" or "traffic", as in bot.freshness), and `inquiries_valid_only` whether spam is
+("inquiries" or "traffic", as in bot.metrics.freshness), and `inquiries_valid_only` whether spam is
 left out. That choice is `inquiries_source()`, the one rule: the inquiry-drop alert
-(bot/alerts.py) judges the same series, so it never stays silent (or says "not enough
+(bot/alerts/incidents.py) judges the same series, so it never stays silent (or says "not enough
 history") on a drop the checklist shows.
 
 A metric whose column the traffic report of yesterday lacks is None (unknown, not 0) and is
@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from bot.inquiries import valid_per_day
+from bot.metrics.inquiries import valid_per_day
 from bot.models import facts
 from bot.stores import Store
 

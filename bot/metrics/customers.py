@@ -33,9 +33,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from bot.inquiries import VALID
+from bot.ingest.parsing import fold
+from bot.metrics.inquiries import VALID
 from bot.models import facts
-from bot.parsing import fold
 from bot.periods import as_utc
 from bot.stores import Store
 

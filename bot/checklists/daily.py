@@ -13,7 +13,7 @@ The data is plain JSON-able data (dates and moments as ISO strings, moments in n
  "items": [{"key", "title", "facts", "done", "done_by", "done_at", "done_time", "staleness"}]}.
 `staleness` says what data an item lacks, for messages to word in their language: a list of
 {"kind", "since"} (`since` the last day covered, None for no data yet;
-bot.freshness.staleness), empty when fresh; the data item's entry has "inquiries_from":
+bot.metrics.freshness.staleness), empty when fresh; the data item's entry has "inquiries_from":
 "inquiries" when its inquiries come from a fresh inquiry list. Figures that would need the
 missing data are None rather than 0. `done_time` is the tick's local "HH:MM". Codes (kinds,
 statuses, sources) are data; the templates word them.
@@ -32,17 +32,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot import alerts
-from bot.fan_posts import posts_figures
-from bot.freshness import LABELS, newest_days, staleness
-from bot.inquiry_checks import inquiry_figures
+from bot.alerts import incidents as alerts
+from bot.metrics.customers import CLASSES, classify
+from bot.metrics.freshness import LABELS, newest_days, staleness
+from bot.metrics.inquiry_checks import inquiry_figures
+from bot.metrics.orders import due_orders
+from bot.metrics.p4p import p4p_figures
+from bot.metrics.posts import posts_figures
+from bot.metrics.traffic import data_figures
 from bot.models import checklist_ticks, checklists, stores
-from bot.orders import due_orders
-from bot.p4p import p4p_figures
 from bot.periods import as_utc, local_midnight, local_time, local_today
-from bot.stalled import CLASSES, classify
 from bot.stores import Store
-from bot.traffic_level import data_figures
 
 DAILY = "daily"
 STALLED_SHOWN = 3

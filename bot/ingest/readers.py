@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from bot.kinds import ALIASES, KIND_BY_NAME, KINDS, normalize_header, required_columns
-from bot.parsing import clean
+from bot.ingest.kinds import ALIASES, KIND_BY_NAME, KINDS, normalize_header, required_columns
+from bot.ingest.parsing import clean
 
 HEADER_SCAN_ROWS = 30
 CHUNK_ROWS = 20_000

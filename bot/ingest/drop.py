@@ -36,8 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
-from bot.freshness import DATED
-from bot.kinds import (
+from bot.ingest.kinds import (
     ALIASES,
     KIND_BY_NAME,
     KINDS,
@@ -47,8 +46,7 @@ from bot.kinds import (
     normalize_header,
     required_columns,
 )
-from bot.models import drops, facts, quarantine
-from bot.parsing import (
+from bot.ingest.parsing import (
     MISSING,
     PLAIN_TYPES,
     BadValue,
@@ -58,8 +56,10 @@ from bot.parsing import (
     parse_rate,
     parser_for,
 )
+from bot.ingest.readers import Sheet, Unreadable, period_from_name, period_from_titles, read_sheet
+from bot.metrics.freshness import DATED
+from bot.models import drops, facts, quarantine
 from bot.periods import local_today
-from bot.readers import Sheet, Unreadable, period_from_name, period_from_titles, read_sheet
 from bot.storage import write
 from bot.stores import Store, utcnow
 
@@ -677,8 +677,9 @@ def _duplicate(conn: Connection, store: Store, name: str, sha: str, result: Drop
     result.period = (first.period_start, first.period_end) if first.period_start else None
     # The same content arrived again: its period is the first one's, unless its own name
     # names a later one (the first had no title giving it). Only then does it refresh a
-    # list's coverage (bot/freshness.py): an empty list re-exported for a later period is the
-    # same bytes, whereas a re-upload of an old export says nothing about the days since.
+    # list's coverage (bot/metrics/freshness.py): an empty list re-exported for a later
+    # period is the same bytes, whereas a re-upload of an old export says nothing about the
+    # days since.
     result.period_source = first.period_source
     named = period_from_name(name) if first.kind not in DATED else None
     if (named and first.period_source != "title" and not KIND_BY_NAME[first.kind].periodic

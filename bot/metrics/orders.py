@@ -7,8 +7,8 @@ for the buyer to pay (WAIT_BUYER_PAY, Unpaid, Awaiting payment, 待付款, 等�
 unpaid order is not due to ship. Waiting for the *balance* (WAIT_BUYER_PAY_BALANCE, 待付尾款)
 still counts as to ship: the deposit was paid and the ship-by clock runs from it.
 
-The status column (`订单状态`, `状态`, `Status`, `trade_status`, see bot/kinds.py) carries the
-API codes of the Trade Assurance export, the English labels of the back office or their
+The status column (`订单状态`, `状态`, `Status`, `trade_status`, see bot/ingest/kinds.py)
+carries the API codes of the Trade Assurance export, the English labels of the back office or their
 Chinese ones; the words below are matched case-folded, anywhere in the status.
 """
 

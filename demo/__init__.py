@@ -1,0 +1,1 @@
+"""Tooling: the demo store generator (realistic back-office exports). Not part of the domain."""
