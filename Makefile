@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench migration clean
+.PHONY: install demo test lint bench migration messages manifest clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ migration: $(STAMP)
 	$(BIN)/python -m bot.migrations.regenerate
 	$(BIN)/ruff format bot/migrations/versions/0001_initial.py
 	$(BIN)/ruff check --fix --quiet bot/migrations/versions/0001_initial.py
+
+messages: $(STAMP)
+	$(BIN)/python -m templates.catalog
+
+manifest: $(STAMP)
+	$(BIN)/python -m handlers.manifest
 
 clean:
 	rm -rf $(VENV) demo-data demo.db* .pytest_cache .ruff_cache

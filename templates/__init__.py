@@ -20,6 +20,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from templates.i18n import LANGUAGES, SOURCE, translations
+
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_FIELD = 2000
@@ -106,21 +108,31 @@ def _plain(value: Any) -> Markup:
     return Markup(text)
 
 
-_env = Environment(
-    loader=FileSystemLoader(Path(__file__).parent),
-    autoescape=True,  # anything that is not pre-escaped Markup is escaped again
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=False,
-)
-_env.filters.update(plain=_plain, plural=_plural, number=_number, percent=_percent,
-                    signed_percent=_signed_percent)
+def _environment(lang: str) -> Environment:
+    """One environment per language: `{% trans %}`, `_()` and `ngettext()` speak `lang`."""
+    env = Environment(
+        loader=FileSystemLoader(Path(__file__).parent),
+        autoescape=True,  # anything that is not pre-escaped Markup is escaped again
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
+    )
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(plain=_plain, plural=_plural, number=_number, percent=_percent,
+                       signed_percent=_signed_percent)
+    return env
+
+
+_envs = {lang: _environment(lang) for lang in LANGUAGES}
 
 
 def render(template: str, /, **context: Any) -> dict[str, Any]:
-    """Render a message template into a Slack payload (`text` and `blocks`) within limits."""
-    output = _env.get_template(template).render(**{k: _safe(v) for k, v in context.items()})
+    """Render a message template into a Slack payload (`text` and `blocks`) within limits,
+    in the language `lang` of the context (English when not given)."""
+    env = _envs.get(context.get("lang") or SOURCE, _envs[SOURCE])
+    output = env.get_template(template).render(**{k: _safe(v) for k, v in context.items()})
     try:
         # strict=False: templates may break long text over lines inside a JSON string.
         message = json.loads(output, strict=False)

@@ -1,0 +1,117 @@
+"""What every command handler gets and gives: the call (who asks, where, for which store, when),
+the result (data for --json, a Block Kit message), and `UsageError` for words that cannot be
+answered. Pure Python: no slack_* import."""
+
+from __future__ import annotations
+
+import shlex
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.stores import Store
+from templates import render
+from templates.i18n import Text, gettext, say
+
+# Slack clients turn quotes into typographic ones; shlex only knows the plain kind.
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+
+
+@dataclass
+class CommandResult:
+    command: str  # "/inquiries", "/opsbot", ...
+    text: str  # the text after the command, as typed
+    ok: bool  # False for usage errors, an unbound channel, failures
+    data: dict[str, Any] | None  # plain data; {"error": ...} when not ok
+    message: dict[str, Any]  # Slack payload {"text": fallback, "blocks": [...]}
+    ephemeral: bool  # True: visible only to the asker
+
+    def to_json(self) -> dict[str, Any]:
+        return {"command": self.command, "text": self.text, "ok": self.ok, "data": self.data,
+                "message": self.message}
+
+
+class UsageError(ValueError):
+    """What the user typed cannot be answered; the message says why, in one short line."""
+
+    def __init__(self, message: Text | str) -> None:
+        super().__init__(str(message))
+        self.text = message
+
+
+@dataclass(frozen=True)
+class Command:
+    """One slash command: the registry entry that the dispatcher, `/opsbot help`, the usage
+    replies and the app manifest all read (handlers/commands/registry.py)."""
+
+    name: str  # "/inquiries"
+    run: Callable[[Call, str], CommandResult]
+    summary: str  # N_() msgid: the manifest's description and the help's heading
+    usage: tuple[tuple[str, str], ...]  # (syntax, N_() msgid of what it does)
+    usage_hint: str  # the manifest's usage_hint: syntax only, no words to translate
+    examples: tuple[str, ...] = ()
+    takes_period: bool = False  # usage replies then list the period words
+    needs_store: Callable[[list[str]], bool] = field(default=lambda words: True)
+
+
+@dataclass
+class Call:
+    engine: Engine
+    command: str
+    text: str
+    channel_id: str | None
+    user_id: str | None
+    team_id: str | None
+    store: Store | None  # the store the command answers for, if any is known
+    now: datetime  # naive UTC
+
+    @property
+    def lang(self) -> str:
+        return self.store.language if self.store else "en"
+
+    def result(self, template: str, data: dict[str, Any] | None, *, ephemeral: bool,
+               ok: bool = True, **context: Any) -> CommandResult:
+        context.setdefault("lang", self.lang)
+        message = render(template, data=data, **context)
+        return CommandResult(self.command, self.text, ok, data, message, ephemeral)
+
+    def usage(self, error: Text | str) -> CommandResult:
+        from handlers.commands.registry import COMMANDS  # the registry imports the handlers
+
+        chosen = ([COMMANDS[self.command]] if self.command in COMMANDS
+                  else list(COMMANDS.values()))
+        return self.result("usage.json.j2", {"error": str(error)}, ephemeral=True, ok=False,
+                           error=say(error, self.lang),
+                           commands=[usage_entry(c, self.lang) for c in chosen])
+
+    def unbound(self) -> CommandResult:
+        error = ("this channel is not bound to a store: /opsbot setup STORE"
+                 if self.channel_id else "no store: name one with --store")
+        return self.result("opsbot_unbound.json.j2", {"error": error}, ephemeral=True,
+                           ok=False, command=self.command, in_channel=bool(self.channel_id))
+
+
+def usage_entry(command: Command, lang: str) -> dict[str, Any]:
+    """A command's usage as the help and the usage replies show it, in `lang`."""
+    return {"name": command.name, "summary": gettext(lang, command.summary),
+            "usage": [{"syntax": s, "what": gettext(lang, w)} for s, w in command.usage],
+            "examples": list(command.examples), "takes_period": command.takes_period}
+
+
+def normalize_text(text: str) -> str:
+    """Full-width spaces, colons and letters (an IME's `昨天　未回复`, `country：US`) read
+    as their ASCII forms; Slack's `&`, `<`, `>` escapes undone (filters compare raw values)."""
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unicodedata.normalize("NFKC", text)
+
+
+def words(text: str) -> list[str]:
+    text = text.translate(_QUOTES)
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unbalanced quote: take the words as they are
+        return text.split()

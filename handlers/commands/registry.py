@@ -1,0 +1,73 @@
+"""The slash commands: one table. The dispatcher (`run_command`), `/opsbot help`, the usage
+replies and the app manifest's `slash_commands` all read it (tests/test_command_registry.py
+fails when the manifest disagrees). Adding a command is a module declaring `COMMAND` plus
+one entry below.
+
+User input never raises: a mistake gets `ok=False` and a short ephemeral usage reply; an
+unexpected failure is logged and answered with an ephemeral apology carrying a reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from bot.periods import as_utc
+from bot.stores import Store, store_for_channel, utcnow
+from handlers.commands import inquiries, opsbot
+from handlers.commands.call import Call, Command, CommandResult, UsageError, normalize_text
+from templates import render
+from templates.i18n import Text
+
+log = logging.getLogger("opsbot.commands")
+
+COMMANDS: dict[str, Command] = {c.name: c for c in (
+    inquiries.COMMAND,
+    opsbot.COMMAND,
+)}
+
+
+def normalize_command(command: str) -> str:
+    name = (command or "").strip().lower()
+    return name if name.startswith("/") else "/" + name
+
+
+def needs_store(command: str, text: str) -> bool:
+    """Whether a command answers for a store (`/opsbot help` and `setup` do not)."""
+    entry = COMMANDS.get(normalize_command(command))
+    return entry is None or entry.needs_store(normalize_text(text).split())
+
+
+def run_command(
+    engine: Engine, command: str, text: str, *, channel_id: str | None = None,
+    user_id: str | None = None, team_id: str | None = None, store: Store | None = None,
+    now: datetime | None = None,
+) -> CommandResult:
+    """Answer one slash command. `store` (the CLI's --store) wins over the channel binding;
+    `now` (aware, or naive UTC) pins the moment for reproducible answers."""
+    name = normalize_command(command)
+    text = text or ""
+    try:
+        if store is None and channel_id:
+            store = store_for_channel(engine, channel_id)
+        call = Call(engine, name, text, channel_id, user_id, team_id, store,
+                    as_utc(now) if now is not None else utcnow())
+        entry = COMMANDS.get(name)
+        if entry is None:
+            return call.usage(Text("unknown command `%(command)s`: use %(known)s",
+                                   command=command.strip() or "(none)",
+                                   known=", ".join(COMMANDS)))
+        try:
+            return entry.run(call, normalize_text(text))
+        except UsageError as exc:
+            return call.usage(exc.text)
+    except Exception:
+        ref = uuid.uuid4().hex[:8]
+        log.exception("command failed (ref %s): %s %r channel=%s user=%s", ref, name, text,
+                      channel_id, user_id)
+        message = render("opsbot_error.json.j2", command=f"{name} {text}".strip(), ref=ref)
+        return CommandResult(name, text, False, {"error": "internal error", "ref": ref},
+                             message, True)

@@ -1,0 +1,36 @@
+"""`python -m handlers.manifest`: write the registry's slash commands into
+slack-app-manifest.yml (`make manifest`), so the app Slack installs knows exactly the commands
+the dispatcher answers. tests/test_command_registry.py fails when they disagree."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from handlers.commands import COMMANDS
+
+MANIFEST = Path(__file__).resolve().parent.parent / "slack-app-manifest.yml"
+_BLOCK = re.compile(r"(?ms)^  slash_commands:\n.*?(?=^\S)")
+
+
+def slash_commands_yaml(url: str = "https://YOUR-HOST/slack/events") -> str:
+    lines = ["  slash_commands:"]
+    for command in COMMANDS.values():
+        lines += [f"    - command: {command.name}",
+                  f"      url: {url}",
+                  f"      description: {json.dumps(command.summary, ensure_ascii=False)}",
+                  f"      usage_hint: {json.dumps(command.usage_hint, ensure_ascii=False)}",
+                  "      should_escape: false"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    text = MANIFEST.read_text()
+    MANIFEST.write_text(_BLOCK.sub(lambda _m: slash_commands_yaml(), text, count=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
