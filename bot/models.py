@@ -234,30 +234,26 @@ outbox = Table(
     Index("ix_outbox_subject_channel", "subject", "channel"),
 )
 
-# ---- Alerts (bot/alerts/incidents.py) ------------------------------------------------------------
-# One row per incident: opened when a rule fires, updated while it stays down, resolved when
-# it recovers. (store, rule, started_day) is unique so two workers open one incident.
+# ---- Alerts (bot/alerts/) ----------------------------------------------------------------------
+# One row per incident: opened when a rule fires for a subject, updated while it stays down,
+# resolved when it recovers. (store, rule, subject, started_day) is unique so two workers open
+# one incident. A rule's own figures are data (`figures`), not columns: each rule
+# (bot/alerts/rules/) says what it records.
 alerts = Table(
     "alerts",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
-    Column("rule", String(32), nullable=False),  # "inquiry_drop"
+    Column("rule", String(32), nullable=False),  # a name in bot.alerts.rules.RULES
+    # What the incident is about within the store: "" for a store-wide rule, else the
+    # keyword, product or report kind the rule watches.
+    Column("subject", String(200), nullable=False, server_default=""),
     Column("started_day", Date, nullable=False),
     Column("last_day", Date, nullable=False),  # the latest day evaluated as down
-    # The detector's window: daily | 3day_sum | weekly_sum; observed and expected are sums
-    # over its bot.alerts.incidents.span(method) days, not one day's count unless daily.
-    Column("method", String(16), nullable=False),
-    Column("observed", Integer, nullable=False),
-    Column("expected", Float, nullable=False),
-    Column("p_value", Float, nullable=False),
+    Column("figures", JSON, nullable=False),  # the rule's figures of the latest evaluation
     Column("severity", String(16), nullable=False),  # warning | critical (the latest)
     Column("notified_severity", String(16)),  # the highest severity a message was sent for
-    Column("hint", JSON),  # the hints: [{"kind", figures…}] (bot/alerts/incidents.py)
-    # The series judged, as the data kind: "inquiries" (the inquiry list) or "traffic".
-    Column("source", String(16)),
-    # The same-weekday weeks the detector's baseline used (MIN_WEEKS up to 8).
-    Column("baseline_weeks", Integer, nullable=False),
+    Column("hint", JSON),  # the hints: [{"kind", figures…}] (the rule's)
     Column("status", String(16), nullable=False),  # open|acknowledged|snoozed|resolved
     Column("snoozed_until", DateTime),
     Column("acknowledged_by", String(64)),
@@ -265,7 +261,7 @@ alerts = Table(
     Column("resolved_day", Date),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
-    UniqueConstraint("store_id", "rule", "started_day"),
+    UniqueConstraint("store_id", "rule", "subject", "started_day"),
     Index("ix_alerts_store_id_status", "store_id", "status"),
 )
 

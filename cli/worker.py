@@ -75,7 +75,7 @@ def _alert_line(a: dict[str, Any]) -> str:
                                                     back["span"], back["day"])
     else:
         line = head + f"{a['event']} ({a['severity']}), " + _figures(
-            a["observed"], a["expected"], alerts.span(a["method"]), a["day"])
+            a["observed"], a["expected"], a["span"], a["day"])
     if a["event"] in ("fired", "worse") and not a.get("channels", True):
         line += (" - no bound channel to post it to: it will be posted when one is bound "
                  "(opsbot store bind)")

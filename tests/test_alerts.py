@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from bot.alerts import incidents as alerts
 from bot.alerts.detector import evaluate
+from bot.alerts.rules import inquiry_drop
 from bot.models import alerts as alerts_table
 from bot.models import outbox as outbox_table
 from bot.periods import as_utc
@@ -129,7 +130,8 @@ def test_fires_once_per_incident_with_one_message_per_channel(engine: Engine,
     assert {k: listed[k] for k in ("rule", "store", "day", "observed", "severity", "status")} == {
         "rule": "inquiry_drop", "store": "acme", "day": "2026-11-16", "observed": 2,
         "severity": "critical", "status": "open"}
-    assert (listed["title"], listed["span"]) == ("Inquiry drop", alerts.span(listed["method"]))
+    assert (listed["title"], listed["span"]) == ("Inquiry drop",
+                                                 inquiry_drop.span(listed["method"]))
 
 
 def insert_alert(engine: Engine, store: Store, method: str, observed: int, expected: float,
@@ -137,9 +139,10 @@ def insert_alert(engine: Engine, store: Store, method: str, observed: int, expec
     """An open incident as the worker records it, without the data behind it."""
     with write(engine) as conn:
         return conn.execute(insert(alerts_table).values(
-            store_id=store.id, rule=alerts.RULE, started_day=day, last_day=day, method=method,
-            observed=observed, expected=expected, p_value=0.001, severity="warning",
-            baseline_weeks=8, status="open", created_at=NOW, updated_at=NOW)
+            store_id=store.id, rule=inquiry_drop.NAME, started_day=day, last_day=day,
+            figures={"method": method, "observed": observed, "expected": expected,
+                     "p_value": 0.001, "baseline_weeks": 8, "source": "inquiries"},
+            severity="warning", status="open", created_at=NOW, updated_at=NOW)
             .returning(alerts_table.c.id)
         ).scalar_one()
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot.alerts import incidents as alerts
+from bot.alerts.rules import inquiry_drop
 from bot.models import checklists
 from bot.storage import read, write
 from bot.stores import Store, add_store
@@ -141,7 +141,7 @@ def test_spam_is_left_out_of_new_the_data_line_and_the_alert_series(
     assert "• *2* new valid inquiries yesterday" in text
     assert "• *6* spam suspects to verify by hand: Spam0, Spam1, Spam2, …" in text
     with read(engine) as conn:
-        counts, _, source = alerts.daily_inquiries(conn, store, THURSDAY)
+        counts, _, source = inquiry_drop.daily_inquiries(conn, store, THURSDAY)
         assert (counts[THURSDAY], counts[THURSDAY - timedelta(days=7)], source) == (
             2, 5, "inquiry list")
 

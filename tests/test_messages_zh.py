@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from bot import outbox
-from bot.alerts import incidents as alerts
+from bot.alerts.rules import inquiry_drop
 from bot.checklists.daily import build_daily, load, stale_note
 from bot.metrics.freshness import LABELS, staleness
 from bot.models import alerts as alerts_table
@@ -121,9 +121,10 @@ def seed_checklist_data(engine: Engine, store: Store) -> None:
         put(conn, store, "posts", [{"post_id": "p1", "published_at": datetime(2026, 11, 12, 2)}])
         put(conn, store, "orders", ORDERS)
         conn.execute(insert(alerts_table).values(
-            store_id=store.id, rule=alerts.RULE, started_day=thursday, last_day=thursday,
-            method="3day_sum", observed=7, expected=21.5, p_value=0.001, severity="warning",
-            baseline_weeks=8, status="acknowledged", acknowledged_by="U0ANNA", created_at=NOW,
+            store_id=store.id, rule=inquiry_drop.NAME, started_day=thursday, last_day=thursday,
+            figures={"method": "3day_sum", "observed": 7, "expected": 21.5, "p_value": 0.001,
+                     "baseline_weeks": 8, "source": "inquiries"},
+            severity="warning", status="acknowledged", acknowledged_by="U0ANNA", created_at=NOW,
             updated_at=NOW))
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 01:40:48.264617
+Create Date: 2026-12-04 20:00:44.490018
 """
 
 from collections.abc import Sequence
@@ -60,17 +60,13 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("store_id", sa.Integer(), nullable=False),
         sa.Column("rule", sa.String(length=32), nullable=False),
+        sa.Column("subject", sa.String(length=200), server_default="", nullable=False),
         sa.Column("started_day", sa.Date(), nullable=False),
         sa.Column("last_day", sa.Date(), nullable=False),
-        sa.Column("method", sa.String(length=16), nullable=False),
-        sa.Column("observed", sa.Integer(), nullable=False),
-        sa.Column("expected", sa.Float(), nullable=False),
-        sa.Column("p_value", sa.Float(), nullable=False),
+        sa.Column("figures", sa.JSON(), nullable=False),
         sa.Column("severity", sa.String(length=16), nullable=False),
         sa.Column("notified_severity", sa.String(length=16), nullable=True),
         sa.Column("hint", sa.JSON(), nullable=True),
-        sa.Column("source", sa.String(length=16), nullable=True),
-        sa.Column("baseline_weeks", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("snoozed_until", sa.DateTime(), nullable=True),
         sa.Column("acknowledged_by", sa.String(length=64), nullable=True),
@@ -83,7 +79,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
         sa.UniqueConstraint(
-            "store_id", "rule", "started_day", name=op.f("uq_alerts_store_id_rule_started_day")
+            "store_id",
+            "rule",
+            "subject",
+            "started_day",
+            name=op.f("uq_alerts_store_id_rule_subject_started_day"),
         ),
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:

@@ -1,0 +1,59 @@
+"""The alert rules: one table. A rule judges and returns findings (plain figures); the
+incident lifecycle (bot/alerts/incidents.py) owns firing, escalation, recovery,
+acknowledgement, snoozes and the messages' state, once for every rule. Adding a rule is a
+module with `RULE = Rule(...)` plus one entry below, and its wording in templates/alert.json.j2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from bot.stores import Store
+
+
+@dataclass
+class Finding:
+    """A rule's judgement of one subject on one day."""
+
+    day: date
+    state: str  # "down" (firing), "normal", or "skipped" (no verdict: `why`)
+    subject: str = ""  # "" for a store-wide rule
+    severity: str | None = None  # warning | critical when down
+    figures: dict[str, Any] = field(default_factory=dict)  # JSON-able, the rule's own
+    hints: list[dict[str, Any]] = field(default_factory=list)
+    why: str | None = None
+    # Down only because a window still holds earlier days: with an incident open this is a
+    # recovery, not a continuation.
+    tail_only: bool = False
+    # The first day the finding's window covers: an incident resolved inside it is this
+    # finding's aftermath, not a new incident.
+    window_start: date | None = None
+    back: dict[str, Any] | None = None  # figures of the recovering day, for "back to normal"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    title: str  # N_() msgid: what an operator reads instead of the rule's name
+    subject: str  # what an incident is about: "store", "keyword", "product", "kind"
+    evaluate: Callable[[Connection, Store, datetime], list[Finding]]
+    # The stored figures as messages and `opsbot alerts` show them (derived values added).
+    describe: Callable[[dict[str, Any]], dict[str, Any]]
+    # The figures `opsbot alerts --json` also shows at the top level (its older contract).
+    top_level: tuple[str, ...] = ()
+
+
+def _rules() -> dict[str, Rule]:
+    from bot.alerts.rules import inquiry_drop
+
+    return {r.name: r for r in (
+        inquiry_drop.RULE,
+    )}
+
+
+RULES: dict[str, Rule] = _rules()
