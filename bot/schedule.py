@@ -1,14 +1,16 @@
-"""When the daily checklist is due: pure decisions on a store's clock, no I/O.
+"""When a checklist is due: pure decisions on a store's clock, no I/O.
 
-A store's checklist is due at `checklist_time` (default 09:00) on its local calendar, every day
-or Monday to Friday only (`workdays_only`). The worker asks every minute; a run missed because
-the worker was down is made up when it comes back within `catch_up_hours` (default 3) of the
-scheduled moment, and not later: a 09:00 checklist first posted at 15:00 would arrive next to
-the afternoon's work, not before it. The grace is never shorter than TICK_GRACE (two minutes,
-twice the worker's one-minute tick): the worker ticks some seconds past the minute, so
-`catch_up_hours` 0 means "no catch-up beyond the tick that reaches the checklist time", not
-"never". The decision is only an optimisation: the checklists
-table's unique key (store, kind, day) is what keeps a day from being posted twice.
+A store's checklist is due at `checklist_time` (default 09:00) on the local days its kind
+posts on (bot/checklists/registry.py: the daily one every day or Monday to Friday only,
+`workdays_only`; a weekly one on its weekday; a monthly one on its day of the month). The
+worker asks every minute; a run missed because the worker was down is made up when it comes
+back within `catch_up_hours` (default 3) of the scheduled moment, and not later: a 09:00
+checklist first posted at 15:00 would arrive next to the afternoon's work, not before it.
+The grace is never shorter than TICK_GRACE (two minutes, twice the worker's one-minute
+tick): the worker ticks some seconds past the minute, so `catch_up_hours` 0 means "no catch-
+up beyond the tick that reaches the checklist time", not "never". The decision is only an
+optimisation: the checklists table's unique key (store, kind, day) is what keeps a day from
+being posted twice.
 
 DST: the scheduled moment is a wall-clock time in the store's zone, so a 09:00 checklist stays
 at 09:00 local across a change (its UTC moment moves by an hour). Wall-clock times that do not
@@ -20,7 +22,7 @@ change); times that occur twice (01:30 on the fall-back Sunday) mean the first o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -83,23 +85,32 @@ def is_workday(day: date) -> bool:
     return day.weekday() < 5
 
 
-def checklist_due(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> Due | None:
+PostsOn = Callable[[date, Mapping[str, Any]], bool]
+
+
+def daily_posts_on(day: date, settings: Mapping[str, Any]) -> bool:
+    """The daily checklist's days: every day, or workdays only (`workdays_only`)."""
+    return is_workday(day) or not settings.get("workdays_only", False)
+
+
+def checklist_due(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime,
+                  posts_on: PostsOn = daily_posts_on) -> Due | None:
     """The checklist due at `now` (aware, or naive UTC) for a store in `tz`, or None.
 
-    `settings` holds checklist_time, workdays_only and catch_up_hours (missing keys take the
-    defaults). Due means: the scheduled moment of the local day has passed, by less than the
-    catch-up grace (at least TICK_GRACE, so catch_up_hours 0 still lets the tick at 09:00:17
-    post a 09:00 checklist).
+    `settings` holds checklist_time and catch_up_hours (missing keys take the defaults);
+    `posts_on` says which local days the kind posts on (the settings it reads too). Due
+    means: the scheduled moment of the local day has passed, by less than the catch-up grace
+    (at least TICK_GRACE, so catch_up_hours 0 still lets the tick at 09:00:17 post a 09:00
+    checklist).
     """
     at = parse_time(settings.get("checklist_time") or DEFAULT_TIME)
     grace = max(catch_up_window(settings.get("catch_up_hours", DEFAULT_CATCH_UP_HOURS)),
                 TICK_GRACE)
-    workdays_only = bool(settings.get("workdays_only", False))
     now = as_utc(now)
     today = local_today(now, tz)
     # Yesterday too: a 23:00 checklist caught up at 01:00 belongs to the day before.
     for day in (today, today - timedelta(days=1)):
-        if workdays_only and not is_workday(day):
+        if not posts_on(day, settings):
             continue
         moment = scheduled_at(day, at, tz)
         if moment <= now < moment + grace:
@@ -107,18 +118,18 @@ def checklist_due(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> D
     return None
 
 
-def next_checklist(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime) -> datetime:
+def next_checklist(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime,
+                   posts_on: PostsOn = daily_posts_on) -> datetime:
     """The next scheduled moment (naive UTC) after `now` (aware, or naive UTC), for the
     worker's status line."""
     at = parse_time(settings.get("checklist_time") or DEFAULT_TIME)
-    workdays_only = bool(settings.get("workdays_only", False))
     now = as_utc(now)
     day = local_today(now, tz)
-    for offset in range(9):
+    for offset in range(400):  # a monthly kind's next day is at most a year away
         candidate = day + timedelta(days=offset)
-        if workdays_only and not is_workday(candidate):
+        if not posts_on(candidate, settings):
             continue
         moment = scheduled_at(candidate, at, tz)
         if moment > now:
             return moment
-    raise AssertionError("a scheduled moment exists within a week")
+    raise AssertionError("a scheduled moment exists within a year")

@@ -1,4 +1,5 @@
-"""`opsbot checklist daily`: the morning checklist in the terminal, computed, not recorded.
+"""`opsbot checklist KIND`: a checklist (every kind of bot/checklists/registry.py) in the
+terminal, computed, not recorded.
 
 `--now` takes a moment: `2026-11-13` (the store's checklist time that day, 09:00 by
 default), `2026-11-13T09:30` (store-local) or `2026-11-13T01:30Z` / `…+08:00` (any zone): the
@@ -10,7 +11,8 @@ from __future__ import annotations
 import argparse
 from datetime import datetime
 
-from bot.checklists.daily import build_daily, public
+from bot.checklists.records import public
+from bot.checklists.registry import CHECKLISTS, ChecklistKind
 from bot.config import Settings
 from bot.storage import get_engine, read
 from bot.stores import Store, resolve_store, utcnow
@@ -21,13 +23,16 @@ from templates import render
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("checklist", help="the daily checklist, computed now")
+    p = subparsers.add_parser("checklist", help="a checklist, computed now: "
+                              + " | ".join(CHECKLISTS))
     sub = p.add_subparsers(dest="checklist_command", metavar="KIND", required=True)
-    daily = sub.add_parser("daily", help="today's checklist for a store (nothing is recorded)")
-    daily.add_argument("--store", metavar="NAME")
-    daily.add_argument("--now", metavar="ISO", help=now_help("the moment to compute for"))
-    add_json(daily)
-    daily.set_defaults(handler=cmd_daily)
+    for kind in CHECKLISTS.values():
+        one = sub.add_parser(kind.name, help=f"the {kind.name} checklist for a store, as it "
+                             "would be posted at that moment (nothing is recorded)")
+        one.add_argument("--store", metavar="NAME")
+        one.add_argument("--now", metavar="ISO", help=now_help("the moment to compute for"))
+        add_json(one)
+        one.set_defaults(handler=cmd_checklist, kind=kind)
 
 
 def _now(text: str | None, store: Store) -> datetime:
@@ -37,13 +42,14 @@ def _now(text: str | None, store: Store) -> datetime:
     return now_for(text, [store])
 
 
-def cmd_daily(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_checklist(args: argparse.Namespace, settings: Settings) -> int:
+    kind: ChecklistKind = args.kind
     engine = get_engine(settings.database_url)
     store = resolve_store(engine, args.store)
     now = _now(args.now, store)
     with read(engine) as conn:
-        data = build_daily(conn, store, now)
-    message = render("checklist_daily.json.j2", checklist=data, lang=store.language)
+        data = kind.build(conn, store, now, None)
+    message = render(kind.template, checklist=data, lang=store.language)
     emit(args, {"store": store.name, "day": data["day"], "data": public(data), "message": message},
          lambda: message_text(message))
     return 0

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from bot.alerts import incidents as alerts
 from bot.checklists.daily import build_daily
-from bot.checklists.daily import public as public_checklist
+from bot.checklists.records import public as public_checklist
 from bot.config import Settings
 from bot.ingest.drop import DropResult, ingest_file
 from bot.periods import local_today

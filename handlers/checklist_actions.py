@@ -17,7 +17,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from sqlalchemy import Engine
 
-from bot.checklists.daily import ChecklistError, tick
+from bot.checklists.records import ChecklistError, tick
 from bot.config import Settings
 from bot.storage import write
 from bot.stores import utcnow

@@ -1,4 +1,4 @@
-"""The daily checklist's Slack messages, queued in the outbox like every message.
+"""The checklists' Slack messages (every kind), queued in the outbox like every message.
 
 * post: one per bound channel when the checklist is created (jobs/tick.post_checklist);
 * late post: a channel bound after the day's checklist was created gets it too, with the
@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from bot import outbox
-from bot.checklists import daily as checklist
+from bot.checklists import records
+from bot.checklists.registry import CHECKLISTS
 from bot.stores import Store
 from templates import render
 
@@ -27,8 +28,8 @@ EDIT = "checklist_update"
 def message(conn: Connection, checklist_id: int) -> dict[str, Any]:
     """The checklist's message as it stands (figures as built, ticks so far), in its
     store's language."""
-    data = checklist.load(conn, checklist_id)
-    return render("checklist_daily.json.j2", checklist=data, lang=data["language"])
+    data = records.load(conn, checklist_id)
+    return render(CHECKLISTS[data["kind"]].template, checklist=data, lang=data["language"])
 
 
 def unposted(conn: Connection, checklist_id: int, channels: list[str]) -> list[str]:

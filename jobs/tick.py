@@ -37,9 +37,9 @@ from sqlalchemy import Connection, Engine, func, select
 
 from bot import outbox, receipts
 from bot.alerts import incidents as alerts
-from bot.checklists import daily as checklist
+from bot.checklists import records
+from bot.checklists.registry import CHECKLISTS, ChecklistKind
 from bot.config import Settings
-from bot.models import checklists
 from bot.periods import as_utc
 from bot.schedule import checklist_due
 from bot.storage import read, write
@@ -61,20 +61,30 @@ def _lock(conn: Connection, store: Store) -> None:
         conn.execute(select(func.pg_advisory_xact_lock(STORE_LOCK, store.id)))
 
 
-def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any] | None:
-    """Create the store's daily checklist if it is due and not there yet, and queue it.
+def post_checklists(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Every checklist kind (bot/checklists/registry.py) the store wants and is due at `now`:
+    created if not there yet, and queued (post_checklist)."""
+    settings = store.all_settings
+    return [posted for kind in CHECKLISTS.values() if kind.enabled(settings)
+            if (posted := post_checklist(engine, store, now, kind)) is not None]
+
+
+def post_checklist(engine: Engine, store: Store, now: datetime, kind: ChecklistKind
+                   ) -> dict[str, Any] | None:
+    """Create the store's `kind` checklist if it is due and not there yet, and queue it.
 
     While it is due (within the catch-up window) and already there, a channel bound since
     gets it too: that is returned with `"late": True` and only the channels it was queued
     for. A read-only check comes first: most ticks of the window find nothing to do."""
-    due = checklist_due(store.tz, store.all_settings, now)
+    due = checklist_due(store.tz, store.all_settings, now, kind.posts_on)
     if due is None:
         return None
     with read(engine) as conn:  # the cheap check, every tick of the window
-        exists = _daily_checklist(conn, store, due.day)
+        exists = records.find(conn, store, kind.name, due.day)
         if exists is not None and not checklist_messages.unposted(
                 conn, exists, channels_of(conn, store)):
             return None
+    done = {"store": store.name, "kind": kind.name, "day": due.day.isoformat()}
     with write(engine) as conn:
         _lock(conn, store)
         targets = channels_of(conn, store)
@@ -82,22 +92,14 @@ def post_checklist(engine: Engine, store: Store, now: datetime) -> dict[str, Any
             late = checklist_messages.post(conn, store, exists, now, targets)
             if not late:
                 return None
-            return {"store": store.name, "day": due.day.isoformat(), "id": exists,
-                    "channels": late, "late": True}
-        # Another worker may have made it since the check: create_daily's unique key is the
+            return {**done, "id": exists, "channels": late, "late": True}
+        # Another worker may have made it since the check: create's unique key is the
         # guard (None), and the next tick posts it to any channel still missing it.
-        checklist_id = checklist.create_daily(conn, store, now, due.day)
+        checklist_id = records.create(conn, store, kind.name, now, due.day)
         if checklist_id is None:
             return None
         checklist_messages.post(conn, store, checklist_id, now, targets)
-    return {"store": store.name, "day": due.day.isoformat(), "id": checklist_id,
-            "channels": targets, "catch_up": due.catch_up}
-
-
-def _daily_checklist(conn: Connection, store: Store, day: date) -> int | None:
-    return conn.scalar(select(checklists.c.id).where(
-        checklists.c.store_id == store.id, checklists.c.kind == "daily",
-        checklists.c.day == day))
+    return {**done, "id": checklist_id, "channels": targets, "catch_up": due.catch_up}
 
 
 def post_late_alerts(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
@@ -200,13 +202,15 @@ def run_due(
                                       store, now) or []
         seconds["alerts"] += time.perf_counter() - started
         started = time.perf_counter()
-        posted = _step(report, "checklist", store, post_checklist, engine, store, now)
-        if posted and posted.get("late"):
-            report["late_posts"].append({"store": posted["store"], "kind": "checklist",
-                                         "checklist_id": posted["id"], "day": posted["day"],
-                                         "channels": posted["channels"]})
-        elif posted:
-            report["checklists"].append(posted)
+        for posted in _step(report, "checklist", store, post_checklists, engine, store,
+                            now) or []:
+            if posted.get("late"):
+                report["late_posts"].append({
+                    "store": posted["store"], "kind": "checklist", "checklist": posted["kind"],
+                    "checklist_id": posted["id"], "day": posted["day"],
+                    "channels": posted["channels"]})
+            else:
+                report["checklists"].append(posted)
         seconds["checklists"] += time.perf_counter() - started
 
     report["receipts_pruned"] = _step(report, "receipts", None, prune_receipts, engine, now)

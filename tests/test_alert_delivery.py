@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 
 from bot import outbox
 from bot.alerts import incidents as alerts
+from bot.checklists.daily import KIND as DAILY
 from bot.metrics.p4p import p4p_figures
 from bot.models import outbox as outbox_table
 from bot.storage import read, write
@@ -172,6 +173,7 @@ def test_a_checklist_recorded_before_its_channel_was_bound(engine: Engine, store
     later = run_due(engine, nine + timedelta(hours=1), settings=NO_SLACK)
     assert later["checklists"] == []
     assert later["late_posts"] == [{"store": "acme", "kind": "checklist",
+                                    "checklist": "daily",
                                     "checklist_id": made["id"], "day": "2026-11-17",
                                     "channels": ["C1"]}]
     assert f"checklist acme: checklist #{made['id']} (2026-11-17) queued for newly bound C1" \
@@ -300,7 +302,7 @@ def test_the_checklist_window_ticks_only_read_when_nothing_is_missing(
 
     nine = datetime(2026, 11, 17, 1, 0)
     bind_channel(engine, store, "C1")
-    assert post_checklist(engine, store, nine) is not None
+    assert post_checklist(engine, store, nine, DAILY) is not None
     writes = []
     real_write = jobs.tick.write
 
@@ -309,10 +311,10 @@ def test_the_checklist_window_ticks_only_read_when_nothing_is_missing(
         return real_write(engine)
 
     monkeypatch.setattr(jobs.tick, "write", counting_write)
-    assert post_checklist(engine, store, nine + timedelta(minutes=5)) is None
+    assert post_checklist(engine, store, nine + timedelta(minutes=5), DAILY) is None
     assert writes == []
     bind_channel(engine, store, "C2")
-    late = post_checklist(engine, store, nine + timedelta(minutes=6))
+    late = post_checklist(engine, store, nine + timedelta(minutes=6), DAILY)
     assert late is not None and writes == [1]
     assert (late["channels"], late["late"], "catch_up" in late) == (["C2"], True, False)
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from bot.checklists.daily import ChecklistError, build_daily, create_daily, load, public, tick
+from bot.checklists.daily import build_daily
+from bot.checklists.records import ChecklistError, create, load, public, tick
 from bot.models import checklist_ticks, checklists, drops
 from bot.storage import make_engine, read, write
 from bot.stores import Store, add_store, configure_store
@@ -93,7 +94,7 @@ def test_inquiries_item(engine: Engine, store: Store) -> None:
 def test_new_inquiries_count_since_the_previous_checklist(engine: Engine, store: Store) -> None:
     with write(engine) as conn:
         put(conn, store, "inquiries", INQUIRIES)
-        assert create_daily(conn, store, datetime(2026, 11, 12, 12, 0)) is not None
+        assert create(conn, store, "daily", datetime(2026, 11, 12, 12, 0)) is not None
     f = item(build(engine, store), "inquiries")["facts"]
     assert f["since_checklist"] is True
     # the checklist of 2026-11-12 counted 2026-11-11: this one counts 2026-11-12 (I3 I4 I6 I7)
@@ -422,14 +423,14 @@ def test_unpaid_orders_are_not_to_ship(engine: Engine, store: Store) -> None:
 
 def test_create_daily_once_per_local_day(engine: Engine, store: Store) -> None:
     with write(engine) as conn:
-        first = create_daily(conn, store, NOW)
+        first = create(conn, store, "daily", NOW)
         assert first is not None
         # 23:59 the same local day: still that day's checklist
-        assert create_daily(conn, store, datetime(2026, 11, 13, 15, 59)) is None
+        assert create(conn, store, "daily", datetime(2026, 11, 13, 15, 59)) is None
         # the caller's transaction goes on after the refusal
         conn.execute(select(func.count()).select_from(checklists)).scalar_one()
     with write(engine) as conn:
-        assert create_daily(conn, store, datetime(2026, 11, 13, 16, 0)) not in (None, first)
+        assert create(conn, store, "daily", datetime(2026, 11, 13, 16, 0)) not in (None, first)
         rows = conn.execute(select(checklists.c.day).order_by(checklists.c.day)).scalars().all()
     assert rows == [date(2026, 11, 13), date(2026, 11, 14)]
     with read(engine) as conn:
@@ -446,14 +447,14 @@ def test_a_caught_up_checklist_is_recorded_for_its_own_day(engine: Engine, store
                                    {"post_id": "b", "published_at": datetime(2026, 11, 12, 8)}])
     after_midnight = datetime(2026, 11, 13, 16, 30)  # 00:30 on 11-14 in Shanghai
     with write(engine) as conn:
-        late = create_daily(conn, store, after_midnight, day=date(2026, 11, 13))
+        late = create(conn, store, "daily", after_midnight, day=date(2026, 11, 13))
         assert late is not None
         data = load(conn, late)
         assert (data["day"], data["yesterday"]) == ("2026-11-13", "2026-11-12")
         assert item(data, "posts")["facts"]["count"] == 1  # b, on 11-12
-        assert create_daily(conn, store, after_midnight, day=date(2026, 11, 13)) is None
+        assert create(conn, store, "daily", after_midnight, day=date(2026, 11, 13)) is None
         # the next day's checklist is still to come
-        assert create_daily(conn, store, datetime(2026, 11, 14, 1, 0)) is not None
+        assert create(conn, store, "daily", datetime(2026, 11, 14, 1, 0)) is not None
         days = conn.execute(select(checklists.c.day).order_by(checklists.c.day)).scalars().all()
     assert days == [date(2026, 11, 13), date(2026, 11, 14)]
 
@@ -476,7 +477,7 @@ def test_create_daily_races_between_two_connections(database_url: str, engine: E
             with write(eng) as conn:
                 if not sqlite:
                     barrier.wait(timeout=10)
-                results.append(create_daily(conn, store, NOW))
+                results.append(create(conn, store, "daily", NOW))
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -492,24 +493,27 @@ def test_create_daily_races_between_two_connections(database_url: str, engine: E
         assert conn.scalar(select(func.count()).select_from(checklists)) == 1
 
 
-def test_create_daily_loses_a_race_inside_the_callers_transaction(
+def test_create_loses_a_race_inside_the_callers_transaction(
         engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """The other worker's row appears between the first look and the insert: the insert
-    fails inside a savepoint, create_daily says None, and the caller's work is kept."""
-    import bot.checklists.daily as checklist
+    fails inside a savepoint, create says None, and the caller's work is kept."""
+    from dataclasses import replace
 
-    real = checklist.build_daily
+    from bot.checklists import records
+
+    real = records.CHECKLISTS["daily"]
 
     def build_while_another_worker_inserts(conn: Connection, s: Store, now: datetime,
                                            day: date | None = None) -> Any:
         conn.execute(insert(checklists).values(store_id=s.id, kind="daily",
                                                day=date(2026, 11, 13), data={}, created_at=now))
-        return real(conn, s, now, day)
+        return real.build(conn, s, now, day)
 
-    monkeypatch.setattr(checklist, "build_daily", build_while_another_worker_inserts)
+    racing = replace(real, build=build_while_another_worker_inserts)
+    monkeypatch.setitem(records.CHECKLISTS, "daily", racing)
     with write(engine) as conn:
         put(conn, store, "posts", [])  # the caller's own work in the same transaction
-        assert create_daily(conn, store, NOW) is None
+        assert create(conn, store, "daily", NOW) is None
     with read(engine) as conn:
         assert conn.scalar(select(func.count()).select_from(checklists)) == 1
         assert conn.scalar(select(func.count()).select_from(drops)) == 1
@@ -517,7 +521,7 @@ def test_create_daily_loses_a_race_inside_the_callers_transaction(
 
 def test_ticks_record_who_and_when(engine: Engine, store: Store) -> None:
     with write(engine) as conn:
-        cid = create_daily(conn, store, NOW)
+        cid = create(conn, store, "daily", NOW)
         assert cid is not None
         data = tick(conn, cid, "p4p", "U0ALICE", True, datetime(2026, 11, 13, 1, 12))
     p4p = item(data, "p4p")
@@ -546,7 +550,7 @@ def test_ticks_record_who_and_when(engine: Engine, store: Store) -> None:
 
 def test_done_by_that_is_not_a_user_id_is_not_a_mention(engine: Engine, store: Store) -> None:
     with write(engine) as conn:
-        cid = create_daily(conn, store, NOW)
+        cid = create(conn, store, "daily", NOW)
         assert cid is not None
         data = tick(conn, cid, "posts", "!channel", True, NOW)
     message = render("checklist_daily.json.j2", checklist=data)
@@ -568,7 +572,7 @@ def test_message_within_slack_limits_with_hostile_data(engine: Engine, store: St
         put(conn, store, "p4p", [
             _p4p(date(2026, 11, d), "A", keyword=f"{hostile} kw{k}", position=1 if d == 11 else 9,
                  clicks=k) for d in (11, 12) for k in range(10)])
-        cid = create_daily(conn, store, NOW)
+        cid = create(conn, store, "daily", NOW)
         assert cid is not None
         for key in ("inquiries", "data", "p4p", "posts", "transactions"):
             data = tick(conn, cid, key, "U0ALICE", True, NOW)
@@ -647,7 +651,7 @@ def test_each_inquiry_is_new_exactly_once_by_data_day(engine: Engine, store: Sto
         with write(engine) as conn:
             facts.put(conn, store, "inquiries", rows, ingested_at=export_at,
                       period=(morning - timedelta(days=3), morning - timedelta(days=1)))
-            checklist_id = create_daily(conn, store, checklist_at)
+            checklist_id = create(conn, store, "daily", checklist_at)
             assert checklist_id is not None
             data = load(conn, checklist_id)
         f = item(data, "inquiries")["facts"]
@@ -673,7 +677,7 @@ def test_new_inquiries_wait_for_a_list_that_covers_them(engine: Engine, store: S
     with write(engine) as conn:
         facts.put(conn, store, "inquiries", [_inquiry("W", _local(date(2026, 11, 10), 12, 0))],
                   ingested_at=_local(date(2026, 11, 11), 8, 0))
-        stale_id = create_daily(conn, store, _local(thu, 9, 0))  # the list is stale
+        stale_id = create(conn, store, "daily", _local(thu, 9, 0))  # the list is stale
         assert stale_id is not None
         facts.put(conn, store, "inquiries", [
             _inquiry("A", _local(date(2026, 11, 11), 8, 0)),
@@ -681,7 +685,7 @@ def test_new_inquiries_wait_for_a_list_that_covers_them(engine: Engine, store: S
             _inquiry("S", _local(thu, 22, 0), is_spam=True)],
             ingested_at=_local(fri, 8, 0))
         stale = load(conn, stale_id)
-        data = load(conn, create_daily(conn, store, _local(fri, 9, 0)))  # type: ignore[arg-type]
+        data = load(conn, create(conn, store, "daily", _local(fri, 9, 0)))  # type: ignore[arg-type]
     assert item(stale, "inquiries")["facts"]["new"] is None
     f = item(data, "inquiries")["facts"]
     assert (f["new"], f["new_from"], f["new_to"], f["spam_count"]) == (

@@ -11,7 +11,8 @@ from urllib.parse import urlencode
 from sqlalchemy import Engine, func, select
 
 from bot import outbox
-from bot.checklists.daily import build_daily, create_daily, load
+from bot.checklists.daily import build_daily
+from bot.checklists.records import create, load
 from bot.models import checklist_ticks
 from bot.storage import read, write
 from bot.stores import Store
@@ -70,7 +71,7 @@ def posted(engine: Engine, store: Store, channels: tuple[str, ...] = ("C1",)
     TS2, TS3 …); its message."""
     with write(engine) as conn:
         put(conn, store, "posts", [{"post_id": "1", "published_at": NOW.replace(hour=0)}])
-        cid = create_daily(conn, store, NOW)
+        cid = create(conn, store, "daily", NOW)
         assert cid is not None
         checklist_messages.post(conn, store, cid, NOW, list(channels))
         for n, row in enumerate(outbox.posts_of(conn, f"checklist:{cid}", "checklist")):

@@ -16,7 +16,9 @@ from sqlalchemy import Engine, insert, select
 
 from bot import outbox
 from bot.alerts.rules import inquiry_drop
-from bot.checklists.daily import build_daily, load, stale_note
+from bot.checklists.daily import KIND as DAILY
+from bot.checklists.daily import build_daily
+from bot.checklists.records import load, stale_note
 from bot.metrics.freshness import LABELS, staleness
 from bot.models import alerts as alerts_table
 from bot.models import outbox as outbox_table
@@ -162,7 +164,7 @@ def test_the_checklist_in_chinese_with_the_same_figures(engine: Engine,
                                                         two_stores: tuple[Store, Store]) -> None:
     for s in two_stores:
         seed_checklist_data(engine, s)
-        assert post_checklist(engine, s, NOW) is not None  # 09:00 in Shanghai: due
+        assert post_checklist(engine, s, NOW, DAILY) is not None  # 09:00 in Shanghai: due
     posted = checklist_payloads(engine)
     (en_id, en), (zh_id, zh) = posted["C1"], posted["C2"]
     assert_within_slack_limits(zh)
@@ -283,7 +285,7 @@ def test_zh_checklist_escapes_shop_data(engine: Engine) -> None:
                                    clicks=3, spend=5),
                               _p4p(YESTERDAY_CL - timedelta(days=1), "A", keyword="<!channel>",
                                    position=1, clicks=3)])
-    posted = post_checklist(engine, zh, NOW)
+    posted = post_checklist(engine, zh, NOW, DAILY)
     assert posted is not None
     with read(engine) as conn:
         message = render("checklist_daily.json.j2", checklist=load(conn, posted["id"]),

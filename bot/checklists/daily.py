@@ -1,11 +1,6 @@
-"""The daily checklist: one item per point of the operator's daily rhythm, with its figures.
-
-    build_daily(conn, store, now, day=None) -> dict      # computes; records nothing (preview)
-    create_daily(conn, store, now, day=None) -> id|None  # builds and records a day's checklist
-                                                         # once
-    load(conn, checklist_id) -> dict          # the recorded checklist with its current ticks
-    tick(conn, checklist_id, item_key, user_id, done, now) -> dict
-    public(checklist) -> dict                 # with each item's English `stale` note, for --json
+"""The daily checklist: one item per point of the operator's daily rhythm, with its figures
+for yesterday. `build_daily(conn, store, now, day=None)` computes (records nothing); the
+registry entry `KIND` lets bot/checklists/records.py record, load and tick it.
 
 The data is plain JSON-able data (dates and moments as ISO strings, moments in naive UTC):
 {"id", "kind", "language" (load only: the store's, the message's `lang`), "store", "timezone",
@@ -17,32 +12,29 @@ bot.metrics.freshness.staleness), empty when fresh; the data item's entry has "i
 "inquiries" when its inquiries come from a fresh inquiry list. Figures that would need the
 missing data are None rather than 0. `done_time` is the tick's local "HH:MM". Codes (kinds,
 statuses, sources) are data; the templates word them.
-
-Exactly once: the (store_id, kind, day) unique key decides which of two racing workers
-records the day's checklist; the loser's insert fails inside a savepoint, so the caller's
-transaction goes on, and it gets None.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, select
 
 from bot.alerts import incidents as alerts
+from bot.checklists.registry import ChecklistKind
 from bot.metrics.customers import CLASSES, classify
-from bot.metrics.freshness import LABELS, newest_days, staleness
+from bot.metrics.freshness import newest_days, staleness
 from bot.metrics.inquiry_checks import inquiry_figures
 from bot.metrics.orders import due_orders
 from bot.metrics.p4p import p4p_figures
 from bot.metrics.posts import posts_figures
 from bot.metrics.traffic import data_figures
-from bot.models import checklist_ticks, checklists, stores
-from bot.periods import as_utc, local_midnight, local_time, local_today
+from bot.models import checklists
+from bot.periods import as_utc, local_midnight, local_today
+from bot.schedule import daily_posts_on
 from bot.stores import Store
+from templates.i18n import N_
 
 DAILY = "daily"
 STALLED_SHOWN = 3
@@ -55,10 +47,6 @@ TITLES = {
     "transactions": "Transactions",
 }
 ITEM_KEYS = tuple(TITLES)
-
-
-class ChecklistError(LookupError):
-    """No such checklist or item."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -169,89 +157,5 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
     }
 
 
-def create_daily(conn: Connection, store: Store, now: datetime, day: date | None = None
-                 ) -> int | None:
-    """Record the checklist of local `day` (default: the store's today; a checklist caught
-    up after midnight is the day before's) and return its id; None when the store already
-    has one for that day (also when another worker records it at the same moment)."""
-    today = day or local_today(now, store.tz)
-    exists = conn.scalar(select(checklists.c.id).where(
-        checklists.c.store_id == store.id, checklists.c.kind == DAILY, checklists.c.day == today))
-    if exists is not None:
-        return None
-    data = build_daily(conn, store, now, today)
-    try:
-        with conn.begin_nested():
-            return conn.execute(
-                insert(checklists).values(store_id=store.id, kind=DAILY, day=today, data=data,
-                                          created_at=as_utc(now))
-                .returning(checklists.c.id)
-            ).scalar_one()
-    except IntegrityError:
-        return None
-
-
-def load(conn: Connection, checklist_id: int) -> dict[str, Any]:
-    """The recorded checklist with its current ticks merged in, and its store's language;
-    ChecklistError if none."""
-    row = conn.execute(
-        select(checklists, stores.c.timezone, stores.c.language)
-        .join(stores, stores.c.id == checklists.c.store_id)
-        .where(checklists.c.id == checklist_id)
-    ).first()
-    if row is None:
-        raise ChecklistError(f"no checklist with id {checklist_id}")
-    data = dict(row.data)
-    ticks = {t.item_key: t for t in conn.execute(
-        select(checklist_ticks).where(checklist_ticks.c.checklist_id == checklist_id))}
-    items = []
-    for item in data["items"]:
-        item = dict(item)
-        t = ticks.get(item["key"])
-        done = bool(t and t.done)
-        item.update(done=done, done_by=t.user_id if done else None,
-                    done_at=t.ticked_at.isoformat() if done else None,
-                    done_time=(local_time(t.ticked_at, ZoneInfo(row.timezone)).strftime("%H:%M")
-                               if done else None))
-        items.append(item)
-    return {**data, "id": row.id, "kind": row.kind, "language": row.language, "items": items}
-
-
-def stale_note(staleness: list[dict[str, Any]]) -> str | None:
-    """An item's `staleness` as an English note for JSON readers: "no P4P report since
-    2026-11-12", "no order, inquiry or CRM list yet" (several lists without any data);
-    messages word `staleness` in the store's language instead."""
-    if len(staleness) > 1 and all(e["since"] is None for e in staleness):
-        names = [LABELS[e["kind"]].removesuffix(" list") for e in staleness]
-        return f"no {', '.join(names[:-1])} or {names[-1]} list yet"
-    notes = [f"no {LABELS[e['kind']]} " + (f"since {e['since']}" if e["since"] else "yet")
-             + (f" (inquiries from the {LABELS[e['inquiries_from']]})"
-                if e.get("inquiries_from") else "")
-             for e in staleness]
-    return ", ".join(notes) or None
-
-
-def public(checklist: dict[str, Any]) -> dict[str, Any]:
-    """The checklist as `--json` shows it: each item with its `stale` note (stale_note)."""
-    return {**checklist, "items": [{**item, "stale": stale_note(item["staleness"])}
-                                   for item in checklist["items"]]}
-
-
-def tick(conn: Connection, checklist_id: int, item_key: str, user_id: str, done: bool,
-         now: datetime) -> dict[str, Any]:
-    """Record that `user_id` ticked (or unticked) an item at `now`; returns load()."""
-    if item_key not in ITEM_KEYS:
-        raise ChecklistError(f"no checklist item {item_key!r}: one of {', '.join(ITEM_KEYS)}")
-    if conn.scalar(select(checklists.c.id).where(checklists.c.id == checklist_id)) is None:
-        raise ChecklistError(f"no checklist with id {checklist_id}")
-    values = {"done": done, "user_id": user_id, "ticked_at": as_utc(now)}
-    where = (checklist_ticks.c.checklist_id == checklist_id,
-             checklist_ticks.c.item_key == item_key)
-    if conn.execute(update(checklist_ticks).where(*where).values(**values)).rowcount == 0:
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(checklist_ticks).values(
-                    checklist_id=checklist_id, item_key=item_key, **values))
-        except IntegrityError:  # a concurrent first tick of the same item: last one wins
-            conn.execute(update(checklist_ticks).where(*where).values(**values))
-    return load(conn, checklist_id)
+KIND = ChecklistKind(name=DAILY, title=N_("Daily checklist"), template="checklist_daily.json.j2",
+                     items=ITEM_KEYS, build=build_daily, posts_on=daily_posts_on)
