@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.alerts import incidents as alerts
-from bot.checklists.daily import build_daily
 from bot.checklists.records import public as public_checklist
+from bot.checklists.registry import CHECKLISTS
 from bot.config import Settings
 from bot.ingest.drop import DropResult, ingest_file
 from bot.periods import local_today
@@ -76,9 +76,8 @@ def morning(engine: Engine, store: Store) -> tuple[dict[str, Any], list[dict[str
     today = local_today(utcnow(), store.tz)
     now = scheduled_at(today, parse_time(store.setting("checklist_time")), store.tz)
     with write(engine) as conn:
-        alerts.evaluate_store(conn, store, now)
-        alerts.mark_evaluated(conn, store, now)
-        checklist = build_daily(conn, store, now)
+        alerts.run(conn, store, now, force=True)
+        checklist = CHECKLISTS["daily"].build(conn, store, now, None)
         found = alerts.unresolved(conn, store, now)
     return checklist, found
 

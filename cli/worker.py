@@ -133,7 +133,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
         transaction = conn.begin()
         try:
             for store in stores:
-                for event in alerts.evaluate_store(conn, store, now):
+                for event in alerts.run(conn, store, now, force=True):
                     if event["event"] == "skipped":
                         notes.append({"store": store.name, "why": event["why"]})
                 contexts += alerts.unresolved(conn, store, now)

@@ -125,10 +125,7 @@ def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool 
                 return []
     with write(engine) as conn:
         _lock(conn, store)
-        events = alerts.wake(conn, store, now)  # a snooze that ran out: redraw it open
-        if force or alerts.needs_evaluation(conn, store, now):
-            events += alerts.evaluate_store(conn, store, now)
-            alerts.mark_evaluated(conn, store, now)
+        events = alerts.run(conn, store, now, force=force)
         alert_messages.queue(conn, store, events, now, channels_of(conn, store))
     return events
 

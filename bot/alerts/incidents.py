@@ -139,6 +139,18 @@ def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[s
     return events
 
 
+def run(conn: Connection, store: Store, now: datetime, *, force: bool = False
+        ) -> list[dict[str, Any]]:
+    """The one alert step the worker, `opsbot alerts` and the demo all take: wake snoozes that
+    ran out, then, after new data or on a new local day (or `force`), judge every rule and
+    mark the store evaluated. Returns wake's and evaluate_store's events."""
+    events = wake(conn, store, now)
+    if force or needs_evaluation(conn, store, now):
+        events += evaluate_store(conn, store, now)
+        mark_evaluated(conn, store, now)
+    return events
+
+
 def _advance(conn: Connection, store: Store, now: datetime, rule: Rule, finding: Finding
              ) -> dict[str, Any]:
     base = {"rule": rule.name, "subject": finding.subject, "store": store.name}
