@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,7 +21,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from templates.i18n import LANGUAGES, SOURCE, translations
+from templates.i18n import LANGUAGES, SOURCE, Text, translations
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -36,12 +37,44 @@ def mrkdwn_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Characters a data string may not carry into a message: bidirectional overrides and
+# isolates (they reorder what a reader sees), zero-width characters (they hide text), and
+# control characters other than tab and newline.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+                        "\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# mrkdwn markers in data become look-alikes, so a buyer named `*URGENT*` is not bold and a
+# keyword with backticks does not open a code span. `_` only where it could start or end
+# italics (at a word's edge): `from_traffic_report` and `SKU_12` stay as they are.
+_MARKERS = str.maketrans({"*": "∗", "~": "∼", "`": "ˋ"})
+_EDGE_UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")
+# Bare links Slack would turn clickable: a scheme, `www.`, or a name under a common TLD.
+_LINK = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*"
+                   r"\.(?:com|net|org|io|cn|co|info|biz|xyz|top|ru|me|app|link|ly)\b")
+
+
+def _unlink(match: re.Match[str]) -> str:
+    return match.group(0).replace("://", ":∕∕").replace(".", "․")
+
+
+def neutralize(text: str) -> str:
+    """A data string as plain words: no hidden characters, no formatting, no links, no
+    mentions (mrkdwn_escape)."""
+    text = _INVISIBLE.sub("", text)
+    text = _EDGE_UNDERSCORE.sub("＿", text.translate(_MARKERS))
+    return mrkdwn_escape(_LINK.sub(_unlink, text))
+
+
+def _json_safe(text: str) -> Markup:
+    return Markup(json.dumps(text, ensure_ascii=False)[1:-1])
+
+
 def _safe(value: Any) -> Any:
-    """Deep-copy the context with every string escaped for mrkdwn and for a JSON string."""
+    """Deep-copy the context with every string neutralized for mrkdwn and escaped for a JSON
+    string."""
     if isinstance(value, Markup):
         return value
     if isinstance(value, str):
-        return Markup(json.dumps(mrkdwn_escape(value), ensure_ascii=False)[1:-1])
+        return _json_safe(neutralize(value))
     if isinstance(value, Mapping):
         return {k: _safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -49,6 +82,16 @@ def _safe(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return Markup(value.isoformat())
     return value
+
+
+def worded(text: Text | str, lang: str) -> Markup:
+    """A sentence written by opsbot (a Text: trusted words, data parameters) for a template:
+    its parameters are neutralized like any data, its own formatting (`code`, *bold*) kept."""
+    if isinstance(text, str):
+        return _safe(text)
+    params = {k: v.render(lang) if isinstance(v, Text) else
+              (neutralize(v) if isinstance(v, str) else v) for k, v in text.params.items()}
+    return _json_safe(Text(text.msgid, **params).render(lang))
 
 
 def _plural(count: int, singular: str, plural: str | None = None) -> str:

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.stores import Store
-from templates import render
-from templates.i18n import Text, gettext, say
+from templates import render, worded
+from templates.i18n import Text, gettext
 
 # Slack clients turn quotes into typographic ones; shlex only knows the plain kind.
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
@@ -85,7 +85,7 @@ class Call:
         chosen = ([COMMANDS[self.command]] if self.command in COMMANDS
                   else list(COMMANDS.values()))
         return self.result("usage.json.j2", {"error": str(error)}, ephemeral=True, ok=False,
-                           error=say(error, self.lang),
+                           error=worded(error, self.lang),
                            commands=[usage_entry(c, self.lang) for c in chosen])
 
     def unbound(self) -> CommandResult:
