@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+MAX_BODY = 1_000_000  # bytes; Slack's largest payloads (a block_actions body) are ~100 kB
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -43,20 +44,45 @@ def health(engine: Engine) -> tuple[int, dict[str, Any]]:
     return 200, {"ok": True, "database": "ok", "stores": stores}
 
 
+def _reply(start_response: Callable[..., Any], status: str, body: dict[str, Any]
+           ) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"),
+                            ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _refusal(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """Why a request to the Slack endpoint is refused before its body is read, or None.
+
+    Slack's own payloads stay far below MAX_BODY: a larger or unsized body is refused
+    without reading it (so it cannot grow the process). A signature timestamp that is not a
+    number is a forgery (401), not a server error."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if not length.isdigit():
+        return "411 Length Required", "a request body needs a Content-Length"
+    if int(length) > MAX_BODY:
+        return "413 Content Too Large", f"request bodies are limited to {MAX_BODY} bytes"
+    stamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+    if stamp is not None and not stamp.strip().isdigit():
+        return "401 Unauthorized", "invalid request signature"
+    return None
+
+
 def make_wsgi_app(app: App, engine: Engine) -> WSGIApp:
     slack = SlackRequestHandler(app, path=SLACK_PATH)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in (
-            "GET", "HEAD"
-        ):
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if path == HEALTH_PATH and method in ("GET", "HEAD"):
             status, body = health(engine)
-            data = json.dumps(body).encode()
-            start_response(
-                f"{status} {'OK' if status == 200 else 'Service Unavailable'}",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
-            )
-            return [data]
+            return _reply(start_response,
+                          f"{status} {'OK' if status == 200 else 'Service Unavailable'}", body)
+        if path == SLACK_PATH and method == "POST":
+            refused = _refusal(environ)
+            if refused is not None:
+                log.warning("refused a request to %s: %s", SLACK_PATH, refused[1])
+                return _reply(start_response, refused[0], {"ok": False, "error": refused[1]})
         return slack(environ, start_response)
 
     return application

@@ -251,3 +251,40 @@ def test_interactivity_posts_reach_the_same_endpoint(server) -> None:
     # Signature accepted and the request routed to the app: an action no listener knows is
     # bolt's 404, not the WSGI router's.
     assert status == 404
+
+
+# ---------------------------------------------------------------------------- hostile requests
+def test_a_non_numeric_signature_timestamp_is_401(server, bound) -> None:
+    body = slash_command_body("/inquiries", "yesterday", channel_id=CHANNEL)
+    headers = {**signed_headers(body, server.secret), "X-Slack-Request-Timestamp": "soon"}
+    status, _, _ = server.request("POST", "/slack/events", body, headers)
+    assert status == 401
+
+
+def test_an_oversized_body_is_refused_unread(slack_app, engine: Engine) -> None:
+    """A 200 MB POST is refused from its Content-Length: not one byte of it is read."""
+    import io
+    import tracemalloc
+
+    from handlers.wsgi import MAX_BODY
+
+    class Untouchable(io.RawIOBase):
+        def read(self, size: int = -1) -> bytes:
+            raise AssertionError("the body was read")
+
+    seen: list[str] = []
+    environ = {"PATH_INFO": "/slack/events", "REQUEST_METHOD": "POST",
+               "CONTENT_LENGTH": str(200 * 1024 * 1024), "wsgi.input": Untouchable()}
+    tracemalloc.start()
+    body = b"".join(make_wsgi_app(slack_app, engine)(environ, lambda s, h: seen.append(s)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert seen == ["413 Content Too Large"] and b"limited" in body
+    assert peak < MAX_BODY  # nothing near the body's size was allocated
+
+
+def test_a_body_without_a_length_is_refused(slack_app, engine: Engine) -> None:
+    seen: list[str] = []
+    environ = {"PATH_INFO": "/slack/events", "REQUEST_METHOD": "POST", "CONTENT_LENGTH": ""}
+    b"".join(make_wsgi_app(slack_app, engine)(environ, lambda s, h: seen.append(s)))
+    assert seen == ["411 Length Required"]
