@@ -389,9 +389,15 @@ def configure_store(
     if language is not None:
         values["language"] = check_language(language)
     if settings:
-        values["settings"] = check_settings(store.settings, settings)
-    if values:
+        check_settings(store.settings, settings)  # a mistake is told before any write
+    if values or settings:
         with write(engine) as conn:
+            if settings:
+                # Merge into the settings as they are now, under a row lock: two changes at
+                # once (two admins, two keys) both stay, neither overwrites the other.
+                current = conn.scalar(select(stores.c.settings)
+                                      .where(stores.c.id == store.id).with_for_update())
+                values["settings"] = check_settings(dict(current or {}), settings)
             conn.execute(update(stores).where(stores.c.id == store.id).values(**values))
     with read(engine) as conn:
         return get_store(conn, store.id)

@@ -14,6 +14,7 @@ from bot.stores import (
     DEFAULT_SETTINGS,
     Store,
     StoreError,
+    add_store,
     configure_store,
     find_store,
     parse_setting,
@@ -123,3 +124,17 @@ def test_configure_store_stores_typed_values_the_worker_can_use(engine: Engine,
     # Lowering the maximum below the daily target is refused as well.
     with pytest.raises(StoreError, match="posts_per_day"):
         configure_store(engine, stored, settings={"posts_max_per_day": 10})
+
+
+def test_two_config_changes_from_stale_views_both_stay(engine: Engine) -> None:
+    """Two admins change two settings at once, each from the store as they loaded it: the
+    second change must not put the first one's key back to what it saw."""
+    store = add_store(engine, "acme", "Asia/Shanghai", "en")
+    first_view = find_store(engine, "acme")
+    second_view = find_store(engine, "acme")
+    assert first_view is not None and second_view is not None
+    configure_store(engine, first_view, settings={"alert_level": "0.02"})
+    configure_store(engine, second_view, settings={"posts_per_day": "4"})
+    now = find_store(engine, store.name)
+    assert now is not None
+    assert now.setting("alert_level") == 0.02 and now.setting("posts_per_day") == 4
