@@ -49,6 +49,9 @@ stores = Table(
     Column("language", String(8), nullable=False, server_default="en"),
     # Per-store thresholds and schedule (see bot.stores.StoreSettings for keys and defaults).
     Column("settings", JSON, nullable=False, default=dict),
+    # The Slack workspace the store belongs to: the team it was first bound in (None: made
+    # from the CLI and not bound from Slack yet). No other workspace reads or writes it.
+    Column("team_id", String(64)),
     Column("created_at", DateTime, nullable=False),
 )
 

@@ -57,6 +57,12 @@ class Store:
     timezone: str
     language: str
     settings: dict[str, Any] = field(default_factory=dict)
+    team_id: str | None = None  # the Slack workspace it belongs to (models.stores.team_id)
+
+    def belongs_to(self, team_id: str | None) -> bool:
+        """Whether a request from workspace `team_id` may see the store: the CLI (no team)
+        always may; a workspace may when the store is its own or not claimed by any yet."""
+        return team_id is None or self.team_id is None or self.team_id == team_id
 
     @property
     def tz(self) -> ZoneInfo:
@@ -299,7 +305,8 @@ def check_language(language: str) -> str:
 
 
 def _store(row: Any) -> Store:
-    return Store(row.id, row.name, row.timezone, row.language, dict(row.settings or {}))
+    return Store(row.id, row.name, row.timezone, row.language, dict(row.settings or {}),
+                 row.team_id)
 
 
 def add_store(
@@ -426,9 +433,16 @@ def bind_channel(
     engine: Engine, store: Store, channel_id: str, *, team_id: str | None = None,
     user_id: str | None = None,
 ) -> None:
-    """Bind a channel to a store; a channel answers for one store, so rebinding moves it."""
+    """Bind a channel to a store; a channel answers for one store, so rebinding moves it.
+    Bound from a workspace (`team_id`), a store no workspace has claimed becomes that
+    workspace's; StoreError if it is another workspace's."""
     channel_id = check_channel_id(channel_id)
+    if not store.belongs_to(team_id):
+        raise StoreError(f"the store name {store.name!r} is taken: choose another name")
     with write(engine) as conn:
+        if team_id is not None and store.team_id is None:
+            conn.execute(update(stores).where(stores.c.id == store.id, stores.c.team_id.is_(None))
+                         .values(team_id=team_id))
         bound = conn.execute(
             select(channels.c.channel_id).where(channels.c.channel_id == channel_id)
         ).first()
@@ -441,13 +455,23 @@ def bind_channel(
             conn.execute(insert(channels).values(channel_id=channel_id, **values))
 
 
-def store_for_channel(engine: Engine, channel_id: str) -> Store | None:
+def store_for_channel(engine: Engine, channel_id: str, team_id: str | None = None
+                      ) -> Store | None:
+    """The store a channel answers for, as seen from workspace `team_id` (None: the CLI).
+    A channel bound in another workspace (a Slack Connect channel shared with it) or a store
+    of another workspace is not bound here: None."""
     with read(engine) as conn:
         row = conn.execute(
-            select(stores).join(channels, channels.c.store_id == stores.c.id)
+            select(stores, channels.c.team_id.label("bound_in"))
+            .join(channels, channels.c.store_id == stores.c.id)
             .where(channels.c.channel_id == channel_id)
         ).first()
-    return _store(row) if row else None
+    if row is None:
+        return None
+    store = _store(row)
+    if team_id is not None and row.bound_in not in (None, team_id):
+        return None
+    return store if store.belongs_to(team_id) else None
 
 
 def channels_of(conn: Connection, store: Store) -> list[str]:

@@ -22,6 +22,7 @@ from bot.alerts import incidents as alerts
 from bot.config import Settings
 from bot.storage import write
 from bot.stores import utcnow
+from handlers.workspace import may_act
 from jobs import alert_messages
 from jobs.delivery import deliver_rows
 
@@ -44,6 +45,9 @@ def handle(engine: Engine, verb: str, body: dict[str, Any], action: dict[str, An
         alerts.acknowledge if verb == ACK else alerts.snooze)
     now = now or utcnow()
     with write(engine) as conn:
+        if not may_act(conn, alerts.store_id_of(conn, alert_id), body):
+            log.warning("alert click by %s refused: not this workspace's store", user)
+            return None
         context = record(conn, alert_id, user, now)
         if context is None:
             return None

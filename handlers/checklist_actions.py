@@ -17,10 +17,11 @@ from typing import Any
 from slack_bolt import Ack, App
 from sqlalchemy import Engine
 
-from bot.checklists.records import ChecklistError, tick
+from bot.checklists.records import ChecklistError, store_id_of, tick
 from bot.config import Settings
 from bot.storage import write
 from bot.stores import utcnow
+from handlers.workspace import may_act
 from jobs import checklist_messages
 from jobs.delivery import deliver_rows
 
@@ -70,6 +71,9 @@ def apply_ticks(engine: Engine, body: dict[str, Any], client: Any) -> None:
     now = utcnow()
     try:
         with write(engine) as conn:
+            if not all(may_act(conn, store_id_of(conn, c), body) for c, _, _ in todo):
+                log.warning("checklist tick by %s refused: not this workspace's store", user)
+                return
             for checklist_id, key, done in todo:
                 tick(conn, checklist_id, key, user, done, now)
             edits: list[int] = []

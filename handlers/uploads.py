@@ -235,7 +235,7 @@ def register(app: App, engine: Engine, settings: Settings) -> None:
         if not first_delivery(engine, body):
             return
         channel_id = event.get("channel_id") or ""
-        store = store_for_channel(engine, channel_id)
+        store = store_for_channel(engine, channel_id, body.get("team_id"))
         if store is None:
             # Not a bound channel. In a DM the message event carries the text naming the
             # store; anywhere else the file is not ours to take.
@@ -250,10 +250,13 @@ def register(app: App, engine: Engine, settings: Settings) -> None:
             return
         channel_id = event.get("channel") or ""
         is_dm = event.get("channel_type") == "im" or channel_id.startswith("D")
-        store = store_for_channel(engine, channel_id)
+        team_id = body.get("team_id")
+        store = store_for_channel(engine, channel_id, team_id)
         if store is None and is_dm:
             named = store_named_in(event.get("text"))
             store = find_store(engine, named) if named else None
+            if store is not None and not store.belongs_to(team_id):
+                store = None  # another workspace's store: not known here
         thread_ts = event.get("thread_ts") or event.get("ts")
         for file in event.get("files") or []:
             if not file.get("id"):

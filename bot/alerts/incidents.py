@@ -90,6 +90,11 @@ def _open(conn: Connection, store: Store, rule: str, subject: str) -> Any:
         .order_by(alerts.c.started_day.desc()).limit(1)).first()
 
 
+def store_id_of(conn: Connection, alert_id: int) -> int | None:
+    """The store an alert belongs to (None: no such alert)."""
+    return conn.scalar(select(alerts.c.store_id).where(alerts.c.id == alert_id))
+
+
 def _get(conn: Connection, alert_id: int) -> Any:
     return conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
 

@@ -124,3 +124,8 @@ def find(conn: Connection, store: Store, kind: str, day: date) -> int | None:
     """The id of the store's `kind` checklist of local `day`, if recorded."""
     return conn.scalar(select(checklists.c.id).where(
         checklists.c.store_id == store.id, checklists.c.kind == kind, checklists.c.day == day))
+
+
+def store_id_of(conn: Connection, checklist_id: int) -> int | None:
+    """The store a checklist belongs to (None: no such checklist)."""
+    return conn.scalar(select(checklists.c.store_id).where(checklists.c.id == checklist_id))

@@ -49,14 +49,17 @@ def _setup(call: Call, name: str) -> CommandResult:
                          "(from the CLI: --channel ID)")
     if len(name) > 200:
         raise UsageError("a store name is at most 200 characters")
-    before = store_for_channel(call.engine, call.channel_id)
+    before = store_for_channel(call.engine, call.channel_id, call.team_id)
     created = find_store(call.engine, name) is None
     try:
         store = ensure_store(call.engine, name)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
-    bind_channel(call.engine, store, call.channel_id, team_id=call.team_id,
-                 user_id=call.user_id)
+    try:
+        bind_channel(call.engine, store, call.channel_id, team_id=call.team_id,
+                     user_id=call.user_id)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
     call.store = store
     data = {"store": store.name, "timezone": store.timezone, "language": store.language,
             "channel": call.channel_id, "created": created,

@@ -52,7 +52,7 @@ def run_command(
     text = text or ""
     try:
         if store is None and channel_id:
-            store = store_for_channel(engine, channel_id)
+            store = store_for_channel(engine, channel_id, team_id)
         call = Call(engine, name, text, channel_id, user_id, team_id, store,
                     as_utc(now) if now is not None else utcnow())
         entry = COMMANDS.get(name)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 20:00:44.490018
+Create Date: 2026-12-04 20:38:15.891121
 """
 
 from collections.abc import Sequence
@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(length=64), server_default="Asia/Shanghai", nullable=False),
         sa.Column("language", sa.String(length=8), server_default="en", nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
+        sa.Column("team_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_stores")),
         sa.UniqueConstraint("name", name=op.f("uq_stores_name")),
