@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from bot.ingest.kinds import KINDS, ReportKind, Type
+from bot.ingest.kinds import KINDS, ReportKind, Type, currency_column
 
 metadata = MetaData(
     naming_convention={
@@ -149,6 +149,8 @@ def _fact_table(kind: ReportKind) -> Table:
         ]
     for f in kind.fields:
         columns.append(Column(f.name, _SQL_TYPES[f.type], nullable=not f.required))
+        if f.type is Type.MONEY:  # each value's own currency (bot/ingest/currency.py)
+            columns.append(Column(currency_column(f.name), Text))
     if kind.date_field:
         columns.append(
             Index(f"ix_{kind.name}_store_id_{kind.date_field}", "store_id", kind.date_field,

@@ -30,6 +30,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "workdays_only": False,
     "catch_up_hours": 3,  # a checklist missed at checklist_time is made up within this grace
     "p4p_daily_budget": None,  # CNY; falls back to the budget column of the P4P report
+    "usd_cny_rate": None,  # CNY per US dollar: adds up money in both (bot/metrics/money.py)
     "key_keywords": [],  # keywords whose P4P position must stay in 1-5
     "posts_per_day": 3,
     "posts_max_per_day": 12,
@@ -156,7 +157,7 @@ def _grace(value: Any) -> int | float:
     return _tidy(number)
 
 
-def _budget(value: Any) -> int | float | None:
+def _positive_or_none(value: Any) -> int | float | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in _CLEAR):
         return None
     return _positive(value)
@@ -195,7 +196,9 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "checklist_time": (_clock, "a 24-hour time HH:MM from 00:00 to 23:59 (like 09:00)"),
     "workdays_only": (_boolean, "yes or no (true/false, on/off, 1/0, 是/否)"),
     "catch_up_hours": (_grace, f"a number of hours from 0 to {MAX_CATCH_UP_HOURS:g}"),
-    "p4p_daily_budget": (_budget, "a positive amount in CNY, or none (or -) to clear it"),
+    "p4p_daily_budget": (_positive_or_none, "a positive amount in CNY, or none (or -) to clear it"),
+    "usd_cny_rate": (_positive_or_none, "a positive number of CNY per US dollar (like 7.1), "
+                                        "or none (or -) to clear it"),
     "key_keywords": (_keywords, "a comma-separated list of keywords"),
     "posts_per_day": (_count, _COUNT),
     "posts_max_per_day": (_count, _COUNT),

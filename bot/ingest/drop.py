@@ -36,6 +36,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
+from bot.ingest.currency import (
+    CURRENCY_FIELD,
+    currency_column,
+    money_columns,
+    value_currencies,
+)
 from bot.ingest.kinds import (
     ALIASES,
     KIND_BY_NAME,
@@ -389,6 +395,10 @@ def _parse_chunk(
     for f in kind.fields:
         if f.default and f.name not in columns:
             parsed[f.name] = [f.default] * n
+    if CURRENCY_FIELD in kind.by_name:  # each money value's currency (bot/ingest/currency.py)
+        raw = {m: cells_by_column[columns[m]] if data else [] for m in money_columns(kind, columns)}
+        label = header[columns[CURRENCY_FIELD]] if CURRENCY_FIELD in columns else CURRENCY_FIELD
+        parsed.update(value_currencies(kind, raw, parsed, n, errors, label))
     if period:
         parsed["period_start"], parsed["period_end"] = [period[0]] * n, [period[1]] * n
 
@@ -713,6 +723,7 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
     drop_id = _record(conn, store, name, sha, result, source, source_ref)
     result.drop_id = drop_id
     stored = [*columns, *(f.name for f in kind.fields if f.default and f.name not in columns)]
+    stored += [currency_column(m) for m in money_columns(kind, columns)]
     if kind.periodic:
         stored += ["period_start", "period_end"]
     writer = _Writer(conn, facts[kind.name], store.id, drop_id, stored)

@@ -25,6 +25,12 @@ class Type(StrEnum):
     DATETIME = "datetime"  # stored as naive UTC
 
 
+def currency_column(field_name: str) -> str:
+    """The stored column beside a money field that holds each value's currency
+    (bot/ingest/currency.py): spend -> spend_currency."""
+    return f"{field_name}_currency"
+
+
 @dataclass(frozen=True)
 class Field:
     name: str

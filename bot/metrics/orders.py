@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from bot.metrics.money import currency_of
 from bot.models import facts
 from bot.stores import Store
 
@@ -63,7 +64,8 @@ def due_orders(conn: Connection, store: Store, today: date) -> dict[str, Any]:
         "orders": [
             {"order_id": r.order_id, "buyer": r.buyer or r.company, "country": r.country,
              "ship_by": r.ship_by.isoformat(), "days_left": (r.ship_by - today).days,
-             "amount": r.amount, "currency": r.currency, "status": r.status}
+             "amount": r.amount, "currency": currency_of(r, "amount", "orders"),
+             "status": r.status}
             for r in due[:SHOWN]
         ],
     }

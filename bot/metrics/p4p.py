@@ -6,7 +6,12 @@ product-level rows (a product, no keyword) and keyword-level rows (a keyword) of
 plan, from different exports. Per (date, plan) one level is summed: plan-level rows if
 there are any, else product-level, else keyword-level. Plans are then added up.
 
-The daily budget is the store setting `p4p_daily_budget`, else the sum over yesterday's plans
+Money keeps its currency (each value's, bot/ingest/currency.py; CNY by default): spend,
+CPC and budget are added up within one currency, and across currencies only at a rate the
+store sets (bot/metrics/money.py), which the figures carry (`rates`) for the message to name;
+without one the amounts per currency are shown apart and the totals are None.
+
+The daily budget is the store setting `p4p_daily_budget` (CNY), else the sum over yesterday's plans
 of the largest `daily_budget` each plan's rows carry. Key keywords are the store setting
 `key_keywords`, else the 5 keywords with the most P4P clicks in the 7 days up to yesterday.
 A key keyword is out of positions 1-5 when its best position yesterday is missing, -1
@@ -18,11 +23,21 @@ is still on the morning list, not only on the day it fell.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from bot.metrics.money import (
+    Amounts,
+    add_up,
+    convert,
+    currency_of,
+    default_currency,
+    one_currency,
+    rounded,
+)
 from bot.models import facts
 from bot.stores import Store
 
@@ -30,6 +45,8 @@ TOP_POSITION = 5
 KEY_KEYWORDS = 5
 KEY_DAYS = 7
 HISTORY_DAYS = 30  # how far back "before" looks for a keyword's earlier position
+CURRENCY = default_currency("p4p")  # ad spend is CNY unless the file says otherwise
+BUDGET_SETTING_CURRENCY = "CNY"  # p4p_daily_budget (bot/stores.py)
 
 p4p = facts["p4p"]
 
@@ -84,6 +101,24 @@ def key_keywords(store: Store, history: list[Any], yesterday: date) -> tuple[lis
     return [word for word, _ in ranked[:KEY_KEYWORDS]], "most clicks in 7 days"
 
 
+def spend_amounts(rows: Iterable[Any]) -> Amounts:
+    """The spend of `rows` per currency (bot/metrics/money.py): never added across them."""
+    return add_up(((currency_of(r, "spend", "p4p"), r.spend) for r in rows), CURRENCY)
+
+
+def _bid(rows: list[Any]) -> dict[str, Any]:
+    """A keyword's highest bid of the day and its currency; None over several currencies."""
+    bids: dict[str, float] = {}
+    for r in rows:
+        if r.bid is not None:
+            currency = currency_of(r, "bid", "p4p")
+            bids[currency] = max(bids.get(currency, float(r.bid)), float(r.bid))
+    if len(bids) != 1:
+        return {"bid": None, "bid_currency": None}
+    (currency, bid), = bids.items()
+    return {"bid": bid, "bid_currency": currency}
+
+
 def _keyword_positions(history: list[Any], yesterday: date, words: list[str]
                        ) -> list[dict[str, Any]]:
     folded = {w.casefold(): w for w in words}
@@ -109,51 +144,76 @@ def _keyword_positions(history: list[Any], yesterday: date, words: list[str]
             "out_since": ((previous_day + timedelta(days=1)).isoformat()
                           if previous_day and not _in_top(position) else None),
             "clicks": sum(r.clicks or 0 for r in today_rows) if today_rows else None,
-            "bid": max((r.bid for r in today_rows if r.bid is not None), default=None),
+            **_bid(today_rows),
             "fell_out": previous_day is not None and not _in_top(position),
         })
     return out
 
 
+def _budgets(store: Store, rows: list[Any]) -> tuple[Amounts, str | None]:
+    """The daily budget per currency and where it comes from (see the module doc)."""
+    configured = store.setting("p4p_daily_budget")
+    if configured:
+        return {BUDGET_SETTING_CURRENCY: float(configured)}, "setting"
+    per_plan: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if r.daily_budget:
+            plan = ((r.plan or "").casefold(), currency_of(r, "daily_budget", "p4p"))
+            per_plan[plan] = max(per_plan.get(plan, 0.0), float(r.daily_budget))
+    budgets = add_up(((currency, value) for (_, currency), value in per_plan.items()), CURRENCY)
+    return budgets, "report" if budgets else None
+
+
+def _cpc_by_currency(rows: list[Any], spent: Amounts) -> Amounts:
+    """Spend per click within each currency, from the rows in that currency."""
+    clicks = add_up(((currency_of(r, "spend", "p4p"), r.clicks) for r in rows), CURRENCY)
+    return {c: round(v / clicks[c], 4) for c, v in sorted(spent.items()) if clicks.get(c)}
+
+
 def p4p_figures(conn: Connection, store: Store, yesterday: date, *, fresh: bool
                 ) -> dict[str, Any]:
+    """Money figures are in `currency`; over several currencies they are converted at the
+    store's rates (`rates`, named in the message) or, without one, `spend` and `budget` are
+    None and the amounts per currency (`spend_by_currency`, …) are shown apart."""
     # Without yesterday's report there is nothing to load: no figure, no keyword "fell out".
     history = _history(conn, store, yesterday) if fresh else []
     rows = [r for r in history if r.date == yesterday]
     chosen = spend_rows(rows)
     impressions = sum(r.impressions or 0 for r in chosen)
     clicks = sum(r.clicks or 0 for r in chosen)
-    spend = float(sum(r.spend or 0 for r in chosen))
-    budget = store.setting("p4p_daily_budget")
-    budget_source = "setting" if budget else None
-    if not budget:
-        per_plan: dict[str, float] = {}
-        for r in rows:
-            if r.daily_budget:
-                plan = (r.plan or "").casefold()
-                per_plan[plan] = max(per_plan.get(plan, 0.0), float(r.daily_budget))
-        budget = sum(per_plan.values()) or None
-        budget_source = "report" if budget else None
-    currency = Counter(r.currency for r in chosen if r.currency).most_common(1)
+    spent = spend_amounts(chosen) or {CURRENCY: 0.0}
+    budgets, budget_source = _budgets(store, rows)
+    spend, currency, rates = one_currency(store, spent, CURRENCY)
+    budget = None
+    if currency is not None and budgets:
+        budget, budget_rates = convert(store, budgets, currency)
+        rates += [r for r in budget_rates if r not in rates]
     words, words_source = key_keywords(store, history, yesterday)
     if not fresh:
-        return {"day": yesterday.isoformat(), "spend": None,
-                "budget": float(budget) if budget else None, "budget_source": budget_source,
+        budget = one_currency(store, budgets, CURRENCY)[0]
+        return {"day": yesterday.isoformat(), "spend": None, "spend_by_currency": None,
+                "budget_by_currency": rounded(budgets), "cpc_by_currency": None, "rates": [],
+                "budget": round(budget, 2) if budget else None, "budget_source": budget_source,
                 "budget_share": None, "impressions": None, "clicks": None, "cpc": None,
                 "ctr": None, "currency": None, "key_keywords_source": words_source,
                 "key_keywords": [], "fell_out": []}
     keywords = _keyword_positions(history, yesterday, words)
     return {
         "day": yesterday.isoformat(),
-        "spend": round(spend, 2),
-        "budget": float(budget) if budget else None,
+        "spend": round(spend, 2) if spend is not None else None,
+        "budget": round(budget, 2) if budget else None,
         "budget_source": budget_source,
-        "budget_share": spend / float(budget) if budget else None,
+        "budget_share": spend / budget if spend is not None and budget else None,
         "impressions": impressions,
         "clicks": clicks,
-        "cpc": round(spend / clicks, 4) if clicks else None,
+        "cpc": round(spend / clicks, 4) if spend is not None and clicks else None,
         "ctr": clicks / impressions if impressions else None,
-        "currency": currency[0][0] if currency else "CNY",
+        "currency": currency,
+        # never added up across currencies without a rate: the parts, shown apart
+        "spend_by_currency": rounded(spent),
+        "budget_by_currency": rounded(budgets),
+        "cpc_by_currency": _cpc_by_currency(chosen, spent),
+        "rates": rates,  # the store's rates the figures were converted at (money.rate)
         "key_keywords_source": words_source,
         "key_keywords": keywords,
         "fell_out": [k for k in keywords if k["fell_out"]],

@@ -4,10 +4,15 @@ The usual level of a figure is the median of the same weekday over the previous 
 those weeks that have data; with fewer than 4 such weeks there is no usual level (None), as
 a median of two or three days says little.
 
-A traffic report may hold a store total, a breakdown by source and a breakdown by country
-for the same day; adding them all would count the day two or three times. One level is summed
-per date, the first present of: total rows (no source, no country), source rows (no
-country), country rows (no source), rows with both.
+A traffic report comes at one of four grains: the shop total (no source, no country), by
+source, by country, or by source and country; its rows are keyed by date, source and country,
+so reports at different grains never overwrite each other. Adding grains together would
+count a day two or three times, and reports differ in their columns (an export by country
+may carry visitors only), so the shop's figure is read per date and per metric: the total
+rows' if they carry the metric, else the sum over one breakdown that carries it - the
+fullest one (the breakdown carrying the most of the report's metrics that day; the coarser
+one on a tie: source, country, then both). A partial breakdown thus never stands in for a
+full report's figure, nor hides the metrics it lacks.
 
 Inquiries come from the inquiry list when there is a fresh one: valid inquiries only (those
 the platform flagged as spam are left out, so a spam wave neither hides a drop nor fakes a
@@ -39,36 +44,49 @@ from bot.models import facts
 from bot.stores import Store
 
 METRICS = ("impressions", "visitors", "clicks", "inquiries")
+# The report's counts, all of which say how full a breakdown is (rates are not summed).
+SUMMED = (*METRICS, "page_views", "tm_contacts")
 WEEKS = 8
 MIN_WEEKS = 4
 
 traffic = facts["traffic"]
 
 
-def _level(row: Any) -> int:
+def _grain(row: Any) -> int:
+    """0 the shop total, 1 by source, 2 by country, 3 by source and country."""
     return (1 if row.source else 0) + (2 if row.country else 0)
 
 
-def daily_traffic(conn: Connection, store: Store, days: list[date]) -> dict[date, dict[str, int]]:
-    """Per date with data: each metric summed over one level of rows (see the module doc)."""
+def _shop_figures(rows: list[Any]) -> dict[str, int | None]:
+    """One day's shop figures from its rows at any grains (see the module doc); a metric no
+    grain carries is None (unknown, not 0)."""
+    grains: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        grains[_grain(row)].append(row)
+    carried = {g: {m for m in SUMMED if any(getattr(r, m) is not None for r in found)}
+               for g, found in grains.items()}
+    # breakdowns, fullest first (most metrics carried; the coarser on a tie)
+    breakdowns = sorted((g for g in grains if g), key=lambda g: (-len(carried[g]), g))
+    out: dict[str, int | None] = {}
+    for m in METRICS:
+        grain = next((g for g in (0, *breakdowns) if m in carried.get(g, ())), None)
+        out[m] = (None if grain is None
+                  else sum(getattr(r, m) for r in grains[grain] if getattr(r, m) is not None))
+    return out
+
+
+def daily_traffic(conn: Connection, store: Store, days: list[date]
+                  ) -> dict[date, dict[str, int | None]]:
+    """Per date with data: the shop's figure of each metric (see the module doc)."""
     rows = conn.execute(
         select(traffic.c.date, traffic.c.source, traffic.c.country,
-               *(traffic.c[m] for m in METRICS))
+               *(traffic.c[m] for m in SUMMED))
         .where(traffic.c.store_id == store.id, traffic.c.date.in_(days))
     ).all()
     by_day: dict[date, list[Any]] = defaultdict(list)
     for row in rows:
         by_day[row.date].append(row)
-    out: dict[date, dict[str, int]] = {}
-    for day, found in by_day.items():
-        level = min(_level(r) for r in found)
-        chosen = [r for r in found if _level(r) == level]
-        out[day] = {m: sum(getattr(r, m) or 0 for r in chosen) for m in METRICS}
-        # A column the report lacks is unknown, not zero.
-        for m in METRICS:
-            if all(getattr(r, m) is None for r in chosen):
-                out[day][m] = None  # type: ignore[assignment]
-    return out
+    return {day: _shop_figures(found) for day, found in by_day.items()}
 
 
 def _compare(value: float | None, history: list[float | None]) -> dict[str, Any]:

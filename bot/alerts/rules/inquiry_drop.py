@@ -32,7 +32,9 @@ from bot.alerts.detector import SPANS as WINDOW_DAYS
 from bot.alerts.rules import Finding, Rule
 from bot.metrics.freshness import LABELS, newest_days
 from bot.metrics.inquiries import VALID, valid_per_day
-from bot.metrics.p4p import spend_rows
+from bot.metrics.money import convert, rounded
+from bot.metrics.p4p import CURRENCY as P4P_CURRENCY
+from bot.metrics.p4p import spend_amounts, spend_rows
 from bot.metrics.traffic import daily_traffic, inquiries_source
 from bot.models import facts
 from bot.periods import local_midnight, local_today
@@ -169,7 +171,9 @@ def day_is_normal(counts: dict[date, int], day: date, settings: DetectorSettings
 #   countries_gone  {"countries": [several], "share": their percent together}
 #                   (neither when nothing came at all, or the inquiry list does not cover
 #                   the window: "none from US" would say nothing, or be wrong)
-#   p4p_paused      {"spent", "usual"} (CNY a day)
+#   p4p_paused      {"spent", "usual", "currency", "rates"} (a day; "rates": the store's rates
+#                   they were converted at, bot/metrics/money.py), or, in several currencies
+#                   without a rate, {"spent_by_currency", "usual_by_currency"}
 #   from_traffic_report  {}: the series judged is the traffic report's (inquiry_source), the
 #                   platform's count with spam in it; last, as it says where the count came
 #                   from rather than where to look
@@ -240,25 +244,41 @@ def _country_hint(conn: Connection, store: Store, verdict: Verdict, covered: dat
 def _p4p_hint(conn: Connection, store: Store, day: date) -> dict[str, Any] | None:
     """P4P spend of `day` against the usual daily spend of the 14 days before, each day's
     spend summed over one report level per plan (bot/p4p.spend_rows), as the checklist does:
-    plan-, product- and keyword-level rows of one day repeat the same money."""
+    plan-, product- and keyword-level rows of one day repeat the same money. Amounts in
+    several currencies are compared converted at the store's rates (named in the hint), or,
+    without one, each in its own currency (bot/metrics/money.py): never added up."""
     newest = conn.scalar(select(func.max(p4p.c.date)).where(p4p.c.store_id == store.id))
     if newest is None or newest < day:
         return None  # no P4P report for that day: nothing to say
     rows = conn.execute(select(p4p).where(
         p4p.c.store_id == store.id, p4p.c.date >= day - timedelta(days=14),
         p4p.c.date <= day)).all()
-    per_day: dict[date, float] = {}
+    per_day: dict[date, list[Any]] = {}
     for row in spend_rows(rows):
-        per_day[row.date] = per_day.get(row.date, 0.0) + float(row.spend or 0)
-    usual_days = [v for d, v in per_day.items() if d < day]
+        per_day.setdefault(row.date, []).append(row)
+    usual_days = [d for d in per_day if d < day]
     if len(usual_days) < 3:
         return None
-    usual = sum(usual_days) / len(usual_days)
-    spent = per_day.get(day, 0.0)
-    if usual > 0 and spent <= HINT_P4P_PAUSED * usual:
-        return {"kind": "p4p_paused", "spent": round(spent, 2), "usual": round(usual, 2)}
+    usual = {c: v / len(usual_days) for c, v in
+             spend_amounts(r for d in usual_days for r in per_day[d]).items()}
+    spent = spend_amounts(per_day.get(day, []))
+    currencies = {*usual, *spent}
+    target = next(iter(currencies)) if len(currencies) == 1 else P4P_CURRENCY
+    usual_total, usual_rates = convert(store, usual, target)
+    spent_total, spent_rates = convert(store, spent, target)
+    if usual_total is not None and spent_total is not None:
+        if usual_total > 0 and spent_total <= HINT_P4P_PAUSED * usual_total:
+            return {"kind": "p4p_paused", "spent": round(spent_total, 2),
+                    "usual": round(usual_total, 2), "currency": target,
+                    "rates": usual_rates + [r for r in spent_rates if r not in usual_rates]}
+        return None
+    # no rate between them: each currency against its own usual level
+    if any(usual.values()) and all(spent.get(c, 0.0) <= HINT_P4P_PAUSED * usual.get(c, 0.0)
+                                   for c in currencies):
+        return {"kind": "p4p_paused", "spent": None, "usual": None,
+                "spent_by_currency": rounded({c: spent.get(c, 0.0) for c in currencies}),
+                "usual_by_currency": rounded({c: usual.get(c, 0.0) for c in currencies})}
     return None
-
 
 
 def _back(counts: dict[date, int], verdict: Verdict, weeks: int) -> dict[str, Any]:

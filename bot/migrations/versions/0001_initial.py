@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 20:38:15.891121
+Create Date: 2026-12-04 20:45:19.418537
 """
 
 from collections.abc import Sequence
@@ -342,6 +342,7 @@ def upgrade() -> None:
         sa.Column("country", sa.Text(), nullable=True),
         sa.Column("email", sa.Text(), nullable=True),
         sa.Column("amount", sa.Numeric(precision=18, scale=4, asdecimal=False), nullable=True),
+        sa.Column("amount_currency", sa.Text(), nullable=True),
         sa.Column("currency", sa.Text(), nullable=True),
         sa.Column("status", sa.Text(), nullable=True),
         sa.Column("ordered_at", sa.DateTime(), nullable=True),
@@ -374,17 +375,21 @@ def upgrade() -> None:
         sa.Column("clicks", sa.BigInteger(), nullable=True),
         sa.Column("ctr", sa.Float(), nullable=True),
         sa.Column("spend", sa.Numeric(precision=18, scale=4, asdecimal=False), nullable=True),
+        sa.Column("spend_currency", sa.Text(), nullable=True),
         sa.Column("cpc", sa.Numeric(precision=18, scale=4, asdecimal=False), nullable=True),
+        sa.Column("cpc_currency", sa.Text(), nullable=True),
         sa.Column("inquiries", sa.BigInteger(), nullable=True),
         sa.Column("tm_contacts", sa.BigInteger(), nullable=True),
         sa.Column("orders", sa.BigInteger(), nullable=True),
         sa.Column("opportunities", sa.BigInteger(), nullable=True),
         sa.Column("bid", sa.Numeric(precision=18, scale=4, asdecimal=False), nullable=True),
+        sa.Column("bid_currency", sa.Text(), nullable=True),
         sa.Column("position", sa.BigInteger(), nullable=True),
         sa.Column("quality_stars", sa.BigInteger(), nullable=True),
         sa.Column(
             "daily_budget", sa.Numeric(precision=18, scale=4, asdecimal=False), nullable=True
         ),
+        sa.Column("daily_budget_currency", sa.Text(), nullable=True),
         sa.Column("currency", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["drop_id"], ["drops.id"], name=op.f("fk_p4p_drop_id_drops")),
