@@ -9,12 +9,26 @@ DEFAULT_DATABASE_URL = "sqlite:///opsbot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
-class MissingSetting(RuntimeError):
+class SettingError(RuntimeError):
+    """An environment setting stops start-up; the message names it and says why."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class MissingSetting(SettingError):
     """A setting the chosen mode needs is not in the environment."""
 
     def __init__(self, name: str, why: str) -> None:
-        super().__init__(f"{name} is not set: {why}")
-        self.name = name
+        super().__init__(name, f"{name} is not set: {why}")
+
+
+class BadSetting(SettingError):
+    """A setting whose value cannot be used."""
+
+    def __init__(self, name: str, value: str, why: str) -> None:
+        super().__init__(name, f"{name}={value}: {why}")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ PostgreSQL is reached through psycopg 3.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +17,55 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK = 4_815_162_342  # PostgreSQL advisory lock id: one migrator at a time
+BACKENDS = ("sqlite", "postgresql")
+CONNECT_TIMEOUT = 10  # seconds: an unreachable PostgreSQL host fails start-up within this
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+
+# What a user is told when the database cannot be used (DatabaseError.cause).
+USE = "use sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DATABASE"
+NOT_A_URL = f"not a database URL: {USE}"
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be opened or reached. `url` is the URL without its password (None
+    when it could not be read as a URL), `cause` a few words on why; the caller names the
+    setting the URL came from."""
+
+    def __init__(self, url: str | None, cause: str) -> None:
+        super().__init__(f"{url}: {cause}" if url else cause)
+        self.url = url
+        self.cause = cause
+
+
+def _quiet_alembic_context(record: logging.LogRecord) -> bool:
+    """Alembic says "Context impl SQLiteImpl." and "Will assume transactional DDL." at INFO
+    on every start-up: noise in the worker's log. Its other lines (an upgrade run, warnings)
+    still show."""
+    return record.levelno >= logging.WARNING or not record.getMessage().startswith(
+        ("Context impl", "Will assume"))
+
+
+logging.getLogger("alembic.runtime.migration").addFilter(_quiet_alembic_context)
+
+
+def shown_url(url: str) -> str | None:
+    """The URL as it may be shown (password hidden), or None when it is not a URL."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return None
+
+
+def problem(exc: BaseException) -> str:
+    """A database error's cause in one line: the driver's own first line."""
+    orig = getattr(exc, "orig", None) or exc
+    line = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return f"cannot use the database: {line}"
 
 
 def normalize_url(url: str) -> str:
@@ -29,6 +74,23 @@ def normalize_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def _check_url(url: str, shown: str | None) -> None:
+    """DatabaseError for a URL opsbot cannot use, before any connection is tried."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        raise DatabaseError(shown, f"unknown database driver {backend!r}: {USE}")
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:" \
+            and not parsed.database.startswith("file:"):
+        try:
+            folder = Path(parsed.database).absolute().parent
+        except OSError:  # no current folder (deleted): SQLite's own error will say
+            return
+        if not folder.is_dir():
+            raise DatabaseError(shown, f"the folder {folder} does not exist: create it, or "
+                                       "give a path in an existing folder")
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -49,12 +111,26 @@ def _sqlite_setup(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    url = normalize_url(url)
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-        _sqlite_setup(engine)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    """An engine for a URL; DatabaseError when the URL cannot be used (nothing is opened
+    yet: connection problems show on first use)."""
+    shown = shown_url(url)  # as the user wrote it
+    try:
+        url = normalize_url(url)
+    except ArgumentError:
+        raise DatabaseError(None, NOT_A_URL) from None
+    _check_url(url, shown)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            _sqlite_setup(engine)
+        else:
+            wait = {} if "connect_timeout" in make_url(url).query else {
+                "connect_timeout": CONNECT_TIMEOUT}
+            engine = create_engine(url, pool_pre_ping=True, connect_args=wait)
+    except (NoSuchModuleError, ImportError):
+        driver = make_url(url).drivername
+        raise DatabaseError(shown, f"the database driver {driver!r} is not installed: "
+                                   f"{USE}") from None
     return engine
 
 
@@ -75,14 +151,22 @@ def migrate(engine: Engine) -> None:
 
 
 def get_engine(url: str) -> Engine:
-    """The process-wide engine for a URL, migrated on first use."""
-    url = normalize_url(url)
+    """The process-wide engine for a URL, migrated on first use; DatabaseError (one line)
+    when the database cannot be opened, reached or migrated."""
+    try:
+        key = normalize_url(url)
+    except ArgumentError:
+        raise DatabaseError(None, NOT_A_URL) from None
     with _engines_lock:
-        engine = _engines.get(url)
+        engine = _engines.get(key)
         if engine is None:
             engine = make_engine(url)
-            migrate(engine)
-            _engines[url] = engine
+            try:
+                migrate(engine)
+            except DBAPIError as exc:
+                engine.dispose()
+                raise DatabaseError(shown_url(url), problem(exc)) from None
+            _engines[key] = engine
         return engine
 
 

@@ -35,6 +35,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "posts_per_day": 3,
     "posts_max_per_day": 12,
     "unreplied_hours": 24,
+    "unreplied_max_days": 30,  # older unreplied inquiries are counted, not listed
     "duplicate_days": 3,
     "ship_soon_days": 3,
     "zombie_days": 2,
@@ -203,6 +204,7 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "posts_per_day": (_count, _COUNT),
     "posts_max_per_day": (_count, _COUNT),
     "unreplied_hours": (_count, _COUNT),
+    "unreplied_max_days": (_count, _COUNT),
     "duplicate_days": (_count, _COUNT),
     "ship_soon_days": (_count, _COUNT),
     "zombie_days": (_count, _COUNT),
@@ -216,15 +218,19 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
 }
 # Settings that must not exceed another one (checked on the merged settings of a store).
 SETTING_LIMITS: tuple[tuple[str, str], ...] = (("posts_per_day", "posts_max_per_day"),)
-# Settings that must stay below another one, and why (bot/metrics/customers.py: a customer is
-# hesitant after hesitant_days without contact and lost after lost_days; zombie_days counts from an
-# unanswered inquiry, which after lost_days is lost).
-SETTING_BELOW: tuple[tuple[str, str, str], ...] = (
-    ("hesitant_days", "lost_days",
+# Settings that must stay below another one (times a factor: hours below days), and why
+# (bot/metrics/customers.py: a customer is hesitant after hesitant_days without contact and lost
+# after lost_days; zombie_days counts from an unanswered inquiry, which after lost_days is lost;
+# bot/metrics/inquiry_checks.py lists unreplied inquiries between the two unreplied settings).
+SETTING_BELOW: tuple[tuple[str, str, int, str], ...] = (
+    ("hesitant_days", "lost_days", 1,
      "a customer is hesitant between hesitant_days and lost_days without contact, so nobody "
      "could ever be hesitant"),
-    ("zombie_days", "lost_days",
+    ("zombie_days", "lost_days", 1,
      "a zombie must turn up before the customer counts as lost"),
+    ("unreplied_hours", "unreplied_max_days", 24,
+     "the checklist lists unreplied inquiries older than unreplied_hours and younger than "
+     "unreplied_max_days, so it would list none"),
 )
 
 
@@ -252,11 +258,12 @@ def check_settings(current: Mapping[str, Any], changes: Mapping[str, Any]) -> di
         b = merged.get(high, DEFAULT_SETTINGS[high])
         if (low in changes or high in changes) and a > b:
             raise StoreError(f"{low} ({a}) cannot be more than {high} ({b})")
-    for low, high, why in SETTING_BELOW:
+    for low, high, factor, why in SETTING_BELOW:
         a = merged.get(low, DEFAULT_SETTINGS[low])
         b = merged.get(high, DEFAULT_SETTINGS[high])
-        if (low in changes or high in changes) and a >= b:
-            raise StoreError(f"{low} ({a}) must be less than {high} ({b}): {why}")
+        if (low in changes or high in changes) and a >= b * factor:
+            limit = f"{high} ({b})" if factor == 1 else f"{high} ({b}) × {factor}"
+            raise StoreError(f"{low} ({a}) must be less than {limit}: {why}")
     return merged
 
 
@@ -432,13 +439,23 @@ def check_channel_id(channel_id: str) -> str:
     return channel_id
 
 
+class ChannelTaken(StoreError):
+    """The channel answers for another store, and moving it was not asked for."""
+
+    def __init__(self, channel_id: str, current: str) -> None:
+        super().__init__(f"channel {channel_id} answers for store {current}")
+        self.channel_id = channel_id
+        self.current = current
+
+
 def bind_channel(
     engine: Engine, store: Store, channel_id: str, *, team_id: str | None = None,
-    user_id: str | None = None,
-) -> None:
-    """Bind a channel to a store; a channel answers for one store, so rebinding moves it.
-    Bound from a workspace (`team_id`), a store no workspace has claimed becomes that
-    workspace's; StoreError if it is another workspace's."""
+    user_id: str | None = None, move: bool = True,
+) -> str | None:
+    """Bind a channel to a store; a channel answers for one store, so rebinding moves it
+    (with move=False, ChannelTaken instead). Returns the store it answered for before, if
+    another one. Bound from a workspace (`team_id`), a store no workspace has claimed becomes
+    that workspace's; StoreError if it is another workspace's."""
     channel_id = check_channel_id(channel_id)
     if not store.belongs_to(team_id):
         raise StoreError(f"the store name {store.name!r} is taken: choose another name")
@@ -447,8 +464,13 @@ def bind_channel(
             conn.execute(update(stores).where(stores.c.id == store.id, stores.c.team_id.is_(None))
                          .values(team_id=team_id))
         bound = conn.execute(
-            select(channels.c.channel_id).where(channels.c.channel_id == channel_id)
+            select(channels.c.store_id, stores.c.name)
+            .join(stores, stores.c.id == channels.c.store_id)
+            .where(channels.c.channel_id == channel_id)
         ).first()
+        previous = bound.name if bound and bound.store_id != store.id else None
+        if previous and not move:
+            raise ChannelTaken(channel_id, previous)
         values = {"store_id": store.id, "team_id": team_id, "bound_by": user_id,
                   "bound_at": utcnow()}
         if bound:
@@ -456,6 +478,7 @@ def bind_channel(
                          .values(**values))
         else:
             conn.execute(insert(channels).values(channel_id=channel_id, **values))
+    return previous
 
 
 def store_for_channel(engine: Engine, channel_id: str, team_id: str | None = None

@@ -12,7 +12,7 @@ import argparse
 
 from bot.config import Settings
 from bot.storage import get_engine
-from bot.stores import resolve_store, store_for_channel
+from bot.stores import check_channel_id, resolve_store, store_for_channel
 from cli.errors import UserError
 from cli.main import add_json, emit
 from cli.moments import now_for, now_help
@@ -47,16 +47,17 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     command, text = split_command(" ".join(args.words))
     if not command:
         raise UserError('name a command, e.g. opsbot ask "/inquiries yesterday"')
+    channel = check_channel_id(args.channel) if args.channel else None  # as store bind does
     engine = get_engine(settings.database_url)
     store = None
     if args.store:
         store = resolve_store(engine, args.store)
-    elif not args.channel and needs_store(command, text):
+    elif not channel and needs_store(command, text):
         store = resolve_store(engine, None)  # the only store, else `default`
     now = None
     if args.now:
-        known = store or (store_for_channel(engine, args.channel) if args.channel else None)
+        known = store or (store_for_channel(engine, channel) if channel else None)
         now = now_for(args.now, [known] if known else [])
-    result = run_command(engine, command, text, channel_id=args.channel, store=store, now=now)
+    result = run_command(engine, command, text, channel_id=channel, store=store, now=now)
     emit(args, result.to_json(), lambda: message_text(result.message))
     return 0 if result.ok else 1

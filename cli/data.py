@@ -15,6 +15,7 @@ from bot.models import drops, quarantine, stores
 from bot.storage import get_engine, read
 from bot.stores import (
     DEFAULT_SETTINGS,
+    ChannelTaken,
     add_store,
     bind_channel,
     channels_of,
@@ -64,6 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--channel", required=True, metavar="CHANNEL_ID",
                    help="the channel's ID, like C0123456789 (not its #name): in Slack, click "
                         "the channel's name and copy the Channel ID at the bottom")
+    p.add_argument("--move", action="store_true",
+                   help="move the channel from the store it answers for now")
     add_json(p)
     p.set_defaults(handler=cmd_store_bind)
 
@@ -178,9 +181,13 @@ def cmd_store_bind(args: argparse.Namespace, settings: Settings) -> int:
     engine = get_engine(settings.database_url)
     store = resolve_store(engine, args.name)
     channel = check_channel_id(args.channel)  # as pasted: surrounding spaces are dropped
-    bind_channel(engine, store, channel)
-    emit(args, {"store": _store_json(engine, store)},
-         f"channel {channel} now answers for store {store.name}")
+    try:
+        previous = bind_channel(engine, store, channel, move=args.move)
+    except ChannelTaken as exc:  # a channel answers for one store: never moved silently
+        raise UserError(f"{exc}: add --move to move it to store {store.name}") from None
+    moved = f" (moved from store {previous})" if previous else ""
+    emit(args, {"store": _store_json(engine, store), "moved_from": previous},
+         f"channel {channel} now answers for store {store.name}{moved}")
     return 0
 
 

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.config import MissingSetting, Settings
+from bot.config import SettingError, Settings
+from bot.storage import DatabaseError, problem, shown_url
 from cli.errors import UserError
 
 __all__ = ["UserError", "add_json", "build_parser", "emit", "main", "settings_for"]
@@ -54,21 +55,45 @@ def settings_for(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def database_line(args: argparse.Namespace, exc: DatabaseError) -> str:
+    """A database problem in one line naming where the URL came from: `--database`,
+    OPSBOT_DATABASE_URL, or the default when that is not set."""
+    if getattr(args, "database", None):
+        where = "--database " if exc.url else "--database"
+    elif os.environ.get("OPSBOT_DATABASE_URL"):
+        where = "OPSBOT_DATABASE_URL=" if exc.url else "OPSBOT_DATABASE_URL"
+    else:
+        where = "OPSBOT_DATABASE_URL is not set, and the default "
+    return f"{where}{exc.url or ''}: {exc.cause}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     from bot.stores import StoreError
 
-    try:
-        return int(args.handler(args, settings_for(args)) or 0)
-    except (UserError, StoreError, MissingSetting) as exc:
+    def fail(message: str) -> int:
         if getattr(args, "json", False):
-            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
-        print(f"opsbot: {exc}", file=sys.stderr)
+            print(json.dumps({"error": message}, ensure_ascii=False))
+        print(f"opsbot: {message}", file=sys.stderr)
         return 2
+
+    settings: Settings | None = None
+    try:
+        settings = settings_for(args)
+        return int(args.handler(args, settings) or 0)
+    except (UserError, StoreError, SettingError) as exc:
+        return fail(str(exc))
+    except DatabaseError as exc:
+        return fail(database_line(args, exc))
+    except (OperationalError, InterfaceError) as exc:  # the database went away mid-command
+        url = shown_url(settings.database_url) if settings else None
+        return fail(database_line(args, DatabaseError(url, problem(exc))))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `opsbot kinds | head`: the reader left, nothing is wrong

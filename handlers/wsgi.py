@@ -110,16 +110,20 @@ _lock = threading.Lock()
 
 
 def _from_environment() -> WSGIApp:
-    from bot.config import MissingSetting, Settings
-    from bot.storage import get_engine
+    from bot.config import SettingError, Settings
+    from bot.storage import DatabaseError, get_engine
     from handlers.app import create_app
 
     try:
         settings = Settings.from_env()
         engine = get_engine(settings.database_url)
         return make_wsgi_app(create_app(settings, engine), engine)
-    except MissingSetting as exc:
+    except SettingError as exc:
         print(f"opsbot: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except DatabaseError as exc:
+        url = f"={exc.url}" if exc.url else ""
+        print(f"opsbot: OPSBOT_DATABASE_URL{url}: {exc.cause}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -21,10 +21,12 @@ checks a stop flag between messages), the lock is released, exit code 0.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,9 +34,10 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot.config import Settings
-from bot.storage import get_engine
+from bot.config import BadSetting, Settings
+from bot.storage import get_engine, problem, shown_url
 from bot.stores import utcnow
 from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.dropfolder import DropFolder
@@ -100,10 +103,24 @@ class LeaderLock:
             self._fd = None
 
 
+def _database_guard(job: Callable[[], None], url: str) -> Callable[[], None]:
+    """The job, with a database that went away (a restart, a network cut) logged in one
+    line instead of a traceback on every run; the next run tries again."""
+    @functools.wraps(job)
+    def run() -> None:
+        try:
+            job()
+        except (OperationalError, InterfaceError) as exc:
+            log.error("%s: OPSBOT_DATABASE_URL=%s: %s (trying again at the next run)",
+                      job.__name__, shown_url(url), problem(exc))
+    return run
+
+
 def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
                     ) -> tuple[BlockingScheduler, dict[str, Any]]:
     """The scheduler with its jobs, and a description of them for the start-up line."""
     scheduler = BlockingScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
+    guard = functools.partial(_database_guard, url=settings.database_url)
     client = outbox_client(settings)
     pacer = Pacer()
     jobs: dict[str, Any] = {}
@@ -122,7 +139,7 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
             log.error("tick: %s", error)
 
     now = datetime.now(UTC)
-    scheduler.add_job(tick, "interval", minutes=1, id="tick", next_run_time=now)
+    scheduler.add_job(guard(tick), "interval", minutes=1, id="tick", next_run_time=now)
     jobs["tick"] = "every 60 s"
     if client is not None:
         def send() -> None:
@@ -131,7 +148,7 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
                 log.info("sent %d (recovered %d), %d to retry, %d failed", result.delivered,
                          result.recovered, result.retrying, result.failed)
 
-        scheduler.add_job(send, "interval", seconds=5, id="send", next_run_time=now)
+        scheduler.add_job(guard(send), "interval", seconds=5, id="send", next_run_time=now)
         jobs["send"] = "every 5 s"
     else:
         jobs["send"] = "off (no SLACK_BOT_TOKEN: messages stay queued)"
@@ -152,7 +169,7 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
             waiting.clear()
             waiting.update(still)
 
-        scheduler.add_job(drops, "interval", seconds=10, id="drops", next_run_time=now)
+        scheduler.add_job(guard(drops), "interval", seconds=10, id="drops", next_run_time=now)
         jobs["drops"] = f"every 10 s in {settings.drop_dir}"
     else:
         jobs["drops"] = "off (no OPSBOT_DROP_DIR)"
@@ -167,8 +184,14 @@ def quiet_apscheduler() -> None:
 
 
 def run_worker(settings: Settings, *, announce: Any = None) -> int:
-    """Run until SIGTERM/SIGINT; a second worker on the same database stands by."""
+    """Run until SIGTERM/SIGINT; a second worker on the same database stands by.
+    BadSetting for a drop folder that is not there (a typo would otherwise watch nothing,
+    silently), DatabaseError for a database it cannot use: both before anything runs."""
     announce = announce or (lambda line: print(line, flush=True))
+    if settings.drop_dir and not Path(settings.drop_dir).is_dir():
+        why = "not a folder" if Path(settings.drop_dir).exists() else "no such folder"
+        raise BadSetting("OPSBOT_DROP_DIR", settings.drop_dir,
+                         f"{why}: create it, or unset OPSBOT_DROP_DIR to watch no folder")
     quiet_apscheduler()
     engine = get_engine(settings.database_url)
     lock = LeaderLock(engine)

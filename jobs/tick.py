@@ -34,6 +34,7 @@ from weakref import WeakKeyDictionary
 
 from slack_sdk import WebClient
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import outbox, receipts
 from bot.alerts import incidents as alerts
@@ -144,9 +145,12 @@ def prune_receipts(engine: Engine, now: datetime) -> int | None:
 def _step(report: dict[str, Any], step: str, store: Store | None, run: Callable[..., Any],
           *args: Any) -> Any:
     """run(*args); a failure is logged and reported in `errors` (None is returned), and the
-    tick goes on: one broken store or folder must not stop the others' work."""
+    tick goes on: one broken store or folder must not stop the others' work. A lost
+    database stops the tick: nothing else could run (the caller says so in one line)."""
     try:
         return run(*args)
+    except (OperationalError, InterfaceError):
+        raise
     except Exception as exc:
         log.exception("%s failed%s", step, f" for store {store.name}" if store else "")
         report["errors"].append({**({"store": store.name} if store else {}), "step": step,

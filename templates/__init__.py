@@ -144,6 +144,34 @@ def _signed_percent(value: float | None) -> str:
     return f"{half_up(value, 0, scale=2):+.0f}%"
 
 
+def _significant(value: float, digits: int = 2) -> Decimal:
+    """`value` (>= 1) rounded half up to `digits` significant figures: 1818.2 -> 1800."""
+    exact = Decimal(repr(float(value)))
+    return exact.quantize(Decimal(1).scaleb(max(exact.adjusted() + 1 - digits, 0)),
+                          rounding=ROUND_HALF_UP)
+
+
+YEAR_DAYS = 365.25
+ONCE_IN_YEARS = 10  # from 10 years on, "once in N years" reads better than days
+NEVER_YEARS = 1_000_000  # rarer than this is "practically never"
+
+
+def _once_in(p: float | None) -> dict[str, Any]:
+    """How rarely a daily probability `p` comes up by chance, for a template to word:
+    {"unit": "days"|"years", "n": 1800, "shown": "1,800"} (1/p days to two significant
+    figures; in years from 10 years on), {"unit": "never"} for 0 or beyond a million years,
+    {"unit": None} when unknown. A detector's window ends on every day, so a window's
+    probability is also its rate per day."""
+    if p is None or not _finite(p) or p < 0:
+        return {"unit": None}
+    days = 1 / p if p > 0 else math.inf
+    if days >= NEVER_YEARS * YEAR_DAYS:
+        return {"unit": "never"}
+    unit, n = ("years", days / YEAR_DAYS) if days >= ONCE_IN_YEARS * YEAR_DAYS else ("days", days)
+    rounded = _significant(max(n, 1))
+    return {"unit": unit, "n": int(rounded), "shown": f"{rounded:,.0f}"}
+
+
 def _plain(value: Any) -> Markup:
     """For plain_text objects (headers, buttons), which may show entities literally: angle
     brackets become look-alikes that no client can read as a mention."""
@@ -164,7 +192,7 @@ def _environment(lang: str) -> Environment:
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(plain=_plain, plural=_plural, number=_number, percent=_percent,
-                       signed_percent=_signed_percent)
+                       signed_percent=_signed_percent, once_in=_once_in)
     return env
 
 

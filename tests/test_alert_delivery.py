@@ -210,9 +210,12 @@ def test_tick_text_on_recovery_shows_the_recovery_days_figures(engine: Engine,
 
 
 @pytest.mark.parametrize(("method", "en", "zh"), [
-    ("daily", "chance of a day this low by luck", "单日偶然这么低的概率"),
-    ("3day_sum", "chance of a 3-day stretch this low by luck", "连续 3 天偶然这么低的概率"),
-    ("weekly_sum", "chance of a week this low by luck", "整周偶然这么低的概率"),
+    ("daily", "a day this low comes by chance about once in 1,000 days",
+     "单日这么低，纯属偶然的话约 1,000 天出现一次"),
+    ("3day_sum", "a 3-day stretch this low comes by chance about once in 1,000 days",
+     "连续 3 天这么低，纯属偶然的话约 1,000 天出现一次"),
+    ("weekly_sum", "a week this low comes by chance about once in 1,000 days",
+     "整周这么低，纯属偶然的话约 1,000 天出现一次"),
 ])
 def test_the_chance_is_worded_for_the_window(engine: Engine, store: Store, method: str,
                                              en: str, zh: str) -> None:
@@ -224,6 +227,27 @@ def test_the_chance_is_worded_for_the_window(engine: Engine, store: Store, metho
         "text"]
     assert en in facts_en and zh in facts_zh
     assert "previous 8 weeks" in facts_en and "基线：前 8 周" in facts_zh
+    assert "0.001" not in facts_en + facts_zh and "chance of" not in facts_en
+
+
+@pytest.mark.parametrize(("p", "en", "zh"), [
+    (0.00055, "about once in 1,800 days", "约 1,800 天出现一次"),
+    (0.0099, "about once in 100 days", "约 100 天出现一次"),
+    (0.00002, "about once in 140 years", "约 140 年出现一次"),
+    (1e-12, "less than once in a million years", "百万年也不到一次"),
+])
+def test_a_probability_reads_as_how_rarely_it_happens(engine: Engine, store: Store, p: float,
+                                                      en: str, zh: str) -> None:
+    """A p-value means nothing to an operator; "about once in 1,800 days" does."""
+    insert_alert(engine, store, "daily", 2, 20.5)
+    with read(engine) as conn:
+        (context,) = alerts.unresolved(conn, store, NOW)
+    context = {**context, "p_value": p}
+    facts_en = render("alert.json.j2", alert=context)["blocks"][2]["elements"][0]["text"]
+    facts_zh = render("alert.json.j2", alert=context, lang="zh")["blocks"][2]["elements"][0][
+        "text"]
+    assert f"a day this low comes by chance {en} · baseline" in facts_en
+    assert f"单日这么低，纯属偶然的话{zh} · 基线" in facts_zh
 
 
 def test_the_baseline_names_the_weeks_actually_used(engine: Engine, store: Store) -> None:

@@ -75,13 +75,14 @@ def test_inquiries_item(engine: Engine, store: Store) -> None:
     assert f["new"] == 4  # I3 I4 I6 I7: yesterday's valid inquiries; I5 is spam
     assert (f["since_checklist"], f["new_from"], f["new_to"]) == (False, "2026-11-12",
                                                                   "2026-11-12")
-    # unreplied > 24 h, spam left out, oldest first: I8 (4d 1h), I1 (2d 23h), I3 (1d 0h)
-    assert f["unreplied_count"] == 3
+    # unreplied > 24 h, spam left out, newest first: I3 (1d 0h), I1 (2d 23h), I8 (4d 1h)
+    assert f["unreplied_count"] == 3 and f["unreplied_older_count"] == 0
     assert [(q["inquiry_id"], q["owner"]) for q in f["unreplied"]] == [
-        ("I8", "Li"), ("I1", "Li"), ("I3", "Wang")]
+        ("I3", "Wang"), ("I1", "Li"), ("I8", "Li")]
     text = render("checklist_daily.json.j2", checklist=data)["blocks"][3]["text"]["text"]
-    assert ("◦ Ann (US) · Li · waiting 4d 1h\n      ◦ Ann (US) · Li · waiting 2d 23h\n"
-            "      ◦ Cara (DE) · Wang · waiting 1d 0h") in text
+    assert ("◦ Cara (DE) · Wang · waiting 1d 0h\n      ◦ Ann (US) · Li · waiting 2d 23h\n"
+            "      ◦ Ann (US) · Li · waiting 4d 1h") in text
+    assert "not listed" not in text
     assert f["unreplied_by_owner"] == [{"owner": "Li", "count": 2}, {"owner": "Wang", "count": 1}]
     assert f["spam_count"] == 1 and f["spam"][0]["inquiry_id"] == "I5"
     # I4 repeats I1 (same e-mail, any case; I8 is over 3 days before I4); I6 repeats I3 (same
@@ -89,6 +90,39 @@ def test_inquiries_item(engine: Engine, store: Store) -> None:
     assert [(d["inquiry_id"], d["duplicate_of"]) for d in f["duplicates"]] == [
         ("I4", "I1"), ("I6", "I3")]
     assert f["duplicate_count"] == 2
+
+
+def test_unreplied_lists_the_newest_worth_a_reply_and_counts_the_older(
+        engine: Engine, store: Store) -> None:
+    """Only inquiries between unreplied_hours and unreplied_max_days old are listed, newest
+    first; the older ones are counted in one line, so a months-old backlog does not fill the
+    list with buyers long gone."""
+    ages = {"fresh": timedelta(hours=23), "d2": timedelta(days=2), "d10": timedelta(days=10),
+            "d29": timedelta(days=29, hours=23), "d31": timedelta(days=31),
+            "d200": timedelta(days=200)}
+    with write(engine) as conn:
+        put(conn, store, "inquiries", [
+            _inquiry(iid, NOW - age, buyer=f"Buyer {iid}", owner="Li")
+            for iid, age in ages.items()])
+    f = item(build(engine, store), "inquiries")["facts"]
+    assert [q["inquiry_id"] for q in f["unreplied"]] == ["d2", "d10", "d29"]
+    assert (f["unreplied_count"], f["unreplied_older_count"], f["unreplied_max_days"]) == (3, 2, 30)
+    assert f["unreplied_by_owner"] == [{"owner": "Li", "count": 3}]
+    text = render("checklist_daily.json.j2", checklist=build(engine, store))
+    section = text["blocks"][3]["text"]["text"]
+    assert "*3* unreplied for more than 24 h (Li 3)" in section
+    assert section.index("Buyer d2") < section.index("Buyer d10") < section.index("Buyer d29")
+    assert "Buyer d31" not in section and "Buyer d200" not in section
+    assert "2 more unreplied for over 30 days, not listed" in section
+
+    configure_store(engine, store, settings={"unreplied_max_days": 7})
+    store = configure_store(engine, store, language="zh")
+    data = build(engine, store)
+    f = item(data, "inquiries")["facts"]
+    assert [q["inquiry_id"] for q in f["unreplied"]] == ["d2"]
+    assert (f["unreplied_count"], f["unreplied_older_count"]) == (1, 4)
+    section = render("checklist_daily.json.j2", checklist=data, lang="zh")["blocks"][3]
+    assert "另有 4 条超过 7 天未回复，未列出" in section["text"]["text"]
 
 
 def test_new_inquiries_count_since_the_previous_checklist(engine: Engine, store: Store) -> None:
@@ -251,6 +285,38 @@ def test_p4p_item(engine: Engine, store: Store) -> None:
     assert [k["keyword"] for k in f["key_keywords"]] == ["led bulb", "led strip", "solar light"]
     assert [(k["keyword"], k["previous"], k["position"]) for k in f["fell_out"]] == [
         ("led bulb", 2, 7), ("solar light", 4, -1)]
+    assert f["positions_in_report"] is True
+
+
+def test_positions_out_of_1_to_5_are_worded_without_arrows(engine: Engine, store: Store
+                                                           ) -> None:
+    with write(engine) as conn:
+        put(conn, store, "p4p", P4P_ROWS)
+    text = render("checklist_daily.json.j2", checklist=build(engine, store))["blocks"][7]
+    text = text["text"]["text"]
+    assert "*2* key keywords out of positions 1–5:" in text
+    assert "◦ led bulb: was 2, now 7\n      ◦ solar light: was 4, now below 5" in text
+    assert "→" not in text and "others" not in text
+
+
+def test_a_report_without_positions_says_so(engine: Engine, store: Store) -> None:
+    """A P4P file without a position column says nothing about positions: not "in positions
+    1-5", and no keyword "fell out" because its position is missing."""
+    no_position = [{k: v for k, v in row.items() if k != "position"} for row in P4P_ROWS
+                   if row["date"] == date(2026, 11, 12)]
+    with write(engine) as conn:
+        put(conn, store, "p4p", [r for r in P4P_ROWS if r["date"] != date(2026, 11, 12)])
+        put(conn, store, "p4p", no_position)
+    data = build(engine, store)
+    f = item(data, "p4p")["facts"]
+    assert f["positions_in_report"] is False and f["fell_out"] == []
+    assert [k["keyword"] for k in f["key_keywords"]] == ["led bulb", "led strip", "solar light"]
+    text = render("checklist_daily.json.j2", checklist=data)["blocks"][7]["text"]["text"]
+    assert "Key keyword positions: not in the P4P report (3 watched)" in text
+    assert "in positions 1–5" not in text and "out of positions" not in text
+    zh = configure_store(engine, store, language="zh")
+    text = render("checklist_daily.json.j2", checklist=build(engine, zh), lang="zh")
+    assert "重点关键词排名：直通车报表中没有排名（关注 3 个）" in text["blocks"][7]["text"]["text"]
 
 
 def test_a_key_keyword_out_for_days_stays_listed(engine: Engine, store: Store) -> None:
@@ -395,6 +461,29 @@ def test_transactions_item(engine: Engine, store: Store) -> None:
     assert it["facts"]["stalled_counts"] == {"zombie": 0, "hesitant": 0, "lost": 0}
     text = render("checklist_daily.json.j2", checklist=build(engine, store))["blocks"][-1]
     assert "3 days overdue" in text["text"]["text"] and "in 3 days" in text["text"]["text"]
+
+
+def test_a_buyer_on_the_unreplied_line_is_not_listed_again_as_a_zombie(
+        engine: Engine, store: Store) -> None:
+    """Gus and Jo wait for a reply (3 and 5 days): they are on the inquiry item's unreplied
+    line, so the transactions item does not list them as zombies too; Hal's inquiry is older
+    than unreplied_max_days, so he is listed only as a zombie."""
+    with write(engine) as conn:
+        put(conn, store, "inquiries", [
+            _inquiry("G1", NOW - timedelta(days=5), buyer="Gus"),
+            _inquiry("J1", NOW - timedelta(days=40), buyer="Jo", email="jo@x.com"),
+            _inquiry("J2", NOW - timedelta(days=3), buyer="Jo Smith", email="JO@x.com"),
+            _inquiry("H1", NOW - timedelta(days=40), buyer="Hal"),
+        ])
+    data = build(engine, store)
+    unreplied = item(data, "inquiries")["facts"]["unreplied"]
+    assert [q["inquiry_id"] for q in unreplied] == ["J2", "G1"]
+    facts_ = item(data, "transactions")["facts"]
+    assert [c["customer"] for c in facts_["stalled"]["zombie"]] == ["Hal"]
+    assert facts_["stalled_counts"]["zombie"] == 1
+    text = render("checklist_daily.json.j2", checklist=data)["blocks"][-1]["text"]["text"]
+    assert "*1* zombie" in text and "zombie: Hal (40 d)" in text
+    assert "Gus" not in text and "Jo" not in text
 
 
 def test_unpaid_orders_are_not_to_ship(engine: Engine, store: Store) -> None:
@@ -559,7 +648,7 @@ def test_done_by_that_is_not_a_user_id_is_not_a_mention(engine: Engine, store: S
 
 def test_message_within_slack_limits_with_hostile_data(engine: Engine, store: Store) -> None:
     hostile = "<!channel> & <@U999|boss>"
-    start = datetime(2026, 10, 1)
+    start = datetime(2026, 11, 1)  # within unreplied_max_days: all 300 listable
     with write(engine) as conn:
         put(conn, store, "inquiries", [
             _inquiry(f"Q{i}", start + timedelta(minutes=i), buyer=f"{hostile} {i}" * 3,

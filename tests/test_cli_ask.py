@@ -108,6 +108,19 @@ def test_channel_binding_from_the_cli(cli, engine: Engine) -> None:
     assert code == 0 and "/opsbot setup" in out
 
 
+@pytest.mark.parametrize("channel", ["notachannel", "#sales", "c0123abc"])
+def test_a_channel_that_is_not_an_id_is_refused_as_store_bind_refuses_it(
+        cli, engine: Engine, channel: str) -> None:
+    """Slack names channels by ID: a name would just find no binding and answer "not bound",
+    sending the user to bind a channel that may well be bound."""
+    code, out, err = cli("/inquiries yesterday", "--channel", channel)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{channel!r} is not a Slack channel ID (like C0123456789)" in err
+    code, out, _ = cli("/opsbot setup acme", "--channel", " C7 ", "--json")  # pasted: spaces
+    assert code == 0 and json.loads(out)["data"]["channel"] == "C7"
+
+
 def test_block_rendering() -> None:
     message = {"text": "t", "blocks": [
         {"type": "header", "text": {"type": "plain_text", "text": "Title"}},

@@ -311,6 +311,46 @@ def test_store_set_checks_the_stalled_thresholds_together(cli: Run) -> None:
     assert code == 2 and "hesitant_days (10) must be less than lost_days (3)" in err
 
 
+def test_store_set_unreplied_max_days(cli: Run) -> None:
+    """unreplied_max_days defaults to 30; a window that ends before unreplied_hours begins
+    would list nothing: refused."""
+    cli("store", "add", "s")
+    _, data = run_json(cli, "store", "list")
+    assert data["stores"][0]["settings"]["unreplied_max_days"] == 30
+    code, data = run_json(cli, "store", "set", "s", "unreplied_max_days=14")
+    assert code == 0 and data["store"]["settings"]["unreplied_max_days"] == 14
+    code, out, err = cli("store", "set", "s", "unreplied_hours=72", "unreplied_max_days=2")
+    assert (code, out) == (2, "")
+    assert err.startswith("opsbot: unreplied_hours (72) must be less than unreplied_max_days "
+                          "(2) × 24: ")
+    code, _, err = cli("store", "set", "s", "unreplied_max_days=0")
+    assert code == 2 and "unreplied_max_days must be a whole number of at least 1" in err
+
+
+def test_store_bind_does_not_move_a_channel_silently(cli: Run) -> None:
+    """A channel answers for one store: binding it to another is refused unless --move is
+    given, and a move says where the channel came from."""
+    cli("store", "add", "acme")
+    cli("store", "add", "globex")
+    assert cli("store", "bind", "acme", "--channel", "C1")[0] == 0
+    code, out, err = cli("store", "bind", "globex", "--channel", "C1")
+    assert (code, out) == (2, "")
+    assert err == ("opsbot: channel C1 answers for store acme: add --move to move it to "
+                   "store globex\n")
+    _, data = run_json(cli, "store", "list")
+    assert {s["name"]: s["channels"] for s in data["stores"]} == {"acme": ["C1"], "globex": []}
+    # binding it again to the store it answers for is no move
+    code, data = run_json(cli, "store", "bind", "acme", "--channel", "C1")
+    assert code == 0 and data["moved_from"] is None
+    code, out, _ = cli("store", "bind", "globex", "--channel", "C1", "--move")
+    assert (code, out) == (0, "channel C1 now answers for store globex (moved from store "
+                              "acme)\n")
+    _, data = run_json(cli, "store", "list")
+    assert {s["name"]: s["channels"] for s in data["stores"]} == {"acme": [], "globex": ["C1"]}
+    code, data = run_json(cli, "store", "bind", "acme", "--channel", "C1", "--move")
+    assert (code, data["moved_from"], data["store"]["name"]) == (0, "globex", "acme")
+
+
 def test_store_bind_drops_surrounding_spaces(cli: Run) -> None:
     """A channel ID pasted with spaces around it is the ID; a #name is still refused."""
     cli("store", "add", "shop")

@@ -185,7 +185,8 @@ def test_the_checklist_in_chinese_with_the_same_figures(engine: Engine,
                    "曝光 *1,320*（往常周四 1,200，+10%）", "访客 *55*", "点击 *36*",
                    "询盘 *2*（往常周四 4，-50%）（来自流量报表）", "*询盘下降预警*（警告，已确认）",
                    "直通车花费 *300.00 CNY*，日预算 500.00，已用 *60%*",
-                   "个重点关键词掉出第 1–5 位", "太阳能路灯：2 → 7", "庭院灯：4 → 其他",
+                   "个重点关键词掉出第 1–5 位", "太阳能路灯：之前第 2 位，现在第 7 位",
+                   "庭院灯：之前第 4 位，现在排在第 5 位以后",
                    "昨天发布粉丝通 *1* 条（目标 3 条，最多 12 条）：低于目标",
                    "信保订单 *2* 个需在 3 天内发货，已逾期 *1* 个",
                    "O1 · 张三 · 交货期 2026-11-10（已逾期 3 天）",
@@ -331,7 +332,7 @@ def test_the_alert_in_chinese_first_post_buttons_and_recovery(
     summary = zh["blocks"][1]["text"]["text"]
     assert summary.startswith("<!here> :warning: *东方灯具*：2026-11-16 收到 *")
     assert "往常同一星期几约 *20* 条" in summary
-    assert "单日偶然这么低的概率：" in texts(zh)
+    assert "单日这么低，纯属偶然的话约 " in texts(zh)
     assert "基线：前 8 周同一星期几" in texts(zh)
     buttons = [e["text"]["text"] for b in zh["blocks"] if b["type"] == "actions"
                for e in b["elements"]]

@@ -25,7 +25,7 @@ from bot.alerts import incidents as alerts
 from bot.checklists.registry import ChecklistKind
 from bot.metrics.customers import CLASSES, classify
 from bot.metrics.freshness import newest_days, staleness
-from bot.metrics.inquiry_checks import inquiry_figures
+from bot.metrics.inquiry_checks import inquiry_figures, unreplied_ids
 from bot.metrics.orders import due_orders
 from bot.metrics.p4p import p4p_figures
 from bot.metrics.posts import posts_figures
@@ -109,7 +109,9 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
     if fresh["inquiries"] is None:
         inquiry_facts: dict[str, Any] = {
             "since": since, "new": None, "unreplied_hours": store.setting("unreplied_hours"),
-            "unreplied_count": None, "unreplied": [], "unreplied_by_owner": [],
+            "unreplied_max_days": store.setting("unreplied_max_days"),
+            "unreplied_count": None, "unreplied": [], "unreplied_older_count": None,
+            "unreplied_by_owner": [],
             "spam_count": None, "spam": [], "duplicate_count": None, "duplicates": []}
     else:
         inquiry_facts = inquiry_figures(conn, store, now, since,
@@ -129,7 +131,10 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
 
     no_customers = (fresh["orders"] is None and fresh["inquiries"] is None
                     and fresh["customers"] is None)
-    stalled = {cls: [] for cls in CLASSES} if no_customers else classify(conn, store, now)
+    # a buyer already on the unreplied line is not listed again as a zombie
+    listed = unreplied_ids(conn, store, now) if fresh["inquiries"] is not None else set()
+    stalled = ({cls: [] for cls in CLASSES} if no_customers
+               else classify(conn, store, now, unreplied=listed))
     transactions: dict[str, Any] = {
         "orders_due": due_orders(conn, store, today) if fresh["orders"] else None,
         # without any list, "0 stalled" would be a claim: the counts are unknown

@@ -23,11 +23,15 @@ As of `now`, at most one class, tried in this order (every "older than" is stric
   (so a hesitant buyer left without contact for `lost_days` is lost: a list of every
   follow-up that ever went quiet would not be a list to act on).
 A customer whose last order is within `lost_days` is in no class.
+
+The checklist passes the inquiry IDs its unreplied line already lists (`unreplied`): a zombie
+with one of them is left out, so one buyer is not two tasks the same morning.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -60,6 +64,7 @@ class Customer:
     last_contact: datetime | None = None
     last_order: datetime | None = None
     ordered: bool = False
+    inquiry_ids: list[str] = field(default_factory=list)
 
     def absorb(self, rec: _Record) -> None:
         if self.name is None:
@@ -81,6 +86,8 @@ class Customer:
         if rec.order is not None and (self.last_order is None or rec.order > self.last_order):
             self.last_order = rec.order
         self.ordered = self.ordered or rec.ordered
+        if rec.inquiry_id is not None:
+            self.inquiry_ids.append(rec.inquiry_id)
 
 
 @dataclass(slots=True)
@@ -96,6 +103,7 @@ class _Record:
     contact: datetime | None = None
     order: datetime | None = None
     ordered: bool = False
+    inquiry_id: str | None = None
 
     @property
     def email_key(self) -> str | None:
@@ -126,11 +134,11 @@ def _records(conn: Connection, store: Store) -> list[_Record]:
                            ordered=(order is not None or bool(count)
                                     or any(w in folded for w in WON_STAGES))))
     for r in conn.execute(select(i.buyer, i.company, i.country, i.email, i.owner,
-                                 i.created_at, i.replied_at)
+                                 i.created_at, i.replied_at, i.inquiry_id)
                           .where(i.store_id == store.id, VALID).order_by(i.id)):
-        name, company, country, email, owner, created, replied = r
+        name, company, country, email, owner, created, replied, inquiry_id = r
         out.append(_Record(name, company, country, email, owner, inquiry=created,
-                           contact=replied))
+                           contact=replied, inquiry_id=inquiry_id))
     for r in conn.execute(select(o.buyer, o.company, o.country, o.email, o.ordered_at)
                           .where(o.store_id == store.id).order_by(o.id)):
         name, company, country, email, ordered_at = r
@@ -229,14 +237,18 @@ def classify_one(c: Customer, store: Store, now: datetime) -> tuple[str, datetim
     return None
 
 
-def classify(conn: Connection, store: Store, now: datetime) -> dict[str, list[dict[str, Any]]]:
-    """Stalled customers by class, each list oldest first."""
+def classify(conn: Connection, store: Store, now: datetime, *,
+             unreplied: Collection[str] = ()) -> dict[str, list[dict[str, Any]]]:
+    """Stalled customers by class, each list oldest first; zombies with an inquiry in
+    `unreplied` (IDs listed elsewhere) left out."""
     now = as_utc(now)
     keyed: dict[str, list[tuple[datetime, dict[str, Any]]]] = {cls: [] for cls in CLASSES}
     for customer in customers(conn, store):
         verdict = classify_one(customer, store, now)
         if verdict:
             cls, since = verdict
+            if cls == "zombie" and any(i in unreplied for i in customer.inquiry_ids):
+                continue
             keyed[cls].append((since or datetime.min, _brief(customer, cls, since, now)))
     return {cls: [brief for _, brief in sorted(
         keyed[cls], key=lambda pair: (pair[0], pair[1]["customer"] or ""))] for cls in CLASSES}

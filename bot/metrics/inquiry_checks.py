@@ -3,8 +3,10 @@
 All moments are naive UTC. Rules, as the item reports them:
 - new: valid (not flagged as spam) inquiries created from `since` to before `until`, the
   local days the checklist counts (bot/checklist.build_daily), up to `now`;
-- unreplied: no reply yet and older than the store's `unreplied_hours`, spam suspects left
-  out (the operator deletes those rather than answering); oldest first;
+- unreplied: no reply yet, older than the store's `unreplied_hours` and younger than its
+  `unreplied_max_days` (still worth a reply), spam suspects left out (the operator deletes
+  those rather than answering); newest first, so the list starts with the buyers most likely
+  to still be waiting. Older unreplied inquiries are only counted (`unreplied_older_count`);
 - spam suspects: inquiries of those days the platform flagged as spam, to be verified by
   hand (not in "new");
 - duplicates: a new inquiry from the same buyer about the same product as an earlier one
@@ -18,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from bot.ingest.parsing import fold
 from bot.metrics.inquiries import VALID
@@ -26,7 +28,7 @@ from bot.models import facts
 from bot.periods import age_parts
 from bot.stores import Store
 
-SHOWN = 5  # the oldest few listed in a message; counts cover them all
+SHOWN = 5  # the newest few listed in a message; counts cover them all
 
 inquiries = facts["inquiries"]
 
@@ -73,26 +75,37 @@ def _by_owner(groups: Any) -> list[dict[str, Any]]:
     return [{"owner": owner, "count": n} for owner, n in ranked]
 
 
+def _unreplied(store: Store, now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """The unreplied inquiries still worth a reply, and those too old to list."""
+    open_valid = and_(inquiries.c.store_id == store.id, inquiries.c.replied_at.is_(None), VALID)
+    too_old = now - timedelta(days=store.setting("unreplied_max_days"))
+    worth = and_(open_valid,
+                 inquiries.c.created_at <= now - timedelta(hours=store.setting("unreplied_hours")),
+                 inquiries.c.created_at > too_old)
+    return worth, and_(open_valid, inquiries.c.created_at <= too_old)
+
+
+def unreplied_ids(conn: Connection, store: Store, now: datetime) -> set[str]:
+    """The inquiry IDs the checklist's unreplied line counts as of `now` (naive UTC)."""
+    worth, _ = _unreplied(store, now)
+    return set(conn.scalars(select(inquiries.c.inquiry_id).where(worth)))
+
+
 def inquiry_figures(conn: Connection, store: Store, now: datetime, since: datetime,
                     until: datetime) -> dict[str, Any]:
     """Plain figures of the inquiries item as of `now` (naive UTC); new ones are created in
     [since, until)."""
-    unreplied_before = now - timedelta(hours=store.setting("unreplied_hours"))
-    unreplied_where = and_(
-        inquiries.c.store_id == store.id,
-        inquiries.c.replied_at.is_(None),
-        inquiries.c.created_at <= unreplied_before,
-        VALID,
-    )
-    oldest = conn.execute(
-        select(inquiries).where(unreplied_where)
-        .order_by(inquiries.c.created_at, inquiries.c.inquiry_id).limit(SHOWN)
+    worth, older = _unreplied(store, now)
+    newest = conn.execute(
+        select(inquiries).where(worth)
+        .order_by(inquiries.c.created_at.desc(), inquiries.c.inquiry_id.desc()).limit(SHOWN)
     ).all()
     by_owner = conn.execute(
-        select(inquiries.c.owner, func.count().label("n")).where(unreplied_where)
+        select(inquiries.c.owner, func.count().label("n")).where(worth)
         .group_by(inquiries.c.owner)
     ).all()
     unreplied_count = sum(n for _, n in by_owner)
+    older_count = conn.scalar(select(func.count()).select_from(inquiries).where(older)) or 0
 
     limit = timedelta(days=store.setting("duplicate_days"))
     window = since - limit
@@ -124,8 +137,10 @@ def inquiry_figures(conn: Connection, store: Store, now: datetime, since: dateti
         "since": since.isoformat(),
         "new": len(new),
         "unreplied_hours": store.setting("unreplied_hours"),
+        "unreplied_max_days": store.setting("unreplied_max_days"),
         "unreplied_count": unreplied_count,
-        "unreplied": [_brief(r, now) for r in oldest],
+        "unreplied": [_brief(r, now) for r in newest],
+        "unreplied_older_count": older_count,
         "unreplied_by_owner": _by_owner(by_owner),
         "spam_count": len(spam),
         "spam": [_brief(r, now) for r in spam[:SHOWN]],

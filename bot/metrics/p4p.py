@@ -17,7 +17,9 @@ of the largest `daily_budget` each plan's rows carry. Key keywords are the store
 A key keyword is out of positions 1-5 when its best position yesterday is missing, -1
 ("others") or above 5 while it was within 1-5 on some day of the last 30: listed with that
 last good position and the day it dropped out, so a keyword that has been out for three days
-is still on the morning list, not only on the day it fell.
+is still on the morning list, not only on the day it fell. A report without positions (no
+position column, or no keyword rows) says nothing about them: `positions_in_report` is False
+and no keyword is called out of 1-5.
 """
 
 from __future__ import annotations
@@ -196,8 +198,12 @@ def p4p_figures(conn: Connection, store: Store, yesterday: date, *, fresh: bool
                 "budget": round(budget, 2) if budget else None, "budget_source": budget_source,
                 "budget_share": None, "impressions": None, "clicks": None, "cpc": None,
                 "ctr": None, "currency": None, "key_keywords_source": words_source,
-                "key_keywords": [], "fell_out": []}
+                "key_keywords": [], "positions_in_report": None, "fell_out": []}
     keywords = _keyword_positions(history, yesterday, words)
+    positions_in_report = any(r.position is not None for r in rows if r.keyword)
+    if not positions_in_report:  # a missing position is unknown, not "fell out"
+        for k in keywords:
+            k.update(fell_out=False, out_since=None)
     return {
         "day": yesterday.isoformat(),
         "spend": round(spend, 2) if spend is not None else None,
@@ -216,5 +222,6 @@ def p4p_figures(conn: Connection, store: Store, yesterday: date, *, fresh: bool
         "rates": rates,  # the store's rates the figures were converted at (money.rate)
         "key_keywords_source": words_source,
         "key_keywords": keywords,
+        "positions_in_report": positions_in_report,
         "fell_out": [k for k in keywords if k["fell_out"]],
     }
