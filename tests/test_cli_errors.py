@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 import cli.data
 import handlers.wsgi
+import jobs.scheduler
 from bot.storage import dispose_all
 from cli.main import main
 from jobs.scheduler import _database_guard
@@ -118,6 +119,10 @@ def test_the_database_option_and_the_default_are_named(
 
 def test_a_missing_drop_folder_stops_the_worker_in_one_line(
         env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def started(*_args: object) -> None:
+        raise AssertionError("the worker started without its drop folder")
+
+    monkeypatch.setattr(jobs.scheduler.BlockingScheduler, "start", started)
     monkeypatch.setenv("OPSBOT_DATABASE_URL", f"sqlite:///{env / 'opsbot.db'}")
     monkeypatch.setenv("OPSBOT_DROP_DIR", str(env / "drops"))
     code, out, err = run(capsys, "worker")
