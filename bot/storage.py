@@ -76,14 +76,19 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _check_url(url: str, shown: str | None) -> None:
-    """DatabaseError for a URL opsbot cannot use, before any connection is tried."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
+def _check_driver(url: str, shown: str | None) -> None:
+    """DatabaseError for a kind of database opsbot does not run on."""
+    backend = make_url(url).get_backend_name()
     if backend not in BACKENDS:
         raise DatabaseError(shown, f"unknown database driver {backend!r}: {USE}")
-    if backend == "sqlite" and parsed.database and parsed.database != ":memory:" \
-            and not parsed.database.startswith("file:"):
+
+
+def _check_folder(url: str, shown: str | None) -> None:
+    """DatabaseError for a SQLite file in a folder that does not exist: SQLite would only
+    say "unable to open database file"."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database \
+            and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
         try:
             folder = Path(parsed.database).absolute().parent
         except OSError:  # no current folder (deleted): SQLite's own error will say
@@ -118,7 +123,7 @@ def make_engine(url: str) -> Engine:
         url = normalize_url(url)
     except ArgumentError:
         raise DatabaseError(None, NOT_A_URL) from None
-    _check_url(url, shown)
+    _check_driver(url, shown)
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": 30})
@@ -160,6 +165,7 @@ def get_engine(url: str) -> Engine:
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
+            _check_folder(key, shown_url(url))
             engine = make_engine(url)
             try:
                 migrate(engine)
