@@ -74,7 +74,7 @@ drops = Table(
     Column("file_name", String(500), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("kind", String(32)),
-    Column("status", String(16), nullable=False),  # ingested | duplicate | rejected
+    Column("status", String(16), nullable=False),  # ingested | duplicate | rejected | deleted
     Column("source", String(32), nullable=False, server_default="cli"),  # cli|slack|folder|demo
     Column("source_ref", String(200)),  # e.g. the Slack file id
     Column("period_start", Date),
@@ -90,6 +90,9 @@ drops = Table(
     Column("errors", JSON, nullable=False, default=list),
     Column("duplicate_of", Integer),
     Column("created_at", DateTime, nullable=False),
+    # When the drop was undone (status deleted): `opsbot drops delete`, or a re-ingest of the
+    # same bytes as another kind (bot/ingest/undo.py).
+    Column("deleted_at", DateTime),
     Index("ix_drops_store_id_created_at", "store_id", "created_at"),
     # The same content is ingested once per store; duplicates and rejections are still logged.
     Index(
@@ -161,6 +164,37 @@ def _fact_table(kind: ReportKind) -> Table:
 
 
 facts: dict[str, Table] = {kind.name: _fact_table(kind) for kind in KINDS}
+
+# ---- Undoing a drop (bot/ingest/undo.py) ----------------------------------------------------
+# Before a drop updates a fact, the fact as it was (its before-image) is written here in the
+# same transaction. Facts the drop found unchanged are then the later drop's as much as the
+# earlier one's, so the earlier one must not take them away: one row without a fact (fact_id
+# NULL) per earlier drop whose facts it restated says so. Undoing a drop puts its
+# before-images back and deletes the facts it inserted; while rows here name a drop in
+# `before_drop_id`, that drop cannot be undone (undo the later one first). A first load of new
+# facts writes nothing here.
+_FACT_BOOKKEEPING = ("id", "store_id", "drop_id", "key", "updated_at")
+
+
+def _undo_table(kind: ReportKind) -> Table:
+    values = [Column(c.name, c.type, nullable=True) for c in facts[kind.name].columns
+              if c.name not in _FACT_BOOKKEEPING]
+    return Table(
+        f"{kind.name}_undo",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        # The drop that overwrote (or restated) the fact.
+        Column("drop_id", ForeignKey("drops.id", ondelete="CASCADE"), nullable=False,
+               index=True),
+        Column("fact_id", Integer),  # NULL: facts of before_drop_id restated, not changed
+        # The drop that had written the fact before.
+        Column("before_drop_id", Integer, nullable=False, index=True),
+        Column("before_updated_at", DateTime),
+        *values,
+    )
+
+
+undo: dict[str, Table] = {kind.name: _undo_table(kind) for kind in KINDS}
 
 # ---- Slack delivery receipts (handlers/events.py, handlers/uploads.py) ----------------------
 # Slack redelivers an event it thinks was missed (X-Slack-Retry-Num) and announces one upload

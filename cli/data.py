@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,10 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.ingest.drop import DropResult, ingest_file
-from bot.ingest.kinds import KINDS
+from bot.ingest.kinds import KIND_BY_NAME, KINDS
+from bot.ingest.undo import Refused, undo_drop
 from bot.models import drops, quarantine, stores
-from bot.storage import get_engine, read
+from bot.storage import get_engine, read, write
 from bot.stores import (
     DEFAULT_SETTINGS,
     ChannelTaken,
@@ -70,11 +73,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json(p)
     p.set_defaults(handler=cmd_store_bind)
 
-    p = subparsers.add_parser("drops", help="the drop history; `drops show ID` for one drop")
-    p.add_argument("action", nargs="?", choices=["show"])
+    p = subparsers.add_parser(
+        "drops", help="the drop history; `drops show ID` for one drop, `drops delete ID` to "
+        "undo one",
+        description="The drop history, newest first. `drops show ID`: one drop with its "
+        "quarantined rows. `drops delete ID`: undo a drop: the facts it added are removed and "
+        "those it changed get their earlier values back; refused (exit 1) while a later drop "
+        "holds the same facts.")
+    p.add_argument("action", nargs="?", choices=["show", "delete"])
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--store", metavar="NAME")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_limit, default=50, metavar="N",
+                   help="how many drops to list (default 50; 0 shows all)")
     add_json(p)
     p.set_defaults(handler=cmd_drops)
 
@@ -203,12 +213,26 @@ def drop_json(row: Any) -> dict[str, Any]:
         "rows": row.rows, "inserted": row.inserted, "updated": row.updated,
         "unchanged": row.unchanged, "quarantined": row.quarantined, "errors": row.errors,
         "created_at": row.created_at.isoformat(timespec="seconds") + "Z",
+        "deleted_at": (row.deleted_at.isoformat(timespec="seconds") + "Z"
+                       if row.deleted_at else None),
     }
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a count, 0 for all, got {text!r}")
+    return value
 
 
 def cmd_drops(args: argparse.Namespace, settings: Settings) -> int:
     engine = get_engine(settings.database_url)
     query = select(drops, stores.c.name.label("store")).join(stores)
+    if args.action == "delete":
+        return _delete(args, engine, query)
     if args.action == "show":
         if args.id is None:
             raise UserError("usage: opsbot drops show ID")
@@ -228,11 +252,34 @@ def cmd_drops(args: argparse.Namespace, settings: Settings) -> int:
     if args.store:
         store = resolve_store(engine, args.store)
         query = query.where(drops.c.store_id == store.id)
+    query = query.order_by(drops.c.id.desc())
     with read(engine) as conn:
-        rows = conn.execute(query.order_by(drops.c.id.desc()).limit(args.limit)).all()
+        rows = conn.execute(query.limit(args.limit) if args.limit else query).all()
     listed = [drop_json(r) for r in rows]
     emit(args, {"drops": listed},
          lambda: "\n".join(_drop_line(d) for d in listed) or "no drops yet")
+    return 0
+
+
+def _delete(args: argparse.Namespace, engine: Any, query: Any) -> int:
+    if args.id is None:
+        raise UserError("usage: opsbot drops delete ID")
+    store = resolve_store(engine, args.store) if args.store else None
+    try:
+        with write(engine) as conn:
+            done = undo_drop(conn, args.id, store.id if store else None)
+    except Refused as exc:  # not a usage error: the drop stays as it is, exit 1
+        if args.json:
+            print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+        print(f"opsbot: {exc}", file=sys.stderr)
+        return 1
+    with read(engine) as conn:
+        row = conn.execute(query.where(drops.c.id == args.id)).one()
+    noun = KIND_BY_NAME[done.kind].noun if done.kind in KIND_BY_NAME else "a drop"
+    line = f"deleted drop {done.drop_id} ({done.file}, {noun}): {done.counts}"
+    if done.duplicates:
+        line += f"; its later duplicates are deleted too ({done.duplicates})"
+    emit(args, {"drop": drop_json(row), "deleted": done.to_json()}, line)
     return 0
 
 
@@ -241,6 +288,8 @@ def _drop_line(d: dict[str, Any]) -> str:
     counts = (f"{d['rows']} rows, {d['inserted']} new, {d['updated']} updated, "
               f"{d['quarantined']} quarantined")
     tail = counts if d["status"] == "ingested" else "; ".join(d["errors"])
+    if d["status"] == "deleted":
+        tail = f"undone {d['deleted_at']}" + (f"; it had {counts}" if d["rows"] else "")
     return (f"#{d['id']} {d['created_at']} [{d['store']}] {d['status']:<9} "
             f"{d['kind'] or '?':<9} {d['file']}{period}: {tail}")
 

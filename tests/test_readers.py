@@ -110,7 +110,7 @@ def test_no_header_names_what_was_expected(tmp_path: Path) -> None:
         read_sheet(path)
     assert "产品ID / Product ID" in str(caught.value)
     assert "订单号 / Order ID" in str(caught.value)
-    with pytest.raises(Unreadable, match="a posts report, which needs 发布时间 / Published"):
+    with pytest.raises(Unreadable, match="a fan-post list, which needs 发布时间 / Published"):
         read_sheet(path, "posts")
 
 

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,9 +27,11 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Insert,
+    Integer,
     Table,
     Update,
     bindparam,
+    cast,
     insert,
     select,
     update,
@@ -63,8 +66,9 @@ from bot.ingest.parsing import (
     parser_for,
 )
 from bot.ingest.readers import Sheet, Unreadable, period_from_name, period_from_titles, read_sheet
+from bot.ingest.undo import Contended, Refused, undo_drop
 from bot.metrics.freshness import DATED
-from bot.models import drops, facts, quarantine
+from bot.models import drops, facts, quarantine, undo
 from bot.periods import local_today
 from bot.storage import write
 from bot.stores import Store, utcnow
@@ -134,10 +138,43 @@ def column_map(kind: ReportKind, header: list[str]) -> dict[str, int]:
 
 
 def _missing_required(kind: ReportKind, columns: dict[str, int]) -> list[str]:
-    return [f.name for f in kind.required if f.name not in columns]
+    """The columns a kind cannot do without that the header lacks. A kind without required
+    columns (customers) needs one of its key alternatives whole."""
+    if kind.required:
+        return [f.name for f in kind.required if f.name not in columns]
+    alternatives = [[n for n in alt if n in kind.by_name] for alt in kind.keys]
+    if any(all(n in columns for n in alt) for alt in alternatives):
+        return []
+    return list(dict.fromkeys(alt[0] for alt in alternatives))
+
+
+# How many kinds know each header: a column only one kind has (an inquiry ID, an order
+# number) tells the kind; one that many share (Date, Country, Impressions) hardly does.
+_KINDS_KNOWING = Counter(alias for index in ALIASES.values() for alias in index)
+# A kind is told only when it fits clearly better than the next: by this factor.
+_CLEAR_LEAD = 1.25
+
+
+def kind_fit(kind: ReportKind, header: list[str]) -> float:
+    """How well a header fits a kind: each of the kind's columns found weighs 1 / the number
+    of kinds that know that header."""
+    index = ALIASES[kind.name]
+    found: set[str] = set()
+    fit = 0.0
+    for cell in header:
+        alias = normalize_header(cell)
+        name = index.get(alias)
+        if name and name not in found:
+            found.add(name)
+            fit += 1 / _KINDS_KNOWING[alias]
+    return fit
 
 
 def detect_kind(header: list[str], file_name: str, hint: str | None = None) -> ReportKind:
+    """The kind of a file from its header (`hint`: the kind the user named). Rejected when no
+    kind fits, when two fit about equally (the file name may break the tie), or when a kind
+    whose own columns are there but incomplete fits better than any complete one: a file is
+    never guessed into a kind."""
     if hint:
         kind = KIND_BY_NAME.get(hint)
         if kind is None:
@@ -145,29 +182,47 @@ def detect_kind(header: list[str], file_name: str, hint: str | None = None) -> R
         missing = _missing_required(kind, column_map(kind, header))
         if missing:
             needs = ", ".join(header_example(kind, m) for m in missing)
-            raise Rejected(f"not a {kind.name} report: missing the column {needs}")
+            raise Rejected(f"not {kind.noun}: missing the column {needs}")
         return kind
-    name = file_name.lower()
-    scored = []
+    fitting: list[tuple[float, ReportKind]] = []
+    partial: list[tuple[float, ReportKind, list[str]]] = []
     for kind in KINDS:
         columns = column_map(kind, header)
-        if columns and not _missing_required(kind, columns):
-            named = any(h in name for h in kind.file_hints)
-            scored.append((len(columns), named, kind))
-    if not scored:
+        if not columns:
+            continue
+        missing = _missing_required(kind, columns)
+        if missing:
+            partial.append((kind_fit(kind, header), kind, missing))
+        else:
+            fitting.append((kind_fit(kind, header), kind))
+    if not fitting:
         shown = ", ".join(header[:8]) + (", …" if len(header) > 8 else "")
         needs = "; ".join(
             f"{k.name} needs {required_columns(k)}"
             for k in KINDS
         )
         raise Rejected(f"cannot tell the report kind from the columns [{shown}]: {needs}")
-    scored.sort(key=lambda s: (s[0], s[1]), reverse=True)
-    if len(scored) > 1 and scored[0][:2] == scored[1][:2]:
+    fitting.sort(key=lambda s: s[0], reverse=True)
+    best_fit, best = fitting[0]
+    if partial:
+        fit, rival, missing = max(partial, key=lambda s: s[0])
+        if fit > best_fit * _CLEAR_LEAD:
+            needs = ", ".join(header_example(rival, m) for m in missing)
+            raise Rejected(
+                f"the columns look like {rival.noun}, but it misses the column {needs}; "
+                f"if it is {best.noun}, say so with --kind {best.name}")
+    close = [kind for fit, kind in fitting if fit * _CLEAR_LEAD > best_fit]
+    if len(close) > 1:
+        name = file_name.lower()
+        named = [kind for kind in close if any(h in name for h in kind.file_hints)]
+        if len(named) == 1:
+            return named[0]
         raise Rejected(
-            f"the columns fit both {scored[0][2].name} and {scored[1][2].name} reports: "
-            "say which with --kind"
+            f"the columns fit both {close[0].noun} ({close[0].name}) and {close[1].noun} "
+            f"({close[1].name}) about equally: say which with --kind {close[0].name} or "
+            f"--kind {close[1].name}"
         )
-    return scored[0][2]
+    return best
 
 
 # ---- rows -> facts ------------------------------------------------------------------------
@@ -445,8 +500,9 @@ class _Statement:
         # double as NULL: NaN stands in for None there.
         self.null = _NAN if dialect.name == "sqlite" else None
 
-    def run(self, conn: Connection, params: dict[str, Sequence[object]]) -> None:
-        """Execute once per row; `params` maps each parameter name to its column of values."""
+    def run(self, conn: Connection, params: dict[str, Sequence[object]]) -> int:
+        """Execute once per row; `params` maps each parameter name to its column of values.
+        The rows affected in all (-1 when the driver cannot tell)."""
         columns = {name: self._bound(name, values) for name, values in params.items()}
         if self.order is not None:
             rows: list[Any] = list(zip(*(columns[name] for name in self.order), strict=True))
@@ -454,8 +510,9 @@ class _Statement:
             names = list(columns)
             rows = [dict(zip(names, row, strict=True))
                     for row in zip(*columns.values(), strict=True)]
-        if rows:
-            conn.exec_driver_sql(self.sql, rows)
+        if not rows:
+            return 0
+        return conn.exec_driver_sql(self.sql, rows).rowcount
 
     def _bound(self, name: str, values: Sequence[object]) -> Sequence[object]:
         process = self.processors[name]
@@ -470,11 +527,18 @@ class _Statement:
         return values
 
 
+class _Overtaken(Exception):
+    """A concurrent drop changed a fact between our read and our write: retry the file."""
+
+
 class _Writer:
-    """Upserts parsed rows of one drop into a fact table and counts what happened."""
+    """Upserts parsed rows of one drop into a fact table and counts what happened. Before a
+    fact is updated its before-image goes to the kind's undo table (bot/models.py), and each
+    earlier drop whose facts it found unchanged is noted there once, so that the drop can be
+    undone; a new fact needs neither (undoing deletes the facts the drop wrote last)."""
 
     def __init__(self, conn: Connection, table: Table, store_id: int, drop_id: int,
-                 columns: list[str]) -> None:
+                 columns: list[str], undo_table: Table) -> None:
         self.conn, self.table, self.store_id, self.drop_id = conn, table, store_id, drop_id
         self.columns = columns  # only the columns this file carries are updated
         self.inserted = self.updated = self.unchanged = 0
@@ -487,24 +551,41 @@ class _Writer:
         self._insert = _Statement(
             conn, insert(table).values({c: bindparam(c) for c in inserted}),
             {c: table.c[c].type for c in inserted})
+        # Updates name the writer they expect (`v_before`): a fact another drop changed since
+        # it was read is not overwritten blindly (see write()).
         updated = [*columns, "drop_id", "updated_at"]
         self._update = _Statement(
-            conn, update(table).where(table.c.id == bindparam("v_id"))
+            conn, update(table).where(table.c.id == bindparam("v_id"),
+                                      table.c.drop_id == bindparam("v_before"))
             .values({c: bindparam(f"v_{c}") for c in updated}),
-            {"v_id": table.c.id.type, **{f"v_{c}": table.c[c].type for c in updated}})
+            {"v_id": table.c.id.type, "v_before": table.c.drop_id.type,
+             **{f"v_{c}": table.c[c].type for c in updated}})
+        kept = [c.name for c in undo_table.columns
+                if c.name in table.c and c.name not in ("id", "drop_id")]
+        # Copied in the database, a batch of ids at a time (twice as fast as row by row).
+        self._save = insert(undo_table).from_select(
+            ["drop_id", "fact_id", "before_drop_id", "before_updated_at", *kept],
+            select(cast(bindparam("u_drop"), Integer), table.c.id, table.c.drop_id,
+                   table.c.updated_at, *(table.c[c] for c in kept))
+            .where(table.c.id.in_(bindparam("u_ids", expanding=True))))
+        self._restate = _Statement(
+            conn, insert(undo_table).values(drop_id=bindparam("drop_id"),
+                                            before_drop_id=bindparam("before_drop_id")),
+            {c: undo_table.c[c].type for c in ("drop_id", "before_drop_id")})
+        self.restated_from: set[int] = set()  # earlier drops whose facts this one restated
 
     def write(self, rows: _Facts) -> list[tuple[int, str, dict[str, str]]]:
         fresh, repeats = self._first_of_each_key(rows)
         existing = {} if self.table_empty else self._existing([rows.keys[i] for i in fresh])
-        inserts, updates = [], []
+        inserts, updates, restated = [], [], []
         for i in fresh:
             old = existing.get(rows.keys[i])
             if old is None:
                 inserts.append(i)
             elif all(_same(old[c], rows.columns[c][i]) for c in self.columns):
-                self.unchanged += 1
+                restated.append(old["drop_id"])
             else:
-                updates.append((i, old["id"]))
+                updates.append((i, old["id"], old["drop_id"]))
         if inserts:
             new = rows if len(inserts) == len(rows) else rows.take(inserts)
             n = len(new)
@@ -513,13 +594,29 @@ class _Writer:
                 "drop_id": [self.drop_id] * n, "updated_at": [self.now] * n,
                 **{c: new.columns[c] for c in self.columns}})
             self.inserted += n
+        if restated:
+            self.unchanged += len(restated)
+            earlier = set(restated) - self.restated_from
+            if earlier:
+                self.restated_from |= earlier
+                self._restate.run(self.conn, {"drop_id": [self.drop_id] * len(earlier),
+                                              "before_drop_id": sorted(earlier)})
         if updates:
-            changed = rows.take([i for i, _ in updates])
+            changed = rows.take([i for i, _, _ in updates])
             n = len(changed)
-            self._update.run(self.conn, {
-                "v_id": [row_id for _, row_id in updates], "v_drop_id": [self.drop_id] * n,
+            ids = [row_id for _, row_id, _ in updates]
+            befores = [before for _, _, before in updates]
+            for i in range(0, n, _LOOKUP_BATCH):
+                self.conn.execute(self._save, {"u_drop": self.drop_id,
+                                               "u_ids": ids[i : i + _LOOKUP_BATCH]})
+            # A fact another drop changed since it was read is not updated (`v_before`): the
+            # whole file is tried again, and the before-images copied here are rolled back.
+            written = self._update.run(self.conn, {
+                "v_id": ids, "v_before": befores, "v_drop_id": [self.drop_id] * n,
                 "v_updated_at": [self.now] * n,
                 **{f"v_{c}": changed.columns[c] for c in self.columns}})
+            if written not in (n, -1):
+                raise _Overtaken
             self.updated += n
         return repeats
 
@@ -544,7 +641,8 @@ class _Writer:
 
     def _existing(self, keys: list[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
-        cols = [self.table.c.id, self.table.c.key, *(self.table.c[c] for c in self.columns)]
+        cols = [self.table.c.id, self.table.c.key, self.table.c.drop_id,
+                *(self.table.c[c] for c in self.columns)]
         for i in range(0, len(keys), _LOOKUP_BATCH):
             batch = keys[i : i + _LOOKUP_BATCH]
             query = select(*cols).where(self.table.c.store_id == self.store_id,
@@ -598,9 +696,35 @@ def _record(conn: Connection, store: Store, name: str, sha: str, result: DropRes
     ).scalar_one()
 
 
-def _find_ingested(conn: Connection, store: Store, sha: str) -> int | None:
-    return conn.scalar(select(drops.c.id).where(
-        drops.c.store_id == store.id, drops.c.sha256 == sha, drops.c.status == "ingested"))
+def _earlier(conn: Connection, store: Store, sha: str, kind: str | None
+             ) -> tuple[int | None, bool]:
+    """The ingested drop of the same content, if any, and whether `kind` refiles it: the user
+    names another kind than it was ingested as, so it is undone rather than duplicated."""
+    row = conn.execute(select(drops.c.id, drops.c.kind).where(
+        drops.c.store_id == store.id, drops.c.sha256 == sha, drops.c.status == "ingested")
+    ).first()
+    if row is None:
+        return None, False
+    return row.id, kind is not None and row.kind != kind
+
+
+def _refile(conn: Connection, store: Store, sha: str, kind: str | None,
+            result: DropResult) -> None:
+    """Undo the earlier drop of the same bytes, in the transaction that ingests them again
+    as `kind`. Looked up again here: another process may have refiled them meanwhile."""
+    earlier, refiled = _earlier(conn, store, sha, kind)
+    if earlier is None:
+        return
+    if not refiled:
+        raise _Overtaken  # the caller finds the drop that did it and reports a duplicate
+    try:
+        done = undo_drop(conn, earlier, store.id)
+    except Contended:
+        raise _Overtaken from None
+    except Refused as exc:
+        raise Rejected(f"this file is drop {earlier}, which cannot be undone: {exc}") from None
+    result.errors.append(
+        f"replaces drop {earlier}, ingested as {KIND_BY_NAME[done.kind].noun}: {done.counts}")
 
 
 def ingest_file(
@@ -624,23 +748,25 @@ def ingest_file(
         result.errors = [f"cannot read the file: {exc.strerror or exc}"]
         return result
     with write(engine) as conn:
-        earlier = _find_ingested(conn, store, sha)
-        if earlier is not None:
+        earlier, refiled = _earlier(conn, store, sha, kind)
+        if earlier is not None and not refiled:
             return _duplicate(conn, store, name, sha, result, earlier, source, source_ref)
     for attempt in range(_ATTEMPTS):
         try:
             with _collector_paused(), write(engine) as conn:
+                if earlier is not None:  # the same bytes, ingested as another kind
+                    _refile(conn, store, sha, kind, result)
                 _ingest(conn, store, path, name, sha, kind, result, source, source_ref)
             return result
         except (Rejected, Unreadable) as exc:
             result = DropResult(file=name, status="rejected", store=store.name,
                                 kind=result.kind, errors=[str(exc)])
-        except IntegrityError:
+        except (IntegrityError, _Overtaken):
             # Another process committed concurrently. The same content: ours is the copy.
             # Overlapping facts (PostgreSQL): a retry sees them and updates them.
             with write(engine) as conn:
-                earlier = _find_ingested(conn, store, sha)
-                if earlier is not None:
+                earlier, refiled = _earlier(conn, store, sha, kind)
+                if earlier is not None and not refiled:
                     fresh = DropResult(file=name, status="ingested", store=store.name)
                     return _duplicate(conn, store, name, sha, fresh, earlier, source, source_ref)
             result = DropResult(file=name, status="ingested", store=store.name)
@@ -726,7 +852,7 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
     stored += [currency_column(m) for m in money_columns(kind, columns)]
     if kind.periodic:
         stored += ["period_start", "period_end"]
-    writer = _Writer(conn, facts[kind.name], store.id, drop_id, stored)
+    writer = _Writer(conn, facts[kind.name], store.id, drop_id, stored, undo[kind.name])
     cut_off = _ends_cut_off(path, sheet)
     units = _RateUnits(kind, columns, sheet.chunks)
     days: set[date] = set()

@@ -47,6 +47,8 @@ class ReportKind:
     fields: tuple[Field, ...]
     # Natural key alternatives: the first whose parts are all present identifies the row.
     keys: tuple[tuple[str, ...], ...]
+    # One file of the kind as messages name it, with its article: "an inquiry list".
+    noun: str = ""
     # Facts that belong to a report period (taken from the title row or the file name).
     periodic: bool = False
     # The field whose dates give the drop's period, for kinds without a report period.
@@ -69,6 +71,7 @@ KINDS: tuple[ReportKind, ...] = (
     ReportKind(
         "products",
         "Data Manager product report",
+        noun="a Data Manager product report",
         periodic=True,
         keys=(("period_start", "period_end", "product_id"),),
         file_hints=("products", "product", "产品"),
@@ -101,6 +104,7 @@ KINDS: tuple[ReportKind, ...] = (
     ReportKind(
         "keywords",
         "Data Manager keyword report",
+        noun="a Data Manager keyword report",
         periodic=True,
         keys=(("period_start", "period_end", "keyword"),),
         file_hints=("keyword", "getkeywords", "关键词"),
@@ -125,6 +129,7 @@ KINDS: tuple[ReportKind, ...] = (
     ReportKind(
         "p4p",
         "P4P (pay-for-performance) ad report",
+        noun="a P4P ad report",
         keys=(("date", "plan", "keyword", "product_id"),),
         date_field="date",
         file_hints=("p4p", "直通车", "全站推广", "推广", "campaign"),
@@ -155,6 +160,7 @@ KINDS: tuple[ReportKind, ...] = (
     ReportKind(
         "traffic",
         "Daily shop overview",
+        noun="a daily shop overview",
         keys=(("date", "source", "country"),),
         date_field="date",
         file_hints=("traffic", "overview", "流量", "店铺"),
@@ -177,33 +183,44 @@ KINDS: tuple[ReportKind, ...] = (
     ReportKind(
         "inquiries",
         "Inquiry list",
+        noun="an inquiry list",
         keys=(("inquiry_id",),),
         date_field="created_at",
         file_hints=("inquir", "询盘"),
         fields=(
-            Field("inquiry_id", T.TEXT, ("询盘ID", "询盘编号", "Inquiry ID", "inquiryId"),
+            Field("inquiry_id", T.TEXT, ("询盘ID", "询盘编号", "询盘号", "询盘单号", "Inquiry ID",
+                                         "Inquiry No.", "Inquiry Number", "inquiryId"),
                   required=True),
-            Field("buyer", T.TEXT, ("客户名", "买家", "买家姓名", "联系人", "Buyer", "Buyer Name",
-                                    "Customer Name")),
+            Field("buyer", T.TEXT, ("客户名", "买家", "买家姓名", "联系人", "发件人", "Buyer",
+                                    "Buyer Name", "Customer Name", "Sender", "Contact")),
             Field("country", T.TEXT, ("国家/地区", "国家", "Country", "Country/Region")),
             Field("company", T.TEXT, ("公司名称", "公司", "Company", "Company Name")),
             Field("email", T.TEXT, ("邮箱", "Email", "E-mail")),
             Field("product_id", T.TEXT, ("询盘产品ID", "产品ID", "Product ID")),
             Field("product_title", T.TEXT, ("询盘产品标题", "产品标题", "Product Title",
                                             "Product")),
-            Field("subject", T.TEXT, ("询盘标题", "标题", "Subject", "Inquiry Title")),
-            Field("created_at", T.DATETIME, ("创建时间", "询盘时间", "发送时间", "Created",
-                                             "Created Time", "Create Time", "gmtCreate"),
+            Field("subject", T.TEXT, ("询盘标题", "询盘主题", "标题", "Subject", "Inquiry Title",
+                                      "Inquiry Subject")),
+            # An inquiry list's only date column is when each inquiry came in, whatever its
+            # header: "Date" here is not a traffic report's day (the inquiry ID tells them apart).
+            Field("created_at", T.DATETIME, ("创建时间", "询盘时间", "发送时间", "接收时间",
+                                             "收到时间", "询盘日期", "日期", "Created",
+                                             "Created Time", "Create Time", "Received Time",
+                                             "Receive Time", "Received", "Inquiry Time",
+                                             "Inquiry Date", "Date", "gmtCreate"),
                   required=True),
             Field("replied_at", T.DATETIME, ("最新回复时间", "回复时间", "首次回复时间",
-                                             "Last Reply Time", "Replied At", "Reply Time")),
-            Field("owner", T.TEXT, ("业务员", "负责人", "Owner", "Salesperson", "Sales")),
+                                             "Last Reply Time", "Replied At", "Reply Time",
+                                             "Replied Time", "Last Replied")),
+            Field("owner", T.TEXT, ("业务员", "负责人", "Owner", "Salesperson", "Sales",
+                                    "Sales Rep")),
             Field("is_spam", T.BOOL, ("垃圾询盘", "是否垃圾询盘", "Spam", "Is Spam")),
         ),
     ),
     ReportKind(
         "customers",
         "CRM customer list",
+        noun="a CRM customer list",
         keys=(
             ("customer_id",),
             ("company", "country"),
@@ -233,12 +250,13 @@ KINDS: tuple[ReportKind, ...] = (
     ReportKind(
         "orders",
         "Trade Assurance orders",
+        noun="a Trade Assurance order list",
         keys=(("order_id",),),
         date_field="ordered_at",
         file_hints=("order", "订单", "信保"),
         fields=(
             Field("order_id", T.TEXT, ("订单号", "订单ID", "订单编号", "Order ID", "Order No",
-                                       "trade_id", "order_id"), required=True),
+                                       "Order Number", "trade_id", "order_id"), required=True),
             Field("buyer", T.TEXT, ("买家", "买家名称", "客户", "Buyer", "buyer_name")),
             Field("company", T.TEXT, ("买家公司", "公司名称", "Company", "Buyer Company")),
             Field("country", T.TEXT, ("国家/地区", "国家", "Country")),
@@ -247,8 +265,8 @@ KINDS: tuple[ReportKind, ...] = (
                                       "total_amount")),
             Field("currency", T.TEXT, ("币种", "Currency"), default="USD"),
             Field("status", T.TEXT, ("订单状态", "状态", "Status", "trade_status")),
-            Field("ordered_at", T.DATETIME, ("下单时间", "创建时间", "Order Date", "Created",
-                                             "create_date")),
+            Field("ordered_at", T.DATETIME, ("下单时间", "创建时间", "Order Date", "Order Time",
+                                             "Created", "create_date")),
             Field("ship_by", T.DATE, ("交货期", "最晚发货时间", "发货期限", "Ship By",
                                       "Ship-by Date", "shipping_date")),
             Field("shipped_at", T.DATETIME, ("发货时间", "Shipped", "Shipped At")),
@@ -257,6 +275,7 @@ KINDS: tuple[ReportKind, ...] = (
     ReportKind(
         "posts",
         "Fan posts",
+        noun="a fan-post list",
         keys=(("post_id",), ("published_at", "title")),
         date_field="published_at",
         file_hints=("post", "feed", "粉丝通", "帖子"),

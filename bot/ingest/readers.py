@@ -105,7 +105,7 @@ def read_sheet(path: Path, kind: str | None = None) -> Sheet:
 
 def _no_header(kind: str | None) -> Unreadable:
     if kind:
-        what = f"a {kind} report, which needs {required_columns(KIND_BY_NAME[kind])}"
+        what = f"{KIND_BY_NAME[kind].noun}, which needs {required_columns(KIND_BY_NAME[kind])}"
     else:
         what = "any report kind (" + "; ".join(
             f"{k.name} needs {required_columns(k)}" for k in KINDS) + ")"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 20:45:19.418537
+Create Date: 2026-12-04 21:03:06.282759
 """
 
 from collections.abc import Sequence
@@ -148,6 +148,7 @@ def upgrade() -> None:
         sa.Column("errors", sa.JSON(), nullable=False),
         sa.Column("duplicate_of", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["store_id"], ["stores.id"], name=op.f("fk_drops_store_id_stores"), ondelete="CASCADE"
         ),
@@ -260,6 +261,39 @@ def upgrade() -> None:
         sa.UniqueConstraint("store_id", "key", name=op.f("uq_customers_store_id_key")),
     )
     op.create_table(
+        "customers_undo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("drop_id", sa.Integer(), nullable=False),
+        sa.Column("fact_id", sa.Integer(), nullable=True),
+        sa.Column("before_drop_id", sa.Integer(), nullable=False),
+        sa.Column("before_updated_at", sa.DateTime(), nullable=True),
+        sa.Column("customer_id", sa.Text(), nullable=True),
+        sa.Column("customer", sa.Text(), nullable=True),
+        sa.Column("company", sa.Text(), nullable=True),
+        sa.Column("country", sa.Text(), nullable=True),
+        sa.Column("email", sa.Text(), nullable=True),
+        sa.Column("owner", sa.Text(), nullable=True),
+        sa.Column("stage", sa.Text(), nullable=True),
+        sa.Column("follow_status", sa.Text(), nullable=True),
+        sa.Column("last_contact_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=True),
+        sa.Column("order_count", sa.BigInteger(), nullable=True),
+        sa.Column("last_order_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["drop_id"],
+            ["drops.id"],
+            name=op.f("fk_customers_undo_drop_id_drops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customers_undo")),
+    )
+    with op.batch_alter_table("customers_undo", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customers_undo_before_drop_id"), ["before_drop_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_customers_undo_drop_id"), ["drop_id"], unique=False)
+
+    op.create_table(
         "inquiries",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("store_id", sa.Integer(), nullable=False),
@@ -294,6 +328,39 @@ def upgrade() -> None:
             ["store_id", "created_at", "is_spam", "replied_at", "country", "product_id"],
             unique=False,
         )
+
+    op.create_table(
+        "inquiries_undo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("drop_id", sa.Integer(), nullable=False),
+        sa.Column("fact_id", sa.Integer(), nullable=True),
+        sa.Column("before_drop_id", sa.Integer(), nullable=False),
+        sa.Column("before_updated_at", sa.DateTime(), nullable=True),
+        sa.Column("inquiry_id", sa.Text(), nullable=True),
+        sa.Column("buyer", sa.Text(), nullable=True),
+        sa.Column("country", sa.Text(), nullable=True),
+        sa.Column("company", sa.Text(), nullable=True),
+        sa.Column("email", sa.Text(), nullable=True),
+        sa.Column("product_id", sa.Text(), nullable=True),
+        sa.Column("product_title", sa.Text(), nullable=True),
+        sa.Column("subject", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=True),
+        sa.Column("replied_at", sa.DateTime(), nullable=True),
+        sa.Column("owner", sa.Text(), nullable=True),
+        sa.Column("is_spam", sa.Boolean(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["drop_id"],
+            ["drops.id"],
+            name=op.f("fk_inquiries_undo_drop_id_drops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_inquiries_undo")),
+    )
+    with op.batch_alter_table("inquiries_undo", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_inquiries_undo_before_drop_id"), ["before_drop_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_inquiries_undo_drop_id"), ["drop_id"], unique=False)
 
     op.create_table(
         "keywords",
@@ -331,6 +398,40 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "keywords_undo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("drop_id", sa.Integer(), nullable=False),
+        sa.Column("fact_id", sa.Integer(), nullable=True),
+        sa.Column("before_drop_id", sa.Integer(), nullable=False),
+        sa.Column("before_updated_at", sa.DateTime(), nullable=True),
+        sa.Column("period_start", sa.Date(), nullable=True),
+        sa.Column("period_end", sa.Date(), nullable=True),
+        sa.Column("keyword", sa.Text(), nullable=True),
+        sa.Column("impressions", sa.BigInteger(), nullable=True),
+        sa.Column("clicks", sa.BigInteger(), nullable=True),
+        sa.Column("ctr", sa.Float(), nullable=True),
+        sa.Column("p4p_impressions", sa.BigInteger(), nullable=True),
+        sa.Column("p4p_clicks", sa.BigInteger(), nullable=True),
+        sa.Column("promotion_hours", sa.Float(), nullable=True),
+        sa.Column("top10_avg_impressions", sa.Float(), nullable=True),
+        sa.Column("top10_avg_clicks", sa.Float(), nullable=True),
+        sa.Column("search_index", sa.Float(), nullable=True),
+        sa.Column("seller_index", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["drop_id"],
+            ["drops.id"],
+            name=op.f("fk_keywords_undo_drop_id_drops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_keywords_undo")),
+    )
+    with op.batch_alter_table("keywords_undo", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_keywords_undo_before_drop_id"), ["before_drop_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_keywords_undo_drop_id"), ["drop_id"], unique=False)
+
+    op.create_table(
         "orders",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("store_id", sa.Integer(), nullable=False),
@@ -360,6 +461,36 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_orders_store_id_ordered_at", ["store_id", "ordered_at"], unique=False
         )
+
+    op.create_table(
+        "orders_undo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("drop_id", sa.Integer(), nullable=False),
+        sa.Column("fact_id", sa.Integer(), nullable=True),
+        sa.Column("before_drop_id", sa.Integer(), nullable=False),
+        sa.Column("before_updated_at", sa.DateTime(), nullable=True),
+        sa.Column("order_id", sa.Text(), nullable=True),
+        sa.Column("buyer", sa.Text(), nullable=True),
+        sa.Column("company", sa.Text(), nullable=True),
+        sa.Column("country", sa.Text(), nullable=True),
+        sa.Column("email", sa.Text(), nullable=True),
+        sa.Column("amount", sa.Numeric(precision=18, scale=4, asdecimal=False), nullable=True),
+        sa.Column("amount_currency", sa.Text(), nullable=True),
+        sa.Column("currency", sa.Text(), nullable=True),
+        sa.Column("status", sa.Text(), nullable=True),
+        sa.Column("ordered_at", sa.DateTime(), nullable=True),
+        sa.Column("ship_by", sa.Date(), nullable=True),
+        sa.Column("shipped_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["drop_id"], ["drops.id"], name=op.f("fk_orders_undo_drop_id_drops"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_orders_undo")),
+    )
+    with op.batch_alter_table("orders_undo", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_orders_undo_before_drop_id"), ["before_drop_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_orders_undo_drop_id"), ["drop_id"], unique=False)
 
     op.create_table(
         "p4p",
@@ -403,6 +534,48 @@ def upgrade() -> None:
         batch_op.create_index("ix_p4p_store_id_date", ["store_id", "date"], unique=False)
 
     op.create_table(
+        "p4p_undo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("drop_id", sa.Integer(), nullable=False),
+        sa.Column("fact_id", sa.Integer(), nullable=True),
+        sa.Column("before_drop_id", sa.Integer(), nullable=False),
+        sa.Column("before_updated_at", sa.DateTime(), nullable=True),
+        sa.Column("date", sa.Date(), nullable=True),
+        sa.Column("plan", sa.Text(), nullable=True),
+        sa.Column("keyword", sa.Text(), nullable=True),
+        sa.Column("product_id", sa.Text(), nullable=True),
+        sa.Column("impressions", sa.BigInteger(), nullable=True),
+        sa.Column("clicks", sa.BigInteger(), nullable=True),
+        sa.Column("ctr", sa.Float(), nullable=True),
+        sa.Column("spend", sa.Numeric(precision=18, scale=4, asdecimal=False), nullable=True),
+        sa.Column("spend_currency", sa.Text(), nullable=True),
+        sa.Column("cpc", sa.Numeric(precision=18, scale=4, asdecimal=False), nullable=True),
+        sa.Column("cpc_currency", sa.Text(), nullable=True),
+        sa.Column("inquiries", sa.BigInteger(), nullable=True),
+        sa.Column("tm_contacts", sa.BigInteger(), nullable=True),
+        sa.Column("orders", sa.BigInteger(), nullable=True),
+        sa.Column("opportunities", sa.BigInteger(), nullable=True),
+        sa.Column("bid", sa.Numeric(precision=18, scale=4, asdecimal=False), nullable=True),
+        sa.Column("bid_currency", sa.Text(), nullable=True),
+        sa.Column("position", sa.BigInteger(), nullable=True),
+        sa.Column("quality_stars", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "daily_budget", sa.Numeric(precision=18, scale=4, asdecimal=False), nullable=True
+        ),
+        sa.Column("daily_budget_currency", sa.Text(), nullable=True),
+        sa.Column("currency", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["drop_id"], ["drops.id"], name=op.f("fk_p4p_undo_drop_id_drops"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_p4p_undo")),
+    )
+    with op.batch_alter_table("p4p_undo", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_p4p_undo_before_drop_id"), ["before_drop_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_p4p_undo_drop_id"), ["drop_id"], unique=False)
+
+    op.create_table(
         "posts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("store_id", sa.Integer(), nullable=False),
@@ -426,6 +599,30 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_posts_store_id_published_at", ["store_id", "published_at"], unique=False
         )
+
+    op.create_table(
+        "posts_undo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("drop_id", sa.Integer(), nullable=False),
+        sa.Column("fact_id", sa.Integer(), nullable=True),
+        sa.Column("before_drop_id", sa.Integer(), nullable=False),
+        sa.Column("before_updated_at", sa.DateTime(), nullable=True),
+        sa.Column("post_id", sa.Text(), nullable=True),
+        sa.Column("published_at", sa.DateTime(), nullable=True),
+        sa.Column("title", sa.Text(), nullable=True),
+        sa.Column("post_type", sa.Text(), nullable=True),
+        sa.Column("views", sa.BigInteger(), nullable=True),
+        sa.Column("likes", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["drop_id"], ["drops.id"], name=op.f("fk_posts_undo_drop_id_drops"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_posts_undo")),
+    )
+    with op.batch_alter_table("posts_undo", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_posts_undo_before_drop_id"), ["before_drop_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_posts_undo_drop_id"), ["drop_id"], unique=False)
 
     op.create_table(
         "products",
@@ -472,6 +669,49 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "products_undo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("drop_id", sa.Integer(), nullable=False),
+        sa.Column("fact_id", sa.Integer(), nullable=True),
+        sa.Column("before_drop_id", sa.Integer(), nullable=False),
+        sa.Column("before_updated_at", sa.DateTime(), nullable=True),
+        sa.Column("period_start", sa.Date(), nullable=True),
+        sa.Column("period_end", sa.Date(), nullable=True),
+        sa.Column("product_id", sa.Text(), nullable=True),
+        sa.Column("product_name", sa.Text(), nullable=True),
+        sa.Column("is_showcase", sa.Boolean(), nullable=True),
+        sa.Column("is_top_display", sa.Boolean(), nullable=True),
+        sa.Column("is_p4p", sa.Boolean(), nullable=True),
+        sa.Column("impressions", sa.BigInteger(), nullable=True),
+        sa.Column("clicks", sa.BigInteger(), nullable=True),
+        sa.Column("ctr", sa.Float(), nullable=True),
+        sa.Column("visitors", sa.BigInteger(), nullable=True),
+        sa.Column("inquiries", sa.BigInteger(), nullable=True),
+        sa.Column("inquirers", sa.BigInteger(), nullable=True),
+        sa.Column("inquiry_rate", sa.Float(), nullable=True),
+        sa.Column("tm_contacts", sa.BigInteger(), nullable=True),
+        sa.Column("orders", sa.BigInteger(), nullable=True),
+        sa.Column("owner", sa.Text(), nullable=True),
+        sa.Column("store_impressions", sa.BigInteger(), nullable=True),
+        sa.Column("store_clicks", sa.BigInteger(), nullable=True),
+        sa.Column("p4p_impressions", sa.BigInteger(), nullable=True),
+        sa.Column("p4p_clicks", sa.BigInteger(), nullable=True),
+        sa.Column("score", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["drop_id"],
+            ["drops.id"],
+            name=op.f("fk_products_undo_drop_id_drops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_products_undo")),
+    )
+    with op.batch_alter_table("products_undo", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_products_undo_before_drop_id"), ["before_drop_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_products_undo_drop_id"), ["drop_id"], unique=False)
+
+    op.create_table(
         "quarantine",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("drop_id", sa.Integer(), nullable=False),
@@ -513,11 +753,47 @@ def upgrade() -> None:
     with op.batch_alter_table("traffic", schema=None) as batch_op:
         batch_op.create_index("ix_traffic_store_id_date", ["store_id", "date"], unique=False)
 
+    op.create_table(
+        "traffic_undo",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("drop_id", sa.Integer(), nullable=False),
+        sa.Column("fact_id", sa.Integer(), nullable=True),
+        sa.Column("before_drop_id", sa.Integer(), nullable=False),
+        sa.Column("before_updated_at", sa.DateTime(), nullable=True),
+        sa.Column("date", sa.Date(), nullable=True),
+        sa.Column("source", sa.Text(), nullable=True),
+        sa.Column("country", sa.Text(), nullable=True),
+        sa.Column("visitors", sa.BigInteger(), nullable=True),
+        sa.Column("page_views", sa.BigInteger(), nullable=True),
+        sa.Column("impressions", sa.BigInteger(), nullable=True),
+        sa.Column("clicks", sa.BigInteger(), nullable=True),
+        sa.Column("inquiries", sa.BigInteger(), nullable=True),
+        sa.Column("tm_contacts", sa.BigInteger(), nullable=True),
+        sa.Column("reply_rate", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["drop_id"],
+            ["drops.id"],
+            name=op.f("fk_traffic_undo_drop_id_drops"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_traffic_undo")),
+    )
+    with op.batch_alter_table("traffic_undo", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_traffic_undo_before_drop_id"), ["before_drop_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_traffic_undo_drop_id"), ["drop_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("traffic_undo", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_traffic_undo_drop_id"))
+        batch_op.drop_index(batch_op.f("ix_traffic_undo_before_drop_id"))
+
+    op.drop_table("traffic_undo")
     with op.batch_alter_table("traffic", schema=None) as batch_op:
         batch_op.drop_index("ix_traffic_store_id_date")
 
@@ -526,30 +802,65 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_quarantine_drop_id"))
 
     op.drop_table("quarantine")
+    with op.batch_alter_table("products_undo", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_products_undo_drop_id"))
+        batch_op.drop_index(batch_op.f("ix_products_undo_before_drop_id"))
+
+    op.drop_table("products_undo")
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.drop_index("ix_products_store_id_period_end")
 
     op.drop_table("products")
+    with op.batch_alter_table("posts_undo", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_posts_undo_drop_id"))
+        batch_op.drop_index(batch_op.f("ix_posts_undo_before_drop_id"))
+
+    op.drop_table("posts_undo")
     with op.batch_alter_table("posts", schema=None) as batch_op:
         batch_op.drop_index("ix_posts_store_id_published_at")
 
     op.drop_table("posts")
+    with op.batch_alter_table("p4p_undo", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_p4p_undo_drop_id"))
+        batch_op.drop_index(batch_op.f("ix_p4p_undo_before_drop_id"))
+
+    op.drop_table("p4p_undo")
     with op.batch_alter_table("p4p", schema=None) as batch_op:
         batch_op.drop_index("ix_p4p_store_id_date")
 
     op.drop_table("p4p")
+    with op.batch_alter_table("orders_undo", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_orders_undo_drop_id"))
+        batch_op.drop_index(batch_op.f("ix_orders_undo_before_drop_id"))
+
+    op.drop_table("orders_undo")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_store_id_ordered_at")
 
     op.drop_table("orders")
+    with op.batch_alter_table("keywords_undo", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_keywords_undo_drop_id"))
+        batch_op.drop_index(batch_op.f("ix_keywords_undo_before_drop_id"))
+
+    op.drop_table("keywords_undo")
     with op.batch_alter_table("keywords", schema=None) as batch_op:
         batch_op.drop_index("ix_keywords_store_id_period_end")
 
     op.drop_table("keywords")
+    with op.batch_alter_table("inquiries_undo", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_inquiries_undo_drop_id"))
+        batch_op.drop_index(batch_op.f("ix_inquiries_undo_before_drop_id"))
+
+    op.drop_table("inquiries_undo")
     with op.batch_alter_table("inquiries", schema=None) as batch_op:
         batch_op.drop_index("ix_inquiries_store_id_created_at")
 
     op.drop_table("inquiries")
+    with op.batch_alter_table("customers_undo", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_customers_undo_drop_id"))
+        batch_op.drop_index(batch_op.f("ix_customers_undo_before_drop_id"))
+
+    op.drop_table("customers_undo")
     op.drop_table("customers")
     op.drop_table("checklist_ticks")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
