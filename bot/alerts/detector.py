@@ -48,7 +48,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import median
 
-MIN_WEEKS = 4  # fewer usable baseline weeks than this: no verdict (enough_history=False)
+from bot.metrics.usual import MIN_WEEKS as USUAL_MIN_WEEKS
+
+# fewer usable baseline weeks than this: no verdict (enough_history=False); the usual level's
+# own minimum (bot/metrics/usual.py), so the checklist and the alert agree on "enough history"
+MIN_WEEKS = USUAL_MIN_WEEKS
 OUTLIER_K = 3.0  # baseline values more than this many robust SDs from the median are left out
 SPANS = (1, 3, 7)  # days in each tested window, ending on the evaluated day
 METHODS = ("daily", "3day_sum", "weekly_sum")  # Verdict.method for each span

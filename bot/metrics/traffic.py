@@ -1,8 +1,7 @@
 """The checklist's data item: yesterday's basic figures against the same weekday's usual level.
 
-The usual level of a figure is the median of the same weekday over the previous 8 weeks, of
-those weeks that have data; with fewer than 4 such weeks there is no usual level (None), as
-a median of two or three days says little.
+The usual level of a figure is bot.metrics.usual's: the median of the same weekday over the
+previous 8 weeks that have data, None with fewer than 4.
 
 A traffic report comes at one of four grains: the shop total (no source, no country), by
 source, by country, or by source and country; its rows are keyed by date, source and country,
@@ -33,21 +32,19 @@ named in `not_in_report`.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
-from statistics import median
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from bot.metrics.inquiries import valid_per_day
+from bot.metrics.usual import same_weekdays, usual_level
 from bot.models import facts
 from bot.stores import Store
 
 METRICS = ("impressions", "visitors", "clicks", "inquiries")
 # The report's counts, all of which say how full a breakdown is (rates are not summed).
 SUMMED = (*METRICS, "page_views", "tm_contacts")
-WEEKS = 8
-MIN_WEEKS = 4
 
 traffic = facts["traffic"]
 
@@ -90,15 +87,10 @@ def daily_traffic(conn: Connection, store: Store, days: list[date]
 
 
 def _compare(value: float | None, history: list[float | None]) -> dict[str, Any]:
-    known = [h for h in history if h is not None]
-    usual = float(median(known)) if len(known) >= MIN_WEEKS else None
+    usual = usual_level(history)
     change = (value / usual - 1) if value is not None and usual else None
-    return {"value": value, "usual": usual, "change": change, "weeks": len(known)}
-
-
-def _weeks(yesterday: date) -> list[date]:
-    """The same weekday in the WEEKS weeks before `yesterday`, newest first."""
-    return [yesterday - timedelta(weeks=k) for k in range(1, WEEKS + 1)]
+    return {"value": value, "usual": usual, "change": change,
+            "weeks": sum(h is not None for h in history)}
 
 
 def inquiries_source(conn: Connection, store: Store, yesterday: date, *, traffic_fresh: bool,
@@ -114,7 +106,7 @@ def inquiries_source(conn: Connection, store: Store, yesterday: date, *, traffic
     has them already."""
     if not inquiries_fresh:
         return "traffic", None
-    weeks = _weeks(yesterday)
+    weeks = same_weekdays(yesterday)
     if counts is None:
         counts = valid_per_day(conn, store, min(weeks), yesterday) or {}
     if yesterday not in counts:
@@ -135,7 +127,7 @@ def inquiries_source(conn: Connection, store: Store, yesterday: date, *, traffic
 def data_figures(conn: Connection, store: Store, yesterday: date, *, traffic_fresh: bool,
                  inquiries_fresh: bool) -> dict[str, Any]:
     """Yesterday's impressions, visitors, clicks and inquiries with their usual levels."""
-    weeks = _weeks(yesterday)
+    weeks = same_weekdays(yesterday)
     days = [yesterday, *weeks]
     per_day = daily_traffic(conn, store, days)
     figures: dict[str, Any] = {"day": yesterday.isoformat(), "weekday": yesterday.strftime("%A")}

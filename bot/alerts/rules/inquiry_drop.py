@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, datetime, timedelta
-from statistics import median
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from bot.alerts.detector import METHODS, MIN_WEEKS, DetectorSettings, Verdict, evaluate
+from bot.alerts.detector import METHODS, DetectorSettings, Verdict, evaluate
 from bot.alerts.detector import SPANS as WINDOW_DAYS
 from bot.alerts.rules import Finding, Rule
 from bot.metrics.freshness import LABELS, newest_days
@@ -36,6 +35,7 @@ from bot.metrics.money import convert, rounded
 from bot.metrics.p4p import CURRENCY as P4P_CURRENCY
 from bot.metrics.p4p import spend_amounts, spend_rows
 from bot.metrics.traffic import daily_traffic, inquiries_source
+from bot.metrics.usual import same_weekdays, usual_level
 from bot.models import facts
 from bot.periods import local_midnight, local_today
 from bot.stores import Store
@@ -146,10 +146,9 @@ def span(method: str) -> int:
 def _usual_count(counts: dict[date, int], day: date, weeks: int) -> float | None:
     """The median count of the same weekday in the past `weeks` weeks, or None when the day
     itself or MIN_WEEKS of that history is missing."""
-    past = [counts[d] for k in range(1, weeks + 1) if (d := day - timedelta(days=7 * k)) in counts]
-    if len(past) < MIN_WEEKS or day not in counts:
+    if day not in counts:
         return None
-    return float(median(past))
+    return usual_level(counts.get(d) for d in same_weekdays(day, weeks))
 
 
 def day_is_normal(counts: dict[date, int], day: date, settings: DetectorSettings) -> bool:
@@ -191,13 +190,12 @@ def hints(conn: Connection, store: Store, verdict: Verdict, source: str | None =
 
 
 def _traffic_hint(conn: Connection, store: Store, day: date) -> dict[str, Any] | None:
-    past = [day - timedelta(days=7 * k) for k in range(1, 9)]
+    past = same_weekdays(day)
     by_day = daily_traffic(conn, store, [day, *past])
     today = (by_day.get(day) or {}).get("visitors")
-    usual_values = [v["visitors"] for d in past if (v := by_day.get(d)) and v["visitors"]]
-    if today is None or len(usual_values) < 3:
+    usual = usual_level((by_day.get(d) or {}).get("visitors") for d in past)
+    if today is None or not usual:
         return None
-    usual = median(usual_values)
     if today <= HINT_TRAFFIC_DOWN * usual:
         return {"kind": "traffic_down", "visitors": int(today), "usual": round(float(usual), 2)}
     if today >= HINT_TRAFFIC_NORMAL * usual:
