@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -271,6 +272,21 @@ outbox = Table(
     Column("delivered_at", DateTime),
     Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
     Index("ix_outbox_subject_channel", "subject", "channel"),
+)
+
+# A file an outbox row uploads into its parent's thread (bot/outbox.enqueue_file,
+# jobs/uploads.py): the bytes, and each step of Slack's upload as it is done, so that a
+# sender restarted mid-upload finishes that upload instead of starting a second one.
+outbox_files = Table(
+    "outbox_files",
+    metadata,
+    Column("outbox_id", ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("file_id", String(64)),  # from files.getUploadURLExternal, with its upload_url
+    Column("upload_url", Text),
+    Column("uploaded_at", DateTime),  # the bytes were accepted at upload_url
+    # files.completeUploadExternal was called: the file may be shared, check before again
+    Column("completing_at", DateTime),
 )
 
 # ---- Alerts (bot/alerts/) ----------------------------------------------------------------------

@@ -21,6 +21,9 @@ still undeliverable after GIVE_UP_AFTER). A thread reply or an edit (`thread_of`
 Edits: every edit carries the whole current message, so only the newest edit of a post is
 ever sent (an older one still waiting is dropped), and it waits while an older edit of the
 same post is being sent: a late chat.update of an older state never lands after a newer one.
+
+Files: `enqueue_file` queues an upload into a post's thread (a reply, `thread_of`), its bytes
+and the progress of Slack's upload steps in `outbox_files` (jobs/uploads.py).
 """
 
 from __future__ import annotations
@@ -29,11 +32,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
-from bot.models import outbox
+from bot.models import outbox, outbox_files
 
 BACKOFF_START = timedelta(seconds=5)
 BACKOFF_CAP = timedelta(minutes=10)
@@ -263,3 +266,33 @@ def enqueue_edit(conn: Connection, post: Row, *, purpose: str, dedupe_key: str,
     return enqueue(conn, store_id=post.store_id, channel=post.channel, purpose=purpose,
                    subject=post.subject, dedupe_key=dedupe_key, payload=payload, now=now,
                    update_of=post.id)
+
+
+def enqueue_file(conn: Connection, parent_id: int, *, purpose: str, dedupe_key: str,
+                 filename: str, title: str, content: bytes, now: datetime,
+                 initial_comment: str | None = None) -> int | None:
+    """Queue an upload of `content` into the thread of the outbox row `parent_id`, in its
+    channel, sent once that row is delivered (it needs its ts); the new row's id, or None
+    when `dedupe_key` was queued already (nothing is queued then)."""
+    parent = conn.execute(select(outbox.c.store_id, outbox.c.channel, outbox.c.subject)
+                          .where(outbox.c.id == parent_id)).one()
+    upload: dict[str, Any] = {"filename": filename, "title": title}
+    if initial_comment:
+        upload["initial_comment"] = initial_comment
+    new_id = enqueue_new(conn, store_id=parent.store_id, channel=parent.channel,
+                         purpose=purpose, subject=parent.subject, dedupe_key=dedupe_key,
+                         payload={"text": title, "upload": upload}, now=now,
+                         thread_of=parent_id)
+    if new_id is not None:
+        conn.execute(insert(outbox_files).values(outbox_id=new_id, content=content))
+    return new_id
+
+
+def upload_of(conn: Connection, outbox_id: int) -> Row:
+    """The file of an upload row and how far its upload got (outbox_files)."""
+    return conn.execute(select(outbox_files).where(outbox_files.c.outbox_id == outbox_id)).one()
+
+
+def upload_progress(conn: Connection, outbox_id: int, **step: Any) -> None:
+    """Record an upload step (file_id and upload_url, uploaded_at, completing_at)."""
+    conn.execute(update(outbox_files).where(outbox_files.c.outbox_id == outbox_id).values(**step))

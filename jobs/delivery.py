@@ -5,7 +5,9 @@ For each due row (bot/outbox.py): claim it (pending -> sending), then
 * a row whose earlier attempt may have reached Slack (`maybe_sent`) is first looked up in the
   channel's history (conversations.history, or conversations.replies for a thread reply) by
   the metadata every post carries; found -> its ts is recorded, nothing is posted;
-* otherwise chat.postMessage, with `thread_ts` for a thread reply; Slack's ts is recorded.
+* otherwise chat.postMessage, with `thread_ts` for a thread reply; Slack's ts is recorded;
+* a file upload (bot.outbox.enqueue_file) goes through Slack's upload flow, each step recorded
+  so that it completes once (jobs/uploads.py).
 
 Failures: 429 -> retry after Slack's Retry-After, and only that channel pauses; 5xx, network
 errors and timeouts -> exponential backoff (5 s doubling to 10 min), retried for two days;
@@ -19,9 +21,9 @@ tolerated) plus an unpublished workspace-wide limit. The Pacer keeps at least
 second overall, and sends round-robin across channels, so one busy channel never holds up
 the others. A 429 the pacer did not prevent pauses only its channel.
 
-Scopes: chat:write, and channels:history / groups:history for the history check. If the
-history check is refused for good (missing_scope), the row fails with that reason rather than
-risk a duplicate.
+Scopes: chat:write, and channels:history / groups:history for the history check (files:write
+and files:read for uploads). If the history check is refused for good (missing_scope), the
+row fails with that reason rather than risk a duplicate.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bot import outbox
 from bot.config import Settings
 from bot.storage import read, write
 from bot.stores import utcnow
+from jobs import uploads
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +310,10 @@ def _attempt(engine: Engine, client: WebClient, row: Row, clock: Callable[[], da
     if not row.update_of:
         pacer.wait(row.channel)
     try:
-        ts, recovered = _send(client, row)
+        if uploads.is_upload(row):
+            ts, recovered = uploads.send(engine, client, row, clock)
+        else:
+            ts, recovered = _send(client, row)
     except Exception as exc:
         failure = classify(exc)
         with write(engine) as conn:

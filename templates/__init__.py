@@ -212,6 +212,30 @@ def render(template: str, /, **context: Any) -> dict[str, Any]:
     return fit(message)
 
 
+def _json_safe(value: Any) -> Any:
+    """As _safe, for JSON only: words for a picture (templates/chart.py), where mrkdwn escapes
+    would show as `&amp;`."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return Markup(json.dumps(value, ensure_ascii=False)[1:-1])
+    if isinstance(value, Mapping):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return _safe(value)
+
+
+def render_words(template: str, /, **context: Any) -> dict[str, Any]:
+    """The words a template gives for something that is not a Slack message (a chart's title,
+    labels and notes), as a dict, in the language `lang` of the context; data strings are
+    escaped for JSON only."""
+    env = _envs.get(context.get("lang") or SOURCE, _envs[SOURCE])
+    output = env.get_template(template).render(**{k: _json_safe(v) for k, v in context.items()})
+    try:
+        return dict(json.loads(output, strict=False))
+    except json.JSONDecodeError as exc:  # a template bug, not a data problem
+        raise ValueError(f"template {template} produced invalid JSON: {exc}\n{output}") from exc
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -37,7 +37,12 @@ Behaviour worth knowing:
   page** (``/signin``, HTML, 200) - what Slack does - so a client that follows redirects gets
   HTML instead of the file, which is the failure the bot must detect. Unknown files: 404.
   ``files_upload_v2`` works too (getUploadURLExternal -> POST bytes -> completeUploadExternal),
-  and uploaded files become downloadable.
+  and uploaded files become downloadable. The upload URL is served here (``UPLOAD`` calls, with
+  ``fail_next`` / ``delay_next`` on ``UPLOAD`` like any method) and takes exactly the
+  ``length`` asked for; until completed the file is unknown to ``files.info``. Completing
+  shares the file into ``channel_id`` (a file message in ``api.messages``, in ``thread_ts``'s
+  thread when given, with ``initial_comment`` as its text); completing a file again shares it
+  again - the duplicate a sender must never cause (``file_shares``).
 * ``response_url(key)`` gives a URL (for slash commands / block actions) whose POSTs are
   recorded as ``Call(method="response_url")``.
 * ``register_socket_server(server)`` makes ``apps.connections.open`` return that server's URL
@@ -426,6 +431,14 @@ class MockSlackAPI:
         if kind == "download":
             return self._download(call)
         if kind == "upload":
+            fault = self._take_fault(UPLOAD)
+            if fault is not None:
+                if fault.delay:
+                    self._stopping.wait(fault.delay)
+                if fault.status is not None:
+                    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+                    return _Reply(fault.status, (fault.error or "").encode(), "text/plain",
+                                  headers)
             return self._upload(call)
         if kind == "hook":
             return _Reply(200, b"ok", "text/plain; charset=utf-8")
@@ -610,11 +623,15 @@ class MockSlackAPI:
         }
 
     def _upload_url(self, call: Call) -> JsonDict:
+        length = str(call.params.get("length") or "")
+        if not call.params.get("filename") or not length.isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
         with self._lock:
             self._counter += 1
             file_id = f"F0UP{self._counter:05d}"
             self._uploads[file_id] = {
-                "filename": call.params.get("filename") or file_id,
+                "filename": call.params["filename"],
+                "length": int(length),
                 "content": None,
             }
         return {
@@ -629,6 +646,8 @@ class MockSlackAPI:
             pending = self._uploads.get(file_id)
             if pending is None:
                 return _Reply(404, b"unknown upload", "text/plain")
+            if len(call.body) != pending["length"]:
+                return _Reply(400, b"length does not match", "text/plain")
             pending["content"] = call.body
         call.params = {"file_id": file_id, "size": len(call.body)}
         return _Reply(200, f"OK - {len(call.body)}".encode(), "text/plain")
@@ -642,7 +661,8 @@ class MockSlackAPI:
             name = pending["filename"]
             mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
             filetype = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
-            obj = self.add_file(
+            known = self.files.get(item["id"])
+            obj = known.obj if known is not None else self.add_file(
                 item["id"],
                 name,
                 pending["content"],
@@ -653,8 +673,31 @@ class MockSlackAPI:
             channel = call.params.get("channel_id")
             if channel:
                 obj["channels"] = [channel]
+                self._share(obj, channel, call.params)
             done.append(obj)
         return {"ok": True, "files": done}
+
+    def _share(self, obj: JsonDict, channel: str, params: JsonDict) -> None:
+        """A completed upload's file message in the channel (or the thread)."""
+        ts = self._next_ts()
+        message: JsonDict = {"type": "message", "subtype": "file_share", "ts": ts,
+                             "text": params.get("initial_comment") or "", "files": [obj],
+                             "user": self.bot_user_id, "bot_id": self.bot_id,
+                             "channel": channel}
+        share: JsonDict = {"ts": ts}
+        if params.get("thread_ts"):
+            message["thread_ts"] = share["thread_ts"] = str(params["thread_ts"])
+        with self._lock:
+            self.messages[ts] = message
+            obj.setdefault("shares", {}).setdefault("public", {}).setdefault(
+                channel, []).append(share)
+
+    def file_shares(self, file_id: str | None = None) -> list[JsonDict]:
+        """File messages posted by completed uploads (of one file, when given), oldest
+        first."""
+        with self._lock:
+            return [m for m in self.messages.values() if m.get("subtype") == "file_share"
+                    and (file_id is None or any(f["id"] == file_id for f in m["files"]))]
 
     def _download(self, call: Call) -> _Reply:
         # /files-pri/{team}-{file_id}/[download/]{name}

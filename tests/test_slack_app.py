@@ -164,7 +164,7 @@ def test_manifest_declares_what_the_app_uses() -> None:
         assert re.search(rf"command: {command}\b", manifest)
     for event in ("file_shared", "message.channels", "message.groups", "message.im"):
         assert re.search(rf"- {re.escape(event)}\n", manifest)
-    for scope in ("commands", "chat:write", "files:read", "channels:history",
+    for scope in ("commands", "chat:write", "files:read", "files:write", "channels:history",
                   "groups:history", "im:history"):
         assert re.search(rf"^\s*- {re.escape(scope)}\s*(#.*)?$", manifest, re.M), scope
     assert manifest.count("url: https://YOUR-HOST/slack/events") == 4  # 2 commands, events, actions

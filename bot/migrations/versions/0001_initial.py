@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 21:03:06.282759
+Create Date: 2026-12-04 21:03:59.267909
 """
 
 from collections.abc import Sequence
@@ -493,6 +493,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_orders_undo_drop_id"), ["drop_id"], unique=False)
 
     op.create_table(
+        "outbox_files",
+        sa.Column("outbox_id", sa.Integer(), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("file_id", sa.String(length=64), nullable=True),
+        sa.Column("upload_url", sa.Text(), nullable=True),
+        sa.Column("uploaded_at", sa.DateTime(), nullable=True),
+        sa.Column("completing_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["outbox_id"],
+            ["outbox.id"],
+            name=op.f("fk_outbox_files_outbox_id_outbox"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("outbox_id", name=op.f("pk_outbox_files")),
+    )
+    op.create_table(
         "p4p",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("store_id", sa.Integer(), nullable=False),
@@ -829,6 +845,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_p4p_store_id_date")
 
     op.drop_table("p4p")
+    op.drop_table("outbox_files")
     with op.batch_alter_table("orders_undo", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_orders_undo_drop_id"))
         batch_op.drop_index(batch_op.f("ix_orders_undo_before_drop_id"))
