@@ -1,46 +1,65 @@
-"""Periods as operators say them ("yesterday", "last week", "last 14d", "2026-11-01..2026-11-07")
+"""Periods as operators say them ("yesterday", "last week", "7d", "2026-11-01~2026-11-07")
 turned into inclusive ranges of the store's local days, and back into naive-UTC moments.
 
-The grammar (case-insensitive; no words means `today`):
+The grammar (case-insensitive; full-width forms are read as ASCII by the command layer; no
+words means `today`, or the caller's default):
 
-| words                      | days                                                        |
-| -------------------------- | ----------------------------------------------------------- |
-| `today` / `yesterday`      | that one local day                                          |
-| `week`                     | the last 7 days, today included                             |
-| `last week`                | the previous calendar week, Monday to Sunday: the weekly    |
-|                            | review looks back at a whole week, not a rolling window     |
-| `month`                    | the month to date                                           |
-| `last month`               | the previous calendar month                                 |
-| `last Nd` (`last N days`)  | N days ending today                                         |
-| `2026-11-03`               | that day                                                    |
-| `2026-11-01..2026-11-07`   | those days; a range running past today ends today           |
+| words                                   | days                                              |
+| --------------------------------------- | ------------------------------------------------- |
+| `today` / `yesterday` (今天 / 昨天)      | that one local day                                |
+| `week`, `this week` (本周)               | Monday to today: the calendar week so far         |
+| `last week` (上周)                       | the previous calendar week, Monday to Sunday, so  |
+|                                         | it never overlaps `this week`                     |
+| `month`, `this month` (本月)             | the month to date                                 |
+| `last month` (上月)                      | the previous calendar month                       |
+| `7d`, `last 14d`, `last 30 days` (近7天) | N days ending today                               |
+| `2026-11-03`, `2026/11/03`              | that day                                          |
+| `2026-11-01~2026-11-07` (the back       | those days; a range running past today ends today |
+| office's form), `2026-11-01..2026-11-07` |                                                   |
 
-The previous period is always the same number of days right before (`Period.previous`);
-`last week` is thus compared with the calendar week before it.
+The previous period (`Period.previous`) is the same number of days right before, except for
+`this week`, which is compared with the same weekdays of the week before (Monday to Wednesday
+with Monday to Wednesday, not with Friday to Sunday); `last week` is thus compared with the
+calendar week before it.
+
+Errors are `PeriodError` carrying a `Text` (templates.i18n): data that a message words in the
+store's language, with a suggestion for a near miss (`yesterady` -> `yesterday`).
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from templates.i18n import Text
 
 MAX_DAYS = 3660  # ten years: anything longer is a typo, and would scan a whole store
 
 # Chinese operators type the same words in Chinese; aliases map onto the English grammar.
 ALIASES: dict[str, str] = {
     "今天": "today", "今日": "today", "昨天": "yesterday", "昨日": "yesterday",
-    "本周": "week", "近7天": "week", "上周": "last week", "本月": "month", "上月": "last month",
-    "this week": "week", "this month": "month",
+    "本周": "week", "这周": "week", "this week": "week", "上周": "last week",
+    "本月": "month", "这个月": "month", "this month": "month", "上月": "last month",
+    "上个月": "last month",
 }
+WORDS = ("today", "yesterday", "week", "last week", "month", "last month")  # the base words
+# Everything a near miss may be close to, for "did you mean …?".
+KNOWN = (*WORDS, *ALIASES)
 
-_LAST_DAYS = re.compile(r"^last\s+(\d+)\s*(?:d|day|days)$")
-_DATE = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+_DAYS = re.compile(r"^(?:last\s+|近|最近)?(\d+)\s*(?:d|day|days|天)$")
+_DATE = re.compile(r"^\d{4}[-/]\d{1,2}[-/]\d{1,2}$")
+_RANGE = re.compile(r"\s*(?:\.\.|~|～|至)\s*")
 
 
 class PeriodError(ValueError):
-    """A period the user typed that cannot be answered; the message is short and says why."""
+    """A period the user typed that cannot be answered; `text` says why, in a few words."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
 
 
 @dataclass(frozen=True)
@@ -55,7 +74,11 @@ class Period:
 
     @property
     def previous(self) -> Period:
-        """The period of the same length right before this one."""
+        """The period this one is compared with: the same number of days right before, or
+        for `this week` (Monday to today) the same weekdays a week earlier."""
+        if self.name == "week":
+            week = timedelta(days=7)
+            return Period(self.start - week, self.end - week, "previous")
         end = self.start - timedelta(days=1)
         return Period(end - timedelta(days=self.days - 1), end, "previous")
 
@@ -107,37 +130,39 @@ def utc_stamp(moment: datetime) -> str:
 
 
 def parse_date(text: str) -> date:
-    if not _DATE.match(text):
-        raise PeriodError(f"`{text}` is not a date: use YYYY-MM-DD")
-    try:
-        return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
-    except ValueError:
-        raise PeriodError(f"`{text}` is not a date: use YYYY-MM-DD") from None
+    """`2026-11-03` or `2026/11/3` (the back office writes both)."""
+    if _DATE.match(text):
+        try:
+            return date(*(int(part) for part in re.split(r"[-/]", text)))
+        except ValueError:
+            pass
+    raise PeriodError(Text("`%(text)s` is not a date: use YYYY-MM-DD", text=text))
 
 
-def parse_period(text: str, today: date) -> Period:
-    """The period `text` means on the local date `today`; PeriodError when it means none."""
-    words = " ".join(text.lower().split())
+def parse_period(text: str, today: date, default: str = "today") -> Period:
+    """The period `text` means on the local date `today` (`default` when it is empty);
+    PeriodError when it means none."""
+    words = " ".join(text.lower().split()) or default
     words = ALIASES.get(words, words)
     period = _period(words, today)
     if period.start > today:
-        raise PeriodError(f"{period.start.isoformat()} is in the future (today is "
-                          f"{today.isoformat()})")
+        raise PeriodError(Text("%(start)s is in the future (today is %(today)s)",
+                               start=period.start.isoformat(), today=today.isoformat()))
     if period.end > today:  # no data can exist after today; compare like with like
         period = Period(period.start, today, period.name)
     if period.days > MAX_DAYS:
-        raise PeriodError(f"a period is at most {MAX_DAYS} days")
+        raise PeriodError(Text("a period is at most %(days)s days", days=MAX_DAYS))
     return period
 
 
 def _period(words: str, today: date) -> Period:
-    if words in ("", "today"):
+    if words == "today":
         return Period(today, today, "today")
     if words == "yesterday":
         day = today - timedelta(days=1)
         return Period(day, day, "yesterday")
     if words == "week":
-        return Period(today - timedelta(days=6), today, "week")
+        return Period(today - timedelta(days=today.weekday()), today, "week")
     if words == "last week":
         monday = today - timedelta(days=today.weekday() + 7)
         return Period(monday, monday + timedelta(days=6), "last_week")
@@ -146,23 +171,33 @@ def _period(words: str, today: date) -> Period:
     if words == "last month":
         end = today.replace(day=1) - timedelta(days=1)
         return Period(end.replace(day=1), end, "last_month")
-    if match := _LAST_DAYS.match(words):
+    if match := _DAYS.match(words):
         count = int(match.group(1))
         if not 1 <= count <= MAX_DAYS:
-            raise PeriodError(f"`{words}`: the number of days must be 1 to {MAX_DAYS}")
+            raise PeriodError(Text("`%(words)s`: the number of days must be 1 to %(max)s",
+                                   words=words, max=MAX_DAYS))
         return Period(today - timedelta(days=count - 1), today, "days")
-    if ".." in words:
-        first, _, last = words.partition("..")
-        start, end = parse_date(first.strip()), parse_date(last.strip())
+    first, *rest = _RANGE.split(words.strip(), maxsplit=1)
+    if rest:
+        start, end = parse_date(first), parse_date(rest[0])
         if end < start:
-            raise PeriodError(f"`{words}` ends before it starts: write the earlier date first")
+            raise PeriodError(Text("`%(words)s` ends before it starts: write the earlier date "
+                                   "first", words=words))
         return Period(start, end, "range")
-    if _DATE.match(words):
+    if words[:1].isdigit():
         day = parse_date(words)
         return Period(day, day, "date")
-    if words[:1].isdigit():
-        raise PeriodError(f"`{words}` is not a date: use YYYY-MM-DD")
-    raise PeriodError(f"unknown period `{words}`")
+    raise unknown_period(words)
+
+
+def unknown_period(words: str) -> PeriodError:
+    """The error for words that are no period, naming the nearest period word if one is near
+    (a typo such as `yesterady`)."""
+    close = difflib.get_close_matches(words, KNOWN, n=1, cutoff=0.7)
+    if close:
+        return PeriodError(Text("unknown period `%(words)s`: did you mean `%(suggestion)s`?",
+                                words=words, suggestion=close[0]))
+    return PeriodError(Text("unknown period `%(words)s`", words=words))
 
 
 def age_parts(delta: timedelta) -> dict[str, int]:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, select
 
 from bot.ingest.kinds import KINDS
 from bot.models import drops
-from bot.periods import as_utc, format_age, local_time, utc_stamp
+from bot.periods import age_parts, as_utc, format_age, local_time, utc_stamp
 from bot.stores import Store, channels_of
 
 
@@ -35,6 +35,7 @@ def store_status(conn: Connection, store: Store, now: datetime) -> dict[str, Any
                 "source": row.source,
                 "at": utc_stamp(row.created_at),
                 "age": format_age(now - row.created_at),
+                "age_parts": age_parts(now - row.created_at),  # worded by the message
                 "age_hours": round((now - row.created_at).total_seconds() / 3600, 1),
                 "period_start": row.period_start.isoformat() if row.period_start else None,
                 "period_end": row.period_end.isoformat() if row.period_end else None,

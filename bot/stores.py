@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.models import channels, stores
 from bot.schedule import MAX_CATCH_UP_HOURS, ScheduleError, catch_up_window, parse_time
 from bot.storage import read, write
+from templates.i18n import N_, Text
 
 LANGUAGES = ("en", "zh")
 DEFAULT_STORE = "default"
@@ -49,7 +50,13 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 
 
 class StoreError(ValueError):
-    """A store operation a user asked for that cannot be done; the message says why."""
+    """A store operation a user asked for that cannot be done; the message says why. `text`
+    is that message as a `Text` where a chat reply words it in the store's language
+    (`/opsbot config`), else as English."""
+
+    def __init__(self, message: Text | str) -> None:
+        super().__init__(str(message))
+        self.text = message
 
 
 @dataclass(frozen=True)
@@ -191,16 +198,19 @@ def _mention(value: Any) -> str:
     return next(g for g in match.groups() if g)
 
 
-_COUNT = "a whole number of at least 1"
-_FRACTION = "a number above 0 and below 1 (like 0.05)"
-SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
-    "checklist_time": (_clock, "a 24-hour time HH:MM from 00:00 to 23:59 (like 09:00)"),
-    "workdays_only": (_boolean, "yes or no (true/false, on/off, 1/0, 是/否)"),
-    "catch_up_hours": (_grace, f"a number of hours from 0 to {MAX_CATCH_UP_HOURS:g}"),
-    "p4p_daily_budget": (_positive_or_none, "a positive amount in CNY, or none (or -) to clear it"),
-    "usd_cny_rate": (_positive_or_none, "a positive number of CNY per US dollar (like 7.1), "
-                                        "or none (or -) to clear it"),
-    "key_keywords": (_keywords, "a comma-separated list of keywords"),
+# What each setting expects: N_() msgids, worded in the asker's language.
+_COUNT = N_("a whole number of at least 1")
+_FRACTION = N_("a number above 0 and below 1 (like 0.05)")
+SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str | Text]] = {
+    "checklist_time": (_clock, N_("a 24-hour time HH:MM from 00:00 to 23:59 (like 09:00)")),
+    "workdays_only": (_boolean, N_("yes or no (true/false, on/off, 1/0, 是/否)")),
+    "catch_up_hours": (_grace, Text("a number of hours from 0 to %(max)s",
+                                    max=format(MAX_CATCH_UP_HOURS, "g"))),
+    "p4p_daily_budget": (_positive_or_none,
+                         N_("a positive amount in CNY, or none (or -) to clear it")),
+    "usd_cny_rate": (_positive_or_none, N_("a positive number of CNY per US dollar (like 7.1), "
+                                           "or none (or -) to clear it")),
+    "key_keywords": (_keywords, N_("a comma-separated list of keywords")),
     "posts_per_day": (_count, _COUNT),
     "posts_max_per_day": (_count, _COUNT),
     "unreplied_hours": (_count, _COUNT),
@@ -212,9 +222,9 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "lost_days": (_count, _COUNT),
     "alert_level": (_fraction, _FRACTION),
     "alert_min_drop": (_fraction, _FRACTION),
-    "alert_min_expected": (_positive, "a number above 0"),
-    "alert_mention": (_mention, "here, channel, none, a user group (<!subteam^S…> or S…) "
-                                "or a user (U… or W…)"),
+    "alert_min_expected": (_positive, N_("a number above 0")),
+    "alert_mention": (_mention, N_("here, channel, none, a user group (<!subteam^S…> or S…) "
+                                   "or a user (U… or W…)")),
 }
 # Settings that must not exceed another one (checked on the merged settings of a store).
 SETTING_LIMITS: tuple[tuple[str, str], ...] = (("posts_per_day", "posts_max_per_day"),)
@@ -224,13 +234,13 @@ SETTING_LIMITS: tuple[tuple[str, str], ...] = (("posts_per_day", "posts_max_per_
 # bot/metrics/inquiry_checks.py lists unreplied inquiries between the two unreplied settings).
 SETTING_BELOW: tuple[tuple[str, str, int, str], ...] = (
     ("hesitant_days", "lost_days", 1,
-     "a customer is hesitant between hesitant_days and lost_days without contact, so nobody "
-     "could ever be hesitant"),
+     N_("a customer is hesitant between hesitant_days and lost_days without contact, so "
+        "nobody could ever be hesitant")),
     ("zombie_days", "lost_days", 1,
-     "a zombie must turn up before the customer counts as lost"),
+     N_("a zombie must turn up before the customer counts as lost")),
     ("unreplied_hours", "unreplied_max_days", 24,
-     "the checklist lists unreplied inquiries older than unreplied_hours and younger than "
-     "unreplied_max_days, so it would list none"),
+     N_("the checklist lists unreplied inquiries older than unreplied_hours and younger than "
+        "unreplied_max_days, so it would list none")),
 )
 
 
@@ -239,15 +249,16 @@ def parse_setting(key: str, text: Any) -> Any:
 
     StoreError (saying what is expected) for an unknown key or a value that does not fit."""
     if key not in SETTING_PARSERS:
-        raise StoreError(
-            f"unknown setting {key!r}: known settings are " + ", ".join(sorted(SETTING_PARSERS))
-        )
+        raise StoreError(Text("unknown setting %(key)r: known settings are %(known)s",
+                              key=key, known=", ".join(sorted(SETTING_PARSERS))))
     convert, expected = SETTING_PARSERS[key]
     try:
         return convert(text)
     except (ValueError, TypeError):
         shown = text.strip() if isinstance(text, str) else text
-        raise StoreError(f"{key} must be {expected}, not {shown!r}") from None
+        raise StoreError(Text("%(key)s must be %(expected)s, not %(value)r", key=key,
+                              expected=expected if isinstance(expected, Text) else Text(expected),
+                              value=shown)) from None
 
 
 def check_settings(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -257,13 +268,15 @@ def check_settings(current: Mapping[str, Any], changes: Mapping[str, Any]) -> di
         a = merged.get(low, DEFAULT_SETTINGS[low])
         b = merged.get(high, DEFAULT_SETTINGS[high])
         if (low in changes or high in changes) and a > b:
-            raise StoreError(f"{low} ({a}) cannot be more than {high} ({b})")
+            raise StoreError(Text("%(low)s (%(a)s) cannot be more than %(high)s (%(b)s)",
+                                  low=low, a=a, high=high, b=b))
     for low, high, factor, why in SETTING_BELOW:
         a = merged.get(low, DEFAULT_SETTINGS[low])
         b = merged.get(high, DEFAULT_SETTINGS[high])
         if (low in changes or high in changes) and a >= b * factor:
             limit = f"{high} ({b})" if factor == 1 else f"{high} ({b}) × {factor}"
-            raise StoreError(f"{low} ({a}) must be less than {limit}: {why}")
+            raise StoreError(Text("%(low)s (%(a)s) must be less than %(limit)s: %(why)s",
+                                  low=low, a=a, limit=limit, why=Text(why)))
     return merged
 
 
@@ -295,22 +308,21 @@ def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise StoreError(
-            f"unknown timezone {name!r}: use an IANA name like Asia/Shanghai or America/New_York"
-        ) from None
+        raise StoreError(Text("unknown timezone %(name)r: use an IANA name like Asia/Shanghai "
+                              "or America/New_York", name=name)) from None
     if name != "UTC" and name.partition("/")[0] not in TIMEZONE_AREAS:
         suggestion = _TIMEZONE_SUGGESTIONS.get(name, "America/New_York or Asia/Shanghai")
-        raise StoreError(
-            f"timezone {name!r} is an abbreviation, fixed offset or alias, not a region, so "
-            f"daylight saving time could be wrong: use an IANA region name (Area/Location) "
-            f"such as {suggestion}, or UTC"
-        )
+        raise StoreError(Text(
+            "timezone %(name)r is an abbreviation, fixed offset or alias, not a region, so "
+            "daylight saving time could be wrong: use an IANA region name (Area/Location) "
+            "such as %(suggestion)s, or UTC", name=name, suggestion=suggestion))
     return name
 
 
 def check_language(language: str) -> str:
     if language not in LANGUAGES:
-        raise StoreError(f"unknown language {language!r}: use one of {', '.join(LANGUAGES)}")
+        raise StoreError(Text("unknown language %(language)r: use one of %(known)s",
+                              language=language, known=", ".join(LANGUAGES)))
     return language
 
 
@@ -458,7 +470,8 @@ def bind_channel(
     that workspace's; StoreError if it is another workspace's."""
     channel_id = check_channel_id(channel_id)
     if not store.belongs_to(team_id):
-        raise StoreError(f"the store name {store.name!r} is taken: choose another name")
+        raise StoreError(Text("the store name %(name)r is taken: choose another name",
+                              name=store.name))
     with write(engine) as conn:
         if team_id is not None and store.team_id is None:
             conn.execute(update(stores).where(stores.c.id == store.id, stores.c.team_id.is_(None))

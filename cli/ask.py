@@ -12,7 +12,7 @@ import argparse
 
 from bot.config import Settings
 from bot.storage import get_engine
-from bot.stores import check_channel_id, resolve_store, store_for_channel
+from bot.stores import check_channel_id, list_stores, resolve_store, store_for_channel
 from cli.errors import UserError
 from cli.main import add_json, emit
 from cli.moments import now_for, now_help
@@ -53,7 +53,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.store:
         store = resolve_store(engine, args.store)
     elif not channel and needs_store(command, text):
-        store = resolve_store(engine, None)  # the only store, else `default`
+        # The only store. A question never creates one (resolve_store would make `default`).
+        if not list_stores(engine):
+            raise UserError("no store yet, so nothing to answer: create one with `opsbot "
+                            "store add NAME` (or ingest a file with --store NAME), then ask "
+                            "with --store NAME")
+        store = resolve_store(engine, None)
     now = None
     if args.now:
         known = store or (store_for_channel(engine, channel) if channel else None)

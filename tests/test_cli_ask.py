@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.storage import dispose_all
-from bot.stores import Store, add_store, configure_store
+from bot.stores import Store, add_store, configure_store, list_stores
 from cli.main import main
 from cli.moments import parse_now
 from cli.terminal import message_text
@@ -132,3 +132,27 @@ def test_block_rendering() -> None:
     assert message_text(message) == ("Title\n=====\nBold <b> site (https://x.io)\n  Total: 12\n"
                                      "\n  a &lt; b")
     assert message_text({"text": "only &amp; text"}) == "only & text"
+
+
+def test_a_question_never_creates_a_store(database_url: str, engine: Engine,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """On an empty database, asking creates no store named `default`: it says which store
+    to create and name."""
+    try:
+        code = main(["--database", database_url, "ask", "/inquiries yesterday"])
+        _, err = capsys.readouterr()
+        assert code == 2 and "no store yet" in err and "opsbot store add NAME" in err
+        assert "Traceback" not in err
+        assert list_stores(engine) == []
+        for words in ("/inquiries help", "/inquiries 帮助", "/opsbot help"):
+            code = main(["--database", database_url, "ask", words])
+            out, _ = capsys.readouterr()
+            assert code == 0 and "/inquiries [period]" in out, words  # help needs no store
+        assert list_stores(engine) == []
+    finally:
+        dispose_all()
+
+
+def test_help_exits_0(cli) -> None:
+    code, out, _ = cli("/inquiries help", "--json")
+    assert code == 0 and json.loads(out)["ok"] is True

@@ -28,13 +28,16 @@ def local(moment: str, tz: ZoneInfo = SHANGHAI) -> datetime:
     return as_utc(datetime.fromisoformat(moment).replace(tzinfo=tz))
 
 
-def add_inquiries(engine: Engine, store: Store, rows: list[dict[str, Any]]) -> None:
-    """Insert facts the way ingestion leaves them: one drop, one row per inquiry."""
+def add_inquiries(engine: Engine, store: Store, rows: list[dict[str, Any]],
+                  arrived: datetime | None = None) -> None:
+    """Insert facts the way ingestion leaves them: one drop, one row per inquiry. The drop
+    arrives `arrived` (naive UTC; now by default), which decides the days its list covers
+    (bot/metrics/freshness.py)."""
     with write(engine) as conn:
         drop_id = conn.execute(insert(drops).values(
             store_id=store.id, file_name="inquiries.xlsx", sha256=uuid.uuid4().hex,
             kind="inquiries", status="ingested", source="cli", rows=len(rows),
-            inserted=len(rows), errors=[], created_at=utcnow(),
+            inserted=len(rows), errors=[], created_at=arrived or utcnow(),
         ).returning(drops.c.id)).scalar_one()
         defaults = dict.fromkeys(("buyer", "country", "company", "email", "product_id",
                                   "product_title", "subject", "replied_at", "owner", "is_spam"))
@@ -89,11 +92,12 @@ def test_summary_of_yesterday(engine: Engine, seeded: Store) -> None:
     assert (data["total"], data["spam"], data["valid"]) == (5, 1, 4)
     assert (data["replied"], data["unreplied"]) == (2, 2)
     assert data["by_country"] == [
-        {"country": "US", "count": 2, "valid": 2},
-        {"country": "DE", "count": 1, "valid": 0},
-        {"country": "Germany", "count": 1, "valid": 1},
-        {"country": None, "count": 1, "valid": 1},
+        {"country": "US", "count": 2, "valid": 2, "spam": 0},
+        {"country": "DE", "count": 1, "valid": 0, "spam": 1},
+        {"country": "Germany", "count": 1, "valid": 1, "spam": 0},
+        {"country": None, "count": 1, "valid": 1, "spam": 0},
     ]
+    assert data["coverage"]["complete"] is True
     assert [(p["product_id"], p["product"], p["count"]) for p in data["by_product"]] == [
         ("P1", "LED lamp", 2), ("P2", "Solar light", 2), ("P3", None, 1)]
     assert data["previous"]["start"] == data["previous"]["end"] == "2026-11-18"
@@ -251,5 +255,10 @@ def test_every_query_uses_the_store_and_time_index(engine: Engine, seeded: Store
         for statement, parameters in statements:
             plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(
                 "EXPLAIN QUERY PLAN " + statement, parameters))
-            assert re.search(r"SEARCH inquiries USING (COVERING )?INDEX "
-                             r"ix_inquiries_store_id_created_at", plan), (statement, plan)
+            if re.search(r"\bFROM inquiries\b", statement):
+                assert re.search(r"SEARCH inquiries USING (COVERING )?INDEX "
+                                 r"ix_inquiries_store_id_created_at", plan), (statement, plan)
+            else:  # the coverage of the inquiry lists: one store's drops
+                assert re.search(r"SEARCH drops USING INDEX ix_drops_store_id", plan), (
+                    statement, plan)
+            assert "SCAN" not in plan.replace("SCAN first", ""), (statement, plan)

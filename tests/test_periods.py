@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,7 +23,9 @@ def days(text: str, today: date = TODAY) -> tuple[str, str]:
     ("", "2026-11-20", "2026-11-20"),
     ("today", "2026-11-20", "2026-11-20"),
     ("  Yesterday ", "2026-11-19", "2026-11-19"),
-    ("week", "2026-11-14", "2026-11-20"),
+    ("week", "2026-11-16", "2026-11-20"),  # Monday to today
+    ("this week", "2026-11-16", "2026-11-20"),
+    ("本周", "2026-11-16", "2026-11-20"),
     ("last week", "2026-11-09", "2026-11-15"),
     ("LAST   WEEK", "2026-11-09", "2026-11-15"),
     ("month", "2026-11-01", "2026-11-20"),
@@ -30,6 +33,14 @@ def days(text: str, today: date = TODAY) -> tuple[str, str]:
     ("last 14d", "2026-11-07", "2026-11-20"),
     ("last 1d", "2026-11-20", "2026-11-20"),
     ("last 30 days", "2026-10-22", "2026-11-20"),
+    ("7d", "2026-11-14", "2026-11-20"),
+    ("30d", "2026-10-22", "2026-11-20"),
+    ("近7天", "2026-11-14", "2026-11-20"),
+    ("2026/11/03", "2026-11-03", "2026-11-03"),
+    ("2026/11/3", "2026-11-03", "2026-11-03"),
+    ("2026-11-01~2026-11-07", "2026-11-01", "2026-11-07"),  # the back office's own form
+    ("2026-11-01 ~ 2026-11-07", "2026-11-01", "2026-11-07"),
+    ("2026/11/01～2026/11/07", "2026-11-01", "2026-11-07"),
     ("2026-11-03", "2026-11-03", "2026-11-03"),
     ("2026-11-01..2026-11-07", "2026-11-01", "2026-11-07"),
     ("2026-11-01..2026-11-01", "2026-11-01", "2026-11-01"),
@@ -39,6 +50,17 @@ def days(text: str, today: date = TODAY) -> tuple[str, str]:
 ])
 def test_every_form(text: str, start: str, end: str) -> None:
     assert days(text) == (start, end)
+
+
+def test_this_week_and_last_week_never_overlap() -> None:
+    """`this week` is Monday to today and `last week` the Monday to Sunday before it, on
+    every weekday: together they are consecutive days, none counted twice."""
+    for offset in range(7):
+        today = date(2026, 11, 16) + timedelta(days=offset)  # Monday .. Sunday
+        this, last = parse_period("this week", today), parse_period("last week", today)
+        assert this.start.weekday() == 0 and this.end == today
+        assert last.start.weekday() == 0 and last.days == 7
+        assert last.end + timedelta(days=1) == this.start
 
 
 def test_last_week_is_the_previous_calendar_week_whatever_the_weekday() -> None:
@@ -55,6 +77,8 @@ def test_month_boundaries() -> None:
 
 @pytest.mark.parametrize(("text", "says"), [
     ("yesterdy", "unknown period"),
+    ("yesterady", "did you mean `yesterday`?"),
+    ("last weak", "did you mean `last week`?"),
     ("fortnight", "unknown period"),
     ("2026-02-30", "not a date"),
     ("2026-13-01", "not a date"),
@@ -75,7 +99,7 @@ def test_errors_are_short_and_say_why(text: str, says: str) -> None:
 
 
 def test_previous_period_has_the_same_length_right_before() -> None:
-    for text in ("today", "week", "last week", "month", "last 14d", "2026-11-01..2026-11-07"):
+    for text in ("today", "last week", "month", "last 14d", "2026-11-01..2026-11-07"):
         period = parse_period(text, TODAY)
         before = period.previous
         assert before.days == period.days
@@ -83,6 +107,19 @@ def test_previous_period_has_the_same_length_right_before() -> None:
     last_week = parse_period("last week", TODAY).previous
     assert (last_week.start, last_week.end) == (date(2026, 11, 2), date(2026, 11, 8))
     assert last_week.start.weekday() == 0
+    # this week so far (Monday to Friday) against the same weekdays a week before, not
+    # against the weekend before it
+    this_week = parse_period("this week", TODAY).previous
+    assert (this_week.start, this_week.end) == (date(2026, 11, 9), date(2026, 11, 13))
+
+
+def test_errors_are_worded_in_chinese_too() -> None:
+    for text in ("yesterady", "2026-02-30", "2026-11-21", "2026-11-07~2026-11-01", "last 0d"):
+        with pytest.raises(PeriodError) as caught:
+            parse_period(text, TODAY)
+        chinese = caught.value.text.render("zh")
+        assert chinese != str(caught.value)
+        assert not re.findall(r"\b(?:unknown|period|date|future|ends|days|use)\b", chinese)
 
 
 def test_store_timezone_decides_the_day_at_midnight() -> None:

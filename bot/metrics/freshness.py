@@ -36,13 +36,15 @@ store's local yesterday), and missing when there is none at all.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import PurePath
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, func, or_, select
 
 from bot.models import drops, facts
-from bot.periods import local_today
+from bot.periods import local_midnight, local_today
 from bot.stores import Store
 
 # What an operator calls each kind in a note.
@@ -66,6 +68,14 @@ def _lists_covered_until(conn: Connection, store: Store, kinds: tuple[str, ...]
                          ) -> dict[str, date]:
     """Per list kind, the last local day its ingested lists cover (see the module doc), in one
     query on drops; a kind without any is left out."""
+    return {kind: covered for kind, (covered, _) in _newest_lists(conn, store, kinds).items()}
+
+
+def _newest_lists(conn: Connection, store: Store, kinds: tuple[str, ...]
+                  ) -> dict[str, tuple[date, datetime | None]]:
+    """Per list kind, (the last local day its lists cover, the arrival of the newest list
+    covering it when that list also holds the rows of its arrival day up to its arrival:
+    see `Coverage.through`)."""
     first = drops.alias("first")
     rows = conn.execute(
         select(drops.c.kind, drops.c.period_start, drops.c.period_end, drops.c.period_source,
@@ -79,14 +89,55 @@ def _lists_covered_until(conn: Connection, store: Store, kinds: tuple[str, ...]
         ).group_by(drops.c.kind, drops.c.period_start, drops.c.period_end,
                    drops.c.period_source, drops.c.file_name)
     )
-    out: dict[str, date] = {}
+    out: dict[str, tuple[date, datetime | None]] = {}
     for kind, period_start, period_end, source, file_name, arrived in rows:
+        arrival = local_today(arrived, store.tz)
         one_date = (source == "name" and period_start == period_end
                     and _one_date_named(file_name))
-        covered = _covered(period_end, source, local_today(arrived, store.tz),
+        covered = _covered(period_end, source, arrival,
                            one_date=one_date, day_counted=kind in DAY_COUNTED)
-        out[kind] = max(out.get(kind, covered), covered)
+        # Its rows run into its arrival day unless its title or name ends the period before.
+        into_arrival = covered == arrival - timedelta(days=1) and (
+            source not in FROM_FILE or (period_end is not None and period_end >= arrival))
+        newest = (covered, arrived if into_arrival else None)
+        known = out.get(kind)
+        if known is None or (newest[0], newest[1] or datetime.min) \
+                > (known[0], known[1] or datetime.min):
+            out[kind] = newest
     return out
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The days a list kind's exports cover, as the checklist reads them: from `first` (the
+    earliest day any list of the kind covers) to `last` (the newest covered day, as
+    `newest_days` gives it), and on the day after `last`, up to `through` (naive UTC) when
+    the newest list arrived that day holding its rows until then (an export made at 09:30
+    holds that morning's inquiries; the checklist, which judges whole days, ignores it)."""
+
+    first: date
+    last: date
+    through: datetime | None
+
+    def until(self, tz: ZoneInfo) -> datetime:
+        """The naive-UTC moment the coverage ends."""
+        return self.through or local_midnight(self.last + timedelta(days=1), tz)
+
+
+def list_coverage(conn: Connection, store: Store, kind: str) -> Coverage | None:
+    """What the store's lists of `kind` cover (None when it has none at all)."""
+    newest = _newest_lists(conn, store, (kind,)).get(kind)
+    if newest is None:
+        return None
+    table = facts[kind]
+    starts = [conn.scalar(select(func.min(drops.c.period_start)).where(
+        drops.c.store_id == store.id, drops.c.kind == kind, drops.c.status == "ingested"))]
+    if kind == "inquiries":  # the (store_id, created_at) index answers this at once
+        earliest = conn.scalar(select(func.min(table.c.created_at))
+                               .where(table.c.store_id == store.id))
+        starts.append(local_today(earliest, store.tz) if earliest is not None else None)
+    first = min((d for d in starts if d is not None), default=newest[0])
+    return Coverage(min(first, newest[0]), newest[0], newest[1])
 
 
 def _one_date_named(file_name: str) -> bool:

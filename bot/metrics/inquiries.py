@@ -7,6 +7,12 @@
 - `spam`: the spam suspects of a period, to verify by hand.
 - `valid_per_day`: the valid inquiries of each local day, the series the checklist's data
   item and the inquiry-drop alert compare against the usual level.
+- `resolve_filters`: `owner:lily` as the owner it means (`Lily Chen`), and a country, owner
+  or product no inquiry of the store has reported as such rather than answered with 0.
+
+Every answer carries the `coverage` of its period by the inquiry lists, read as the checklist
+reads it (bot/metrics/freshness.py): days no export covers are unknown, not zero, so a period
+nothing covers has no figures (None) and one covered in part says which part.
 
 A valid inquiry is one the platform did not flag as spam (`VALID`, the one spelling of it).
 
@@ -24,13 +30,25 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 
+from bot.metrics.freshness import Coverage, list_coverage, staleness
 from bot.models import facts
-from bot.periods import Period, as_utc, format_age, local_midnight, local_today, utc_stamp
-from bot.stores import Store
+from bot.periods import (
+    Period,
+    age_parts,
+    as_utc,
+    format_age,
+    local_midnight,
+    local_time,
+    local_today,
+    utc_stamp,
+)
+from bot.stores import Store, utcnow
+from templates.i18n import Text
 
 TOP_PRODUCTS = 10
 LIST_LIMIT = 20
 TEXT_CLIP = 80  # buyer, product, owner in a list line: enough to recognise, short to scan
+NAMES_SHOWN = 8  # candidates an error names (owners, countries), most frequent first
 
 inquiries = facts["inquiries"]
 
@@ -104,6 +122,106 @@ class Filters:
         if self.product:
             out.append(func.lower(inquiries.c.product_id) == self.product.strip().lower())
         return out
+
+
+class FilterError(ValueError):
+    """A filter no inquiry of the store matches, or an owner that could be several people;
+    `text` says which, naming the candidates."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(str(text))
+        self.text = text
+
+
+def resolve_filters(conn: Connection, store: Store, asked: Filters) -> Filters:
+    """`asked` as the store's inquiries spell it: an owner by their name, a unique prefix of
+    it or of one of its words, case-insensitive (`owner:lily` and `owner:chen` mean `Lily
+    Chen`); a country and a product as some inquiry has them. FilterError when one matches no
+    inquiry of the store, which is an unknown name rather than a count of 0, or when an owner
+    could be several. A store without any inquiry is left to its coverage to explain."""
+    if not asked or conn.scalar(select(inquiries.c.id).where(
+            inquiries.c.store_id == store.id).limit(1)) is None:
+        return asked
+    owner = _owner(conn, store, asked.owner) if asked.owner else None
+    if asked.country and not _matches(conn, store, Filters(country=asked.country)):
+        raise FilterError(Text(
+            "no inquiry from `%(country)s` in this store: its countries are %(known)s",
+            country=asked.country, known=_most_frequent(conn, store, inquiries.c.country)))
+    if asked.product and not _matches(conn, store, Filters(product=asked.product)):
+        raise FilterError(Text("no inquiry for product `%(product)s` in this store",
+                               product=asked.product))
+    return Filters(country=asked.country, owner=owner, product=asked.product)
+
+
+def _matches(conn: Connection, store: Store, filters: Filters) -> bool:
+    return conn.scalar(select(inquiries.c.id).where(
+        inquiries.c.store_id == store.id, *filters.clauses()).limit(1)) is not None
+
+
+def _most_frequent(conn: Connection, store: Store, column: Any) -> str:
+    names = conn.scalars(
+        select(column).where(inquiries.c.store_id == store.id, column.is_not(None))
+        .group_by(column).order_by(func.count().desc(), column).limit(NAMES_SHOWN + 1)).all()
+    shown = ", ".join(_clip(n) or "" for n in names[:NAMES_SHOWN])
+    return shown + (", …" if len(names) > NAMES_SHOWN else "") if names else "–"
+
+
+def _owner(conn: Connection, store: Store, typed: str) -> str:
+    wanted = typed.strip().casefold()
+    names = sorted(set(conn.scalars(select(inquiries.c.owner).distinct().where(
+        inquiries.c.store_id == store.id, inquiries.c.owner.is_not(None)))))
+    exact = [n for n in names if n.casefold() == wanted]
+    if exact:  # `tom` is Tom, even when a Tommy exists
+        return exact[0]
+    hits: dict[str, str] = {}  # one spelling per person
+    for name in names:
+        folded = name.casefold()
+        if folded.startswith(wanted) or any(w.startswith(wanted) for w in folded.split()):
+            hits.setdefault(folded, name)
+    if len(hits) == 1:
+        return next(iter(hits.values()))
+    if hits:
+        found = sorted(hits.values())
+        raise FilterError(Text(
+            "owner `%(owner)s` could be %(candidates)s: write more of the name",
+            owner=typed, candidates=", ".join(found[:NAMES_SHOWN])
+            + (", …" if len(found) > NAMES_SHOWN else "")))
+    raise FilterError(Text("no owner `%(owner)s` in this store's inquiries: owners are "
+                           "%(known)s", owner=typed,
+                           known=_most_frequent(conn, store, inquiries.c.owner)))
+
+
+def coverage(store: Store, found: Coverage | None, period: Period, now: datetime | None
+             ) -> dict[str, Any]:
+    """How far the inquiry lists cover `period` up to `now` (`found`: what they cover at all,
+    bot.metrics.freshness.list_coverage, which reads coverage as the checklist does, plus the
+    newest list's own arrival day up to its arrival). `covered`: any part; `complete`: all of
+    it; `start`..`end` the covered local days (the last one only `until` a local time when
+    the newest list stops mid-day); `first`/`last`/`through` what the lists cover at all;
+    `staleness` as the checklist words a late list ({"kind", "since"}, None when fresh)."""
+    tz = store.tz
+    lo, hi = period.utc_bounds(tz)
+    now = as_utc(now) if now is not None else utcnow()
+    wanted = min(hi, now + timedelta(microseconds=1))
+    out: dict[str, Any] = {
+        "first": None, "last": None, "through": None, "covered": False, "complete": False,
+        "start": None, "end": None, "until": None,
+        "staleness": staleness("inquiries", found.last if found else None,
+                               local_today(now, tz) - timedelta(days=1)),
+    }
+    if found is None:
+        return out
+    ends = found.until(tz)
+    c_lo, c_hi = max(lo, local_midnight(found.first, tz)), min(wanted, ends)
+    out.update(first=found.first.isoformat(), last=found.last.isoformat(),
+               through=utc_stamp(found.through) if found.through else None,
+               covered=c_lo < c_hi, complete=c_lo == lo and c_hi == wanted)
+    if c_lo < c_hi:
+        out.update(start=local_today(c_lo, tz).isoformat(),
+                   end=local_today(c_hi - timedelta(microseconds=1), tz).isoformat())
+        if c_hi < wanted and found.through is not None and c_hi == found.through:
+            out["until"] = local_time(c_hi, tz).strftime("%H:%M")
+    return out
 
 
 _SPAM = inquiries.c.is_spam.is_(True)
@@ -189,7 +307,7 @@ def summarize(
     spam = total - valid_total
     # Sorting the groups (not rows) here keeps ties identical on every backend.
     by_country = [
-        {"country": _clip(c), "count": int(n), "valid": int(v)}
+        {"country": _clip(c), "count": int(n), "valid": int(v), "spam": int(n) - int(v)}
         for c, n, v, _ in sorted(countries, key=lambda r: (-r[1], r[0] is None, r[0] or ""))
     ]
     products = conn.execute(
@@ -213,6 +331,14 @@ def summarize(
         select(func.count(), func.coalesce(func.sum(case((_SPAM, 1), else_=0)), 0))
         .select_from(inquiries).where(*prev_where)
     ).one())
+    lists = list_coverage(conn, store, "inquiries")
+    covered = coverage(store, lists, period, now)
+    # The previous period as far as it is compared: cut like this one when it is running.
+    prev_covered = coverage(store, lists, before,
+                            prev_hi - timedelta(microseconds=1) if partial else now)
+    known = covered["covered"] or total > 0  # else nothing says how many: no figures
+    prev_known = prev_covered["covered"] or prev_total > 0
+    comparable = known and prev_covered["complete"]
     return {
         "store": store.name,
         "timezone": store.timezone,
@@ -224,22 +350,25 @@ def summarize(
         "partial": partial,
         "as_of": utc_stamp(now) if now is not None else None,
         "filters": filters.to_json(),
-        "total": total,
-        "spam": spam,
-        "valid": valid_total,
-        "replied": replied_count,
-        "unreplied": valid_total - replied_count,
+        "coverage": covered,
+        "total": total if known else None,
+        "spam": spam if known else None,
+        "valid": valid_total if known else None,
+        "replied": replied_count if known else None,
+        "unreplied": valid_total - replied_count if known else None,
         "reply_rate": replied_count / valid_total if valid_total else None,
         "by_country": by_country,
         "by_product": by_product,
         "products": len(products),
-        "change": _change(total, prev_total),
+        "change": _change(total, prev_total) if comparable else None,
         "previous": {
             **before.to_json(),
-            "total": prev_total,
-            "valid": prev_total - prev_spam,
-            "valid_change": _change(valid_total, prev_total - prev_spam),
+            "total": prev_total if prev_known else None,
+            "valid": prev_total - prev_spam if prev_known else None,
+            "valid_change": (_change(valid_total, prev_total - prev_spam) if comparable
+                             else None),
             "until": utc_stamp(prev_hi) if partial else None,
+            "complete": prev_covered["complete"],
         },
     }
 
@@ -286,6 +415,7 @@ def _list(
             "inquiry_id": r.inquiry_id,
             "created_at": utc_stamp(r.created_at),
             "age": format_age(age),
+            "age_parts": age_parts(age),  # the message words it in the store's language
             "age_hours": round(age.total_seconds() / 3600, 1),
             "overdue": kind == "unreplied" and r.created_at < overdue_before,
             "replied": r.replied_at is not None and r.replied_at <= now,
@@ -297,6 +427,9 @@ def _list(
             "owner": _clip(r.owner),
             "subject": _clip(r.subject),
         })
+    covered = (coverage(store, list_coverage(conn, store, "inquiries"), period, now)
+               if period is not None else None)
+    known = count > 0 or covered is None or covered["covered"]
     return {
         "list": kind,
         "store": store.name,
@@ -306,8 +439,9 @@ def _list(
         "end": period.end.isoformat() if period else None,
         "as_of": utc_stamp(now),
         "filters": filters.to_json(),
-        "count": count,
-        "overdue": overdue if kind == "unreplied" else None,
+        "coverage": covered,
+        "count": count if known else None,
+        "overdue": overdue if kind == "unreplied" and known else None,
         "overdue_hours": hours,
         "shown": len(items),
         "items": items,
@@ -320,17 +454,24 @@ def unreplied(
     name: str = "range",
 ) -> dict[str, Any]:
     """Unanswered non-spam inquiries at `now`, oldest first; `count` is all of them.
-    Without a period (`start`/`end`) every open inquiry counts: an old unanswered one is
-    the most urgent."""
+    Without a period (`start`/`end`) every open inquiry counts; with one, `older` counts the
+    open ones created before it (`older_since`: the local day of the oldest), as an old
+    unanswered inquiry is the most urgent."""
     filters = filters or Filters()
     now = as_utc(now)
     period = Period(start, end or start, name) if start is not None else None
     where = [inquiries.c.store_id == store.id, inquiries.c.created_at <= now,
              VALID, _not_replied(now), *filters.clauses()]
+    older: dict[str, Any] = {}
     if period is not None:
         lo, hi = period.utc_bounds(store.tz)
+        count, oldest = conn.execute(
+            select(func.count(), func.min(inquiries.c.created_at))
+            .select_from(inquiries).where(*where, inquiries.c.created_at < lo)).one()
+        older = {"older": int(count or 0),
+                 "older_since": local_today(oldest, store.tz).isoformat() if oldest else None}
         where += [inquiries.c.created_at >= lo, inquiries.c.created_at < hi]
-    return _list(conn, store, "unreplied", where, now, limit, period, filters)
+    return {**_list(conn, store, "unreplied", where, now, limit, period, filters), **older}
 
 
 def spam(
@@ -345,4 +486,3 @@ def spam(
     lo, hi = period.utc_bounds(store.tz)
     where = [*_window(store, lo, min(hi, now + timedelta(microseconds=1)), filters), _SPAM]
     return _list(conn, store, "spam", where, now, limit, period, filters)
-

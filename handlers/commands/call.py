@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from markupsafe import Markup
 from sqlalchemy import Engine
 
 from bot.stores import Store
 from templates import render, worded
-from templates.i18n import Text, gettext
+from templates.i18n import LANGUAGES, Text, gettext
 
 # Slack clients turn quotes into typographic ones; shlex only knows the plain kind.
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
@@ -80,26 +81,47 @@ class Call:
         return CommandResult(self.command, self.text, ok, data, message, ephemeral)
 
     def usage(self, error: Text | str) -> CommandResult:
+        return self._usage({"error": str(error)}, ok=False, error=worded(error, self.lang))
+
+    def help(self) -> CommandResult:
+        """This command's usage, asked for (`/inquiries help`): an answer, not an error."""
+        return self._usage({"help": self.command}, ok=True, error=None)
+
+    def _usage(self, data: dict[str, Any], *, ok: bool, error: Markup | None
+               ) -> CommandResult:
         from handlers.commands.registry import COMMANDS  # the registry imports the handlers
 
         chosen = ([COMMANDS[self.command]] if self.command in COMMANDS
                   else list(COMMANDS.values()))
-        return self.result("usage.json.j2", {"error": str(error)}, ephemeral=True, ok=False,
-                           error=worded(error, self.lang),
+        return self.result("usage.json.j2", data, ephemeral=True, ok=ok, error=error,
                            commands=[usage_entry(c, self.lang) for c in chosen])
 
     def unbound(self) -> CommandResult:
-        error = ("this channel is not bound to a store: /opsbot setup STORE"
-                 if self.channel_id else "no store: name one with --store")
+        # No store, so no language: both, as the English data error says.
+        if self.channel_id:
+            error = "this channel is not bound to a store: /opsbot setup STORE"
+            line = Text("This channel is not bound to a store yet: `/opsbot setup STORE` "
+                        "binds it (and creates the store).")
+        else:
+            error = "no store: name one with --store"
+            line = Text("Which store? Name one (`opsbot ask --store NAME`) or ask in a bound "
+                        "channel.")
         return self.result("opsbot_unbound.json.j2", {"error": error}, ephemeral=True,
-                           ok=False, command=self.command, in_channel=bool(self.channel_id))
+                           ok=False, lines=in_every_language(line))
 
 
 def usage_entry(command: Command, lang: str) -> dict[str, Any]:
     """A command's usage as the help and the usage replies show it, in `lang`."""
+    # The registry's words are opsbot's own (worded: their `code` stays code), not data.
     return {"name": command.name, "summary": gettext(lang, command.summary),
-            "usage": [{"syntax": s, "what": gettext(lang, w)} for s, w in command.usage],
-            "examples": list(command.examples), "takes_period": command.takes_period}
+            "usage": [{"syntax": s, "what": worded(Text(w), lang)} for s, w in command.usage],
+            "examples": [worded(Text(e), lang) for e in command.examples],
+            "takes_period": command.takes_period}
+
+
+def in_every_language(text: Text) -> list[Markup]:
+    """`text` worded in each language, for a message whose reader's language is unknown."""
+    return [worded(text, lang) for lang in LANGUAGES]
 
 
 def normalize_text(text: str) -> str:

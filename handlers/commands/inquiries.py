@@ -1,66 +1,133 @@
 """`/inquiries [period] [unreplied|spam] [country:XX] [owner:NAME] [product:ID]`: inquiry figures
-of a period, or the lists behind them."""
+of a period, or the lists behind them; `/inquiries help` shows how.
+
+Without a period the figures are today's, and both lists (`unreplied`, `spam`) cover
+yesterday and today: one default for the two, said in the help. Each filter is given once
+(a second `country:` is an error, not a silent replacement); an owner is matched by a unique
+prefix of the name or of one of its words (bot.metrics.inquiries.resolve_filters)."""
 
 from __future__ import annotations
 
+import difflib
+from datetime import date
 from typing import Any
 
 from bot.metrics import inquiries
 from bot.periods import PeriodError, local_today, parse_period
 from bot.storage import read
 from handlers.commands.call import Call, Command, CommandResult, UsageError, words
-from templates.i18n import N_
+from templates.i18n import N_, Text
 
-LIST_MODES = {"unreplied": "unreplied", "未回复": "unreplied", "spam": "spam", "垃圾": "spam"}
-FILTER_KEYS = ("country", "owner", "product")
+LIST_MODES = {"unreplied": "unreplied", "未回复": "unreplied", "spam": "spam", "垃圾": "spam",
+              "垃圾询盘": "spam"}
+FILTER_KEYS = {"country": "country", "owner": "owner", "product": "product",
+               "国家": "country", "国家/地区": "country", "业务员": "owner", "产品": "product",
+               "产品id": "product"}
+FILTER_EXAMPLES = {"country": "US", "owner": "Lily", "product": "1600123"}
+HELP_WORDS = ("help", "帮助", "?")
+LISTS_DEFAULT = "2d"  # yesterday and today, for `unreplied` and `spam` alike
 
 
 def run(call: Call, text: str) -> CommandResult:
-    period_words: list[str] = []
-    mode: str | None = None
-    found: dict[str, str] = {}
-    for word in words(text):
-        low = word.lower()
-        if low in LIST_MODES:
-            if mode and mode != LIST_MODES[low]:
-                raise UsageError("choose one of `unreplied` or `spam`")
-            mode = LIST_MODES[low]
-        elif ":" in word:
-            key, _, value = word.partition(":")
-            key = key.strip().lower()
-            if key not in FILTER_KEYS:
-                raise UsageError(f"unknown filter `{key}:`: use country:XX, owner:NAME, "
-                                 "product:ID")
-            if not value.strip():
-                raise UsageError(f"`{key}:` needs a value, e.g. {key}:"
-                                 + {"country": "US", "owner": "Tom", "product": "1600123"}[key])
-            found[key] = value.strip()
-        else:
-            period_words.append(word)
-    filters = inquiries.Filters(**found)
+    said = words(text)
+    if _asks_help(said):
+        return call.help()
+    mode, asked, period_words = _read(said)
     store = call.store
     if store is None:
         return call.unbound()
     today = local_today(call.now, store.tz)
     try:
-        period = parse_period(" ".join(period_words), today)
+        period = parse_period(" ".join(period_words), today,
+                              default=LISTS_DEFAULT if mode else "today")
     except PeriodError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(_near_mode(period_words) or exc.text) from None
     with read(call.engine) as conn:
+        try:
+            filters = inquiries.resolve_filters(conn, store, asked)
+        except inquiries.FilterError as exc:
+            raise UsageError(exc.text) from None
+        data: dict[str, Any]
         if mode == "unreplied":
-            bounds: dict[str, Any] = {}
-            if period_words:  # no period: every open inquiry, however old
-                bounds = {"start": period.start, "end": period.end, "name": period.name}
-            data = inquiries.unreplied(conn, store, call.now, filters, **bounds)
+            data = inquiries.unreplied(conn, store, call.now, filters, start=period.start,
+                                       end=period.end, name=period.name)
         elif mode == "spam":
             data = inquiries.spam(conn, store, period.start, period.end, call.now, filters,
                                   name=period.name)
         else:
             data = inquiries.summarize(conn, store, period.start, period.end, filters,
                                        now=call.now, name=period.name)
+    data["asked"] = asked.to_json()  # the filters as typed; `filters` as matched
+    if mode is None:
+        data["list_command"] = command_line(period.label, "unreplied", filters)
+    elif mode == "unreplied" and data.get("older"):
+        since = date.fromisoformat(data["older_since"])
+        data["older_command"] = command_line(f"{(today - since).days + 1}d", "unreplied",
+                                             filters)
     template = "inquiries_list.json.j2" if mode else "inquiries.json.j2"
     return call.result(template, data, ephemeral=False)
 
+
+def _asks_help(said: list[str]) -> bool:
+    return any(w.lower() in HELP_WORDS for w in said)
+
+
+def _read(said: list[str]) -> tuple[str | None, inquiries.Filters, list[str]]:
+    """The list asked for (or None), the filters as typed and the words left for a period."""
+    mode: str | None = None
+    found: dict[str, str] = {}
+    period_words: list[str] = []
+    for word in said:
+        low = word.lower()
+        if low in LIST_MODES:
+            if mode and mode != LIST_MODES[low]:
+                raise UsageError(Text("choose one of `unreplied` or `spam`"))
+            mode = LIST_MODES[low]
+        elif ":" in word:
+            typed, _, value = word.partition(":")
+            key = FILTER_KEYS.get(typed.strip().lower())
+            if key is None:
+                close = difflib.get_close_matches(typed.strip().lower(), FILTER_KEYS, n=1,
+                                                  cutoff=0.6)
+                if close:
+                    raise UsageError(Text("unknown filter `%(key)s:`: did you mean "
+                                          "`%(suggestion)s:`?", key=typed.strip(),
+                                          suggestion=FILTER_KEYS[close[0]]))
+                raise UsageError(Text("unknown filter `%(key)s:`: use country:XX, owner:NAME, "
+                                      "product:ID", key=typed.strip()))
+            if not value.strip():
+                example = key + ":" + FILTER_EXAMPLES[key]
+                raise UsageError(Text("`%(key)s:` needs a value, e.g. `%(example)s`", key=key,
+                                      example=example))
+            if key in found:
+                raise UsageError(Text("`%(key)s:` is given twice: give each filter once",
+                                      key=key))
+            found[key] = value.strip()
+        else:
+            period_words.append(word)
+    return mode, inquiries.Filters(**found), period_words
+
+
+def _near_mode(period_words: list[str]) -> Text | None:
+    """A word that is no period but nearly `unreplied` or `spam` (`unreplid`): say so."""
+    for word in period_words:
+        close = difflib.get_close_matches(word.lower(), LIST_MODES, n=1, cutoff=0.75)
+        if close:
+            return Text("unknown word `%(word)s`: did you mean `%(suggestion)s`?", word=word,
+                        suggestion=close[0])
+    return None
+
+
+def command_line(period: str, mode: str, filters: inquiries.Filters) -> str:
+    """The `/inquiries` line that lists what a figure counted: its period and all its
+    filters (a value with a space quoted, as `words` reads it back)."""
+    parts = ["/inquiries", period, mode]
+    for key, value in filters.to_json().items():
+        if value:
+            if any(c.isspace() or c in "\"'" for c in value):
+                value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            parts.append(f"{key}:{value}")
+    return " ".join(parts)
 
 
 COMMAND = Command(
@@ -69,14 +136,19 @@ COMMAND = Command(
     summary=N_("Inquiries of this channel's store: totals, replies, countries, products"),
     usage=(
         ("/inquiries [period] [country:XX] [owner:NAME] [product:ID]",
-         N_("inquiries over a period: total, spam, valid, replied, unreplied, countries, "
-            "products")),
+         N_("inquiries over a period (today if none is given): total, spam, valid, replied, "
+            "unreplied, countries, products. Each filter once; an owner by a unique part of "
+            "the name (owner:lily finds Lily Chen)")),
         ("/inquiries [period] unreplied|spam",
-         N_("the unanswered inquiries, oldest first, or the spam suspects")),
+         N_("the unanswered inquiries, oldest first, or the spam suspects; without a period "
+            "both cover yesterday and today")),
+        ("/inquiries help", N_("this help")),
     ),
-    usage_hint="[today|yesterday|week|last week|month|last 14d|2026-11-03|2026-11-01..2026-11-07]"
-               " [unreplied|spam] [country:US] [owner:NAME] [product:ID]",
-    examples=("/inquiries yesterday", "/inquiries week country:US",
-              "/inquiries unreplied owner:Tom"),
+    usage_hint="[today|yesterday|this week|last week|month|last month|7d|30d|2026-11-03"
+               "|2026-11-01~2026-11-07] [unreplied|spam] [country:US] [owner:NAME]"
+               " [product:ID] | help",
+    examples=("/inquiries yesterday", "/inquiries this week country:US",
+              "/inquiries unreplied owner:Lily", "/inquiries 2026-11-01~2026-11-07"),
     takes_period=True,
+    needs_store=lambda said: not _asks_help(said),
 )

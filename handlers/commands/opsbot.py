@@ -17,7 +17,7 @@ from bot.stores import (
     store_for_channel,
 )
 from handlers.commands.call import Call, Command, CommandResult, UsageError, usage_entry, words
-from templates.i18n import N_
+from templates.i18n import N_, Text
 
 
 def run(call: Call, text: str) -> CommandResult:
@@ -29,12 +29,13 @@ def run(call: Call, text: str) -> CommandResult:
     if sub == "setup":
         return _setup(call, " ".join(rest).strip())
     if sub not in ("status", "config"):
-        raise UsageError(f"unknown /opsbot command `{sub}`")
+        raise UsageError(Text("unknown /opsbot command `%(sub)s`: use `setup`, `status`, "
+                              "`config` or `help`", sub=sub))
     if call.store is None:
         return call.unbound()
     if sub == "status":
         if rest:
-            raise UsageError("`/opsbot status` takes no words")
+            raise UsageError(Text("`/opsbot status` takes no words"))
         with read(call.engine) as conn:
             data = store_status(conn, call.store, call.now)
         return call.result("opsbot_status.json.j2", data, ephemeral=True)
@@ -43,23 +44,23 @@ def run(call: Call, text: str) -> CommandResult:
 
 def _setup(call: Call, name: str) -> CommandResult:
     if not name:
-        raise UsageError("name the store: `/opsbot setup STORE`")
+        raise UsageError(Text("name the store: `/opsbot setup STORE`"))
     if not call.channel_id:
-        raise UsageError("setup binds a Slack channel: run it in that channel "
-                         "(from the CLI: --channel ID)")
+        raise UsageError(Text("setup binds a Slack channel: run it in that channel (from the "
+                              "CLI: `--channel ID`)"))
     if len(name) > 200:
-        raise UsageError("a store name is at most 200 characters")
+        raise UsageError(Text("a store name is at most %(max)s characters", max=200))
     before = store_for_channel(call.engine, call.channel_id, call.team_id)
     created = find_store(call.engine, name) is None
     try:
         store = ensure_store(call.engine, name)
     except StoreError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(exc.text) from None
     try:
         bind_channel(call.engine, store, call.channel_id, team_id=call.team_id,
                      user_id=call.user_id)
     except StoreError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(exc.text) from None
     call.store = store
     data = {"store": store.name, "timezone": store.timezone, "language": store.language,
             "channel": call.channel_id, "created": created,
@@ -78,7 +79,7 @@ def _config(call: Call, words: list[str]) -> CommandResult:
         key = _CONFIG_ALIASES.get(words[0].lower(), words[0].lower())
         value = " ".join(words[1:]).strip()
         if not value:
-            raise UsageError(f"`/opsbot config {key} VALUE` needs a value")
+            raise UsageError(Text("`/opsbot config %(key)s VALUE` needs a value", key=key))
         try:
             if key == "timezone":
                 store = configure_store(call.engine, store, timezone=value)
@@ -87,10 +88,11 @@ def _config(call: Call, words: list[str]) -> CommandResult:
             elif key in DEFAULT_SETTINGS:
                 store = configure_store(call.engine, store, settings={key: value})
             else:
-                raise UsageError(f"unknown setting `{key}`: use timezone, language or one of "
-                                 + ", ".join(sorted(DEFAULT_SETTINGS)))
+                raise UsageError(Text("unknown setting `%(key)s`: use timezone, language or "
+                                      "one of %(known)s", key=key,
+                                      known=", ".join(sorted(DEFAULT_SETTINGS))))
         except StoreError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(exc.text) from None
         changed = {key: getattr(store, key) if key in ("timezone", "language")
                    else store.setting(key)}
         call.store = store

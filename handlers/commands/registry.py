@@ -18,8 +18,15 @@ from sqlalchemy import Engine
 from bot.periods import as_utc
 from bot.stores import Store, store_for_channel, utcnow
 from handlers.commands import inquiries, opsbot
-from handlers.commands.call import Call, Command, CommandResult, UsageError, normalize_text
-from templates import render
+from handlers.commands.call import (
+    Call,
+    Command,
+    CommandResult,
+    UsageError,
+    in_every_language,
+    normalize_text,
+)
+from templates import render, worded
 from templates.i18n import Text
 
 log = logging.getLogger("opsbot.commands")
@@ -68,6 +75,11 @@ def run_command(
         ref = uuid.uuid4().hex[:8]
         log.exception("command failed (ref %s): %s %r channel=%s user=%s", ref, name, text,
                       channel_id, user_id)
-        message = render("opsbot_error.json.j2", command=f"{name} {text}".strip(), ref=ref)
+        asked = (name + " " + text).strip()
+        apology = Text("Sorry, something went wrong answering `%(command)s`. It has been "
+                       "logged (ref `%(ref)s`); please try again in a moment.",
+                       command=asked, ref=ref)
+        lines = [worded(apology, store.language)] if store else in_every_language(apology)
+        message = render("opsbot_error.json.j2", lines=lines)
         return CommandResult(name, text, False, {"error": "internal error", "ref": ref},
                              message, True)
