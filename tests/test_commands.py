@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.checklists.daily import stale_note
+from bot.checklists.records import stale_note
 from bot.ingest.drop import ingest_file
 from bot.metrics.freshness import newest_days, staleness
 from bot.storage import read
