@@ -36,6 +36,11 @@ from zoneinfo import ZoneInfo
 
 from templates.i18n import Text
 
+
+def utcnow() -> datetime:
+    """The clock: now as naive UTC, the form every stored moment takes."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
 MAX_DAYS = 3660  # ten years: anything longer is a typo, and would scan a whole store
 
 # Chinese operators type the same words in Chinese; aliases map onto the English grammar.

@@ -13,8 +13,8 @@ from sqlalchemy import Engine, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.models import slack_receipts
+from bot.periods import utcnow
 from bot.storage import write
-from bot.stores import utcnow
 
 EVENT = "event"
 FILE = "file"

@@ -12,6 +12,7 @@ from bot.ingest.kinds import KINDS
 from bot.models import drops
 from bot.periods import age_parts, as_utc, format_age, local_time, utc_stamp
 from bot.stores import Store, channels_of
+from bot.text import clip
 
 
 def store_status(conn: Connection, store: Store, now: datetime) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def store_status(conn: Connection, store: Store, now: datetime) -> dict[str, Any
         if row is not None:
             last = {
                 "drop_id": row.id,
-                "file": row.file_name if len(row.file_name) <= 80 else row.file_name[:79] + "…",
+                "file": clip(row.file_name),
                 "source": row.source,
                 "at": utc_stamp(row.created_at),
                 "age": format_age(now - row.created_at),

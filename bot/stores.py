@@ -11,7 +11,6 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,6 +18,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.models import channels, stores
+from bot.periods import utcnow
 from bot.schedule import MAX_CATCH_UP_HOURS, ScheduleError, catch_up_window, parse_time
 from bot.storage import read, write
 from templates.i18n import N_, Text
@@ -278,10 +278,6 @@ def check_settings(current: Mapping[str, Any], changes: Mapping[str, Any]) -> di
             raise StoreError(Text("%(low)s (%(a)s) must be less than %(limit)s: %(why)s",
                                   low=low, a=a, limit=limit, why=Text(why)))
     return merged
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 # A store's timezone is an IANA region (Area/Location, e.g. America/New_York) or UTC. Other

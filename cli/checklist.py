@@ -14,8 +14,9 @@ from datetime import datetime
 from bot.checklists.records import public
 from bot.checklists.registry import CHECKLISTS, ChecklistKind
 from bot.config import Settings
+from bot.periods import utcnow
 from bot.storage import get_engine, read
-from bot.stores import Store, resolve_store, utcnow
+from bot.stores import Store, resolve_store
 from cli.main import add_json, emit
 from cli.moments import now_for, now_help
 from cli.terminal import message_text

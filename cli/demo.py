@@ -14,10 +14,10 @@ from bot.checklists.records import public as public_checklist
 from bot.checklists.registry import CHECKLISTS
 from bot.config import Settings
 from bot.ingest.drop import DropResult, ingest_file
-from bot.periods import local_today
+from bot.periods import local_today, utcnow
 from bot.schedule import parse_time, scheduled_at
 from bot.storage import get_engine, write
-from bot.stores import Store, configure_store, ensure_store, utcnow
+from bot.stores import Store, configure_store, ensure_store
 from cli.data import describe
 from cli.errors import UserError
 from cli.main import add_json, emit

@@ -11,8 +11,9 @@ from sqlalchemy import Engine
 
 from bot.alerts import incidents as alerts
 from bot.config import Settings
+from bot.periods import utcnow
 from bot.storage import get_engine
-from bot.stores import list_stores, resolve_store, utcnow
+from bot.stores import list_stores, resolve_store
 from cli.main import add_json, emit
 from cli.moments import now_for, now_help
 from cli.terminal import message_text

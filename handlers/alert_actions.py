@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 
 from bot.alerts import incidents as alerts
 from bot.config import Settings
+from bot.periods import utcnow
 from bot.storage import write
-from bot.stores import utcnow
 from handlers.workspace import may_act
 from jobs import alert_messages
 from jobs.delivery import deliver_rows

@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 
 from bot.checklists.records import ChecklistError, store_id_of, tick
 from bot.config import Settings
+from bot.periods import utcnow
 from bot.storage import write
-from bot.stores import utcnow
 from handlers.workspace import may_act
 from jobs import checklist_messages
 from jobs.delivery import deliver_rows

@@ -47,8 +47,8 @@ from sqlalchemy.engine import Row
 
 from bot import outbox
 from bot.config import Settings
+from bot.periods import utcnow
 from bot.storage import read, write
-from bot.stores import utcnow
 from jobs import uploads
 
 log = logging.getLogger(__name__)

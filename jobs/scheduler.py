@@ -37,8 +37,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.config import BadSetting, Settings
+from bot.periods import utcnow
 from bot.storage import get_engine, problem, shown_url
-from bot.stores import utcnow
 from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.dropfolder import DropFolder
 from jobs.tick import run_due

@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from bot.ingest import readers
 from bot.ingest.drop import DropResult, _Writer, ingest_file
 from bot.ingest.kinds import KIND_BY_NAME
-from bot.stores import Store, add_store, utcnow
+from bot.periods import utcnow
+from bot.stores import Store, add_store
 from tests.files import (
     EXPECTED,
     ROW_ID,

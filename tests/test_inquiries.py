@@ -15,9 +15,9 @@ from sqlalchemy import Engine, event, insert
 
 from bot.metrics.inquiries import Filters, spam, summarize, unreplied
 from bot.models import drops, facts
-from bot.periods import as_utc
+from bot.periods import as_utc, utcnow
 from bot.storage import read, write
-from bot.stores import Store, configure_store, utcnow
+from bot.stores import Store, configure_store
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 20, 2, 0)  # 10:00 on the 20th in Shanghai

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 import handlers.wsgi
 from bot import receipts
 from bot.config import MissingSetting, Settings
-from bot.stores import utcnow
+from bot.periods import utcnow
 from cli.main import main
 from handlers.app import create_app, make_client
 from handlers.uploads import not_a_report, safe_file_name, store_named_in, thread_of

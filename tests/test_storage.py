@@ -13,6 +13,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, inspect
 from sqlalchemy.exc import IntegrityError
 
 from bot.models import drops, facts, metadata, stores
+from bot.periods import utcnow
 from bot.storage import (
     alembic_config,
     dispose_all,
@@ -23,7 +24,7 @@ from bot.storage import (
     read,
     write,
 )
-from bot.stores import Store, utcnow
+from bot.stores import Store
 
 
 def _drop(store_id: int, sha: str, status: str) -> dict[str, object]:

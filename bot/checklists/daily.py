@@ -34,11 +34,11 @@ from bot.models import checklists
 from bot.periods import as_utc, local_midnight, local_today
 from bot.schedule import daily_posts_on
 from bot.stores import Store
+from bot.text import clip
 from templates.i18n import N_
 
 DAILY = "daily"
 STALLED_SHOWN = 3
-MAX_TEXT = 60  # characters of a name or title kept in the data
 TITLES = {
     "inquiries": "Inquiries",
     "data": "Data monitoring",
@@ -52,7 +52,7 @@ ITEM_KEYS = tuple(TITLES)
 def _jsonable(value: Any) -> Any:
     """Dates as ISO strings, and data strings held short: a message lists a few of each."""
     if isinstance(value, str):
-        return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
+        return clip(value)
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -69,9 +69,9 @@ from bot.ingest.readers import Sheet, Unreadable, period_from_name, period_from_
 from bot.ingest.undo import Contended, Refused, undo_drop
 from bot.metrics.freshness import DATED
 from bot.models import drops, facts, quarantine, undo
-from bot.periods import local_today
+from bot.periods import local_today, utcnow
 from bot.storage import write
-from bot.stores import Store, utcnow
+from bot.stores import Store
 
 TOTALS = frozenset(normalize_header(w) for w in ("汇总", "合计", "总计", "Total", "Totals",
                                                    "Grand Total", "Summary"))

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, update
 
 from bot.models import alert_checks, drops, facts, undo
-from bot.stores import utcnow
+from bot.periods import utcnow
 
 _NAMED_LATER = 3  # later drops named in a refusal
 

@@ -41,13 +41,14 @@ from bot.periods import (
     local_time,
     local_today,
     utc_stamp,
+    utcnow,
 )
-from bot.stores import Store, utcnow
+from bot.stores import Store
+from bot.text import clip
 from templates.i18n import Text
 
 TOP_PRODUCTS = 10
 LIST_LIMIT = 20
-TEXT_CLIP = 80  # buyer, product, owner in a list line: enough to recognise, short to scan
 NAMES_SHOWN = 8  # candidates an error names (owners, countries), most frequent first
 
 inquiries = facts["inquiries"]
@@ -162,7 +163,7 @@ def _most_frequent(conn: Connection, store: Store, column: Any) -> str:
     names = conn.scalars(
         select(column).where(inquiries.c.store_id == store.id, column.is_not(None))
         .group_by(column).order_by(func.count().desc(), column).limit(NAMES_SHOWN + 1)).all()
-    shown = ", ".join(_clip(n) or "" for n in names[:NAMES_SHOWN])
+    shown = ", ".join(clip(n) or "" for n in names[:NAMES_SHOWN])
     return shown + (", …" if len(names) > NAMES_SHOWN else "") if names else "–"
 
 
@@ -234,7 +235,9 @@ def _replied(now: datetime | None) -> ColumnElement[bool]:
     return and_(inquiries.c.replied_at.is_not(None), inquiries.c.replied_at <= now)
 
 
-def _not_replied(now: datetime) -> ColumnElement[bool]:
+def not_replied(now: datetime) -> ColumnElement[bool]:
+    """Unreplied as of `now`: no reply yet, or one after `now` (a past day seen again). The
+    one definition, for /inquiries, the checklist and the alerts."""
     return or_(inquiries.c.replied_at.is_(None), inquiries.c.replied_at > now)
 
 
@@ -307,7 +310,7 @@ def summarize(
     spam = total - valid_total
     # Sorting the groups (not rows) here keeps ties identical on every backend.
     by_country = [
-        {"country": _clip(c), "count": int(n), "valid": int(v), "spam": int(n) - int(v)}
+        {"country": clip(c), "count": int(n), "valid": int(v), "spam": int(n) - int(v)}
         for c, n, v, _ in sorted(countries, key=lambda r: (-r[1], r[0] is None, r[0] or ""))
     ]
     products = conn.execute(
@@ -317,7 +320,7 @@ def summarize(
     top = sorted(products, key=lambda r: (-r[1], r[0] is None, r[0] or ""))[:TOP_PRODUCTS]
     titles = {pid: _title(conn, where, pid) for pid, _, _ in top if pid is not None}
     by_product = [
-        {"product_id": _clip(pid), "product": _clip(titles.get(pid)), "count": int(n),
+        {"product_id": clip(pid), "product": clip(titles.get(pid)), "count": int(n),
          "valid": int(v)}
         for pid, n, v in top
     ]
@@ -384,12 +387,6 @@ def _title(conn: Connection, where: list[Any], product_id: str) -> str | None:
     )
 
 
-def _clip(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return text if len(text) <= TEXT_CLIP else text[: TEXT_CLIP - 1] + "…"
-
-
 def _list(
     conn: Connection, store: Store, kind: str, where: list[Any], now: datetime,
     limit: int, period: Period | None, filters: Filters,
@@ -419,13 +416,13 @@ def _list(
             "age_hours": round(age.total_seconds() / 3600, 1),
             "overdue": kind == "unreplied" and r.created_at < overdue_before,
             "replied": r.replied_at is not None and r.replied_at <= now,
-            "buyer": _clip(r.buyer),
-            "company": _clip(r.company),
-            "country": _clip(r.country),
-            "product_id": _clip(r.product_id),
-            "product": _clip(r.product_title),
-            "owner": _clip(r.owner),
-            "subject": _clip(r.subject),
+            "buyer": clip(r.buyer),
+            "company": clip(r.company),
+            "country": clip(r.country),
+            "product_id": clip(r.product_id),
+            "product": clip(r.product_title),
+            "owner": clip(r.owner),
+            "subject": clip(r.subject),
         })
     covered = (coverage(store, list_coverage(conn, store, "inquiries"), period, now)
                if period is not None else None)
@@ -461,7 +458,7 @@ def unreplied(
     now = as_utc(now)
     period = Period(start, end or start, name) if start is not None else None
     where = [inquiries.c.store_id == store.id, inquiries.c.created_at <= now,
-             VALID, _not_replied(now), *filters.clauses()]
+             VALID, not_replied(now), *filters.clauses()]
     older: dict[str, Any] = {}
     if period is not None:
         lo, hi = period.utc_bounds(store.tz)

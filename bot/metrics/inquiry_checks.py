@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, func, select
 
 from bot.ingest.parsing import fold
-from bot.metrics.inquiries import VALID
+from bot.metrics.inquiries import VALID, not_replied
 from bot.models import facts
 from bot.periods import age_parts
 from bot.stores import Store
@@ -77,7 +77,7 @@ def _by_owner(groups: Any) -> list[dict[str, Any]]:
 
 def _unreplied(store: Store, now: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """The unreplied inquiries still worth a reply, and those too old to list."""
-    open_valid = and_(inquiries.c.store_id == store.id, inquiries.c.replied_at.is_(None), VALID)
+    open_valid = and_(inquiries.c.store_id == store.id, not_replied(now), VALID)
     too_old = now - timedelta(days=store.setting("unreplied_max_days"))
     worth = and_(open_valid,
                  inquiries.c.created_at <= now - timedelta(hours=store.setting("unreplied_hours")),

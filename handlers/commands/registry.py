@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from bot.periods import as_utc
-from bot.stores import Store, store_for_channel, utcnow
+from bot.periods import as_utc, utcnow
+from bot.stores import Store, store_for_channel
 from handlers.commands import inquiries, opsbot
 from handlers.commands.call import (
     Call,
