@@ -14,7 +14,7 @@ from tests.files import sample, write, write_csv
 
 DROP_KEYS = {"file": str, "status": str, "kind": (str, type(None)), "store": str, "rows": int,
              "inserted": int, "updated": int, "unchanged": int, "quarantined": int,
-             "period": (dict, type(None)), "errors": list}
+             "period": (dict, type(None)), "errors": list, "sheets": (dict, type(None))}
 
 
 def run_json(cli: Run, *args: object) -> tuple[int, dict]:
@@ -32,6 +32,8 @@ def check_drop(drop: dict) -> None:
     assert drop["status"] in ("ingested", "duplicate", "rejected")
     if drop["period"] is not None:
         assert set(drop["period"]) == {"start", "end"}
+    if drop["sheets"] is not None:  # a workbook's: the sheets read, and those not read
+        assert set(drop["sheets"]) == {"read", "skipped"}
     assert all(isinstance(e, str) for e in drop["errors"])
 
 
