@@ -79,9 +79,10 @@ _TRUE, _FALSE = object(), object()
 
 
 def _distinct(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Each distinct cell once: hashing a column costs far less than reading it, and dates,
-    flags, plans, positions and budgets repeat a lot. The cells' codes, the distinct cells,
-    and whether all are text. A flag (True) is kept apart from the number it equals (1)."""
+    """Each distinct cell once: hashing a column costs less than reading it, and days, plans,
+    keywords, positions, prices and budgets repeat a lot. The cells' codes, the distinct
+    cells, and whether all are text. A flag (True) is kept apart from the number it equals
+    (1)."""
     keys = cells
     text = pd.api.types.infer_dtype(cells, skipna=False) == "string"
     if not text:
@@ -89,7 +90,8 @@ def _distinct(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         if flags.any():
             keys = cells.copy()
             keys[flags] = np.where(cells[flags].astype(bool), _TRUE, _FALSE)
-    codes, _ = pd.factorize(keys, use_na_sentinel=False)
+    # Text holds no NaN or None: the quicker call, which codes them -1, is safe for it.
+    codes, _ = pd.factorize(keys, use_na_sentinel=text)
     first = np.zeros(codes.max() + 1 if len(codes) else 0, np.int64)
     first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # each code's first cell
     return codes, cells[first], text
@@ -109,11 +111,13 @@ def _missing(cells: np.ndarray, text: bool = False) -> np.ndarray:
 
 def _scalar(cells: np.ndarray, todo: np.ndarray, parse: Callable[[object], object],
             out: np.ndarray) -> dict[int, str]:
-    """The cells a fast path left, through the scalar parser, into `out`; the reasons of the
-    bad ones."""
+    """The cells a fast path left, through the scalar parser (each distinct one once), into
+    `out`; the reasons of the bad ones."""
     errors: dict[int, str] = {}
-    for i in todo.tolist():
-        value = _parse_once(cells[i], parse)
+    seen: dict[object, object] = {}
+    for i, raw in zip(todo.tolist(), cells[todo].tolist(), strict=True):
+        key = (raw,) if isinstance(raw, bool) else raw  # True is not 1
+        value = seen[key] if key in seen else seen.setdefault(key, _parse_once(raw, parse))
         if isinstance(value, BadValue):
             errors[i] = str(value)
         else:
