@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.ingest.drop import DropResult, ingest_file
 from bot.ingest.kinds import KIND_BY_NAME, KINDS
+from bot.ingest.readers import NO_HEADER
 from bot.ingest.undo import Refused, undo_drop
 from bot.models import drops, quarantine, stores
 from bot.storage import get_engine, read, write
@@ -126,6 +127,12 @@ def describe(result: DropResult) -> str:
             f"{result.inserted} new, {result.updated} updated, {result.unchanged} unchanged")
     if result.quarantined:
         line += f", {result.quarantined} quarantined (opsbot drops show {result.drop_id})"
+    if len(result.sheets) > 1 or result.skipped_sheets:
+        line += f"\n  sheets read: {', '.join(result.sheets)}"
+        if result.skipped_sheets:
+            line += "; not read: " + ", ".join(
+                f"{sheet} ({'no header row' if why == NO_HEADER else 'other columns'})"
+                for sheet, why in result.skipped_sheets)
     for note in result.errors:
         line += f"\n  note: {note}"
     return line

@@ -31,35 +31,47 @@ def write_csv(path: Path, rows: Rows, encoding: str = "utf-8", delimiter: str = 
 
 def write_xls(path: Path, rows: Rows, sheet: str = "Sheet1") -> Path:
     """A real BIFF8 .xls, as the back office's Data Manager downloads are."""
-    import xlwt
-
-    book = xlwt.Workbook(encoding="utf-8")
-    ws = book.add_sheet(sheet)
-    date_style = xlwt.easyxf(num_format_str="YYYY-MM-DD")
-    time_style = xlwt.easyxf(num_format_str="YYYY-MM-DD HH:MM:SS")
-    for r, row in enumerate(rows):
-        for c, cell in enumerate(row):
-            if cell is None:
-                continue
-            if isinstance(cell, datetime):
-                ws.write(r, c, cell, time_style)
-            elif isinstance(cell, date):
-                ws.write(r, c, cell, date_style)
-            else:
-                ws.write(r, c, cell)
-    book.save(str(path))
-    return path
+    return write_book(path, {sheet: rows}, "xls")
 
 
 def write_xlsx(path: Path, rows: Rows, sheet: str = "Sheet1") -> Path:
+    return write_book(path, {sheet: rows}, "xlsx")
+
+
+def write_book(path: Path, sheets: dict[str, Rows], fmt: str | None = None) -> Path:
+    """A workbook of several sheets (name -> rows), `.xls` or `.xlsx` (default: from the
+    file's extension). Dates and times are written as Excel writes them: numbers of days
+    with a date format."""
+    fmt = fmt or path.suffix.lstrip(".").lower()
+    if fmt == "xls":
+        import xlwt
+
+        book = xlwt.Workbook(encoding="utf-8")
+        date_style = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+        time_style = xlwt.easyxf(num_format_str="YYYY-MM-DD HH:MM:SS")
+        for name, rows in sheets.items():
+            ws = book.add_sheet(name)
+            for r, row in enumerate(rows):
+                for c, cell in enumerate(row):
+                    if cell is None:
+                        continue
+                    if isinstance(cell, datetime):
+                        ws.write(r, c, cell, time_style)
+                    elif isinstance(cell, date):
+                        ws.write(r, c, cell, date_style)
+                    else:
+                        ws.write(r, c, cell)
+        book.save(str(path))
+        return path
     from openpyxl import Workbook
 
-    book = Workbook()
-    ws = book.active
-    ws.title = sheet
-    for row in rows:
-        ws.append(list(row))
-    book.save(str(path))
+    xlsx = Workbook()
+    xlsx.remove(xlsx.active)
+    for name, rows in sheets.items():
+        ws = xlsx.create_sheet(name)
+        for row in rows:
+            ws.append(list(row))
+    xlsx.save(str(path))
     return path
 
 

@@ -10,11 +10,11 @@ import pytest
 
 from cli.main import main
 from tests.cli_helpers import Run
-from tests.files import sample, write, write_csv
+from tests.files import sample, write, write_book, write_csv
 
 DROP_KEYS = {"file": str, "status": str, "kind": (str, type(None)), "store": str, "rows": int,
              "inserted": int, "updated": int, "unchanged": int, "quarantined": int,
-             "period": (dict, type(None)), "errors": list}
+             "period": (dict, type(None)), "errors": list, "sheets": (dict, type(None))}
 
 
 def run_json(cli: Run, *args: object) -> tuple[int, dict]:
@@ -32,6 +32,8 @@ def check_drop(drop: dict) -> None:
     assert drop["status"] in ("ingested", "duplicate", "rejected")
     if drop["period"] is not None:
         assert set(drop["period"]) == {"start", "end"}
+    if drop["sheets"] is not None:  # a workbook's: the sheets read, and those not read
+        assert set(drop["sheets"]) == {"read", "skipped"}
     assert all(isinstance(e, str) for e in drop["errors"])
 
 
@@ -100,6 +102,16 @@ def test_ingest_a_folder_and_the_human_output(cli: Run, tmp_path: Path) -> None:
     code, out, err = cli("ingest", folder)
     assert code == 0 and err == ""
     assert "orders.csv: orders" in out and "getKeywords-2026-11-15.xls: keywords" in out
+
+
+def test_ingest_says_which_workbook_sheets_were_read(cli: Run, tmp_path: Path) -> None:
+    header = ["订单号", "买家", "金额"]
+    book = write_book(tmp_path / "orders.xlsx", {
+        "说明": [["导出说明"]], "一": [header, ["TA-1", "John", "1"]],
+        "二": [header, ["TA-2", "Ana", "2"]], "按买家": [["买家", "金额"], ["John", "1"]]})
+    code, out, _ = cli("ingest", book)
+    assert code == 0
+    assert "sheets read: 一, 二; not read: 说明 (no header row), 按买家 (other columns)" in out
 
 
 def test_kind_option(cli: Run, tmp_path: Path) -> None:

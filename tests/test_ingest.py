@@ -29,6 +29,7 @@ from tests.files import (
     stored,
     titles,
     write,
+    write_book,
     write_csv,
 )
 
@@ -501,3 +502,259 @@ def test_long_keys_and_file_names_fit(engine: Engine, store: Store, tmp_path: Pa
     rows[2][1] = "5"
     again = ingest_file(engine, store, write_csv(tmp_path / "again-2026-11-15.csv", rows))
     assert (again.inserted, again.updated, again.unchanged) == (0, 1, 1)
+
+
+# ---- files as spreadsheet downloads and scripts write them ------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+@pytest.mark.parametrize("line_end", ["\r\n", "\n"])
+def test_a_csv_without_a_final_line_end_keeps_its_last_row(
+    engine: Engine, store: Store, tmp_path: Path, encoding: str, line_end: str
+) -> None:
+    text = csv_text(sample("orders", "zh")).replace("\r\n", line_end).removesuffix(line_end)
+    path = tmp_path / "orders.csv"
+    path.write_bytes(text.encode(encoding))
+    result = ingest_file(engine, store, path)
+    assert (result.status, result.rows, result.inserted, result.quarantined) == (
+        "ingested", 2, 2, 0)
+    assert by(stored(engine, "orders"), "order_id")["TA-2"]["status"] == "TRADE_FINISHED"
+
+
+def test_a_csv_cut_off_inside_a_quoted_cell_quarantines_that_row(
+    engine: Engine, store: Store, tmp_path: Path
+) -> None:
+    rows = [["询盘ID", "创建时间", "询盘标题"], ["Q1", "2026-11-03 10:00", "Price, and\nMOQ?"],
+            ["Q2", "2026-11-03 11:00", "Samples, and\nlead time?"]]
+    text = csv_text(rows)
+    path = tmp_path / "inquiries.csv"
+    path.write_bytes(text[: text.index("lead time")].encode())  # ends inside the quotes
+    result = ingest_file(engine, store, path)
+    assert (result.status, result.rows, result.inserted, result.quarantined) == (
+        "ingested", 2, 1, 1)
+    [(number, reason, raw)] = quarantined(engine, result.drop_id)
+    assert number == 3 and "ends in the middle of this row" in reason and raw["询盘ID"] == "Q2"
+    # The quoted cell that spans two lines is read whole.
+    assert stored(engine, "inquiries")[0]["subject"] == "Price, and\nMOQ?"
+
+
+def test_rows_wider_than_any_the_reader_saw_first_and_odd_bytes(
+    engine: Engine, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 3,000 rows (more than the sample the header and widths are taken from), one of them
+    # with two cells more than the header, one with a control character, one bad value after
+    # them: every row is read, row numbers hold across blocks and readers.
+    monkeypatch.setattr(readers, "CHUNK_ROWS", 700)
+    rows: list[list[object]] = [["日期", "计划名称", "关键词", "曝光量"]]
+    rows += [["2026-11-01", "LED plan", f"led strip {i}", str(i)] for i in range(3000)]
+    rows[2500] += ["extra", "cells"]
+    rows[2600][2] = "led\x01strip"
+    rows[2900][3] = "lots"
+    result = ingest_file(engine, store, write_csv(tmp_path / "p4p.csv", rows))
+    assert (result.status, result.rows, result.inserted, result.quarantined) == (
+        "ingested", 3000, 2999, 1)
+    [(number, reason, _)] = quarantined(engine, result.drop_id)
+    assert number == 2901 and "lots" in reason
+    keywords = {r["keyword"]: r["impressions"] for r in stored(engine, "p4p")}
+    assert keywords["led strip 2499"] == 2499 and keywords["led\x01strip"] == 2599
+    assert keywords["led strip 2999"] == 2999
+
+
+# ---- dates as exports write them --------------------------------------------------------------
+
+NOV = {d: date(2026, 11, d) for d in range(1, 31)}
+
+
+def p4p_dated(dates: list[object]) -> list[list[object]]:
+    return [["日期", "计划名称", "关键词", "曝光量"]] + [
+        [d, "LED plan", f"led {i}", "10"] for i, d in enumerate(dates)]
+
+
+@pytest.mark.parametrize(("dates", "days"), [
+    (["11/10/2026", "11/13/2026"], [10, 13]),  # 13 can only be a day: month first
+    (["10/11/2026", "13/11/2026"], [10, 13]),  # day first
+    (["10.11.2026", "13.11.2026"], [10, 13]),
+    (["Nov 10, 2026", "November 13, 2026"], [10, 13]),
+    (["10-Nov-2026", "13 Nov 2026"], [10, 13]),
+    (["10-Nov-26", "13-Nov-26"], [10, 13]),  # Excel's d-mmm-yy
+    (["20261110", "20261113"], [10, 13]),
+    # Mixed forms in one column: the numeric ones read in the order the column shows.
+    (["2026-11-10", "11/13/2026", "Nov 12, 2026", "20261111", "11/09/2026"], [10, 13, 12, 11, 9]),
+    (["2026/11/10", "13/11/2026", "12-Nov-2026", "09/11/2026"], [10, 13, 12, 9]),
+])
+def test_dates_as_exports_write_them(engine: Engine, store: Store, tmp_path: Path,
+                                     dates: list[str], days: list[int]) -> None:
+    result = ingest_file(engine, store, write_csv(tmp_path / "p4p.csv", p4p_dated(dates)))
+    assert (result.status, result.inserted, result.quarantined) == ("ingested", len(days), 0)
+    found = {r["keyword"]: r["date"] for r in stored(engine, "p4p")}
+    assert [found[f"led {i}"] for i in range(len(days))] == [NOV[d] for d in days]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls"])
+def test_excel_serial_dates_in_workbook_cells(engine: Engine, store: Store, tmp_path: Path,
+                                              fmt: str) -> None:
+    # A date cell that lost its date format is a plain number of days since 1899-12-30.
+    serials = [float((NOV[d] - date(1899, 12, 30)).days) for d in (10, 11)]
+    result = ingest_file(engine, store, write(tmp_path / f"p4p.{fmt}", p4p_dated(serials)))
+    assert (result.status, result.inserted) == ("ingested", 2)
+    assert sorted(r["date"] for r in stored(engine, "p4p")) == [NOV[10], NOV[11]]
+
+
+@pytest.mark.parametrize(("dates", "message"), [
+    (["11/10/2026", "10/11/2026", "11/12/2026"], "can be read month first or day first"),
+    (["13/11/2026", "11/13/2026"], "month first in places (11/13/2026"),
+])
+def test_numeric_dates_that_do_not_tell_their_order_reject_the_file(
+    engine: Engine, store: Store, tmp_path: Path, dates: list[str], message: str
+) -> None:
+    before = snapshot(engine)
+    result = ingest_file(engine, store, write_csv(tmp_path / "p4p.csv", p4p_dated(dates)))
+    assert result.status == "rejected"
+    assert message in result.errors[0] and "ISO dates (2026-11-10)" in result.errors[0]
+    assert snapshot(engine) == before
+
+
+def test_the_order_of_numeric_dates_is_one_for_the_file(engine: Engine, store: Store,
+                                                        tmp_path: Path) -> None:
+    # The creation times alone could be either; the reply times say month first, and a
+    # chunk boundary in between changes nothing.
+    rows = [["询盘ID", "创建时间", "最新回复时间"],
+            ["Q1", "11/10/2026 09:00", "11/10/2026 10:00"],
+            ["Q2", "11/11/2026 09:00", "11/13/2026 10:00"]]
+    result = ingest_file(engine, add_store(engine, "utc", "UTC"),
+                         write_csv(tmp_path / "inquiries.csv", rows))
+    assert (result.status, result.inserted) == ("ingested", 2)
+    found = by(stored(engine, "inquiries"), "inquiry_id")
+    assert found["Q1"]["created_at"] == datetime(2026, 11, 10, 9, 0)
+    assert found["Q2"]["replied_at"] == datetime(2026, 11, 13, 10, 0)
+
+
+def test_a_spreadsheet_time_a_hair_off_is_rounded_to_the_second(engine: Engine, tmp_path: Path
+                                                                ) -> None:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["询盘ID", "创建时间"])
+    # 2026-11-03 01:30:00 as Excel may store it: 3 ms short, shown as 01:30:00.
+    sheet.append(["Q1", 46329 + (90 * 60 - 0.003) / 86400])
+    sheet["B2"].number_format = "yyyy-mm-dd hh:mm:ss"
+    book.save(tmp_path / "inquiries.xlsx")
+    result = ingest_file(engine, add_store(engine, "utc", "UTC"), tmp_path / "inquiries.xlsx")
+    assert result.status == "ingested"
+    assert stored(engine, "inquiries")[0]["created_at"] == datetime(2026, 11, 3, 1, 30)
+
+
+# ---- report periods in the title, in US or European form ----------------------------------------
+
+
+@pytest.mark.parametrize("title", ["Date range: 11/01/2026 - 11/30/2026",  # 30: month first
+                                   "Date range: 01/11/2026 - 30/11/2026",  # day first
+                                   "Date range: Nov 1, 2026 - Nov 30, 2026"])
+def test_a_report_period_in_us_or_european_form(engine: Engine, store: Store, tmp_path: Path,
+                                                title: str) -> None:
+    rows = [["Product report"], [title], *sample("products", "en")]
+    result = ingest_file(engine, store, write(tmp_path / "Products.xlsx", rows))
+    assert (result.status, result.period) == ("ingested", (NOV[1], NOV[30]))
+    assert {r["period_end"] for r in stored(engine, "products")} == {NOV[30]}
+
+
+def test_a_report_period_that_could_be_either_order_is_rejected(engine: Engine, store: Store,
+                                                                tmp_path: Path) -> None:
+    # Not the one day 2026-11-07, and not guessed: rejected, asking for ISO dates.
+    rows = [["Product report"], ["Date range: 11/01/2026 - 11/07/2026"], *sample("products", "en")]
+    before = snapshot(engine)
+    result = ingest_file(engine, store, write(tmp_path / "Products.xlsx", rows))
+    assert result.status == "rejected"
+    assert "11/01/2026 in the title" in result.errors[0]
+    assert "ISO dates" in result.errors[0]
+    assert snapshot(engine) == before
+
+
+@pytest.mark.parametrize(("title", "created", "replied"), [
+    ("Date range: 11/01/2026 - 11/07/2026", "11/05/2026 14:05", "11/13/2026 09:00"),
+    ("Date range: 01/11/2026 - 07/11/2026", "05/11/2026 14:05", "13/11/2026 09:00"),
+])
+def test_a_report_period_follows_the_order_of_the_rows(engine: Engine, tmp_path: Path,
+                                                      title: str, created: str,
+                                                      replied: str) -> None:
+    rows = [[title], ["询盘ID", "创建时间", "最新回复时间"], ["Q1", created, replied]]
+    result = ingest_file(engine, add_store(engine, "utc", "UTC"),
+                         write_csv(tmp_path / "inquiries.csv", rows))
+    assert (result.status, result.period) == ("ingested", (NOV[1], NOV[7]))
+    assert stored(engine, "inquiries")[0]["created_at"] == datetime(2026, 11, 5, 14, 5)
+
+
+# ---- rate units ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("header", "ctrs"), [
+    ("点击率", [0.5, 0.25]),  # no % in the header: decided per column, fractions
+    ("点击率(%)", [0.005, 0.0025]),  # the header says percent
+    ("CTR %", [0.005, 0.0025]),
+])
+def test_bare_rates_under_a_header_with_or_without_percent(
+    engine: Engine, store: Store, tmp_path: Path, header: str, ctrs: list[float]
+) -> None:
+    rows = [["日期", "计划名称", "关键词", header],
+            ["2026-11-01", "A", "led", "0.50"], ["2026-11-02", "A", "led", "0.25"]]
+    result = ingest_file(engine, store, write_csv(tmp_path / "p4p.csv", rows))
+    assert result.status == "ingested"
+    assert [r["ctr"] for r in sorted(stored(engine, "p4p"), key=lambda r: r["date"])] == (
+        pytest.approx(ctrs))
+
+
+# ---- workbooks of several sheets --------------------------------------------------------------
+
+
+def orders_book() -> dict[str, list[list[object]]]:
+    header = ["订单号", "买家", "金额", "下单时间"]
+    return {
+        "说明": [["本报表由系统导出，请勿修改"]],
+        "订单1": [["信保订单导出"], header, ["TA-1", "John", "US $1,200.50", "2026-11-03 14:05"],
+                  ["TA-2", "Ana", "$300", "2026-11-01 09:00"]],
+        "订单2": [header, ["TA-3", "Bo", "$50", "2026-11-04 10:00"],
+                  ["TA-4", "Cy", "lots", "2026-11-04 11:00"]],
+        "按买家汇总": [["买家", "金额"], ["John", "1200.50"]],
+    }
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls"])
+def test_every_sheet_with_the_first_data_sheets_header_is_read(
+    engine: Engine, store: Store, tmp_path: Path, fmt: str
+) -> None:
+    result = ingest_file(engine, store, write_book(tmp_path / f"orders.{fmt}", orders_book()))
+    assert (result.status, result.rows, result.inserted, result.quarantined) == (
+        "ingested", 4, 3, 1)
+    assert sorted(r["order_id"] for r in stored(engine, "orders")) == ["TA-1", "TA-2", "TA-3"]
+    # Row numbers repeat from sheet to sheet: a quarantined row names its sheet.
+    [(number, reason, raw)] = quarantined(engine, result.drop_id)
+    assert (number, raw["订单号"]) == (3, "TA-4") and reason.startswith("sheet 订单2: 金额")
+    assert result.to_json()["sheets"] == {
+        "read": ["订单1", "订单2"],
+        "skipped": [{"sheet": "说明", "reason": "no_header"},
+                    {"sheet": "按买家汇总", "reason": "other_header"}]}
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", ["Sheets read: 订单1, 订单2.", "说明 (no header row)",
+            "按买家汇总 (other columns than the first sheet)"]),
+    ("zh", ["已读取工作表：订单1, 订单2。", "说明（没有表头行）",
+            "按买家汇总（列与第一个工作表不同）"]),
+])
+def test_the_drop_result_says_which_sheets_were_read(engine: Engine, store: Store,
+                                                    tmp_path: Path, lang: str,
+                                                    words: list[str]) -> None:
+    from handlers.uploads import _result_context
+    from templates import render
+
+    result = ingest_file(engine, store, write_book(tmp_path / "orders.xlsx", orders_book()))
+    message = render("drop_result.json.j2", status=result.status, file=result.file,
+                     store=store.name, reason=None, lang=lang, **_result_context(result))
+    text = message["blocks"][0]["text"]["text"]
+    for word in words:
+        assert word in text
+    single = ingest_file(engine, store, write(tmp_path / "orders-one.xlsx", sample("orders")))
+    message = render("drop_result.json.j2", status=single.status, file=single.file,
+                     store=store.name, reason=None, lang=lang, **_result_context(single))
+    assert "Sheet" not in message["blocks"][0]["text"]["text"]  # one sheet: nothing to say

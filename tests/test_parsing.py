@@ -9,8 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.ingest.parsing import (
+    DAY_FIRST,
+    MONTH_FIRST,
+    AmbiguousDate,
     BadValue,
     bare_rates,
+    date_order,
+    numeric_date_fields,
     parse_bool,
     parse_date,
     parse_datetime,
@@ -155,3 +160,62 @@ def test_a_hidden_buyer_field_is_missing() -> None:
 def test_ids_typed_as_numbers_keep_their_digits() -> None:
     assert parse_text(1600123456.0) == "1600123456"
     assert parse_text("1600123456") == "1600123456"
+
+
+# ---- dates as exports write them ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "order", "day"), [
+    ("11/10/2026", MONTH_FIRST, date(2026, 11, 10)),
+    ("11/10/2026", DAY_FIRST, date(2026, 10, 11)),
+    ("11/13/2026", None, date(2026, 11, 13)),  # 13 can only be the day
+    ("13/11/2026", None, date(2026, 11, 13)),
+    ("1/2/2026 14:05", MONTH_FIRST, date(2026, 1, 2)),
+    ("10.11.2026", DAY_FIRST, date(2026, 11, 10)),
+    ("Nov 10, 2026", None, date(2026, 11, 10)),
+    ("November 10 2026", None, date(2026, 11, 10)),
+    ("Sept. 3, 2026", None, date(2026, 9, 3)),
+    ("10-Nov-2026", None, date(2026, 11, 10)),
+    ("10 Nov 2026", None, date(2026, 11, 10)),
+    ("10-Nov-26", None, date(2026, 11, 10)),  # Excel's d-mmm-yy: 00-29 are 2000s
+    ("10-Nov-95", None, date(1995, 11, 10)),
+    ("20261110", None, date(2026, 11, 10)),
+    (46336, None, date(2026, 11, 10)),  # an Excel serial date
+    (46336.99, None, date(2026, 11, 10)),
+])
+def test_date_forms(raw: object, order: str | None, day: date) -> None:
+    assert parse_date(raw, order=order) == day
+
+
+@pytest.mark.parametrize("raw", ["11/10/2026", "01/02/2026 14:05", "3.4.2026"])
+def test_a_numeric_date_of_unknown_order_is_not_guessed(raw: str) -> None:
+    with pytest.raises(AmbiguousDate, match="month first or day first"):
+        parse_date(raw)
+    with pytest.raises(AmbiguousDate):
+        parse_datetime(raw, SHANGHAI)
+
+
+@pytest.mark.parametrize(("raw", "order"), [("13/11/2026", MONTH_FIRST), ("02/30/2026", None),
+                                            ("Foo 10, 2026", None), ("10-Nov-202", None)])
+def test_impossible_dates_in_the_new_forms_are_bad(raw: str, order: str | None) -> None:
+    with pytest.raises(BadValue):
+        parse_date(raw, order=order)
+
+
+def test_what_a_numeric_date_tells_of_its_order() -> None:
+    assert date_order(*numeric_date_fields("11/13/2026")) == MONTH_FIRST  # type: ignore[misc]
+    assert date_order(*numeric_date_fields("13/11/2026 9:00")) == DAY_FIRST  # type: ignore[misc]
+    assert date_order(*numeric_date_fields("11/10/2026")) is None  # type: ignore[misc]
+    assert numeric_date_fields("2026-11-10") is None
+    assert numeric_date_fields("Nov 10, 2026") is None
+
+
+@pytest.mark.parametrize("raw", [
+    datetime(2026, 11, 3, 1, 29, 59, 997000),  # a spreadsheet's datetime cell
+    46329 + (90 * 60 - 0.003) / 86400,  # the same as a serial number
+])
+def test_spreadsheet_times_are_rounded_to_the_second(raw: object) -> None:
+    utc = ZoneInfo("UTC")
+    assert parse_datetime(raw, utc) == datetime(2026, 11, 3, 1, 30)
+    assert parse_datetime(datetime(2026, 11, 3, 1, 29, 59, 400000), utc) == datetime(
+        2026, 11, 3, 1, 29, 59)

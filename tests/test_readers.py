@@ -9,17 +9,31 @@ from pathlib import Path
 import pytest
 
 from bot.ingest.drop import ingest_file
-from bot.ingest.readers import Unreadable, period_from_name, period_from_titles, read_sheet
+from bot.ingest.parsing import DAY_FIRST, MONTH_FIRST, AmbiguousDate
+from bot.ingest.readers import (
+    NO_HEADER,
+    OTHER_HEADER,
+    Sheet,
+    Unreadable,
+    period_from_name,
+    period_from_titles,
+    read_sheet,
+    title_numeric_dates,
+)
 from tests import files
-from tests.files import sample, snapshot, write, write_csv, write_xls, write_xlsx
+from tests.files import sample, snapshot, write, write_book, write_csv, write_xls, write_xlsx
 
 FORMATS = ["xls", "xlsx", "csv"]
 
 
-def first_cells(sheet: object) -> list[tuple[int, str]]:
+def rows_of(sheet: Sheet) -> list[tuple[int, list[object]]]:
+    """(row number, cells) of every row below the header."""
+    return [row for block in sheet.blocks for row in block.rows()]
+
+
+def first_cells(sheet: Sheet) -> list[tuple[int, str]]:
     """(row number, first cell) of every row below the header."""
-    return [(n, str(cells[0]) if cells else "")
-            for chunk in sheet.chunks for n, cells in chunk]  # type: ignore[attr-defined]
+    return [(n, str(cells[0]) if cells else "") for n, cells in rows_of(sheet)]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -57,7 +71,7 @@ def test_csv_encodings(tmp_path: Path, encoding: str) -> None:
     assert sheet.header[0] == "询盘ID"  # no BOM glued to the first header
     assert sheet.header[2] == "国家/地区"
     assert period_from_titles(sheet.title_lines) == (date(2026, 11, 1), date(2026, 11, 7))
-    data = [cells for chunk in sheet.chunks for _, cells in chunk]
+    data = [cells for _, cells in rows_of(sheet)]
     assert data[1][9] == "李"
 
 
@@ -76,7 +90,7 @@ def test_tab_separated_with_thousands_separators_and_commas_in_cells(tmp_path: P
     path = write(tmp_path / "keywords.tsv", rows, "tsv")
     sheet = read_sheet(path)
     assert sheet.header == ["词", "曝光量", "点击量"]
-    data = [cells for chunk in sheet.chunks for _, cells in chunk]
+    data = [cells for _, cells in rows_of(sheet)]
     assert data[0] == ["led strip, 12v, waterproof, ip65", "1,234,567", "1,200"]
 
 
@@ -176,7 +190,7 @@ def test_xls_written_by_xlwt_is_read_with_its_dates(tmp_path: Path) -> None:
     rows = [["订单号", "下单时间", "交货期"],
             ["TA-9", datetime(2026, 11, 3, 14, 5), date(2026, 11, 20)]]
     sheet = read_sheet(write_xls(tmp_path / "orders.xls", rows))
-    data = [cells for chunk in sheet.chunks for _, cells in chunk]
+    data = [cells for _, cells in rows_of(sheet)]
     assert str(data[0][1]).startswith("2026-11-03 14:05")
     assert str(data[0][2]).startswith("2026-11-20")
 
@@ -191,3 +205,66 @@ def test_xls_written_by_xlwt_is_read_with_its_dates(tmp_path: Path) -> None:
 ])
 def test_period_range_from_file_name(name: str, period: tuple[date, date]) -> None:
     assert period_from_name(name) == period
+
+
+@pytest.mark.parametrize(("titles", "order", "period"), [
+    (["Date range: 11/01/2026 - 11/07/2026"], MONTH_FIRST, (date(2026, 11, 1), date(2026, 11, 7))),
+    (["Date range: 01/11/2026 - 07/11/2026"], DAY_FIRST, (date(2026, 11, 1), date(2026, 11, 7))),
+    (["Date range: Nov 1, 2026 - Nov 7, 2026"], None, (date(2026, 11, 1), date(2026, 11, 7))),
+    (["Period: 01-Nov-2026 ~ 07-Nov-2026."], None, (date(2026, 11, 1), date(2026, 11, 7))),
+    (["Report date: 11/13/2026"], None, (date(2026, 11, 13), date(2026, 11, 13))),
+])
+def test_period_from_title_rows_in_other_forms(titles: list[str], order: str | None,
+                                              period: tuple[date, date]) -> None:
+    assert period_from_titles(titles, order) == period
+
+
+def test_a_title_period_of_unknown_order_is_not_guessed() -> None:
+    titles = ["Date range: 11/01/2026 - 11/07/2026"]
+    assert title_numeric_dates(titles) == ["11/01/2026", "11/07/2026"]
+    with pytest.raises(AmbiguousDate):
+        period_from_titles(titles)
+
+
+@pytest.mark.parametrize(("text", "cut_off", "counts"), [
+    ("订单号,买家,金额\r\nTA-1,John,1\r\nTA-2,Ana,2", None, [3, 3]),  # a complete last row
+    ("订单号,买家,金额\r\nTA-1,John,1\r\nTA-2,Ana", 1, [3, 2]),  # short of a cell: cut off
+    ('订单号,买家,金额\r\nTA-1,John,1\r\nTA-2,"Ana', 1, [3, 2]),  # inside a quote: cut off
+    ("订单号,买家,金额\r\nTA-1,John,1\r\nTA-2,Ana\r\n", None, [3, 2]),  # ended: a short row
+    # An export that leaves trailing empty cells out: the last row is as wide as the others.
+    ("订单号,买家,金额,备注\nTA-1,John,1\nTA-2,Ana,2", None, [3, 3]),
+])
+def test_a_csv_row_the_file_ends_in_the_middle_of(tmp_path: Path, text: str,
+                                                  cut_off: int | None, counts: list[int]
+                                                  ) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_bytes(text.encode("gbk"))
+    [block] = list(read_sheet(path).blocks)
+    assert block.cut_off == cut_off
+    assert [cells[0] for _, cells in block.rows()] == ["TA-1", "TA-2"]
+    assert list(block.counts) == counts
+
+
+def test_a_csv_cut_inside_a_character_keeps_the_complete_part(tmp_path: Path) -> None:
+    text = "订单号,买家,金额\r\nTA-1,John,1\r\nTA-2,王"
+    for encoding in ("utf-8", "gbk"):
+        path = tmp_path / f"orders-{encoding}.csv"
+        path.write_bytes(text.encode(encoding)[:-1])  # half of 王
+        sheet = read_sheet(path)
+        [block] = list(sheet.blocks)
+        assert sheet.encoding == ("utf-8-sig" if encoding == "utf-8" else "gb18030")
+        assert (block.cut_off, block.cells(1)) == (1, ["TA-2", ""])
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls"])
+def test_the_sheets_of_a_workbook(tmp_path: Path, fmt: str) -> None:
+    header = ["订单号", "买家", "金额"]
+    book = {"说明": [["导出说明"]], "一": [["信保订单"], header, ["TA-1", "John", 1]],
+            "二": [header, ["TA-2", "Ana", 2], ["TA-3", "Bo", 3]],
+            "三": [["订单号", "金额"], ["TA-4", 4]]}
+    sheet = read_sheet(write_book(tmp_path / f"orders.{fmt}", book))
+    assert (sheet.header, sheet.header_row, sheet.title_lines) == (header, 2, ["信保订单"])
+    assert (sheet.sheets, sheet.skipped) == (["一", "二"], [("说明", NO_HEADER),
+                                                          ("三", OTHER_HEADER)])
+    assert [(block.sheet, n, cells[0]) for block in sheet.blocks for n, cells in block.rows()
+            ] == [("一", 3, "TA-1"), ("二", 2, "TA-2"), ("二", 3, "TA-3")]

@@ -13,14 +13,17 @@ import contextlib
 import gc
 import hashlib
 import logging
+import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import (
     Connection,
     Date,
@@ -39,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
+from bot.ingest.columns import bare_rate_units, convert, numeric_date_orders
 from bot.ingest.currency import (
     CURRENCY_FIELD,
     currency_column,
@@ -56,16 +60,20 @@ from bot.ingest.kinds import (
     required_columns,
 )
 from bot.ingest.parsing import (
-    MISSING,
-    PLAIN_TYPES,
-    BadValue,
-    bare_rates,
+    DAY_FIRST,
+    MONTH_FIRST,
     clean,
-    parse_plain_column,
-    parse_rate,
-    parser_for,
+    date_order,
+    numeric_date_fields,
 )
-from bot.ingest.readers import Sheet, Unreadable, period_from_name, period_from_titles, read_sheet
+from bot.ingest.readers import (
+    Block,
+    Unreadable,
+    period_from_name,
+    period_from_titles,
+    read_sheet,
+    title_numeric_dates,
+)
 from bot.ingest.undo import Contended, Refused, undo_drop
 from bot.metrics.freshness import DATED
 from bot.models import drops, facts, quarantine, undo
@@ -102,6 +110,9 @@ class DropResult:
     errors: list[str] = field(default_factory=list)
     drop_id: int | None = None
     duplicate_of: int | None = None
+    sheets: list[str] = field(default_factory=list)  # the workbook sheets read
+    # Sheets not read, with why: readers.NO_HEADER or OTHER_HEADER (not the first's header).
+    skipped_sheets: list[tuple[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +131,10 @@ class DropResult:
             ),
             "errors": list(self.errors),
             "drop_id": self.drop_id,
+            "sheets": {
+                "read": list(self.sheets),
+                "skipped": [{"sheet": s, "reason": why} for s, why in self.skipped_sheets],
+            } if self.sheets else None,
         }
 
 
@@ -226,9 +241,9 @@ def detect_kind(header: list[str], file_name: str, hint: str | None = None) -> R
 
 
 # ---- rows -> facts ------------------------------------------------------------------------
-# A chunk is parsed column by column: each distinct cell value once, plain-number columns in
-# one go (`parse_plain_column`), natural keys joined per column. Rows only come together as
-# the tuples handed to the database driver.
+# A block is parsed column by column (bot/ingest/columns.py: each distinct cell once, with
+# vectorised operations), natural keys joined per column. Rows only come together as the
+# tuples handed to the database driver.
 
 
 @dataclass
@@ -262,94 +277,58 @@ def _raw(header: list[str], cells: Sequence[object]) -> dict[str, str]:
     return raw
 
 
-def _first_text(cells: Sequence[object]) -> str | None:
-    """The first non-blank cell's text, None for a blank row; cleans only what it must."""
-    for cell in cells:
-        if cell is None or cell == "":
-            continue
-        text = clean(cell)
-        if text:
-            return text
-    return None
+_isinstance = np.frompyfunc(isinstance, 2, 1)
+_WHITESPACE_CELL = re.compile(r"(?:^|\x00)\s+(?:\x00|$)")
 
 
-def _is_fact_row(cells: Sequence[object]) -> bool:
-    """Neither a blank spacer row nor the totals row (derived data, not a fact)."""
-    first = _first_text(cells)
-    return first is not None and normalize_header(first) not in TOTALS
+def _blank(cells: np.ndarray) -> np.ndarray:
+    """Which cells are blank: empty, missing, or white space only."""
+    blank = pd.isna(cells) | (cells == "")
+    try:
+        joined: str | None = "\x00".join(cells[~blank])
+    except TypeError:  # numbers or dates from a spreadsheet
+        joined = None
+    if joined is None or _WHITESPACE_CELL.search(joined):
+        texts = np.flatnonzero(~blank & _isinstance(cells, str).astype(bool))
+        blank[texts] = np.char.isspace(cells[texts].astype(str))
+    return blank
+
+
+def _fact_rows(block: Block) -> np.ndarray:
+    """Which rows hold facts: neither blank spacer rows nor the totals row (derived data, not
+    a fact), told by each row's first non-blank cell."""
+    first = np.full(len(block), None, dtype=object)
+    pending = np.arange(len(block))
+    for column in block.columns:
+        if not len(pending):
+            break
+        cells = column[pending]
+        filled = ~_blank(cells)
+        first[pending[filled]] = cells[filled]
+        pending = pending[~filled]
+    codes, uniques = pd.factorize(first)  # a blank row (None) is -1
+    facts = np.fromiter((normalize_header(u) not in TOTALS for u in uniques), bool, len(uniques))
+    return np.append(facts, False)[codes]
 
 
 def _split_rows(
-    header: list[str],
-    columns: dict[str, int],
-    chunk: list[tuple[int, list[object]]],
-    cut_off_row: int | None,
-) -> tuple[list[tuple[int, list[object]]], list[tuple[int, str, dict[str, str]]]]:
-    """The chunk's data rows, and the rows refused whole (cut off, too short)."""
-    width = len(header)
-    needed = max(columns.values(), default=-1) + 1  # cells a row must have
-    data: list[tuple[int, list[object]]] = []
+    header: list[str], columns: dict[str, int], block: Block
+) -> tuple[np.ndarray, list[tuple[int, str, dict[str, str]]]]:
+    """The block's data rows (their indexes), and the rows refused whole (cut off, short)."""
+    facts = _fact_rows(block)
     bad: list[tuple[int, str, dict[str, str]]] = []
-    by_first_cell: dict[object, bool] = {}  # the first cell (a date, mostly) repeats a lot
-    for number, cells in chunk:
-        head = cells[0] if cells else None
-        fact = by_first_cell.get(head)
-        if fact is None:
-            if _first_text([head]) is None:  # a blank first cell: the rest of the row decides
-                fact = _is_fact_row(cells)
-            else:
-                fact = by_first_cell[head] = _is_fact_row([head])
-        if not fact:
-            continue
-        if number == cut_off_row:
-            bad.append((number, "the file ends in the middle of this row (cut off?)",
-                        _raw(header, cells)))
-        elif len(cells) < needed:
-            bad.append((number, f"this row has {len(cells)} cells but the header has {width} "
-                                "(cut off?)", _raw(header, cells)))
-        else:
-            data.append((number, cells))
-    return data, bad
-
-
-def _parse_once(raw: object, parse: Callable[[object], object]) -> object:
-    try:
-        return parse(raw)
-    except BadValue as exc:
-        return exc.with_traceback(None)  # kept as a value: no frames, no reference cycle
-    except (ValueError, OverflowError):
-        return BadValue(f"cannot read {clean(raw)!r}")
-
-
-def _parse_distinct(raws: list[object], parse: Callable[[object], object],
-                    kind_type: Type | None) -> list[object]:
-    """Values (or BadValue) of distinct raw cells: a column of plain numbers at once, the
-    rest cell by cell. Missing markers (`-`, `--`) go to the scalar parser, which knows them."""
-    if kind_type is not None and len(raws) > 1:
-        missing = [raw for raw in raws if raw in MISSING]
-        rest = [raw for raw in raws if raw not in MISSING] if missing else raws
-        plain = parse_plain_column(rest, kind_type)
-        if plain is not None:
-            known = dict(zip(rest, plain, strict=True))
-            known.update((raw, _parse_once(raw, parse)) for raw in missing)
-            return [known[raw] for raw in raws]
-    return [_parse_once(raw, parse) for raw in raws]
-
-
-def _column(
-    values: Sequence[object], parse: Callable[[object], object], kind_type: Type | None = None
-) -> tuple[list[object], dict[int, str]]:
-    """Parse a column, each distinct raw value once (dates and flags repeat a lot)."""
-    raws = list(dict.fromkeys(values))
-    parsed = dict(zip(raws, _parse_distinct(raws, parse, kind_type), strict=True))
-    out = list(map(parsed.__getitem__, values))
-    errors: dict[int, str] = {}
-    if any(isinstance(value, BadValue) for value in parsed.values()):
-        for i, value in enumerate(out):
-            if isinstance(value, BadValue):
-                errors[i] = str(value)
-                out[i] = None
-    return out, errors
+    if block.cut_off is not None and facts[block.cut_off]:
+        facts[block.cut_off] = False
+        bad.append((int(block.numbers[block.cut_off]),
+                    "the file ends in the middle of this row (cut off?)",
+                    _raw(header, block.cells(block.cut_off))))
+    if block.counts is not None:
+        needed = max(columns.values(), default=-1) + 1  # cells a row must have
+        short = np.flatnonzero(facts & (block.counts < needed))
+        facts[short] = False
+        bad += [(int(block.numbers[i]), f"this row has {block.counts[i]} cells but the header "
+                 f"has {len(header)} (cut off?)", _raw(header, block.cells(i))) for i in short]
+    return np.flatnonzero(facts), bad
 
 
 def _key_text(value: object) -> str:
@@ -413,31 +392,28 @@ def _parse_chunk(
     kind: ReportKind,
     header: list[str],
     columns: dict[str, int],
-    chunk: list[tuple[int, list[object]]],
+    block: Block,
     tz: ZoneInfo,
     period: tuple[date, date] | None,
-    cut_off_row: int | None,
-    percent: set[str] | frozenset[str] = frozenset(),
+    percent: set[str] | frozenset[str],
+    day_order: _DayOrder,
 ) -> _Chunk:
-    data, bad = _split_rows(header, columns, chunk, cut_off_row)
+    data, bad = _split_rows(header, columns, block)
     rows = len(data) + len(bad)
     n = len(data)
-    # One transposition instead of a lookup per cell; every data row reaches the last column
-    # in use (shorter ones were refused above), and zip stops at the shortest row.
-    cells_by_column = list(zip(*(cells for _, cells in data), strict=False)) if data else []
+    whole = n == len(block)  # no row left out: the columns as they are, no copies
 
     parsed: dict[str, Sequence[object]] = {}
     errors: dict[int, list[str]] = {}
     for name, col in columns.items():
         f = kind.by_name[name]
-        parse = parser_for(f.type, tz)
-        if name in percent:
-            parse = lambda raw: parse_rate(raw, percent_units=True)  # noqa: E731
-        plain = f.type if f.type in PLAIN_TYPES and name not in percent else None
-        values, column_errors = _column(cells_by_column[col] if data else [], parse, plain)
-        parsed[name] = values
+        cells = block.columns[col] if whole else block.columns[col][data]
+        column = convert(cells, f.type, tz, percent=name in percent, order=day_order.order)
+        if column.numeric and not day_order.decided:
+            column = convert(cells, f.type, tz, order=day_order.decide())
+        parsed[name] = column.values
         label = header[col] or f.name
-        for i, message in column_errors.items():
+        for i, message in column.errors.items():
             errors.setdefault(i, []).append(f"{label}: {message}")
     for f in kind.required:
         values = parsed[f.name]
@@ -451,7 +427,8 @@ def _parse_chunk(
         if f.default and f.name not in columns:
             parsed[f.name] = [f.default] * n
     if CURRENCY_FIELD in kind.by_name:  # each money value's currency (bot/ingest/currency.py)
-        raw = {m: cells_by_column[columns[m]] if data else [] for m in money_columns(kind, columns)}
+        raw = {m: (block.columns[columns[m]] if whole else block.columns[columns[m]][data]
+                   ).tolist() for m in money_columns(kind, columns)}
         label = header[columns[CURRENCY_FIELD]] if CURRENCY_FIELD in columns else CURRENCY_FIELD
         parsed.update(value_currencies(kind, raw, parsed, n, errors, label))
     if period:
@@ -460,9 +437,10 @@ def _parse_chunk(
     keys = natural_keys(kind, parsed, n)
     for i in [i for i, key in enumerate(keys) if key is None and i not in errors]:
         errors[i] = [f"no key: needs {_key_help(kind)}"]
-    good = _Facts([number for number, _ in data], keys, parsed)  # type: ignore[arg-type]
+    numbers = block.numbers[data].tolist()
+    good = _Facts(numbers, keys, parsed)  # type: ignore[arg-type]
     if errors:
-        bad += [(data[i][0], "; ".join(errors[i]), _raw(header, data[i][1]))
+        bad += [(numbers[i], "; ".join(errors[i]), _raw(header, block.cells(int(data[i]))))
                 for i in sorted(errors)]
         good = good.take([i for i in range(n) if i not in errors])
     return _Chunk(good, bad, rows)
@@ -668,18 +646,6 @@ def _local_day(value: object, tz: ZoneInfo) -> date | None:
     return None
 
 
-def _ends_cut_off(path: Path, sheet: Sheet) -> bool:
-    """A CSV that does not end in a newline was cut off: its last record is suspect."""
-    if sheet.format != "csv":
-        return False
-    with path.open("rb") as fh:
-        fh.seek(0, 2)
-        if fh.tell() == 0:
-            return False
-        fh.seek(-1, 2)
-        return fh.read(1) not in (b"\n", b"\r")
-
-
 def _record(conn: Connection, store: Store, name: str, sha: str, result: DropResult,
             source: str, source_ref: str | None) -> int:
     period = result.period or (None, None)
@@ -831,12 +797,15 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
     sheet = read_sheet(path, hint)
     kind = detect_kind(sheet.header, name, hint)
     result.kind = kind.name
+    result.sheets, result.skipped_sheets = sheet.sheets, sheet.skipped
     columns = column_map(kind, sheet.header)
+    day_order = _DayOrder(kind, sheet.header, columns, sheet.blocks, sheet.title_lines)
     period = None
     if kind.periodic or kind.name not in DATED:
         # Periodic reports need their period; a list (a snapshot) covers the period its
         # title or name gives, if any; dated reports' rows say which days they cover.
-        titled = period_from_titles(sheet.title_lines)
+        numeric = title_numeric_dates(sheet.title_lines)
+        titled = period_from_titles(sheet.title_lines, day_order.decide() if numeric else None)
         period = titled or period_from_name(name)
         result.period_source = "title" if titled else "name" if period else None
         if period is None and kind.periodic:
@@ -853,17 +822,17 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
     if kind.periodic:
         stored += ["period_start", "period_end"]
     writer = _Writer(conn, facts[kind.name], store.id, drop_id, stored, undo[kind.name])
-    cut_off = _ends_cut_off(path, sheet)
-    units = _RateUnits(kind, columns, sheet.chunks)
+    units = _RateUnits(kind, sheet.header, columns, sheet.blocks)
     days: set[date] = set()
     quarantined: list[dict[str, Any]] = []
-    for chunk, is_last in _with_last(sheet.chunks):
-        cut_row = chunk[-1][0] if (cut_off and is_last and chunk) else None
-        parsed = _parse_chunk(kind, sheet.header, columns, chunk, store.tz,
-                              period if kind.periodic else None, cut_row,
-                              units.percent_in(chunk))
+    for block in sheet.blocks:
+        parsed = _parse_chunk(kind, sheet.header, columns, block, store.tz,
+                              period if kind.periodic else None, units.percent_in(block),
+                              day_order)
         result.rows += parsed.rows
         bad = parsed.bad + writer.write(parsed.good)
+        if len(sheet.sheets) > 1:  # row numbers repeat from sheet to sheet
+            bad = [(n, f"sheet {block.sheet}: {why}", raw) for n, why, raw in bad]
         if kind.date_field and kind.date_field in columns:
             for value in set(parsed.good.columns[kind.date_field]):
                 day = _local_day(value, store.tz)
@@ -895,41 +864,84 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
 
 
 class _RateUnits:
-    """Which rate columns have bare numbers in percent units, decided once over the whole
-    column: deciding per chunk would store 0.5 as 50% in one part of a file and 0.5% in
-    another. Exports mostly write every rate with its % sign, which needs no decision, so the
-    rest of the file is scanned only when a chunk's bare numbers cannot decide it."""
+    """Which rate columns have bare numbers in percent units. A `%` in the header (点击率(%))
+    says so; otherwise it is decided once over the whole column: deciding per chunk would store
+    0.5 as 50% in one part of a file and 0.5% in another. Exports mostly write every rate with
+    its % sign, which needs no decision, so the rest of the file is scanned only when a
+    chunk's bare numbers cannot decide it."""
 
-    def __init__(self, kind: ReportKind, columns: dict[str, int],
-                 chunks: Iterable[list[tuple[int, list[object]]]]) -> None:
-        self.undecided = {n: c for n, c in columns.items() if kind.by_name[n].type is Type.RATE}
-        self.chunks = chunks
-        self.percent: set[str] = set()
+    def __init__(self, kind: ReportKind, header: list[str], columns: dict[str, int],
+                 blocks: Iterable[Block]) -> None:
+        rates = {n: c for n, c in columns.items() if kind.by_name[n].type is Type.RATE}
+        self.percent = {n for n, c in rates.items() if "%" in header[c]}
+        self.undecided = {n: c for n, c in rates.items() if n not in self.percent}
+        self.blocks = blocks
 
-    def percent_in(self, chunk: list[tuple[int, list[object]]]) -> set[str]:
-        """The percent columns, at the latest once `chunk` holds a column's first bare number
-        (earlier chunks had none, so they read the same either way)."""
+    def percent_in(self, block: Block) -> set[str]:
+        """The percent columns, at the latest once `block` holds a column's first bare number
+        (earlier blocks had none, so they read the same either way)."""
         for name, col in list(self.undecided.items()):
-            units = bare_rates(_distinct_cells(chunk, col))
+            units = bare_rate_units(block.columns[col])
             if units is None:
                 continue
             del self.undecided[name]
             if units is False:  # all within ±1 so far: the rest of the file decides
-                units = any(bare_rates(_distinct_cells(later, col)) for later in self.chunks)
+                units = any(bare_rate_units(later.columns[col]) for later in self.blocks)
             if units:
                 self.percent.add(name)
         return self.percent
 
 
-def _distinct_cells(chunk: list[tuple[int, list[object]]], col: int) -> Iterable[object]:
-    """A column's distinct cells (rates repeat a lot)."""
-    return dict.fromkeys(row[col] for _, row in chunk if col < len(row))
+class _DayOrder:
+    """Whether the file's numeric dates (11/10/2026) are month or day first: one decision for
+    the whole file, title included, from the dates that tell (a field above 12 is the day). A
+    file whose numeric dates never tell, or tell both ways, is rejected, never guessed. The
+    file is scanned for it only once a numeric date turns up."""
+
+    def __init__(self, kind: ReportKind, header: list[str], columns: dict[str, int],
+                 blocks: Iterable[Block], titles: list[str]) -> None:
+        self.labels = {c: header[c] or name for name, c in columns.items()
+                       if kind.by_name[name].type in (Type.DATE, Type.DATETIME)}
+        self.blocks, self.titles = blocks, titles
+        self.order: str | None = None
+        self.decided = False
+
+    def decide(self) -> str:
+        if not self.decided:
+            self.order, self.decided = self._scan(), True
+        return self.order  # type: ignore[return-value]
+
+    def _scan(self) -> str:
+        told: dict[str, str] = {}  # order -> the first date telling it, and where
+        either: str | None = None  # the first date that could be both
+        for text in title_numeric_dates(self.titles):
+            order = date_order(*numeric_date_fields(text))  # type: ignore[misc]
+            if order:
+                told.setdefault(order, f"{text} in the title")
+            else:
+                either = either or f"{text} in the title"
+        for block in self.blocks:
+            for col, label in self.labels.items():
+                for order, i in numeric_date_orders(block.columns[col]).items():
+                    where = f"{clean(block.columns[col][i])} in {label}, {_row_name(block, i)}"
+                    if order:
+                        told.setdefault(order, where)
+                    else:
+                        either = either or where
+        if len(told) > 1:
+            raise Rejected(
+                f"the dates are month first in places ({told[MONTH_FIRST]}) and day first in "
+                f"others ({told[DAY_FIRST]}): {_ISO_PLEASE}")
+        if not told:
+            raise Rejected(
+                f"the dates can be read month first or day first ({either}), and no date in "
+                f"the file has a day above 12 to tell which: {_ISO_PLEASE}")
+        return next(iter(told))
 
 
-def _with_last(chunks: Iterable[list[Any]]) -> Iterable[tuple[list[Any], bool]]:
-    iterator = iter(chunks)
-    current = next(iterator, None)
-    while current is not None:
-        following = next(iterator, None)
-        yield current, following is None
-        current = following
+_ISO_PLEASE = "export the report with ISO dates (2026-11-10)"
+
+
+def _row_name(block: Block, i: int) -> str:
+    row = f"row {block.numbers[i]}"
+    return f"{row} of sheet {block.sheet}" if block.sheet else row

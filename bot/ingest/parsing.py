@@ -156,43 +156,6 @@ def bare_rates(values: Iterable[object]) -> bool | None:
     return seen
 
 
-# Whole columns of plain numbers, checked by one regex over the joined column and converted
-# by float()/int() at C speed; anything else (1.2万, US$5, 1.0 as an int, a long fraction)
-# is left to the scalar parsers above. Digit counts keep every match finite and in range.
-def _whole_column(line: str) -> re.Pattern[str]:
-    """A regex matching a column of `line`s joined by newlines."""
-    return re.compile(rf"(?:(?:{line})\n)*(?:{line})", re.ASCII)
-
-
-_PLAIN_COLUMNS = {
-    Type.INT: (_whole_column(r"[+-]?\d{1,15}"), int),
-    Type.NUMBER: (_whole_column(r"[+-]?\d{1,15}(?:\.\d{1,15})?"), float),
-    # At most 4 decimals, so round(value, 4) would change nothing; under 10**14 (MAX_MONEY).
-    Type.MONEY: (_whole_column(r"(?:[¥￥]?\d{1,3}(?:,\d{3}){0,3}|[+-]?\d{1,14})(?:\.\d{1,4})?"),
-                 float),
-}
-PLAIN_TYPES = frozenset(_PLAIN_COLUMNS)
-
-
-def parse_plain_column(raws: list[object], kind_type: Type) -> list[object] | None:
-    """The values of a column whose every cell is a plain number (`1234`, `-5.5`,
-    `¥1,234.50` for money), exactly as the type's scalar parser would give them; None when
-    some cell is anything else, or the type has no fast path."""
-    plain = _PLAIN_COLUMNS.get(kind_type)
-    if plain is None or not raws:
-        return None
-    pattern, convert = plain
-    try:
-        text = "\n".join(raws)  # type: ignore[arg-type]
-    except TypeError:  # numbers or dates from a spreadsheet
-        return None
-    if text.count("\n") != len(raws) - 1 or not pattern.fullmatch(text):
-        return None
-    if kind_type is Type.MONEY:
-        text = text.replace(",", "").replace("¥", "").replace("￥", "")
-    return list(map(convert, text.split("\n")))
-
-
 _TRUE = frozenset({"y", "yes", "true", "是", "1", "√", "✓", "t", "有"})
 _FALSE = frozenset({"n", "no", "false", "否", "0", "×", "f", "无"})
 
@@ -213,15 +176,56 @@ def parse_bool(raw: object) -> bool | None:
     return bool(number and number > 0)
 
 
+# ---- dates and moments -------------------------------------------------------------------
+# A numeric date with the year last (11/10/2026) is month first in US exports and day first in
+# most others, and one value alone seldom tells which. The order is decided once per file from
+# the values that do tell (a field above 12 is the day; bot/ingest/drop.py), and a value is
+# read alone only when it tells its own order: a misread date is worse than a rejected one.
+MONTH_FIRST = "month first"
+DAY_FIRST = "day first"
+
+
+class AmbiguousDate(BadValue):
+    """A numeric date such as 11/10/2026 read without knowing its order."""
+
+
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
-_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})\s*([-/.])\s*(\d{1,2})\s*\2\s*(\d{4})(?!\d)")
+_COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?!\d)")
+# English month names, from a table rather than strptime's %b, which follows the process locale.
+_MONTHS = {name: number for number, names in enumerate((
+    ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+    ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+    ("oct", "october"), ("nov", "november"), ("dec", "december")), start=1) for name in names}
+_MONTH_DAY_YEAR = re.compile(r"^([a-z]{3,9})\.?\s*(\d{1,2})(?:st|nd|rd|th)?\s*,?\s*(\d{4})(?!\d)",
+                             re.I)  # Nov 10, 2026
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})(?:\s*|-)([a-z]{3,9})\.?(?:\s*|-)(\d{4}|\d{2})(?![\d:])",
+                             re.I)  # 10 Nov 2026, 10-Nov-2026, 10-Nov-26 (Excel's d-mmm-yy)
 _TIME = re.compile(
     r"^(?:T|\s)*(上午|下午|AM|PM)?\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(上午|下午|AM|PM)?"
     r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$",
     re.I,
 )
 _EPOCH = re.compile(r"^\d{10}(?:\d{3})?(?:\.\d+)?$")
-_ENGLISH_DATE = "%b %d, %Y", "%d %b %Y", "%B %d, %Y", "%d %B %Y"
+
+
+def date_order(first: int, second: int) -> str | None:
+    """What the two leading fields of a numeric date say of its order: the one above 12 is
+    the day. None when both could be a month (or neither: no such date either way)."""
+    if first > 12 >= second:
+        return DAY_FIRST
+    if second > 12 >= first:
+        return MONTH_FIRST
+    return None
+
+
+def numeric_date_fields(raw: object) -> tuple[int, int] | None:
+    """The two leading fields of a numeric date with the year last (`11/10/2026`, `10.11.2026
+    14:05`), None for any other form."""
+    if not isinstance(raw, str):
+        return None
+    m = _NUMERIC_DATE.match(clean(raw))
+    return (int(m[1]), int(m[3])) if m else None
 
 
 def _epoch(value: float) -> datetime:
@@ -229,31 +233,47 @@ def _epoch(value: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None)
 
 
+def to_second(moment: datetime) -> datetime:
+    """A spreadsheet's time rounded to the second. Spreadsheets keep times as binary fractions
+    of a day, so 01:30:00 can come back as 01:29:59.997; exports never mean fractions."""
+    if not moment.microsecond:
+        return moment
+    return moment.replace(microsecond=0) + timedelta(seconds=moment.microsecond >= 500_000)
+
+
 def _excel_serial(value: float) -> datetime:
-    return _EXCEL_EPOCH + timedelta(days=value)
+    return to_second(_EXCEL_EPOCH + timedelta(days=value))
 
 
-def _split_date(text: str) -> tuple[date, str]:
-    m = _DATE.match(text)
-    if m:
-        y, mo, d = (int(g) for g in m.groups())
-        try:
-            return date(y, mo, d), text[m.end():]
-        except ValueError:
-            raise BadValue(f"no such date: {text!r}") from None
-    m = _COMPACT_DATE.match(text)
-    if m:
-        try:
-            return date(*(int(g) for g in m.groups())), ""
-        except ValueError:
-            raise BadValue(f"no such date: {text!r}") from None
-    head, _, rest = text.partition(" ") if "," not in text else (text, "", "")
-    for fmt in _ENGLISH_DATE:
-        for candidate, tail in ((text, ""), (head, rest)):
-            try:
-                return datetime.strptime(candidate, fmt).date(), tail
-            except ValueError:
-                continue
+def _day(year: int, month: int, day: int, text: str, how: str = "") -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise BadValue(f"no such date: {text!r}{how}") from None
+
+
+def _split_date(text: str, order: str | None = None) -> tuple[date, str]:
+    """The date a text starts with, and the rest (a time, maybe). `order` is the file's order
+    of numeric dates (MONTH_FIRST or DAY_FIRST), None when it is not known."""
+    if m := _DATE.match(text):
+        return _day(*(int(g) for g in m.groups()), text), text[m.end():]
+    if m := _NUMERIC_DATE.match(text):
+        first, second, year = int(m[1]), int(m[3]), int(m[4])
+        said = date_order(first, second)
+        if order is None and said is None:
+            raise AmbiguousDate(f"{text!r} can be read month first or day first")
+        order = order or said
+        month, day = (first, second) if order == MONTH_FIRST else (second, first)
+        return _day(year, month, day, text, f" read {order}"), text[m.end():]
+    if m := _COMPACT_DATE.match(text):
+        return _day(*(int(g) for g in m.groups()), text), text[m.end():]
+    if (m := _MONTH_DAY_YEAR.match(text)) and (month := _MONTHS.get(m[1].lower())):
+        return _day(int(m[3]), month, int(m[2]), text), text[m.end():]
+    if (m := _DAY_MONTH_YEAR.match(text)) and (month := _MONTHS.get(m[2].lower())):
+        year = int(m[3])
+        if len(m[3]) == 2:  # as Excel reads two-digit years: 00-29 are 2000s, 30-99 1900s
+            year += 2000 if year < 30 else 1900
+        return _day(year, month, int(m[1]), text), text[m.end():]
     raise BadValue(f"expected a date like 2026-11-03, got {text!r}")
 
 
@@ -290,9 +310,9 @@ def _in_range(parse: Callable[..., _T]) -> Callable[..., _T]:
     """Out-of-range moments (year 0 in UTC, epoch 10**20) are bad values, not crashes."""
 
     @functools.wraps(parse)
-    def checked(raw: object, *args: object) -> _T:
+    def checked(raw: object, *args: object, **kwargs: object) -> _T:
         try:
-            return parse(raw, *args)
+            return parse(raw, *args, **kwargs)
         except BadValue:
             raise
         except (OverflowError, OSError, ValueError):
@@ -301,12 +321,18 @@ def _in_range(parse: Callable[..., _T]) -> Callable[..., _T]:
     return checked
 
 
+def _compact_number(raw: float) -> bool:
+    """20261103 typed as a number."""
+    return 19_000_101 <= raw <= 21_001_231 and float(raw).is_integer()
+
+
 @_in_range
-def parse_datetime(raw: object, tz: ZoneInfo) -> datetime | None:
+def parse_datetime(raw: object, tz: ZoneInfo, order: str | None = None) -> datetime | None:
     """A moment as naive UTC. Export times are the store's local time (`tz`) unless they
-    carry an offset; epoch seconds and milliseconds are UTC by definition."""
+    carry an offset; epoch seconds and milliseconds are UTC by definition. `order`: the
+    file's order of numeric dates, if known."""
     if isinstance(raw, datetime):
-        moment = raw
+        moment = to_second(raw)  # only spreadsheets give datetimes
     elif isinstance(raw, date):
         moment = datetime.combine(raw, time(0))
     elif isinstance(raw, int | float) and not isinstance(raw, bool):
@@ -316,6 +342,8 @@ def parse_datetime(raw: object, tz: ZoneInfo) -> datetime | None:
             return _epoch(float(raw))
         if 20_000 <= raw < 80_000:  # an Excel date serial that lost its date format
             moment = _excel_serial(float(raw))
+        elif _compact_number(raw):
+            moment = datetime.combine(_split_date(str(int(raw)))[0], time(0))
         else:
             raise BadValue(f"expected a date and time, got {raw!r}")
     else:
@@ -324,7 +352,7 @@ def parse_datetime(raw: object, tz: ZoneInfo) -> datetime | None:
             return None
         if _EPOCH.match(text):
             return _epoch(float(text))
-        day, rest = _split_date(text)
+        day, rest = _split_date(text, order)
         clock, zone = _time_of_day(rest)
         moment = datetime.combine(day, clock)
         if zone:
@@ -335,17 +363,19 @@ def parse_datetime(raw: object, tz: ZoneInfo) -> datetime | None:
 
 
 @_in_range
-def parse_date(raw: object, tz: ZoneInfo | None = None) -> date | None:
-    """A calendar date. Epoch values are turned into the store's local date."""
+def parse_date(raw: object, tz: ZoneInfo | None = None, order: str | None = None
+               ) -> date | None:
+    """A calendar date. Epoch values are turned into the store's local date. `order`: the
+    file's order of numeric dates, if known."""
     if isinstance(raw, datetime):
-        return raw.date()
+        return to_second(raw).date()
     if isinstance(raw, date):
         return raw
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if isinstance(raw, float) and math.isnan(raw):
             return None
-        if 19_000_101 <= raw <= 21_001_231 and float(raw).is_integer():
-            return _split_date(str(int(raw)))[0]  # 20261103 typed as a number
+        if _compact_number(raw):
+            return _split_date(str(int(raw)))[0]
         if raw >= 1e9:
             moment = _epoch(float(raw)).replace(tzinfo=UTC)
             return moment.astimezone(tz or UTC).date()
@@ -357,13 +387,15 @@ def parse_date(raw: object, tz: ZoneInfo | None = None) -> date | None:
         return None
     if _EPOCH.match(text):
         return parse_date(float(text), tz)
-    day, rest = _split_date(text)
+    day, rest = _split_date(text, order)
     _time_of_day(rest)  # a trailing time is allowed, garbage is not
     return day
 
 
-def parser_for(kind_type: Type, tz: ZoneInfo) -> Callable[[object], object]:
-    """The scalar parser of a column type (rates get their unit decided by the caller)."""
+def parser_for(kind_type: Type, tz: ZoneInfo, order: str | None = None
+               ) -> Callable[[object], object]:
+    """The scalar parser of a column type (rates get their unit decided by the caller; dates
+    their order of numeric dates)."""
     return {
         Type.TEXT: parse_text,
         Type.INT: parse_int,
@@ -371,6 +403,6 @@ def parser_for(kind_type: Type, tz: ZoneInfo) -> Callable[[object], object]:
         Type.RATE: parse_rate,
         Type.MONEY: parse_money,
         Type.BOOL: parse_bool,
-        Type.DATE: lambda raw: parse_date(raw, tz),
-        Type.DATETIME: lambda raw: parse_datetime(raw, tz),
+        Type.DATE: lambda raw: parse_date(raw, tz, order),
+        Type.DATETIME: lambda raw: parse_datetime(raw, tz, order),
     }[kind_type]

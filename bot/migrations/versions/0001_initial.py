@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 21:03:59.267909
+Create Date: 2026-12-04 21:58:54.722587
 """
 
 from collections.abc import Sequence
