@@ -130,6 +130,17 @@ _COVERED: dict[str, tuple[str, ...]] = {
     "inquiries": ("is_spam", "replied_at", "country", "product_id"),
 }
 
+# Further indexes of a kind, for the questions asked of it (bot/metrics/keywords.py): one
+# keyword's P4P days, and the few rows whose keyword ever brought an inquiry.
+_INDEXES: dict[str, tuple[Index, ...]] = {
+    "p4p": (
+        # spend too: whether a keyword spent lately is read from the index alone
+        Index("ix_p4p_store_id_keyword_date", "store_id", "keyword", "date", "spend"),
+        Index("ix_p4p_store_id_keyword_inquired", "store_id", "keyword",
+              sqlite_where=text("inquiries > 0"), postgresql_where=text("inquiries > 0")),
+    ),
+}
+
 
 def _fact_table(kind: ReportKind) -> Table:
     columns: list[Column | Index | UniqueConstraint] = [
@@ -145,7 +156,9 @@ def _fact_table(kind: ReportKind) -> Table:
         columns += [
             Column("period_start", Date, nullable=False),
             Column("period_end", Date, nullable=False),
-            Index(f"ix_{kind.name}_store_id_period_end", "store_id", "period_end"),
+            # period_start too: the distinct report periods are read from the index alone.
+            Index(f"ix_{kind.name}_store_id_period_end", "store_id", "period_end",
+                  "period_start"),
         ]
     for f in kind.fields:
         columns.append(Column(f.name, _SQL_TYPES[f.type], nullable=not f.required))
@@ -157,6 +170,7 @@ def _fact_table(kind: ReportKind) -> Table:
                   *_COVERED.get(kind.name, ()))
         )
     columns.append(Column("updated_at", DateTime, nullable=False))
+    columns += _INDEXES.get(kind.name, ())
     return Table(kind.name, metadata, *columns)
 
 

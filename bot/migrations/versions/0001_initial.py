@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 20:45:19.418537
+Create Date: 2026-12-04 21:02:43.571519
 """
 
 from collections.abc import Sequence
@@ -327,7 +327,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("keywords", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_keywords_store_id_period_end", ["store_id", "period_end"], unique=False
+            "ix_keywords_store_id_period_end",
+            ["store_id", "period_end", "period_start"],
+            unique=False,
         )
 
     op.create_table(
@@ -401,6 +403,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("p4p", schema=None) as batch_op:
         batch_op.create_index("ix_p4p_store_id_date", ["store_id", "date"], unique=False)
+        batch_op.create_index(
+            "ix_p4p_store_id_keyword_date", ["store_id", "keyword", "date", "spend"], unique=False
+        )
+        batch_op.create_index(
+            "ix_p4p_store_id_keyword_inquired",
+            ["store_id", "keyword"],
+            unique=False,
+            sqlite_where=sa.text("inquiries > 0"),
+            postgresql_where=sa.text("inquiries > 0"),
+        )
 
     op.create_table(
         "posts",
@@ -468,7 +480,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_products_store_id_period_end", ["store_id", "period_end"], unique=False
+            "ix_products_store_id_period_end",
+            ["store_id", "period_end", "period_start"],
+            unique=False,
         )
 
     op.create_table(
@@ -535,6 +549,12 @@ def downgrade() -> None:
 
     op.drop_table("posts")
     with op.batch_alter_table("p4p", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_p4p_store_id_keyword_inquired",
+            sqlite_where=sa.text("inquiries > 0"),
+            postgresql_where=sa.text("inquiries > 0"),
+        )
+        batch_op.drop_index("ix_p4p_store_id_keyword_date")
         batch_op.drop_index("ix_p4p_store_id_date")
 
     op.drop_table("p4p")
