@@ -125,17 +125,20 @@ _SQL_TYPES: dict[Type, TypeEngine] = {
 
 
 # Columns a kind's (store, date) index also carries: /inquiries' counts and groups and the
-# open-inquiry list read only these, so years of inquiries are answered from the index alone.
+# open-inquiry list read only these, so years of inquiries are answered from the index alone;
+# so are /keywords' P4P sums of a period.
 _COVERED: dict[str, tuple[str, ...]] = {
     "inquiries": ("is_spam", "replied_at", "country", "product_id"),
+    # /keywords' P4P figures of a period (bot/metrics/keywords.py), per keyword and plan
+    "p4p": ("plan", "keyword", "product_id", "currency", "spend", "clicks", "impressions",
+            "inquiries"),
 }
 
-# Further indexes of a kind, for the questions asked of it (bot/metrics/keywords.py): one
-# keyword's P4P days, and the few rows whose keyword ever brought an inquiry.
+# Further indexes of a kind, for the questions asked of it. /keywords asks which keywords ever
+# brought a P4P inquiry: the few rows that did. (An index on keyword for every row would cost
+# half again the ingest time: keywords arrive in no order.)
 _INDEXES: dict[str, tuple[Index, ...]] = {
     "p4p": (
-        # spend too: whether a keyword spent lately is read from the index alone
-        Index("ix_p4p_store_id_keyword_date", "store_id", "keyword", "date", "spend"),
         Index("ix_p4p_store_id_keyword_inquired", "store_id", "keyword",
               sqlite_where=text("inquiries > 0"), postgresql_where=text("inquiries > 0")),
     ),

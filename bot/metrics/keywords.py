@@ -374,34 +374,22 @@ def ever_inquired(conn: Connection, store: Store) -> set[str]:
         .group_by(p4p.c.keyword))}
 
 
-_WORDS = text(
-    "WITH RECURSIVE words(keyword) AS ("
-    " SELECT (SELECT min(keyword) FROM p4p WHERE store_id = :store)"
-    " UNION ALL"
-    " SELECT (SELECT min(keyword) FROM p4p WHERE store_id = :store"
-    "         AND keyword > words.keyword)"
-    " FROM words WHERE words.keyword IS NOT NULL)"
-    " SELECT keyword FROM words WHERE keyword IS NOT NULL")
-
-
-def p4p_spellings(conn: Connection, store: Store) -> dict[str, list[str]]:
-    """Every keyword text of the store's P4P rows, by key: one index probe per distinct text
-    (a loose index scan on (store_id, keyword, date)), not a pass over the rows."""
+def p4p_spellings(conn: Connection, store: Store, span: Span) -> dict[str, list[str]]:
+    """Every keyword text of the store's P4P rows in `span`, by key."""
     out: dict[str, list[str]] = defaultdict(list)
-    for word in conn.scalars(_WORDS, {"store": store.id}):
+    for word in conn.scalars(
+            select(p4p.c.keyword).where(p4p.c.store_id == store.id, p4p.c.date >= span[0],
+                                        p4p.c.date <= span[1], p4p.c.keyword.is_not(None))
+            .group_by(p4p.c.keyword)):
         out[keyword_key(word)].append(word)
     return out
 
 
-def spent_recently(conn: Connection, store: Store, keys: set[str], span: Span) -> set[str]:
-    """Which of `keys` had P4P spend above 0 in `span`."""
-    spellings = p4p_spellings(conn, store)
-    texts = [t for k in keys for t in spellings.get(k, [])]
-    if not texts:
-        return set()
+def spent_recently(conn: Connection, store: Store, span: Span) -> set[str]:
+    """The keys of the keywords with P4P spend above 0 in `span`."""
     return {keyword_key(k) for k in conn.scalars(
-        select(p4p.c.keyword).where(p4p.c.store_id == store.id, p4p.c.keyword.in_(texts),
-                                    p4p.c.date >= span[0], p4p.c.date <= span[1],
+        select(p4p.c.keyword).where(p4p.c.store_id == store.id, p4p.c.date >= span[0],
+                                    p4p.c.date <= span[1], p4p.c.keyword.is_not(None),
                                     p4p.c.spend > 0)
         .group_by(p4p.c.keyword))}
 
@@ -490,7 +478,7 @@ def review(conn: Connection, store: Store, period: Period, today: date) -> dict[
         recent_days = p4p_days(conn, store, recent) if wanted else set()
         if wanted and not recent_days:
             missing += _missing("p4p", [recent], "recent")
-        in_p4p = spent_recently(conn, store, wanted, recent) if recent_days else set()
+        in_p4p = spent_recently(conn, store, recent) if recent_days else set()
         for r in rising:
             r["in_p4p"] = keyword_key(r["keyword"]) in in_p4p if recent_days else None
         if recent_days or not wanted:
@@ -631,7 +619,7 @@ def last_periods(periods: list[Span], end: date, count: int) -> list[Span]:
 def keyword_history(conn: Connection, store: Store, period: Period, word: str, today: date
                     ) -> dict[str, Any] | None:
     """One keyword's last 8 report periods up to the period's end and its P4P figures per
-    week over the 8 weeks ending then; None when no report of either kind knows it."""
+    week over the 8 weeks ending then; None when neither lists it."""
     key = keyword_key(word)
     end = period.end
     periods = last_periods(
@@ -641,7 +629,10 @@ def keyword_history(conn: Connection, store: Store, period: Period, word: str, t
         select(keywords.c.keyword).where(keywords.c.store_id == store.id,
                                          _in_periods(periods))
         .group_by(keywords.c.keyword)) if keyword_key(t) == key] if periods else []
-    ad_texts = p4p_spellings(conn, store).get(key, [])
+    weeks = [(end - timedelta(days=WEEK * (i + 1) - 1), end - timedelta(days=WEEK * i))
+             for i in range(HISTORY_PERIODS)]
+    window: Span = (weeks[-1][0], end)
+    ad_texts = p4p_spellings(conn, store, window).get(key, [])
     if not texts and not ad_texts:
         return None
     found: dict[Span, Any] = {}
@@ -666,9 +657,6 @@ def keyword_history(conn: Connection, store: Store, period: Period, word: str, t
                      "clicks": clicks, "organic_impressions": max(0, impressions - p4p_imp),
                      "organic_clicks": max(0, clicks - p4p_clk), "p4p_impressions": p4p_imp,
                      "p4p_clicks": p4p_clk})
-    weeks = [(end - timedelta(days=WEEK * (i + 1) - 1), end - timedelta(days=WEEK * i))
-             for i in range(HISTORY_PERIODS)]
-    window: Span = (weeks[-1][0], end)
     ad_weeks = _weekly_ads(conn, store, store_texts=ad_texts, window=window, weeks=weeks)
     covered = p4p_days(conn, store, window)
     missing = _missing("p4p", _p4p_gaps(window, covered, today), "weeks")

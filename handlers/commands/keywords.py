@@ -3,6 +3,7 @@ one of its lists, or one keyword's last weeks (bot/metrics/keywords.py)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from bot.metrics import keywords
@@ -29,25 +30,22 @@ VIEWS = {
 WORD_KEYS = ("word", "keyword", "词", "关键词")
 
 
-def _split_period(rest: list[str], today: Any) -> tuple[Period | None, list[str],
-                                                          PeriodError | None]:
+def _split_period(rest: list[str], today: date) -> tuple[Period | None, list[str],
+                                                           PeriodError | None]:
     """(the period the leading or trailing words name, the other words, why the words as a
     whole are no period)."""
+    whole: PeriodError | None = None
     for k in range(len(rest), 0, -1):  # the longest leading period first: "last 14d"
         try:
             return parse_period(" ".join(rest[:k]), today), rest[k:], None
-        except PeriodError:
-            pass
+        except PeriodError as exc:
+            whole = whole or exc
     for k in range(1, len(rest)):
         try:
             return parse_period(" ".join(rest[k:]), today), rest[:k], None
         except PeriodError:
             pass
-    try:
-        parse_period(" ".join(rest), today)
-    except PeriodError as exc:
-        return None, rest, exc
-    return None, rest, None  # pragma: no cover - every successful parse returned above
+    return None, rest, whole
 
 
 def run(call: Call, text: str) -> CommandResult:

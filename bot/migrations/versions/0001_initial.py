@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 21:02:43.571519
+Create Date: 2026-12-04 21:02:53.014243
 """
 
 from collections.abc import Sequence
@@ -402,9 +402,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("store_id", "key", name=op.f("uq_p4p_store_id_key")),
     )
     with op.batch_alter_table("p4p", schema=None) as batch_op:
-        batch_op.create_index("ix_p4p_store_id_date", ["store_id", "date"], unique=False)
         batch_op.create_index(
-            "ix_p4p_store_id_keyword_date", ["store_id", "keyword", "date", "spend"], unique=False
+            "ix_p4p_store_id_date",
+            [
+                "store_id",
+                "date",
+                "plan",
+                "keyword",
+                "product_id",
+                "currency",
+                "spend",
+                "clicks",
+                "impressions",
+                "inquiries",
+            ],
+            unique=False,
         )
         batch_op.create_index(
             "ix_p4p_store_id_keyword_inquired",
@@ -554,7 +566,6 @@ def downgrade() -> None:
             sqlite_where=sa.text("inquiries > 0"),
             postgresql_where=sa.text("inquiries > 0"),
         )
-        batch_op.drop_index("ix_p4p_store_id_keyword_date")
         batch_op.drop_index("ix_p4p_store_id_date")
 
     op.drop_table("p4p")
