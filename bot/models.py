@@ -130,8 +130,8 @@ _SQL_TYPES: dict[Type, TypeEngine] = {
 _COVERED: dict[str, tuple[str, ...]] = {
     "inquiries": ("is_spam", "replied_at", "country", "product_id"),
     # /keywords' P4P figures of a period (bot/metrics/keywords.py), per keyword and plan
-    "p4p": ("plan", "keyword", "product_id", "currency", "spend", "clicks", "impressions",
-            "inquiries"),
+    "p4p": ("plan", "keyword", "product_id", "spend", "spend_currency", "clicks",
+            "impressions", "inquiries"),
 }
 
 # Further indexes of a kind, for the questions asked of it. /keywords asks which keywords ever

@@ -276,6 +276,8 @@ def test_thresholds_are_store_settings(engine: Engine, shop: Store) -> None:
                 {"wasted_min_clicks": "ten"}, {"rising_min_impressions": "-3"}):
         with pytest.raises(StoreError):
             configure_store(engine, store, settings=bad)
+    typo = run_command(engine, "/opsbot", "config wasted_min_click 12", store=store)
+    assert not typo.ok and "did you mean wasted_min_clicks?" in typo.message["text"]
 
 
 # ---- periods and overlapping reports --------------------------------------------------------
@@ -367,7 +369,7 @@ def test_one_keyword_matched_across_case_and_width(engine: Engine, shop: Store) 
     assert weeks["2026-10-19"] == {
         "start": "2026-10-19", "end": "2026-10-25", "covered": True, "spend": 3.0,
         "currency": "CNY", "spend_by_currency": [{"currency": "CNY", "amount": 3.0}],
-        "clicks": 2, "impressions": 120, "inquiries": 0, "position": 4.0}
+        "rates": [], "clicks": 2, "impressions": 120, "inquiries": 0, "position": 4.0}
     # P4P reports cover W5 but the word had no row: zeros; no report for 11-02..08: unknown
     assert weeks[W5[0]]["spend"] == 0.0 and weeks[W5[0]]["clicks"] == 0
     assert weeks[W4[0]]["covered"] is False and weeks[W4[0]]["spend"] is None
@@ -484,7 +486,17 @@ def test_spend_in_two_currencies_is_not_added_up(engine: Engine, store: Store,
         {"currency": "CNY", "amount": 175.0}, {"currency": "USD", "amount": 3.0}]
     assert data["p4p_spend"] is None and data["currency"] is None
     text = message_text(ask(engine, store, "wasted").message)
-    assert "175.00 CNY + 3.00 USD" in text
+    assert "175.00 CNY + 3.00 USD" in text and "set usd_cny_rate" in text
+    # With the store's rate, one total in CNY, and the message names the rate.
+    rated = configure_store(engine, store, settings={"usd_cny_rate": "7"})
+    result = ask(engine, rated, "wasted")
+    (lamp,) = result.data["wasted"]
+    assert (lamp["spend"], lamp["currency"]) == (pytest.approx(196.0), "CNY")
+    assert result.data["p4p_spend"] == pytest.approx(196.0)
+    assert result.data["rates"] == [{"from": "USD", "to": "CNY", "rate": 7,
+                                     "setting": "usd_cny_rate"}]
+    text = message_text(result.message)
+    assert "lamp — 196.00 CNY" in text and "spend converted at 1 USD = 7 CNY" in text
 
 
 def test_only_aggregates_leave_the_database(engine: Engine, shop: Store) -> None:

@@ -72,8 +72,9 @@ from sqlalchemy import (
     text,
 )
 
-from bot.ingest.kinds import KIND_BY_NAME
+from bot.ingest.kinds import currency_column
 from bot.ingest.parsing import fold
+from bot.metrics import money
 from bot.metrics.p4p import spend_rows
 from bot.models import facts
 from bot.periods import Period
@@ -88,11 +89,12 @@ P4P_RECENT_DAYS = 30  # "in P4P": spend in the 30 days up to today
 TOP_ORGANIC = 10  # candidates: the top 10 by organic clicks
 HISTORY_PERIODS = 8  # /keywords WORD: the last 8 report periods and 8 weeks of P4P
 LOOKBACK_DAYS = 62  # where the default period looks for a 7-day report
-# Ad spend is CNY unless a row says otherwise (bot/ingest/kinds.py).
-SPEND_CURRENCY = KIND_BY_NAME["p4p"].by_name["currency"].default or "CNY"
+SPEND_CURRENCY = money.default_currency("p4p")  # a spend without its own currency (CNY)
+# Each spend's own currency (bot/ingest/currency.py; NULL: the kind's default).
+spend_currency = p4p.c[currency_column("spend")]
 
 Span = tuple[date, date]
-Amounts = dict[str, float]
+Amounts = money.Amounts
 
 
 @lru_cache(maxsize=65536)
@@ -114,29 +116,28 @@ def _days(span: Span) -> int:
 
 
 def add_spend(amounts: Amounts, currency: str | None, value: float | None) -> None:
-    """Add one aggregate's spend to amounts per currency (a row without one is CNY)."""
+    """Add one aggregate's spend to amounts per currency (without one: SPEND_CURRENCY)."""
     if value is not None:
         code = currency or SPEND_CURRENCY
         amounts[code] = amounts.get(code, 0.0) + float(value)
 
 
-def spend_total(store: Store, amounts: Amounts) -> tuple[float | None, str | None]:
-    """(total, currency) of spend kept per currency. Amounts in one currency add up; over
-    several there is no total (None, None) and they are shown apart.
-
-    This is the seam for converting between currencies: when the store can state a rate
-    (bot/metrics/money.py's `one_currency(store, amounts, SPEND_CURRENCY)`), it goes here."""
-    del store  # the store's rates, once there are any
+def spend_total(store: Store, amounts: Amounts
+                ) -> tuple[float | None, str | None, list[dict[str, Any]]]:
+    """(total, currency, rates used) of spend kept per currency: the one place spend is
+    added across currencies. One currency adds up; several only at the store's rates
+    (bot/metrics/money.py), else there is no total (None, None, []) and they are shown
+    apart. No spend at all is 0 in SPEND_CURRENCY."""
     if not amounts:
-        return 0.0, SPEND_CURRENCY
-    if len(amounts) == 1:
-        ((currency, total),) = amounts.items()
-        return round(total, 2), currency
-    return None, None
+        return 0.0, SPEND_CURRENCY, []
+    total, currency, rates = money.one_currency(store, amounts, SPEND_CURRENCY)
+    return (round(total, 2) if total is not None else None), currency, rates
 
 
-def _spend_sort(amounts: Amounts) -> float:
-    return sum(amounts.values())
+def _spend_sort(store: Store, amounts: Amounts) -> float:
+    """A spend to rank by: the total, or without a rate the plain sum of the parts."""
+    total, _, _ = spend_total(store, amounts)
+    return total if total is not None else sum(amounts.values())
 
 
 def _rounded(amounts: Amounts) -> list[dict[str, Any]]:
@@ -302,13 +303,13 @@ class Ads:
 def p4p_by_keyword(conn: Connection, store: Store, span: Span) -> dict[str, Ads]:
     """Per keyword key, its P4P figures over `span` (keyword-level rows)."""
     rows = conn.execute(
-        select(p4p.c.keyword, p4p.c.plan, p4p.c.currency,
+        select(p4p.c.keyword, p4p.c.plan, spend_currency.label("currency"),
                func.sum(p4p.c.spend).label("spend"), func.sum(p4p.c.clicks).label("clicks"),
                func.sum(p4p.c.impressions).label("impressions"),
                func.sum(p4p.c.inquiries).label("inquiries"))
         .where(p4p.c.store_id == store.id, p4p.c.date >= span[0], p4p.c.date <= span[1],
                p4p.c.keyword.is_not(None))
-        .group_by(p4p.c.keyword, p4p.c.plan, p4p.c.currency))
+        .group_by(p4p.c.keyword, p4p.c.plan, spend_currency))
     out: dict[str, Ads] = {}
     for r in rows:
         ads = out.setdefault(keyword_key(r.keyword), Ads(r.keyword))
@@ -333,10 +334,10 @@ def p4p_total(conn: Connection, store: Store, span: Span) -> tuple[Amounts, set[
     # else a product.
     rows = conn.execute(
         select(p4p.c.date, p4p.c.plan, has_keyword.label("keyword"),
-               has_product.label("product_id"), p4p.c.currency,
+               has_product.label("product_id"), spend_currency.label("currency"),
                func.sum(p4p.c.spend).label("spend"))
         .where(p4p.c.store_id == store.id, p4p.c.date >= span[0], p4p.c.date <= span[1])
-        .group_by(p4p.c.date, p4p.c.plan, has_keyword, has_product, p4p.c.currency)).all()
+        .group_by(p4p.c.date, p4p.c.plan, has_keyword, has_product, spend_currency)).all()
     amounts: Amounts = {}
     for r in spend_rows(rows):
         add_spend(amounts, r.currency, r.spend)
@@ -485,8 +486,8 @@ def review(conn: Connection, store: Store, period: Period, today: date) -> dict[
             candidates = _candidates(rising, organic[:TOP_ORGANIC], in_p4p)
 
     wasted, wasted_amounts = _wasted(store, ads, inquired, limits) if ad_days else (None, {})
-    wasted_total, _ = spend_total(store, wasted_amounts)
-    p4p_spend, currency = spend_total(store, spent)
+    wasted_total, _, wasted_rates = spend_total(store, wasted_amounts)
+    p4p_spend, currency, rates = spend_total(store, spent)
     return {
         "store": store.name,
         "timezone": store.timezone,
@@ -501,6 +502,8 @@ def review(conn: Connection, store: Store, period: Period, today: date) -> dict[
         "nearest_report": span_json(nearest) if nearest else None,
         "thresholds": asdict(limits),
         "currency": currency,
+        # the store's rates money in other currencies was converted at (money.rate)
+        "rates": _union(rates, wasted_rates, *(r.pop("rates") for r in wasted or [])),
         "top": top,
         "rising": rising,
         "falling": falling,
@@ -511,6 +514,13 @@ def review(conn: Connection, store: Store, period: Period, today: date) -> dict[
         "p4p_spend_by_currency": _rounded(spent) if ad_days else None,
         "candidates": candidates,
     }
+
+
+def _union(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for rates in lists:
+        out += [r for r in rates if r not in out]
+    return out
 
 
 def _previous(earlier: dict[str, Figures] | None, key: str) -> int | None:
@@ -585,17 +595,18 @@ def _candidates(rising: list[dict[str, Any]], organic: list[Figures], in_p4p: se
 def _wasted(store: Store, ads: dict[str, Ads], inquired: set[str], limits: Thresholds
             ) -> tuple[list[dict[str, Any]], Amounts]:
     chosen = [a for key, a in ads.items()
-              if a.clicks >= limits.wasted_min_clicks and _spend_sort(a.spend) > 0
+              if a.clicks >= limits.wasted_min_clicks and _spend_sort(store, a.spend) > 0
               and a.inquiries == 0 and key not in inquired]
-    chosen.sort(key=lambda a: (-_spend_sort(a.spend), -a.clicks, a.keyword))
+    chosen.sort(key=lambda a: (-_spend_sort(store, a.spend), -a.clicks, a.keyword))
     total: Amounts = {}
     out = []
     for a in chosen:
         for currency, value in a.spend.items():
             add_spend(total, currency, value)
-        spend, currency = spend_total(store, a.spend)
+        spend, currency, rates = spend_total(store, a.spend)
         out.append({"keyword": a.keyword, "plans": sorted(a.plans), "spend": spend,
                     "currency": currency, "spend_by_currency": _rounded(a.spend),
+                    "rates": rates,
                     "clicks": a.clicks, "impressions": a.impressions})
     return out, total
 
@@ -684,14 +695,14 @@ def _weekly_ads(conn: Connection, store: Store, *, store_texts: list[str], windo
         return {}
     ranked = case((p4p.c.position >= 1, p4p.c.position), else_=None)
     rows = conn.execute(
-        select(p4p.c.date, p4p.c.currency, func.sum(p4p.c.spend).label("spend"),
+        select(p4p.c.date, spend_currency.label("currency"), func.sum(p4p.c.spend).label("spend"),
                func.sum(p4p.c.clicks).label("clicks"),
                func.sum(p4p.c.impressions).label("impressions"),
                func.sum(p4p.c.inquiries).label("inquiries"),
                func.sum(ranked).label("positions"), func.count(ranked).label("ranked"))
         .where(p4p.c.store_id == store.id, p4p.c.keyword.in_(store_texts),
                p4p.c.date >= window[0], p4p.c.date <= window[1])
-        .group_by(p4p.c.date, p4p.c.currency))
+        .group_by(p4p.c.date, spend_currency))
     out: dict[Span, dict[str, Any]] = {}
     for r in rows:
         week = next(w for w in weeks if w[0] <= r.date <= w[1])
@@ -708,12 +719,14 @@ def _week_row(store: Store, week: Span, ads: dict[str, Any] | None, covered: set
     days = {week[0] + timedelta(days=i) for i in range(WEEK)}
     if not days & covered:  # no P4P report for the week: unknown, not zero
         return {**span_json(week), "covered": False, "spend": None, "currency": None,
+                "rates": [],
                 "spend_by_currency": None, "clicks": None, "impressions": None,
                 "inquiries": None, "position": None}
     ads = ads or {"spend": {}, "clicks": 0, "impressions": 0, "inquiries": 0, "positions": 0,
                   "ranked": 0}
-    spend, currency = spend_total(store, ads["spend"])
+    spend, currency, rates = spend_total(store, ads["spend"])
     return {**span_json(week), "covered": True, "spend": spend, "currency": currency,
+            "rates": rates,
             "spend_by_currency": _rounded(ads["spend"]), "clicks": ads["clicks"],
             "impressions": ads["impressions"], "inquiries": ads["inquiries"],
             "position": round(ads["positions"] / ads["ranked"], 1) if ads["ranked"] else None}

@@ -3,6 +3,7 @@ manage it."""
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import Any
 
 from bot.status import store_status
@@ -87,8 +88,11 @@ def _config(call: Call, words: list[str]) -> CommandResult:
             elif key in DEFAULT_SETTINGS:
                 store = configure_store(call.engine, store, settings={key: value})
             else:
-                raise UsageError(f"unknown setting `{key}`: use timezone, language or one of "
-                                 + ", ".join(sorted(DEFAULT_SETTINGS)))
+                # Not every name: the list grows with each feature, a usage line must not.
+                near = get_close_matches(key, ["timezone", "language", *DEFAULT_SETTINGS], n=3)
+                hint = f"did you mean {', '.join(near)}? " if near else ""
+                raise UsageError(f"unknown setting `{key}`: {hint}`/opsbot config` lists every "
+                                 "setting")
         except StoreError as exc:
             raise UsageError(str(exc)) from None
         changed = {key: getattr(store, key) if key in ("timezone", "language")

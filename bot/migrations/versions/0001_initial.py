@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 21:02:53.014243
+Create Date: 2026-12-04 21:03:31.731226
 """
 
 from collections.abc import Sequence
@@ -410,8 +410,8 @@ def upgrade() -> None:
                 "plan",
                 "keyword",
                 "product_id",
-                "currency",
                 "spend",
+                "spend_currency",
                 "clicks",
                 "impressions",
                 "inquiries",
