@@ -129,9 +129,23 @@ _SQL_TYPES: dict[Type, TypeEngine] = {
 
 
 # Columns a kind's (store, date) index also carries: /inquiries' counts and groups and the
-# open-inquiry list read only these, so years of inquiries are answered from the index alone.
+# open-inquiry list read only these, so years of inquiries are answered from the index alone;
+# so are /keywords' P4P sums of a period.
 _COVERED: dict[str, tuple[str, ...]] = {
     "inquiries": ("is_spam", "replied_at", "country", "product_id"),
+    # /keywords' P4P figures of a period (bot/metrics/keywords.py), per keyword and plan
+    "p4p": ("plan", "keyword", "product_id", "spend", "spend_currency", "clicks",
+            "impressions", "inquiries"),
+}
+
+# Further indexes of a kind, for the questions asked of it. /keywords asks which keywords ever
+# brought a P4P inquiry: the few rows that did. (An index on keyword for every row would cost
+# half again the ingest time: keywords arrive in no order.)
+_INDEXES: dict[str, tuple[Index, ...]] = {
+    "p4p": (
+        Index("ix_p4p_store_id_keyword_inquired", "store_id", "keyword",
+              sqlite_where=text("inquiries > 0"), postgresql_where=text("inquiries > 0")),
+    ),
 }
 
 
@@ -149,7 +163,9 @@ def _fact_table(kind: ReportKind) -> Table:
         columns += [
             Column("period_start", Date, nullable=False),
             Column("period_end", Date, nullable=False),
-            Index(f"ix_{kind.name}_store_id_period_end", "store_id", "period_end"),
+            # period_start too: the distinct report periods are read from the index alone.
+            Index(f"ix_{kind.name}_store_id_period_end", "store_id", "period_end",
+                  "period_start"),
         ]
     for f in kind.fields:
         columns.append(Column(f.name, _SQL_TYPES[f.type], nullable=not f.required))
@@ -161,6 +177,7 @@ def _fact_table(kind: ReportKind) -> Table:
                   *_COVERED.get(kind.name, ()))
         )
     columns.append(Column("updated_at", DateTime, nullable=False))
+    columns += _INDEXES.get(kind.name, ())
     return Table(kind.name, metadata, *columns)
 
 

@@ -46,6 +46,12 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "alert_min_drop": 0.40,
     "alert_min_expected": 5.0,
     "alert_mention": "here",  # who an alert's first post and escalation ping (_mention)
+    # /keywords (bot/metrics/keywords.py): rising and falling words, wasted P4P words
+    "rising_min_impressions": 100,
+    "rising_min_change": 0.5,  # +50% on the previous period
+    "falling_min_impressions": 100,  # in the previous period
+    "falling_min_drop": 0.3,  # -30%
+    "wasted_min_clicks": 10,
 }
 
 
@@ -225,6 +231,11 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str | Text]] = {
     "alert_min_expected": (_positive, N_("a number above 0")),
     "alert_mention": (_mention, N_("here, channel, none, a user group (<!subteam^S…> or S…) "
                                    "or a user (U… or W…)")),
+    "rising_min_impressions": (_count, _COUNT),
+    "rising_min_change": (_positive, N_("a number above 0 (0.5 means up 50%)")),
+    "falling_min_impressions": (_count, _COUNT),
+    "falling_min_drop": (_fraction, N_("a number above 0 and below 1 (0.3 means down 30%)")),
+    "wasted_min_clicks": (_count, _COUNT),
 }
 # Settings that must not exceed another one (checked on the merged settings of a store).
 SETTING_LIMITS: tuple[tuple[str, str], ...] = (("posts_per_day", "posts_max_per_day"),)

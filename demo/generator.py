@@ -38,6 +38,10 @@ GONE_COUNTRY = "United States"  # the top country that disappears during the dro
 KEY_KEYWORDS = ("solar street light", "all in one solar street light", "solar flood light",
                 "solar garden light")
 FALLING_KEYWORDS = ("solar street light", "solar flood light")  # out of positions 1-5 lately
+# P4P words that get clicks and spend but never an inquiry: `/keywords wasted` lists them.
+WASTED_KEYWORDS = ("led flood light", "lampara solar exterior")
+# A search term new in the last keyword report, not in P4P: `/keywords rising` and candidates.
+RISING_KEYWORD = ("solar street light 300w", 1350, 41)  # word, impressions, clicks
 ESCAPE_BUYER = "<!channel>"
 ESCAPE_COMPANY = "<@U123> Lighting Co."
 MANIFEST = ".opsbot-demo.json"  # the ingestion order (dotfiles are skipped by `opsbot ingest`)
@@ -645,6 +649,10 @@ def _keyword_files(world: World, folder: Path, rng: random.Random) -> list[Path]
                 168 if on_p4p else "-", round(base[k] * 2.4), round(base[k] * 0.06, 1),
                 round(base[k] * rng.uniform(0.3, 0.5)), rng.randrange(40, 400),
             ])
+        if week[1] == world.end:
+            word, impressions, clicks = RISING_KEYWORD
+            rows.append([word, impressions, clicks, _pct(clicks, impressions), 0, 0, "-",
+                         round(impressions * 2.4), round(clicks * 0.06, 1), 310, 120])
         files.append(_write_xls(folder / f"getKeywords-{week[1] + timedelta(1)}.xls", rows))
     return files
 
@@ -683,8 +691,9 @@ def _p4p_rows(world: World, plan: str, budget: float, words: tuple[str, ...] | N
             clk = round(imp * rng.uniform(0.008, 0.025))
             bid = round(rng.uniform(3.5, 9.8), 1)
             spend = round(clk * bid * rng.uniform(0.55, 0.95), 2)
+            inq = _poisson(rng, clk * 0.04)
             rows.append({"target": target, "pos": pos, "imp": imp, "clk": clk, "spend": spend,
-                         "bid": bid, "inq": _poisson(rng, clk * 0.04)})
+                         "bid": bid, "inq": 0 if target in WASTED_KEYWORDS else inq})
         total = sum(float(r["spend"]) for r in rows)  # type: ignore[arg-type]
         scale = min(1.0, budget * rng.uniform(0.9, 1.0) / total) if total else 1.0
         for r in rows:

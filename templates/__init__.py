@@ -172,6 +172,14 @@ def _once_in(p: float | None) -> dict[str, Any]:
     return {"unit": unit, "n": int(rounded), "shown": f"{rounded:,.0f}"}
 
 
+def _clip(value: Any, limit: int) -> Markup:
+    """Data (escaped by `_safe`) shortened to `limit` characters as the reader sees them,
+    never cutting an escape in half: for untrusted text of any length in a line."""
+    raw = json.loads(f'"{value}"', strict=False)
+    raw = raw.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return _safe(_cut(raw, limit))
+
+
 def _plain(value: Any) -> Markup:
     """For plain_text objects (headers, buttons), which may show entities literally: angle
     brackets become look-alikes that no client can read as a mention."""
@@ -192,7 +200,7 @@ def _environment(lang: str) -> Environment:
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(plain=_plain, plural=_plural, number=_number, percent=_percent,
-                       signed_percent=_signed_percent, once_in=_once_in)
+                       signed_percent=_signed_percent, once_in=_once_in, clip=_clip)
     return env
 
 

@@ -164,3 +164,54 @@ def test_cli_demo_prints_each_file_and_is_safe_twice(tmp_path: Path,
     assert {d["status"] for d in data["drops"]} == {"duplicate"}
     assert main([*args[:-1], "30"]) == 2
     assert "at least 90" in capsys.readouterr().err
+
+
+def _money(cell: object) -> float:
+    text = str(cell).lstrip("¥￥").replace(",", "")
+    return float(text) if text not in ("", "-", "--") else 0.0
+
+
+def test_keywords_wasted_lists_what_cost_money_and_brought_nothing(
+        ingested: list[DropResult], engine: Engine, store: Store,
+        demo_dirs: tuple[Path, Path]) -> None:
+    """`/keywords wasted` on the demo store, checked the way a user would: by adding up the
+    P4P plan reports' rows in the exported files."""
+    from openpyxl import load_workbook
+
+    from cli.terminal import message_text
+    from demo.generator import WASTED_KEYWORDS
+    from handlers.commands import run_command
+
+    now = datetime.combine(END + timedelta(1), datetime.min.time().replace(hour=9), TZ)
+    result = run_command(engine, "/keywords", "wasted", store=store, now=now)
+    data = result.data
+    start, end = date.fromisoformat(data["start"]), date.fromisoformat(data["end"])
+    assert (end - start).days == 6 and end == END  # the latest keyword report's week
+    spend: Counter[str] = Counter()
+    clicks: Counter[str] = Counter()
+    inquired: set[str] = set()
+    for path in sorted(demo_dirs[0].glob("*.xlsx")):
+        rows = list(load_workbook(path, read_only=True).active.iter_rows(values_only=True))
+        header = next((list(r) for r in rows if r and r[0] == "日期"), None)
+        if header is None or "关键词" not in header:
+            continue
+        col = {h: i for i, h in enumerate(header)}
+        for row in rows[rows.index(tuple(header)) + 1:]:
+            if row[0] == "汇总":
+                continue
+            word, day = row[col["关键词"]], date.fromisoformat(str(row[0]))
+            if str(row[col["询盘量"]]) not in ("-", "0"):
+                inquired.add(word)
+            if start <= day <= end:
+                spend[word] += _money(row[col["花费"]])
+                clicks[word] += int(row[col["点击量"]])
+    by_hand = sorted((w for w in spend if clicks[w] >= 10 and spend[w] > 0 and w not in inquired),
+                     key=lambda w: -spend[w])
+    assert by_hand and set(by_hand) <= set(WASTED_KEYWORDS)
+    assert [r["keyword"] for r in data["wasted"]] == by_hand
+    for row in data["wasted"]:
+        assert row["spend"] == pytest.approx(round(spend[row["keyword"]], 2))
+        assert row["clicks"] == clicks[row["keyword"]]
+    assert data["wasted_spend"] == pytest.approx(sum(spend[w] for w in by_hand), abs=0.01)
+    text = message_text(result.message)
+    assert all(f"{w} — {spend[w]:,.2f} CNY" in text for w in by_hand)

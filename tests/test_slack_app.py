@@ -18,6 +18,7 @@ from bot.config import MissingSetting, Settings
 from bot.periods import utcnow
 from cli.main import main
 from handlers.app import create_app, make_client
+from handlers.commands import COMMANDS
 from handlers.uploads import not_a_report, safe_file_name, store_named_in, thread_of
 from templates import render
 from tests.slack_limits import assert_data_escaped, assert_no_mentions, assert_within_slack_limits
@@ -167,5 +168,6 @@ def test_manifest_declares_what_the_app_uses() -> None:
     for scope in ("commands", "chat:write", "files:read", "files:write", "channels:history",
                   "groups:history", "im:history"):
         assert re.search(rf"^\s*- {re.escape(scope)}\s*(#.*)?$", manifest, re.M), scope
-    assert manifest.count("url: https://YOUR-HOST/slack/events") == 4  # 2 commands, events, actions
+    # one per command, events, actions
+    assert manifest.count("url: https://YOUR-HOST/slack/events") == len(COMMANDS) + 2
     assert "is_enabled: true" in manifest and "socket_mode_enabled: false" in manifest

@@ -3,6 +3,7 @@ manage it."""
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import Any
 
 from bot.status import store_status
@@ -88,9 +89,12 @@ def _config(call: Call, words: list[str]) -> CommandResult:
             elif key in DEFAULT_SETTINGS:
                 store = configure_store(call.engine, store, settings={key: value})
             else:
-                raise UsageError(Text("unknown setting `%(key)s`: use timezone, language or "
-                                      "one of %(known)s", key=key,
-                                      known=", ".join(sorted(DEFAULT_SETTINGS))))
+                # Not every name: the list grows with each feature, a usage line must not.
+                near = get_close_matches(key, ["timezone", "language", *DEFAULT_SETTINGS], n=3)
+                raise UsageError(Text("unknown setting `%(key)s`: %(hint)s`/opsbot config` "
+                                      "lists every setting", key=key,
+                                      hint=Text("did you mean %(near)s? ", near=", ".join(near))
+                                      if near else ""))
         except StoreError as exc:
             raise UsageError(exc.text) from None
         changed = {key: getattr(store, key) if key in ("timezone", "language")

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from bot.periods import as_utc, utcnow
 from bot.stores import Store, store_for_channel
-from handlers.commands import inquiries, opsbot
+from handlers.commands import inquiries, keywords, opsbot
 from handlers.commands.call import (
     Call,
     Command,
@@ -33,6 +33,7 @@ log = logging.getLogger("opsbot.commands")
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     inquiries.COMMAND,
+    keywords.COMMAND,
     opsbot.COMMAND,
 )}
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 21:58:54.722587
+Create Date: 2026-12-04 22:03:03.523618
 """
 
 from collections.abc import Sequence
@@ -394,7 +394,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("keywords", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_keywords_store_id_period_end", ["store_id", "period_end"], unique=False
+            "ix_keywords_store_id_period_end",
+            ["store_id", "period_end", "period_start"],
+            unique=False,
         )
 
     op.create_table(
@@ -547,7 +549,29 @@ def upgrade() -> None:
         sa.UniqueConstraint("store_id", "key", name=op.f("uq_p4p_store_id_key")),
     )
     with op.batch_alter_table("p4p", schema=None) as batch_op:
-        batch_op.create_index("ix_p4p_store_id_date", ["store_id", "date"], unique=False)
+        batch_op.create_index(
+            "ix_p4p_store_id_date",
+            [
+                "store_id",
+                "date",
+                "plan",
+                "keyword",
+                "product_id",
+                "spend",
+                "spend_currency",
+                "clicks",
+                "impressions",
+                "inquiries",
+            ],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_p4p_store_id_keyword_inquired",
+            ["store_id", "keyword"],
+            unique=False,
+            sqlite_where=sa.text("inquiries > 0"),
+            postgresql_where=sa.text("inquiries > 0"),
+        )
 
     op.create_table(
         "p4p_undo",
@@ -681,7 +705,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_products_store_id_period_end", ["store_id", "period_end"], unique=False
+            "ix_products_store_id_period_end",
+            ["store_id", "period_end", "period_start"],
+            unique=False,
         )
 
     op.create_table(
@@ -842,6 +868,11 @@ def downgrade() -> None:
 
     op.drop_table("p4p_undo")
     with op.batch_alter_table("p4p", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_p4p_store_id_keyword_inquired",
+            sqlite_where=sa.text("inquiries > 0"),
+            postgresql_where=sa.text("inquiries > 0"),
+        )
         batch_op.drop_index("ix_p4p_store_id_date")
 
     op.drop_table("p4p")
