@@ -23,7 +23,7 @@ from sqlalchemy import Connection, select
 
 from bot.alerts import incidents as alerts
 from bot.checklists.registry import ChecklistKind
-from bot.metrics.customers import CLASSES, classify
+from bot.metrics import customers
 from bot.metrics.freshness import newest_days, staleness
 from bot.metrics.inquiry_checks import inquiry_figures, unreplied_ids
 from bot.metrics.orders import due_orders
@@ -37,7 +37,7 @@ from bot.stores import Store
 from templates.i18n import N_
 
 DAILY = "daily"
-STALLED_SHOWN = 3
+STALLED_SHOWN = 5  # the first of /customers' ranked ten
 MAX_TEXT = 60  # characters of a name or title kept in the data
 TITLES = {
     "inquiries": "Inquiries",
@@ -133,13 +133,18 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
                     and fresh["customers"] is None)
     # a buyer already on the unreplied line is not listed again as a zombie
     listed = unreplied_ids(conn, store, now) if fresh["inquiries"] is not None else set()
-    stalled = ({cls: [] for cls in CLASSES} if no_customers
-               else classify(conn, store, now, unreplied=listed))
+    # the ranked few of /customers, "new" since the previous checklist, not the population
+    stalled = None if no_customers else customers.stalled(
+        conn, store, now, limit=STALLED_SHOWN, unreplied=listed,
+        new_since=customers.last_checklist_at(conn, store, now, before=today))
     transactions: dict[str, Any] = {
         "orders_due": due_orders(conn, store, today) if fresh["orders"] else None,
         # without any list, "0 stalled" would be a claim: the counts are unknown
-        "stalled_counts": {cls: None if no_customers else len(stalled[cls]) for cls in CLASSES},
-        "stalled": {cls: stalled[cls][:STALLED_SHOWN] for cls in CLASSES},
+        "stalled_counts": (dict.fromkeys(customers.CLASSES) if stalled is None
+                           else stalled["counts"]),
+        "stalled": (customers.by_class(stalled) if stalled
+                    else {cls: [] for cls in customers.CLASSES}),
+        "stalled_listed": stalled["listed"] if stalled else None,
     }
     transactions_late = ([late["orders"], late["inquiries"], late["customers"]]
                          if no_customers else [late["orders"]])
