@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from bot.periods import as_utc
 from bot.stores import Store, store_for_channel, utcnow
-from handlers.commands import inquiries, opsbot
+from handlers.commands import customers, inquiries, opsbot
 from handlers.commands.call import Call, Command, CommandResult, UsageError, normalize_text
 from templates import render
 from templates.i18n import Text
@@ -26,6 +26,7 @@ log = logging.getLogger("opsbot.commands")
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     inquiries.COMMAND,
+    customers.COMMAND,
     opsbot.COMMAND,
 )}
 
