@@ -18,6 +18,7 @@ from bot.config import MissingSetting, Settings
 from bot.stores import utcnow
 from cli.main import main
 from handlers.app import create_app, make_client
+from handlers.commands import COMMANDS
 from handlers.uploads import not_a_report, safe_file_name, store_named_in, thread_of
 from templates import render
 from tests.slack_limits import assert_data_escaped, assert_no_mentions, assert_within_slack_limits
@@ -160,12 +161,13 @@ def test_every_drop_answer_is_within_limits_and_escaped(status: str) -> None:
 # ---------------------------------------------------------------------------- manifest
 def test_manifest_declares_what_the_app_uses() -> None:
     manifest = (ROOT / "slack-app-manifest.yml").read_text()
-    for command in ("/inquiries", "/opsbot"):
+    for command in ("/inquiries", "/customers", "/opsbot"):
         assert re.search(rf"command: {command}\b", manifest)
     for event in ("file_shared", "message.channels", "message.groups", "message.im"):
         assert re.search(rf"- {re.escape(event)}\n", manifest)
     for scope in ("commands", "chat:write", "files:read", "files:write", "channels:history",
                   "groups:history", "im:history"):
         assert re.search(rf"^\s*- {re.escape(scope)}\s*(#.*)?$", manifest, re.M), scope
-    assert manifest.count("url: https://YOUR-HOST/slack/events") == 4  # 2 commands, events, actions
+    # one per command, events, actions
+    assert manifest.count("url: https://YOUR-HOST/slack/events") == len(COMMANDS) + 2
     assert "is_enabled: true" in manifest and "socket_mode_enabled: false" in manifest
