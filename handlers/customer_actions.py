@@ -29,6 +29,7 @@ from bot.metrics.customer_marks import MarkError
 from bot.metrics.customers import Query
 from bot.storage import read, write
 from bot.stores import get_store, store_for_channel, utcnow
+from handlers.workspace import team_of
 from jobs import customer_messages
 from jobs.delivery import deliver_rows
 
@@ -74,8 +75,9 @@ def handle(engine: Engine, action_id: str, body: dict[str, Any], action: dict[st
     with read(engine) as conn:
         post = customer_messages.find_post(conn, channel, ts)
         store = get_store(conn, post.store_id) if post is not None else None
-    store = store or store_for_channel(engine, channel)
-    if store is None:
+    store = store or store_for_channel(engine, channel, team_of(body))
+    if store is None or not store.belongs_to(team_of(body)):
+        log.warning("customer button by %s refused: not this workspace's store", user)
         return None
     edits: list[int] = []
     try:

@@ -212,3 +212,18 @@ def test_a_click_naming_no_customer_changes_nothing(engine: Engine, bound: Store
         assert handle(engine, "customer_snooze", payload, payload["actions"][0],
                       client=None, respond=lambda **kw: None) is None
     assert marks(engine) == []
+
+
+def test_a_click_from_another_workspace_changes_nothing(server: Server, api: MockSlackAPI,
+                                                        engine: Engine, bound: Store) -> None:
+    """The list in a channel shared with another workspace (Slack Connect): a click from
+    there neither records nor redraws."""
+    customers(engine, bound)
+    message = posted_list(server, api, engine)
+    block = next(b for b in message["blocks"] if b.get("block_id") == f"customer:{key(0)}")
+    payload = block_action_payload("customer_contacted", block["elements"][0]["value"],
+                                   block_id=block["block_id"], channel_id=CHANNEL,
+                                   team_id="T0OTHER", message=message)
+    assert handle(engine, "customer_contacted", payload, payload["actions"][0],
+                  client=None) is None
+    assert marks(engine) == [] and api.calls_to("chat.update") == []

@@ -87,6 +87,13 @@ def _new_from(conn: Connection, store: Store, today: date) -> date | None:
     return date.fromisoformat(found["new_to"]) + timedelta(days=1)
 
 
+def _stalled_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A /customers entry with the keys the checklist's entries always had (`customer`,
+    `last_inquiry`, `last_contact`, `last_order`: its --json contract); no e-mail address."""
+    return {**entry, "customer": entry["name"], "last_inquiry": entry["last_inquiry_at"],
+            "last_contact": entry["last_contact_at"], "last_order": entry["last_order_at"]}
+
+
 def build_daily(conn: Connection, store: Store, now: datetime, day: date | None = None
                 ) -> dict[str, Any]:
     """The checklist of local `day` (default: the store's today) as plain data, computed from
@@ -142,8 +149,9 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
         # without any list, "0 stalled" would be a claim: the counts are unknown
         "stalled_counts": (dict.fromkeys(customers.CLASSES) if stalled is None
                            else stalled["counts"]),
-        "stalled": (customers.by_class(stalled) if stalled
-                    else {cls: [] for cls in customers.CLASSES}),
+        "stalled": {cls: [_stalled_entry(e) for e in found] for cls, found in
+                    (customers.by_class(stalled) if stalled
+                     else {cls: [] for cls in customers.CLASSES}).items()},
         "stalled_listed": stalled["listed"] if stalled else None,
     }
     transactions_late = ([late["orders"], late["inquiries"], late["customers"]]
