@@ -18,6 +18,7 @@ from bot import outbox
 from bot.checklists import records
 from bot.checklists.daily import build_daily
 from bot.ingest.drop import ingest_file
+from bot.ingest.undo import undo_drop
 from bot.metrics import customer_index, customer_marks
 from bot.metrics.customer_index import customer_key
 from bot.metrics.customer_marks import MarkError
@@ -400,6 +401,20 @@ def test_marks_outlive_a_rebuild_of_the_index(engine: Engine, store: Store) -> N
     assert before["names"] == {"hesitant": ["Zed"]}
     assert after["names"] == {"zombie": ["Wu"], "hesitant": ["Zed"]}
     assert (after["not_leads"], after["snoozed"]) == (1, 1)
+
+
+def test_an_undone_drop_leaves_the_lists(engine: Engine, store: Store, tmp_path: Path) -> None:
+    ingest_exports(engine, store, tmp_path)
+    with read(engine) as conn:
+        inquiry_drop = conn.scalar(select(drops.c.id).where(drops.c.kind == "inquiries"))
+    with write(engine) as conn:
+        undo_drop(conn, inquiry_drop, store.id)
+    with read(engine) as conn:
+        assert not customer_index.is_stale(conn, store)  # rebuilt in the undo's transaction
+    data = ask(engine, store=store).data
+    assert data is not None
+    # without the inquiry list: no zombies, no hesitant buyers; Gus and Hal still lost
+    assert data["counts"] == {"zombie": 0, "hesitant": 0, "lost": 2}
 
 
 def test_facts_that_came_another_way_are_picked_up(engine: Engine, store: Store) -> None:
