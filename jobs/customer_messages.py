@@ -68,8 +68,9 @@ def draw(conn: Connection, store: Store, query: customers.Query, now: datetime, 
          channel: str | None, marks_since: datetime | None = None
          ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(data, message) for `query` as of `now`. An answer for a channel never carries an
-    e-mail address; a terminal answer (`channel` None) does, in its data and beside each
-    key. `marks_since`: show the marks made since then (a redraw: since the post)."""
+    e-mail address; a terminal answer (`channel` None) has them in its data, and each
+    customer's key in the message. `marks_since`: show the marks made since then (a redraw:
+    since the post)."""
     if customer_index.has_data(conn, store):
         data = customers.stalled(conn, store, now, query,
                                  new_since=customers.last_checklist_at(conn, store, now),

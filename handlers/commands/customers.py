@@ -4,7 +4,8 @@ a message today, ranked, grouped by owner, with buttons (docs/customers.md);
 
 In a channel the list is posted by the bot through the outbox (jobs/customer_messages.py
 says why), and the Slack listener delivers it right after the ack; in a terminal it is
-printed, with each customer's key and e-mail for `opsbot customers …`."""
+printed, with each customer's key for `opsbot customers …` (and e-mail in its --json
+data)."""
 
 from __future__ import annotations
 
