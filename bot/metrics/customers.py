@@ -3,7 +3,7 @@ per store), with the ranked short list an operator acts on.
 
 Everything here is SQL over the customer index (bot/metrics/customer_index.py: one row per
 matched customer, the team's marks applied): each class is a condition of a few column
-comparisons with the thresholds as parameters, the counts one GROUP BY, the list one
+comparisons with the thresholds as parameters, the counts one scan, the list one
 ORDER BY … LIMIT per class. Only the counts and those few rows reach Python, whatever the
 number of customers.
 
