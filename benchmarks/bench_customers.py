@@ -94,8 +94,10 @@ def _fill(engine: Engine, store: Store, customers: int, seed: int) -> dict[str, 
                     spam_id = f"S{n}"
                     inquiries.append({**base, "drop_id": ids["inquiries"], "key": spam_id,
                                       "inquiry_id": spam_id, "buyer": f"Buyer {n}",
-                                      "email": f"spam{n}@example.net", "is_spam": True,
-                                      "created_at": moment(730)})
+                                      "country": country, "company": None,
+                                      "email": f"spam{n}@example.net", "owner": owner,
+                                      "created_at": moment(730), "replied_at": None,
+                                      "is_spam": True})
                 for q in range(rng.choice((1, 1, 1, 2, 3))):
                     created = moment(730)
                     replied = (created + timedelta(hours=rng.expovariate(1 / 20))
