@@ -347,3 +347,66 @@ alert_checks = Table(
     Column("last_day", Date),  # the local "yesterday" of the last evaluation
     Column("evaluated_at", DateTime, nullable=False),
 )
+
+# ---- Customers (bot/metrics/customer_index.py, customer_marks.py; docs/customers.md) -------
+# One row per customer of a store, matched from its CRM, inquiry and order records, with the
+# team's marks applied: derived data, rebuilt whenever one of those lists is ingested and
+# updated by every mark, so that classes and rankings are plain SQL over this one table and
+# no request matches records in Python.
+customer_index = Table(
+    "customer_index",
+    metadata,
+    # The store's customers are read together: on SQLite the table is clustered on its
+    # primary key (WITHOUT ROWID), so they are one range of the b-tree, not 50,000 lookups.
+    Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(16), primary_key=True),  # a hash of the customer's identity
+    Column("name", Text),
+    Column("company", Text),
+    Column("country", Text),
+    Column("email", Text),
+    Column("owner", Text),
+    Column("name_key", Text),  # the name (else company) folded, for `restore NAME`
+    Column("owner_key", Text),  # the owner folded, for `owner:NAME`
+    Column("last_inquiry_at", DateTime),
+    Column("last_inquiry_id", Text),
+    # The latest follow-up: the data's (小记时间, replies) or a Contacted mark's.
+    Column("last_contact_at", DateTime),
+    Column("last_order_at", DateTime),
+    Column("ordered", Boolean, nullable=False),
+    Column("inquiries", Integer, nullable=False),
+    Column("orders", Integer, nullable=False),
+    # The team's marks as they stand (customer_marks is the record of who did what).
+    Column("not_lead", Boolean, nullable=False),
+    Column("snoozed_until", DateTime),
+    Index("ix_customer_index_store_id_name_key", "store_id", "name_key"),
+    sqlite_with_rowid=False,
+)
+
+# The CRM, inquiry and order drops each store's customer index was built from (the newest
+# one's id, and how many): a new drop, or one undone, makes it stale.
+customer_index_state = Table(
+    "customer_index_state",
+    metadata,
+    Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    Column("last_drop_id", Integer, nullable=False, server_default="0"),
+    Column("drops", Integer, nullable=False, server_default="0"),
+    Column("built_at", DateTime, nullable=False),
+)
+
+# What the team did about a customer: contacted | snooze | not_lead | restore, by whom and
+# when. The unique dedupe_key (store, customer, mark and the message or moment it came from)
+# makes a double click record once.
+customer_marks = Table(
+    "customer_marks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_key", String(16), nullable=False),
+    Column("mark", String(16), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("marked_at", DateTime, nullable=False),
+    Column("until", DateTime),  # a snooze's end
+    Column("reason", Text),  # a snooze's reason: a code (later, holiday, …) or free text
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Index("ix_customer_marks_store_id_customer_key", "store_id", "customer_key"),
+)

@@ -70,6 +70,7 @@ def message_text(message: dict[str, Any]) -> str:
         elif kind == "divider":
             lines.append("")
         elif kind == "actions":
-            lines.append("  " + "  ".join(f"[{_text(e.get('text'))}]"
+            # a button shows its text, a menu its placeholder
+            lines.append("  " + "  ".join(f"[{_text(e.get('text') or e.get('placeholder'))}]"
                                           for e in block.get("elements") or []))
     return "\n".join(lines)

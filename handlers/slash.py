@@ -1,10 +1,14 @@
-"""Slash commands `/inquiries` and `/opsbot`: hand the words to `handlers.commands.run_command`
-and give Slack its answer.
+"""Slash commands: hand the words to `handlers.commands.run_command` and give Slack its answer.
 
 Slack wants an ack within 3 s. The answer usually takes milliseconds (one SQL aggregate), so
 the ack itself carries it: one round trip, no response_url call. If the answer is not ready
 after `ACK_DEADLINE` seconds, the ack says "working on it" (visible only to the asker) and the
 answer follows through the command's response_url.
+
+An answer the command queued as a post of the bot's (`CommandResult.posts`: `/customers`,
+whose buttons redraw it, which Slack allows only on the bot's own posts) is sent right after
+an empty ack; if Slack refuses the post (e.g. the bot is not in the channel), the answer goes
+through the response_url instead.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from slack_bolt import Ack, App, Respond
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from handlers.commands import COMMANDS, run_command
+from handlers.commands import COMMANDS, CommandResult, run_command
+from jobs.delivery import deliver_rows
 from templates import render
 
 log = logging.getLogger(__name__)
@@ -44,7 +49,7 @@ def register(app: App, engine: Engine, settings: Settings) -> None:
     # Our own pool, so a slow answer never holds one of bolt's listener threads past the ack.
     pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="opsbot-command")
 
-    def answer(command: dict[str, Any], ack: Ack, respond: Respond) -> None:
+    def answer(command: dict[str, Any], ack: Ack, respond: Respond, client: Any) -> None:
         name = command.get("command", "")
         future: Future = pool.submit(
             run_command, engine, name, command.get("text") or "",
@@ -55,11 +60,16 @@ def register(app: App, engine: Engine, settings: Settings) -> None:
             result = future.result(timeout=ACK_DEADLINE)
         except FutureTimeout:
             ack(**_notice("working", name))
-            future.add_done_callback(lambda done: _respond_later(done, respond, name))
+            future.add_done_callback(
+                lambda done: _respond_later(done, respond, name, engine, client))
             return
         except Exception as exc:
             log.exception("%s %r failed", name, command.get("text"))
             ack(**_notice("failed", name, type(exc).__name__))
+            return
+        if result.posts:
+            ack()
+            _send_posts(engine, client, result, respond)
             return
         ack(**reply_payload(result.message, ephemeral=result.ephemeral))
 
@@ -67,9 +77,22 @@ def register(app: App, engine: Engine, settings: Settings) -> None:
         app.command(name)(answer)
 
 
-def _respond_later(done: Future, respond: Respond, name: str) -> None:
+def _send_posts(engine: Engine, client: Any, result: CommandResult, respond: Respond) -> None:
+    """Deliver the posts a command queued; one Slack refused for good is answered through
+    the response_url instead (one that failed for now stays with the worker's sender)."""
+    delivery = deliver_rows(engine, client, result.posts)
+    if delivery.failed:
+        log.warning("%s posted through the response_url: %s", result.command, delivery.errors)
+        respond(**reply_payload(result.message, ephemeral=result.ephemeral))
+
+
+def _respond_later(done: Future, respond: Respond, name: str, engine: Engine,
+                   client: Any) -> None:
     try:
         result = done.result()
+        if result.posts:
+            _send_posts(engine, client, result, respond)
+            return
         payload = reply_payload(result.message, ephemeral=result.ephemeral)
     except Exception as exc:
         log.exception("%s failed after the ack", name)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
+from bot.metrics import customer_index
 from bot.models import drops, facts
 from bot.stores import Store
 
@@ -27,3 +28,5 @@ def put(conn: Connection, store: Store, kind: str, rows: list[dict[str, Any]],
         conn.execute(insert(facts[kind]), [
             {**blank, "store_id": store.id, "drop_id": drop_id, "key": uuid.uuid4().hex,
              "updated_at": ingested_at, **row} for row in rows])
+    if kind in customer_index.KINDS:  # as the ingest writer does
+        customer_index.rebuild(conn, store)

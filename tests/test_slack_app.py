@@ -161,7 +161,7 @@ def test_every_drop_answer_is_within_limits_and_escaped(status: str) -> None:
 # ---------------------------------------------------------------------------- manifest
 def test_manifest_declares_what_the_app_uses() -> None:
     manifest = (ROOT / "slack-app-manifest.yml").read_text()
-    for command in ("/inquiries", "/opsbot"):
+    for command in ("/inquiries", "/customers", "/opsbot"):
         assert re.search(rf"command: {command}\b", manifest)
     for event in ("file_shared", "message.channels", "message.groups", "message.im"):
         assert re.search(rf"- {re.escape(event)}\n", manifest)

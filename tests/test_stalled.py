@@ -1,4 +1,5 @@
-"""Stalled customers (zombie, hesitant, lost) exactly as DOMAIN.md defines them."""
+"""Stalled customers (zombie, hesitant, lost) exactly as docs/customers.md defines them: each
+class's boundaries, the matching of records into customers, and the ranking."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.metrics.customers import classify
+from bot.metrics.customers import by_class, stalled
 from bot.storage import read, write
 from bot.stores import Store, configure_store
 from tests.facts import put
@@ -41,8 +42,8 @@ def classes(engine: Engine, store: Store, *, inquiries: list[dict[str, Any]] = (
             if rows:
                 put(conn, store, kind, list(rows), ingested_at=NOW)
     with read(engine) as conn:
-        found = classify(conn, store, NOW)
-    return {cls: [c["customer"] for c in found[cls]] for cls in found}
+        found = by_class(stalled(conn, store, NOW, limit=1000))
+    return {cls: [c["name"] for c in found[cls]] for cls in found}
 
 
 def test_zombie_boundary_and_order(engine: Engine, store: Store) -> None:
@@ -52,7 +53,8 @@ def test_zombie_boundary_and_order(engine: Engine, store: Store) -> None:
         inquiry("3", 30, buyer="Old", email="old@x"),
         inquiry("4", 5, buyer="Spam", is_spam=True),  # spam suspects are no customers
     ])
-    assert got == {"zombie": ["Old", "Just over"], "hesitant": [], "lost": []}
+    # the freshest inquiry first: the warmest lead
+    assert got == {"zombie": ["Just over", "Old"], "hesitant": [], "lost": []}
 
 
 def test_contact_after_inquiry_is_hesitant_not_zombie(engine: Engine, store: Store) -> None:
@@ -125,8 +127,9 @@ def test_lost(engine: Engine, store: Store) -> None:
         orders=[order("O1", 100, buyer="Buyer100"), order("O2", 90 + 1 / 1440,
                                                            buyer="Buyer90")],
     )
+    # buyers who ordered first (the most orders, then the most recently quiet), then the rest
     assert got == {"zombie": [], "hesitant": [],
-                   "lost": ["Won", "Buyer100", "Quiet", "Buyer90"]}  # oldest first
+                   "lost": ["Buyer90", "Buyer100", "Won", "Quiet"]}
 
 
 def test_at_most_one_class(engine: Engine, store: Store) -> None:
@@ -153,7 +156,9 @@ def test_entries_carry_the_moments(engine: Engine, store: Store) -> None:
     classes(engine, store, inquiries=[inquiry("1", 20, buyer="Gi", owner="Li", country="FR",
                                               replied_at=ago(8))])
     with read(engine) as conn:
-        entry = classify(conn, store, NOW)["hesitant"][0]
-    assert entry["last_inquiry"] == ago(20).isoformat()
-    assert entry["last_contact"] == ago(8).isoformat() == entry["since"]
+        entry = stalled(conn, store, NOW)["customers"][0]
+    assert entry["class"] == "hesitant"
+    assert entry["last_inquiry_at"] == ago(20).isoformat()
+    assert entry["last_contact_at"] == ago(8).isoformat() == entry["since"]
     assert (entry["days"], entry["owner"], entry["country"]) == (8, "Li", "FR")
+    assert (entry["inquiries"], entry["orders"], entry["last_order_at"]) == (1, 0, None)

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, select
 
 from bot.alerts import incidents as alerts
 from bot.checklists.registry import ChecklistKind
-from bot.metrics.customers import CLASSES, classify
+from bot.metrics import customers
 from bot.metrics.freshness import newest_days, staleness
 from bot.metrics.inquiry_checks import inquiry_figures, unreplied_ids
 from bot.metrics.orders import due_orders
@@ -38,7 +38,7 @@ from bot.text import clip
 from templates.i18n import N_
 
 DAILY = "daily"
-STALLED_SHOWN = 3
+STALLED_SHOWN = 5  # the first of /customers' ranked ten
 TITLES = {
     "inquiries": "Inquiries",
     "data": "Data monitoring",
@@ -87,6 +87,13 @@ def _new_from(conn: Connection, store: Store, today: date) -> date | None:
     return date.fromisoformat(found["new_to"]) + timedelta(days=1)
 
 
+def _stalled_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A /customers entry with the keys the checklist's entries always had (`customer`,
+    `last_inquiry`, `last_contact`, `last_order`: its --json contract); no e-mail address."""
+    return {**entry, "customer": entry["name"], "last_inquiry": entry["last_inquiry_at"],
+            "last_contact": entry["last_contact_at"], "last_order": entry["last_order_at"]}
+
+
 def build_daily(conn: Connection, store: Store, now: datetime, day: date | None = None
                 ) -> dict[str, Any]:
     """The checklist of local `day` (default: the store's today) as plain data, computed from
@@ -133,13 +140,19 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
                     and fresh["customers"] is None)
     # a buyer already on the unreplied line is not listed again as a zombie
     listed = unreplied_ids(conn, store, now) if fresh["inquiries"] is not None else set()
-    stalled = ({cls: [] for cls in CLASSES} if no_customers
-               else classify(conn, store, now, unreplied=listed))
+    # the ranked few of /customers, "new" since the previous checklist, not the population
+    stalled = None if no_customers else customers.stalled(
+        conn, store, now, limit=STALLED_SHOWN, unreplied=listed,
+        new_since=customers.last_checklist_at(conn, store, now, before=today))
     transactions: dict[str, Any] = {
         "orders_due": due_orders(conn, store, today) if fresh["orders"] else None,
         # without any list, "0 stalled" would be a claim: the counts are unknown
-        "stalled_counts": {cls: None if no_customers else len(stalled[cls]) for cls in CLASSES},
-        "stalled": {cls: stalled[cls][:STALLED_SHOWN] for cls in CLASSES},
+        "stalled_counts": (dict.fromkeys(customers.CLASSES) if stalled is None
+                           else stalled["counts"]),
+        "stalled": {cls: [_stalled_entry(e) for e in found] for cls, found in
+                    (customers.by_class(stalled) if stalled
+                     else {cls: [] for cls in customers.CLASSES}).items()},
+        "stalled_listed": stalled["listed"] if stalled else None,
     }
     transactions_late = ([late["orders"], late["inquiries"], late["customers"]]
                          if no_customers else [late["orders"]])

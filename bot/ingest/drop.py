@@ -75,6 +75,7 @@ from bot.ingest.readers import (
     title_numeric_dates,
 )
 from bot.ingest.undo import Contended, Refused, undo_drop
+from bot.metrics import customer_index
 from bot.metrics.freshness import DATED
 from bot.models import drops, facts, quarantine, undo
 from bot.periods import local_today, utcnow
@@ -861,6 +862,8 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
         period_start=result.period[0] if result.period else None,
         period_end=result.period[1] if result.period else None,
     ))
+    if kind.name in customer_index.KINDS:  # questions about customers read the index
+        customer_index.rebuild(conn, store)
 
 
 class _RateUnits:

@@ -16,8 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
+from bot.metrics import customer_index
 from bot.models import alert_checks, drops, facts, undo
 from bot.periods import utcnow
+from bot.stores import get_store
 
 _NAMED_LATER = 3  # later drops named in a refusal
 
@@ -97,6 +99,8 @@ def undo_drop(conn: Connection, drop_id: int, store_id: int | None = None) -> Un
     # New data as far as the alerts are concerned (bot/alerts/incidents.py needs_evaluation).
     conn.execute(update(alert_checks).where(alert_checks.c.store_id == row.store_id)
                  .values(last_day=None))
+    if row.kind in customer_index.KINDS:  # questions about customers read the index
+        customer_index.rebuild(conn, get_store(conn, row.store_id))
     return done
 
 

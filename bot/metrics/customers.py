@@ -1,254 +1,222 @@
-"""Stalled customers: zombie, hesitant, lost (definitions in DOMAIN.md; thresholds per store).
+"""Stalled customers: zombie, hesitant, lost, as docs/customers.md defines them (thresholds
+per store), with the ranked short list an operator acts on.
 
-A customer is a buyer known from the CRM list, the inquiry list (spam suspects left out) or
-the orders. Records of the three kinds are matched into one customer by e-mail; a record
-without e-mail by company + country; a record with neither by name (buyer / customer name,
-else company). Concretely, e-mail records are grouped first and register their company +
-country and their name; a record without e-mail joins the customer its company + country (or
-else its name) points to, unless that key points to several customers, in which case it
-stays a customer of its own rather than being guessed into one.
+Everything here is SQL over the customer index (bot/metrics/customer_index.py: one row per
+matched customer, the team's marks applied): each class is a condition of a few column
+comparisons with the thresholds as parameters, the counts one scan, the list one
+ORDER BY … LIMIT per class. Only the counts and those few rows reach Python, whatever the
+number of customers.
 
-Per customer, as moments in naive UTC:
-- last_inquiry = the latest inquiry's creation time;
-- last_contact = the latest of the CRM follow-up time (小记时间) and any inquiry's reply time;
-- last_order = the latest of the orders' times and the CRM's last-order time. A CRM order
-  count above 0 or a won stage (成交客户, 复购客户) also means "has ordered", at an unknown time.
-
-As of `now`, at most one class, tried in this order (every "older than" is strict):
-- zombie: has inquired, has never ordered, no contact after the latest inquiry, and that
-  inquiry is older than `zombie_days`;
-- hesitant: has inquired, was contacted after the latest inquiry, has not ordered since it,
-  and the last contact is older than `hesitant_days` but not than `lost_days`;
-- lost: neither an order nor a contact in the last `lost_days`, though there was one before
-  (so a hesitant buyer left without contact for `lost_days` is lost: a list of every
-  follow-up that ever went quiet would not be a list to act on).
-A customer whose last order is within `lost_days` is in no class.
-
-The checklist passes the inquiry IDs its unreplied line already lists (`unreplied`): a zombie
-with one of them is left out, so one buyer is not two tasks the same morning.
+Marks count as follows: a Contacted mark is a contact (the index's `last_contact_at` is the
+latest of it and the data's follow-ups); a snoozed customer stays in its class's count but is
+off the list; a customer marked not a lead is off the list and out of the counts, until
+restored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, and_, case, false, func, or_, select
 
 from bot.ingest.parsing import fold
-from bot.metrics.inquiries import VALID
-from bot.models import facts
+from bot.metrics.inquiries import country_names
+from bot.models import checklists, customer_index
 from bot.periods import as_utc
 from bot.stores import Store
 
 CLASSES = ("zombie", "hesitant", "lost")
-WON_STAGES = ("成交", "复购", "won", "repeat")
-_AMBIGUOUS = object()
+LIST_LIMIT = 10
+THRESHOLDS = {"zombie": "zombie_days", "hesitant": "hesitant_days", "lost": "lost_days"}
+NEW_WITHOUT_CHECKLIST = timedelta(days=1)  # "new" before the store's first checklist
+
+ix = customer_index
 
 
-def _latest(*moments: datetime | None) -> datetime | None:
-    known = [m for m in moments if m is not None]
-    return max(known) if known else None
+@dataclass(frozen=True)
+class Query:
+    """`/customers [zombie|hesitant|lost] [owner:NAME] [country:XX]`."""
 
-
-@dataclass(slots=True)
-class Customer:
-    name: str | None = None
-    company: str | None = None
+    cls: str | None = None
+    owner: str | None = None
     country: str | None = None
-    email: str | None = None
-    owner: str | None = None
-    last_inquiry: datetime | None = None
-    last_contact: datetime | None = None
-    last_order: datetime | None = None
-    ordered: bool = False
-    inquiry_ids: list[str] = field(default_factory=list)
 
-    def absorb(self, rec: _Record) -> None:
-        if self.name is None:
-            self.name = rec.name
-        if self.company is None:
-            self.company = rec.company
-        if self.country is None:
-            self.country = rec.country
-        if self.email is None:
-            self.email = rec.email
-        if self.owner is None:
-            self.owner = rec.owner
-        if rec.inquiry is not None and (self.last_inquiry is None
-                                        or rec.inquiry > self.last_inquiry):
-            self.last_inquiry = rec.inquiry
-        if rec.contact is not None and (self.last_contact is None
-                                        or rec.contact > self.last_contact):
-            self.last_contact = rec.contact
-        if rec.order is not None and (self.last_order is None or rec.order > self.last_order):
-            self.last_order = rec.order
-        self.ordered = self.ordered or rec.ordered
-        if rec.inquiry_id is not None:
-            self.inquiry_ids.append(rec.inquiry_id)
+    def to_json(self) -> dict[str, str | None]:
+        return {"class": self.cls, "owner": self.owner, "country": self.country}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Query:
+        data = data or {}
+        return cls(data.get("class"), data.get("owner"), data.get("country"))
+
+    def clauses(self) -> list[Any]:
+        out: list[Any] = []
+        if self.owner:
+            out.append(ix.c.owner_key == fold(self.owner))
+        if self.country:
+            out.append(func.lower(ix.c.country).in_(country_names(self.country)))
+        return out
 
 
-@dataclass(slots=True)
-class _Record:
-    """One row of the CRM list, the inquiry list or the orders, as evidence about a buyer."""
-
-    name: str | None
-    company: str | None
-    country: str | None
-    email: str | None
-    owner: str | None = None
-    inquiry: datetime | None = None
-    contact: datetime | None = None
-    order: datetime | None = None
-    ordered: bool = False
-    inquiry_id: str | None = None
-
-    @property
-    def email_key(self) -> str | None:
-        return fold(self.email) if self.email else None
-
-    @property
-    def company_key(self) -> str | None:
-        if self.company and self.country:
-            return fold(self.company) + "\x1f" + fold(self.country)
-        return None
-
-    @property
-    def name_key(self) -> str | None:
-        name = self.name or self.company
-        return fold(name) if name else None
-
-
-def _records(conn: Connection, store: Store) -> list[_Record]:
-    crm, inquiries, orders = facts["customers"], facts["inquiries"], facts["orders"]
-    c, i, o = crm.c, inquiries.c, orders.c
-    out: list[_Record] = []
-    for r in conn.execute(select(c.customer, c.company, c.country, c.email, c.owner,
-                                 c.last_contact_at, c.last_order_at, c.order_count, c.stage)
-                          .where(c.store_id == store.id).order_by(c.id)):
-        name, company, country, email, owner, contact, order, count, stage = r
-        folded = fold(stage)
-        out.append(_Record(name, company, country, email, owner, contact=contact, order=order,
-                           ordered=(order is not None or bool(count)
-                                    or any(w in folded for w in WON_STAGES))))
-    for r in conn.execute(select(i.buyer, i.company, i.country, i.email, i.owner,
-                                 i.created_at, i.replied_at, i.inquiry_id)
-                          .where(i.store_id == store.id, VALID).order_by(i.id)):
-        name, company, country, email, owner, created, replied, inquiry_id = r
-        out.append(_Record(name, company, country, email, owner, inquiry=created,
-                           contact=replied, inquiry_id=inquiry_id))
-    for r in conn.execute(select(o.buyer, o.company, o.country, o.email, o.ordered_at)
-                          .where(o.store_id == store.id).order_by(o.id)):
-        name, company, country, email, ordered_at = r
-        out.append(_Record(name, company, country, email, order=ordered_at, ordered=True))
-    return out
-
-
-def customers(conn: Connection, store: Store) -> list[Customer]:
-    """Every customer of the store, its records matched as the module doc explains."""
-    by_email: dict[str, Customer] = {}
-    by_company: dict[str, Any] = {}  # company+country -> Customer or _AMBIGUOUS
-    by_name: dict[str, Any] = {}
-    own: dict[str, Customer] = {}  # no-email customers keyed by what identified them
-    found: list[Customer] = []
-
-    def register(index: dict[str, Any], key: str | None, customer: Customer) -> None:
-        if key is None:
-            return
-        known = index.get(key)
-        if known is None:
-            index[key] = customer
-        elif known is not customer:
-            index[key] = _AMBIGUOUS
-
-    by_company_key: list[tuple[str, _Record]] = []
-    by_name_key: list[tuple[str, _Record]] = []
-    for rec in _records(conn, store):
-        email = rec.email_key
-        if email:
-            customer = by_email.get(email)
-            if customer is None:
-                customer = by_email[email] = Customer()
-                found.append(customer)
-            customer.absorb(rec)
-            register(by_company, rec.company_key, customer)
-            register(by_name, rec.name_key, customer)
-        elif (company := rec.company_key) is not None:
-            by_company_key.append((company, rec))
-        elif (name := rec.name_key) is not None:
-            by_name_key.append((name, rec))
-        # else: a record that names nobody
-    for index, tag, pending in ((by_company, "c:", by_company_key),
-                                (by_name, "n:", by_name_key)):
-        for key, rec in pending:
-            customer = index.get(key)
-            if customer is None or customer is _AMBIGUOUS:
-                customer = own.get(tag + key)
-                if customer is None:
-                    customer = own[tag + key] = Customer()
-                    found.append(customer)
-                    if index.get(key) is None:
-                        index[key] = customer
-                    if index is by_company:
-                        register(by_name, rec.name_key, customer)
-            customer.absorb(rec)
-    return found
-
-
-def _brief(customer: Customer, cls: str, since: datetime | None, now: datetime
-           ) -> dict[str, Any]:
-    def iso(moment: datetime | None) -> str | None:
-        return moment.isoformat() if moment else None
-
+def _classes(store: Store, now: datetime) -> dict[str, Any]:
+    """Each class as a condition on a customer's index row (docs/customers.md), tried in this
+    order: `lost` holds for some zombies too (a CASE picks the first that holds; `_only`
+    adds the exclusion). Plain column comparisons with the thresholds as parameters: each row
+    is judged in a few comparisons."""
+    cut = {cls: now - timedelta(days=store.setting(THRESHOLDS[cls])) for cls in CLASSES}
+    li, lc, lo = ix.c.last_inquiry_at, ix.c.last_contact_at, ix.c.last_order_at
     return {
-        "class": cls,
-        "customer": customer.name or customer.company or customer.email,
-        "company": customer.company,
-        "country": customer.country,
-        "email": customer.email,
-        "owner": customer.owner,
-        "last_inquiry": iso(customer.last_inquiry),
-        "last_contact": iso(customer.last_contact),
-        "last_order": iso(customer.last_order),
-        "since": iso(since),
-        "days": (now - since).days if since else None,
+        "zombie": and_(li.is_not(None), ix.c.ordered.is_(False), or_(lc.is_(None), lc <= li),
+                       li < cut["zombie"]),
+        "hesitant": and_(li.is_not(None), lc > li,
+                         or_(lo.is_(None), and_(lo < li, lo < cut["lost"])),
+                         lc < cut["hesitant"], lc >= cut["lost"]),
+        "lost": and_(or_(lo.is_(None), lo < cut["lost"]), or_(lc.is_(None), lc < cut["lost"]),
+                     or_(ix.c.ordered.is_(True), lc.is_not(None))),
     }
 
 
-def classify_one(c: Customer, store: Store, now: datetime) -> tuple[str, datetime | None] | None:
-    """The customer's class and the moment it counts from, or None."""
-    lost = timedelta(days=store.setting("lost_days"))
-    if c.last_order is not None and now - c.last_order <= lost:
-        return None
-    if c.last_inquiry is not None:
-        followed_up = c.last_contact is not None and c.last_contact > c.last_inquiry
-        if (not followed_up and not c.ordered
-                and now - c.last_inquiry > timedelta(days=store.setting("zombie_days"))):
-            return "zombie", c.last_inquiry
-        if (followed_up and (c.last_order is None or c.last_order < c.last_inquiry)
-                and timedelta(days=store.setting("hesitant_days")) < now - c.last_contact
-                <= lost):
-            return "hesitant", c.last_contact
-    quiet_contact = c.last_contact is None or now - c.last_contact > lost
-    if quiet_contact and (c.ordered or c.last_contact is not None):
-        return "lost", _latest(c.last_order, c.last_contact)
-    return None
+def _only(conditions: dict[str, Any], cls: str) -> Any:
+    """The condition of being in `cls` and in no class tried before it."""
+    before = CLASSES[:CLASSES.index(cls)]
+    return and_(conditions[cls], *(~conditions[b] for b in before))
 
 
-def classify(conn: Connection, store: Store, now: datetime, *,
-             unreplied: Collection[str] = ()) -> dict[str, list[dict[str, Any]]]:
-    """Stalled customers by class, each list oldest first; zombies with an inquiry in
-    `unreplied` (IDs listed elsewhere) left out."""
+def _since(cls: str) -> Any:
+    """The moment a class counts from (docs/customers.md)."""
+    li, lc, lo = ix.c.last_inquiry_at, ix.c.last_contact_at, ix.c.last_order_at
+    if cls == "zombie":
+        return li
+    if cls == "hesitant":
+        return lc
+    # the later of the last order and the last contact (SQLite's max() and PostgreSQL's
+    # greatest() disagree about NULL)
+    return case((lo.is_(None), lc), (lc.is_(None), lo), (lo > lc, lo), else_=lc)
+
+
+def _ranked(store: Store, cls: str, condition: Any, query: Query, now: datetime,
+            limit: int) -> Select:
+    """The first `limit` listed customers of a class (neither snoozed nor not a lead), best
+    first: zombies by the freshest inquiry, the others with past orders or several
+    inquiries first, then the warmest."""
+    since = _since(cls)
+    order: list[Any] = []
+    if cls != "zombie":
+        order.append(case((or_(ix.c.ordered.is_(True), ix.c.inquiries >= 2), 0), else_=1))
+    order += [since.desc().nulls_last(), ix.c.orders.desc(), ix.c.inquiries.desc(),
+              ix.c.name_key, ix.c.key]
+    return (select(ix.c.key, ix.c.name, ix.c.company, ix.c.country, ix.c.email, ix.c.owner,
+                   ix.c.last_inquiry_at, ix.c.last_contact_at, ix.c.last_order_at,
+                   ix.c.inquiries, ix.c.orders, since.label("since"))
+            .where(ix.c.store_id == store.id, *query.clauses(), condition,
+                   ix.c.not_lead.is_(False),
+                   or_(ix.c.snoozed_until.is_(None), ix.c.snoozed_until <= now))
+            .order_by(*order).limit(limit))
+
+
+def last_checklist_at(conn: Connection, store: Store, now: datetime,
+                      before: date | None = None) -> datetime | None:
+    """When the store's latest daily checklist made by `now` (and for a day before `before`,
+    when given) was made: "new" customers entered their class after it."""
+    where = [checklists.c.store_id == store.id, checklists.c.kind == "daily",
+             checklists.c.created_at <= as_utc(now)]
+    if before is not None:
+        where.append(checklists.c.day < before)
+    return conn.scalar(select(func.max(checklists.c.created_at)).where(*where))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _entry(row: Any, cls: str, store: Store, now: datetime, new_since: datetime
+           ) -> dict[str, Any]:
+    since = row.since
+    entered = since + timedelta(days=store.setting(THRESHOLDS[cls])) if since else None
+    return {
+        "key": row.key, "name": row.name or row.company, "company": row.company,
+        "country": row.country, "owner": row.owner, "class": cls, "since": _iso(since),
+        "last_inquiry_at": _iso(row.last_inquiry_at),
+        "last_contact_at": _iso(row.last_contact_at),
+        "last_order_at": _iso(row.last_order_at), "inquiries": row.inquiries,
+        "orders": row.orders, "days": (now - since).days if since else None,
+        "new": entered is not None and entered > new_since,
+    }
+
+
+def _take_turns(per_class: dict[str, list[dict[str, Any]]], limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` entries taken in turn from each class's ranked list (zombie, hesitant,
+    lost, zombie, …); a class with fewer leaves its places to the others."""
+    queues = [list(per_class.get(cls, [])) for cls in CLASSES]
+    out: list[dict[str, Any]] = []
+    while len(out) < limit and any(queues):
+        for queue in queues:
+            if queue and len(out) < limit:
+                out.append(queue.pop(0))
+    return out
+
+
+def stalled(conn: Connection, store: Store, now: datetime, query: Query = Query(), *,
+            limit: int = LIST_LIMIT, new_since: datetime | None = None,
+            with_email: bool = False, unreplied: Collection[str] = ()) -> dict[str, Any]:
+    """The stalled customers as of `now`: counts and the ranked short list.
+
+    {"as_of", "query", "counts": {zombie, hesitant, lost}, "snoozed", "not_leads", "listed",
+     "new_since", "customers": [{key, name, company, country, owner, class, since,
+     last_inquiry_at, last_contact_at, last_order_at, inquiries, orders, days, new}]}.
+    Counts leave out customers marked not a lead (`not_leads` counts them) and keep snoozed
+    ones (`snoozed` counts them); `listed` is how many the list could show (the query's
+    classes, neither snoozed nor not a lead). "New" entered their class after `new_since`
+    (default: a day before `now`). `with_email` adds each listed customer's e-mail: only
+    for answers that stay in a terminal, never for a channel. `unreplied`: inquiry IDs
+    listed elsewhere (the checklist's unreplied line): a zombie whose latest inquiry is one
+    of them is left out, counts included, so one buyer is not two tasks the same morning.
+    """
     now = as_utc(now)
-    keyed: dict[str, list[tuple[datetime, dict[str, Any]]]] = {cls: [] for cls in CLASSES}
-    for customer in customers(conn, store):
-        verdict = classify_one(customer, store, now)
-        if verdict:
-            cls, since = verdict
-            if cls == "zombie" and any(i in unreplied for i in customer.inquiry_ids):
-                continue
-            keyed[cls].append((since or datetime.min, _brief(customer, cls, since, now)))
-    return {cls: [brief for _, brief in sorted(
-        keyed[cls], key=lambda pair: (pair[0], pair[1]["customer"] or ""))] for cls in CLASSES}
+    new_since = as_utc(new_since) if new_since else now - NEW_WITHOUT_CHECKLIST
+    conditions = _classes(store, now)
+    # tried first, in no class: a zombie on the unreplied line
+    skip = (and_(conditions["zombie"], ix.c.last_inquiry_id.in_(sorted(unreplied)))
+            if unreplied else false())
+    # One scan judges every customer of the query's filters once: its class (1, 2, 3 in
+    # CLASSES' order, 0 none) times 3 plus whether it is listed (0), snoozed (1) or not a lead
+    # (2); OFFSET 0 keeps the database from copying the CASE into each count below.
+    code = (case((skip, 0), *((cond, n) for n, cond in enumerate(conditions.values(), 1)),
+                 else_=0) * 3
+            + case((ix.c.not_lead.is_(True), 2), (ix.c.snoozed_until > now, 1), else_=0))
+    judged = (select(code.label("code")).where(ix.c.store_id == store.id, *query.clauses())
+              .offset(0).subquery("judged"))
+    found = conn.execute(select(*(func.count().filter(judged.c.code == n)
+                                  for n in range(3, 3 * len(CLASSES) + 3)))).one()
+    visible = {cls: found[3 * i] for i, cls in enumerate(CLASSES)}
+    snoozed_n = sum(found[3 * i + 1] for i in range(len(CLASSES)))
+    not_leads = sum(found[3 * i + 2] for i in range(len(CLASSES)))
+    counts = {cls: visible[cls] + found[3 * i + 1] for i, cls in enumerate(CLASSES)}
+    classes = (query.cls,) if query.cls else CLASSES
+    per_class: dict[str, list[dict[str, Any]]] = {}
+    emails: dict[str, str | None] = {}
+    for name in classes:
+        if not visible[name]:
+            continue
+        for row in conn.execute(_ranked(store, name, and_(~skip, _only(conditions, name)),
+                                        query, now, limit)):
+            per_class.setdefault(name, []).append(_entry(row, name, store, now, new_since))
+            emails[row.key] = row.email
+    listed = _take_turns(per_class, limit)
+    if with_email:
+        listed = [{**e, "email": emails[e["key"]]} for e in listed]
+    return {
+        "as_of": now.isoformat(), "query": query.to_json(), "counts": counts,
+        "snoozed": snoozed_n, "not_leads": not_leads,
+        "listed": sum(visible[c] for c in classes), "new_since": new_since.isoformat(),
+        "customers": listed,
+    }
+
+
+def by_class(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """A list's entries grouped by class, each in rank order."""
+    return {cls: [e for e in data["customers"] if e["class"] == cls] for cls in CLASSES}
+

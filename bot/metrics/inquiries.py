@@ -95,6 +95,17 @@ COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+def country_names(wanted: str) -> list[str]:
+    """The lower-case spellings a `country:` filter matches: the code and the names, in
+    English and Chinese (`country:germany` also finds rows saying `DE`)."""
+    wanted = wanted.strip().lower()
+    names = {wanted, *COUNTRY_NAMES.get(wanted.upper(), ())}
+    for code, aliases in COUNTRY_NAMES.items():
+        if wanted in aliases:
+            names |= {code.lower(), *aliases}
+    return sorted(names)
+
+
 @dataclass(frozen=True)
 class Filters:
     """`country:US owner:NAME product:ID`, all case-insensitive and combinable."""
@@ -112,12 +123,7 @@ class Filters:
     def clauses(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
         if self.country:
-            wanted = self.country.strip().lower()
-            names = {wanted, *COUNTRY_NAMES.get(wanted.upper(), ())}
-            for code, aliases in COUNTRY_NAMES.items():
-                if wanted in aliases:  # `country:germany` also finds rows saying `DE`
-                    names |= {code.lower(), *aliases}
-            out.append(func.lower(inquiries.c.country).in_(sorted(names)))
+            out.append(func.lower(inquiries.c.country).in_(country_names(self.country)))
         if self.owner:
             out.append(func.lower(inquiries.c.owner) == self.owner.strip().lower())
         if self.product:

@@ -30,6 +30,9 @@ class CommandResult:
     data: dict[str, Any] | None  # plain data; {"error": ...} when not ok
     message: dict[str, Any]  # Slack payload {"text": fallback, "blocks": [...]}
     ephemeral: bool  # True: visible only to the asker
+    # Outbox rows the command queued: its answer is a post by the bot (one that buttons can
+    # redraw), delivered by the Slack listener right after the ack instead of in it.
+    posts: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"command": self.command, "text": self.text, "ok": self.ok, "data": self.data,

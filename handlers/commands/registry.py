@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from bot.periods import as_utc, utcnow
 from bot.stores import Store, store_for_channel
-from handlers.commands import inquiries, keywords, opsbot
+from handlers.commands import customers, inquiries, keywords, opsbot
 from handlers.commands.call import (
     Call,
     Command,
@@ -34,6 +34,7 @@ log = logging.getLogger("opsbot.commands")
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     inquiries.COMMAND,
     keywords.COMMAND,
+    customers.COMMAND,
     opsbot.COMMAND,
 )}
 

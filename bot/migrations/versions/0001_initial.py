@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 22:03:03.523618
+Create Date: 2026-12-04 22:08:19.716313
 """
 
 from collections.abc import Sequence
@@ -127,6 +127,79 @@ def upgrade() -> None:
             "store_id", "kind", "day", name=op.f("uq_checklists_store_id_kind_day")
         ),
     )
+    op.create_table(
+        "customer_index",
+        sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("company", sa.Text(), nullable=True),
+        sa.Column("country", sa.Text(), nullable=True),
+        sa.Column("email", sa.Text(), nullable=True),
+        sa.Column("owner", sa.Text(), nullable=True),
+        sa.Column("name_key", sa.Text(), nullable=True),
+        sa.Column("owner_key", sa.Text(), nullable=True),
+        sa.Column("last_inquiry_at", sa.DateTime(), nullable=True),
+        sa.Column("last_inquiry_id", sa.Text(), nullable=True),
+        sa.Column("last_contact_at", sa.DateTime(), nullable=True),
+        sa.Column("last_order_at", sa.DateTime(), nullable=True),
+        sa.Column("ordered", sa.Boolean(), nullable=False),
+        sa.Column("inquiries", sa.Integer(), nullable=False),
+        sa.Column("orders", sa.Integer(), nullable=False),
+        sa.Column("not_lead", sa.Boolean(), nullable=False),
+        sa.Column("snoozed_until", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["store_id"],
+            ["stores.id"],
+            name=op.f("fk_customer_index_store_id_stores"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("store_id", "key", name=op.f("pk_customer_index")),
+        sqlite_with_rowid=False,
+    )
+    with op.batch_alter_table("customer_index", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_customer_index_store_id_name_key", ["store_id", "name_key"], unique=False
+        )
+
+    op.create_table(
+        "customer_index_state",
+        sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("last_drop_id", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("drops", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("built_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["store_id"],
+            ["stores.id"],
+            name=op.f("fk_customer_index_state_store_id_stores"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("store_id", name=op.f("pk_customer_index_state")),
+    )
+    op.create_table(
+        "customer_marks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("customer_key", sa.String(length=16), nullable=False),
+        sa.Column("mark", sa.String(length=16), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("marked_at", sa.DateTime(), nullable=False),
+        sa.Column("until", sa.DateTime(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("dedupe_key", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["store_id"],
+            ["stores.id"],
+            name=op.f("fk_customer_marks_store_id_stores"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_marks")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_customer_marks_dedupe_key")),
+    )
+    with op.batch_alter_table("customer_marks", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_customer_marks_store_id_customer_key", ["store_id", "customer_key"], unique=False
+        )
+
     op.create_table(
         "drops",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -925,6 +998,15 @@ def downgrade() -> None:
         batch_op.drop_index("ix_drops_store_id_created_at")
 
     op.drop_table("drops")
+    with op.batch_alter_table("customer_marks", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_marks_store_id_customer_key")
+
+    op.drop_table("customer_marks")
+    op.drop_table("customer_index_state")
+    with op.batch_alter_table("customer_index", schema=None) as batch_op:
+        batch_op.drop_index("ix_customer_index_store_id_name_key")
+
+    op.drop_table("customer_index")
     op.drop_table("checklists")
     with op.batch_alter_table("channels", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_channels_store_id"))
