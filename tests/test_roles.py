@@ -18,6 +18,7 @@ from bot.stores import Store, StoreError, configure_store, find_store, store_for
 from handlers.checklist_actions import make_listener
 from handlers.commands import CommandResult, run_command
 from tests.cli_helpers import Run
+from tests.files import sample, write_csv
 from tests.slack_limits import assert_no_mentions, assert_within_slack_limits
 from tests.test_checklist_actions import FakeClient, payload, posted
 
@@ -155,12 +156,16 @@ def test_reading_stays_open_to_the_channel(engine: Engine, acme: Store) -> None:
 def test_the_refusal_is_in_the_stores_language(engine: Engine) -> None:
     ask(engine, "/opsbot setup 店铺", "U0ANNA")
     assert ask(engine, "/opsbot config language zh", "U0ANNA").ok
-    result = ask(engine, "/opsbot config alert_min_drop 0.99", "U0EVE",
-                 mentions=("<@U0ANNA>",))
+    both = ("<@U0ANNA>", "<@U0BOB>")
+    assert ask(engine, "/opsbot admins add <@U0BOB>", "U0ANNA", mentions=both).ok
+    result = ask(engine, "/opsbot config alert_min_drop 0.99", "U0EVE", mentions=both)
     assert not result.ok
-    assert "只有管理员可以修改店铺 *店铺* 的设置：<@U0ANNA> 或工作区管理员。" in text_of(result)
-    listing = ask(engine, "/opsbot admins", "U0EVE", mentions=("<@U0ANNA>",))
-    assert "店铺 *店铺* 的管理员：<@U0ANNA>。" in text_of(listing)
+    assert "只有管理员可以修改店铺 *店铺* 的设置：<@U0ANNA>、<@U0BOB> 或工作区管理员。" \
+        in text_of(result)
+    listing = ask(engine, "/opsbot admins", "U0EVE", mentions=both)
+    assert "店铺 *店铺* 的管理员：<@U0ANNA>、<@U0BOB>。" in text_of(listing)
+    last = ask(engine, "/opsbot admins remove U0EVE", "U0ANNA", mentions=("<@U0EVE>",))
+    assert "<@U0EVE> 不是店铺 店铺 的管理员" in text_of(last)
 
 
 # ---- admins -------------------------------------------------------------------------------
@@ -329,6 +334,19 @@ def test_opsbot_audit_lists_the_trail(engine: Engine, acme: Store, cli: Run) -> 
     assert {r["store"] for r in json.loads(out)["audit"]} == {"globex"}
     code, out, _ = cli("audit", "--store", "acme")
     assert code == 0 and "[acme] U0ANNA configure" in out and "globex" not in out
+
+
+def test_a_deleted_drop_is_audited(engine: Engine, acme: Store, cli: Run, tmp_path) -> None:
+    _, out, _ = cli("ingest", write_csv(tmp_path / "orders.csv", sample("orders")),
+                       "--store", "acme", "--json")
+    drop_id = json.loads(out)["drops"][0]["drop_id"]
+    before = audit_count(engine)
+    assert cli("drops", "delete", drop_id + 1)[0] == 1  # no such drop: refused, no row
+    assert audit_count(engine) == before
+    assert cli("drops", "delete", drop_id)[0] == 0
+    assert trail(engine, acme)[-1] == ("cli", "drop_delete", {
+        "drop_id": drop_id, "kind": "orders", "file": "orders.csv", "removed": 2,
+        "restored": 0, "duplicates": 0})
 
 
 # ---- the CLI ------------------------------------------------------------------------------
