@@ -67,6 +67,31 @@ channels = Table(
     Column("bound_at", DateTime, nullable=False),
 )
 
+# Who may bind, unbind and configure a store (bot/roles.py): its admins by Slack user ID.
+# Workspace admins and owners are admins of every store of their workspace without a row.
+store_admins = Table(
+    "store_admins",
+    metadata,
+    Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(64), primary_key=True),
+    Column("added_by", String(64), nullable=False),  # a Slack user ID, or "cli"
+    Column("added_at", DateTime, nullable=False),
+)
+
+# The audit trail (bot/audit.py): who changed or clicked what in a store, and when; each row
+# written in the transaction of the change it records.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("store_id", ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", String(64), nullable=False),  # a Slack user ID, or "cli"
+    Column("action", String(32), nullable=False),  # bind | unbind | configure | ... (audit.py)
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_store_id_id", "store_id", "id"),
+)
+
 drops = Table(
     "drops",
     metadata,

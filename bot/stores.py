@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.models import channels, stores
+from bot import audit
+from bot.models import channels, store_admins, stores
 from bot.periods import utcnow
 from bot.schedule import MAX_CATCH_UP_HOURS, ScheduleError, catch_up_window, parse_time
 from bot.storage import read, write
@@ -339,21 +340,30 @@ def _store(row: Any) -> Store:
 
 
 def add_store(
-    engine: Engine, name: str, timezone: str = "Asia/Shanghai", language: str = "en"
+    engine: Engine, name: str, timezone: str = "Asia/Shanghai", language: str = "en", *,
+    admin: str | None = None,
 ) -> Store:
+    """A new store. Created from Slack, `admin` (the Slack user creating it) is its first
+    admin, in the same transaction; from the CLI (None) it has none until one is added."""
     name = name.strip()
     if not name:
         raise StoreError("a store needs a name")
     check_timezone(timezone)
     check_language(language)
+    now = utcnow()
     try:
         with write(engine) as conn:
-            conn.execute(
+            store_id = conn.execute(
                 insert(stores).values(
                     name=name, timezone=timezone, language=language, settings={},
-                    created_at=utcnow(),
-                )
-            )
+                    created_at=now,
+                ).returning(stores.c.id)
+            ).scalar_one()
+            audit.record(conn, store_id, admin, audit.CREATE, {"name": name}, at=now)
+            if admin is not None:
+                conn.execute(insert(store_admins).values(
+                    store_id=store_id, user_id=admin, added_by=admin, added_at=now))
+                audit.record(conn, store_id, admin, audit.ADMIN_ADD, {"admin": admin}, at=now)
     except IntegrityError:
         raise StoreError(f"a store named {name!r} already exists") from None
     store = find_store(engine, name)
@@ -372,8 +382,10 @@ def find_store(engine: Engine, name: str) -> Store | None:
     return _store(row) if row else None
 
 
-def get_store(conn: Connection, store_id: int) -> Store:
-    return _store(conn.execute(select(stores).where(stores.c.id == store_id)).one())
+def get_store(conn: Connection, store_id: int, *, lock: bool = False) -> Store:
+    """The store with id `store_id`; `lock`: under a row lock until the transaction ends."""
+    query = select(stores).where(stores.c.id == store_id)
+    return _store(conn.execute(query.with_for_update() if lock else query).one())
 
 
 def resolve_store(engine: Engine, name: str | None) -> Store:
@@ -418,7 +430,10 @@ def configure_store(
     timezone: str | None = None,
     language: str | None = None,
     settings: dict[str, Any] | None = None,
+    user_id: str | None = None,
 ) -> Store:
+    """Change a store's timezone, language or settings, as `user_id` (None: the CLI
+    operator); the change and its audit row (each key from and to) in one transaction."""
     values: dict[str, Any] = {}
     if timezone is not None:
         values["timezone"] = check_timezone(timezone)
@@ -428,13 +443,17 @@ def configure_store(
         check_settings(store.settings, settings)  # a mistake is told before any write
     if values or settings:
         with write(engine) as conn:
+            # Merge into the settings as they are now, under a row lock: two changes at
+            # once (two admins, two keys) both stay, neither overwrites the other.
+            current = get_store(conn, store.id, lock=True)
+            changed = {key: {"from": getattr(current, key), "to": value}
+                       for key, value in values.items()}
             if settings:
-                # Merge into the settings as they are now, under a row lock: two changes at
-                # once (two admins, two keys) both stay, neither overwrites the other.
-                current = conn.scalar(select(stores.c.settings)
-                                      .where(stores.c.id == store.id).with_for_update())
-                values["settings"] = check_settings(dict(current or {}), settings)
+                values["settings"] = check_settings(current.settings, settings)
+                changed.update({key: {"from": current.setting(key),
+                                      "to": values["settings"][key]} for key in settings})
             conn.execute(update(stores).where(stores.c.id == store.id).values(**values))
+            audit.record(conn, store, user_id, audit.CONFIGURE, changed)
     with read(engine) as conn:
         return get_store(conn, store.id)
 
@@ -474,7 +493,8 @@ def bind_channel(
     """Bind a channel to a store; a channel answers for one store, so rebinding moves it
     (with move=False, ChannelTaken instead). Returns the store it answered for before, if
     another one. Bound from a workspace (`team_id`), a store no workspace has claimed becomes
-    that workspace's; StoreError if it is another workspace's."""
+    that workspace's; StoreError if it is another workspace's. `user_id` (None: the CLI
+    operator) is recorded in the audit trail of both stores when the channel moves."""
     channel_id = check_channel_id(channel_id)
     if not store.belongs_to(team_id):
         raise StoreError(Text("the store name %(name)r is taken: choose another name",
@@ -491,14 +511,36 @@ def bind_channel(
         previous = bound.name if bound and bound.store_id != store.id else None
         if previous and not move:
             raise ChannelTaken(channel_id, previous)
+        now = utcnow()
         values = {"store_id": store.id, "team_id": team_id, "bound_by": user_id,
-                  "bound_at": utcnow()}
+                  "bound_at": now}
         if bound:
             conn.execute(update(channels).where(channels.c.channel_id == channel_id)
                          .values(**values))
         else:
             conn.execute(insert(channels).values(channel_id=channel_id, **values))
+        if bound and previous:
+            audit.record(conn, bound.store_id, user_id, audit.UNBIND,
+                         {"channel": channel_id, "moved_to": store.name}, at=now)
+        audit.record(conn, store, user_id, audit.BIND,
+                     {"channel": channel_id, "moved_from": previous}, at=now)
     return previous
+
+
+def unbind_channel(engine: Engine, channel_id: str, *, team_id: str | None = None,
+                   user_id: str | None = None) -> Store | None:
+    """Unbind a channel, as `user_id` (None: the CLI operator) from workspace `team_id`;
+    the store it answered for, or None when it was not bound (as seen from `team_id`)."""
+    channel_id = check_channel_id(channel_id)
+    store = store_for_channel(engine, channel_id, team_id)
+    if store is None:
+        return None
+    with write(engine) as conn:
+        gone = conn.execute(delete(channels).where(channels.c.channel_id == channel_id,
+                                                   channels.c.store_id == store.id)).rowcount
+        if gone:
+            audit.record(conn, store, user_id, audit.UNBIND, {"channel": channel_id})
+    return store if gone else None
 
 
 def store_for_channel(engine: Engine, channel_id: str, team_id: str | None = None

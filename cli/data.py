@@ -10,12 +10,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot import audit
 from bot.config import Settings
 from bot.ingest.drop import DropResult, ingest_file
 from bot.ingest.kinds import KIND_BY_NAME, KINDS
 from bot.ingest.readers import NO_HEADER
 from bot.ingest.undo import Refused, undo_drop
 from bot.models import drops, quarantine, stores
+from bot.roles import admins_of, change_admins
 from bot.storage import get_engine, read, write
 from bot.stores import (
     DEFAULT_SETTINGS,
@@ -27,6 +29,7 @@ from bot.stores import (
     configure_store,
     list_stores,
     resolve_store,
+    unbind_channel,
 )
 from cli.errors import UserError
 from cli.main import add_json, emit
@@ -73,6 +76,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="move the channel from the store it answers for now")
     add_json(p)
     p.set_defaults(handler=cmd_store_bind)
+    p = sub.add_parser("unbind", help="unbind a Slack channel from its store")
+    p.add_argument("--channel", required=True, metavar="CHANNEL_ID",
+                   help="the channel's ID, like C0123456789")
+    add_json(p)
+    p.set_defaults(handler=cmd_store_unbind)
+    p = sub.add_parser(
+        "admins", help="a store's admins (who may bind, unbind and configure it in Slack)",
+        description="List a store's admins, or add or remove one (a Slack user ID like "
+                    "U0123456789: in Slack, the person's profile → ⋮ → Copy member ID). "
+                    "Workspace admins and owners are admins of every store of their "
+                    "workspace without being listed here.")
+    p.add_argument("name")
+    p.add_argument("--add", metavar="USER_ID", action="append", default=[])
+    p.add_argument("--remove", metavar="USER_ID", action="append", default=[])
+    add_json(p)
+    p.set_defaults(handler=cmd_store_admins)
 
     p = subparsers.add_parser(
         "drops", help="the drop history; `drops show ID` for one drop, `drops delete ID` to "
@@ -208,6 +227,36 @@ def cmd_store_bind(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_store_unbind(args: argparse.Namespace, settings: Settings) -> int:
+    engine = get_engine(settings.database_url)
+    channel = check_channel_id(args.channel)
+    store = unbind_channel(engine, channel)
+    if store is None:
+        raise UserError(f"channel {channel} is not bound to a store")
+    emit(args, {"store": _store_json(engine, store), "channel": channel},
+         f"channel {channel} no longer answers for store {store.name}")
+    return 0
+
+
+def cmd_store_admins(args: argparse.Namespace, settings: Settings) -> int:
+    engine = get_engine(settings.database_url)
+    store = resolve_store(engine, args.name)
+    if args.add or args.remove:
+        change = change_admins(engine, store, add=args.add, remove=args.remove)
+    else:
+        with read(engine) as conn:
+            change = {"admins": admins_of(conn, store), "added": [], "removed": []}
+
+    def text() -> str:
+        lines = [f"added {u}" for u in change["added"]]
+        lines += [f"removed {u}" for u in change["removed"]]
+        admins = ", ".join(change["admins"]) or "none of its own (workspace admins only)"
+        return "\n".join([*lines, f"admins of store {store.name}: {admins}"])
+
+    emit(args, {"store": store.name, **change}, text)
+    return 0
+
+
 # ---- drops --------------------------------------------------------------------------------
 
 
@@ -275,6 +324,8 @@ def _delete(args: argparse.Namespace, engine: Any, query: Any) -> int:
     try:
         with write(engine) as conn:
             done = undo_drop(conn, args.id, store.id if store else None)
+            owner = conn.scalar(select(drops.c.store_id).where(drops.c.id == args.id))
+            audit.record(conn, owner, None, audit.DROP_DELETE, done.to_json())
     except Refused as exc:  # not a usage error: the drop stays as it is, exit 1
         if args.json:
             print(json.dumps({"error": str(exc)}, ensure_ascii=False))

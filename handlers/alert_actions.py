@@ -18,6 +18,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
+from bot import audit
 from bot.alerts import incidents as alerts
 from bot.config import Settings
 from bot.periods import utcnow
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 ACK = "alert_ack"
 SNOOZE = "alert_snooze"
+AUDITED = {ACK: audit.ALERT_ACK, SNOOZE: audit.ALERT_SNOOZE}
 
 
 def handle(engine: Engine, verb: str, body: dict[str, Any], action: dict[str, Any],
@@ -45,12 +47,17 @@ def handle(engine: Engine, verb: str, body: dict[str, Any], action: dict[str, An
         alerts.acknowledge if verb == ACK else alerts.snooze)
     now = now or utcnow()
     with write(engine) as conn:
-        if not may_act(conn, alerts.store_id_of(conn, alert_id), body):
+        store_id = alerts.store_id_of(conn, alert_id)
+        if store_id is None or not may_act(conn, store_id, body):
             log.warning("alert click by %s refused: not this workspace's store", user)
             return None
         context = record(conn, alert_id, user, now)
         if context is None:
             return None
+        detail: dict[str, Any] = {"alert": alert_id}
+        if verb == SNOOZE and context.get("snoozed_until"):
+            detail["until"] = str(context["snoozed_until"])
+        audit.record(conn, store_id, user, AUDITED[verb], detail, at=now)
         edits = alert_messages.redraw(conn, alert_id, now, f"{verb}-{now.isoformat()}-{user}")
     result = deliver_rows(engine, client, edits, now)
     for error in result.errors:  # recorded anyway; the worker retries the edit

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from bot.config import Settings
 from bot.storage import get_engine
 from handlers import actions, events, slash, uploads
+from handlers.members import Directory
 
 API_TIMEOUT = 30  # seconds per Web API call; files.info and chat.* answer in well under 1 s
 
@@ -73,8 +74,9 @@ def create_app(
         token_verification_enabled=verify_token,
         request_verification_enabled=not socket_mode,
     )
-    slash.register(app, engine, settings)
-    uploads.register(app, engine, settings)
+    directory = Directory()  # users.info and conversations.members answers, cached
+    slash.register(app, engine, settings, directory)
+    uploads.register(app, engine, settings, directory)
     events.register(app, engine, settings)  # after uploads: its catch-alls must come last
     actions.register(app, engine, settings)
     return app

@@ -17,6 +17,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from sqlalchemy import Engine
 
+from bot import audit
 from bot.checklists.records import ChecklistError, store_id_of, tick
 from bot.config import Settings
 from bot.periods import utcnow
@@ -71,11 +72,14 @@ def apply_ticks(engine: Engine, body: dict[str, Any], client: Any) -> None:
     now = utcnow()
     try:
         with write(engine) as conn:
-            if not all(may_act(conn, store_id_of(conn, c), body) for c, _, _ in todo):
+            owners = {c: store_id_of(conn, c) for c, _, _ in todo}
+            if not all(may_act(conn, s, body) for s in owners.values()):
                 log.warning("checklist tick by %s refused: not this workspace's store", user)
                 return
             for checklist_id, key, done in todo:
                 tick(conn, checklist_id, key, user, done, now)
+                audit.record(conn, owners[checklist_id] or 0, user, audit.CHECKLIST_TICK,
+                             {"checklist": checklist_id, "item": key, "done": done}, at=now)
             edits: list[int] = []
             for checklist_id in sorted({c for c, _, _ in todo}):  # one redraw per checklist
                 edits += checklist_messages.redraw(conn, checklist_id, now,

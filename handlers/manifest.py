@@ -22,7 +22,7 @@ def slash_commands_yaml(url: str = "https://YOUR-HOST/slack/events") -> str:
                   f"      url: {url}",
                   f"      description: {json.dumps(command.summary, ensure_ascii=False)}",
                   f"      usage_hint: {json.dumps(command.usage_hint, ensure_ascii=False)}",
-                  "      should_escape: false"]
+                  f"      should_escape: {'true' if command.escapes else 'false'}"]
     return "\n".join(lines) + "\n"
 
 

@@ -16,13 +16,16 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.config import Settings
 from handlers.commands import COMMANDS, CommandResult, run_command
+from handlers.members import Directory
 from jobs.delivery import deliver_rows
 from templates import render
 
@@ -45,16 +48,21 @@ def _notice(kind: str, command: str, detail: str | None = None) -> dict[str, Any
                          ephemeral=True)
 
 
-def register(app: App, engine: Engine, settings: Settings) -> None:
+def register(app: App, engine: Engine, settings: Settings,
+             directory: Directory | None = None) -> None:
     # Our own pool, so a slow answer never holds one of bolt's listener threads past the ack.
     pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="opsbot-command")
+    directory = directory or Directory()
 
-    def answer(command: dict[str, Any], ack: Ack, respond: Respond, client: Any) -> None:
+    def answer(command: dict[str, Any], ack: Ack, respond: Respond, client: WebClient) -> None:
         name = command.get("command", "")
+        team_id = command.get("team_id")
         future: Future = pool.submit(
             run_command, engine, name, command.get("text") or "",
-            channel_id=command.get("channel_id"), user_id=command.get("user_id"),
-            team_id=command.get("team_id"),
+            channel_id=command.get("channel_id"),
+            # A Slack request always names its user; none would be the CLI operator.
+            user_id=command.get("user_id") or "unknown", team_id=team_id,
+            workspace_admin=partial(directory.is_workspace_admin, client, team_id),
         )
         try:
             result = future.result(timeout=ACK_DEADLINE)

@@ -1,6 +1,8 @@
 """Data drops by upload: a report shared into a bound channel (or into a DM with the bot,
 naming the store: "store: acme") is downloaded with the bot token, ingested like
-`opsbot ingest`, and answered in the file's thread.
+`opsbot ingest`, and answered in the file's thread. A DM naming a store is taken only from the
+store's admins and the members of its bound channels (bot/roles.py may_upload); anyone else
+is told so politely and nothing is downloaded.
 
 One upload reaches us as several events (`file_shared` and a `message` with subtype
 `file_share`) and each may be retried; the Slack file id is claimed in SQL, so the file is
@@ -28,8 +30,10 @@ from bot import receipts
 from bot.config import Settings
 from bot.ingest.drop import DropResult, ingest_file
 from bot.ingest.kinds import KIND_BY_NAME
+from bot.roles import may_upload
 from bot.stores import Store, find_store, store_for_channel
 from handlers.events import first_delivery
+from handlers.members import Directory
 from templates import render
 
 log = logging.getLogger(__name__)
@@ -230,7 +234,10 @@ def handle_upload(
     return result
 
 
-def register(app: App, engine: Engine, settings: Settings) -> None:
+def register(app: App, engine: Engine, settings: Settings,
+             directory: Directory | None = None) -> None:
+    directory = directory or Directory()
+
     @app.event("file_shared")
     def on_file_shared(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         if not first_delivery(engine, body):
@@ -253,12 +260,25 @@ def register(app: App, engine: Engine, settings: Settings) -> None:
         is_dm = event.get("channel_type") == "im" or channel_id.startswith("D")
         team_id = body.get("team_id")
         store = store_for_channel(engine, channel_id, team_id)
+        thread_ts = event.get("thread_ts") or event.get("ts")
         if store is None and is_dm:
             named = store_named_in(event.get("text"))
             store = find_store(engine, named) if named else None
             if store is not None and not store.belongs_to(team_id):
                 store = None  # another workspace's store: not known here
-        thread_ts = event.get("thread_ts") or event.get("ts")
+            user = str(event.get("user") or "")
+            if store is not None and not may_upload(
+                    engine, store, user,
+                    member_of=lambda channel: directory.is_member(client, channel, user),
+                    workspace_admin=lambda u: directory.is_workspace_admin(client, team_id, u)):
+                log.warning("DM upload by %s for store %s refused: not an admin or member",
+                            user, store.name)
+                names = ", ".join(str(f.get("name") or f.get("id")) for f in
+                                  event.get("files") or [])
+                _post(client, Upload("", channel_id, thread_ts, names),
+                      render("upload_refused.json.j2", file=names, store=store.name,
+                             lang=store.language))
+                return
         for file in event.get("files") or []:
             if not file.get("id"):
                 continue

@@ -84,9 +84,9 @@ def inquiry_export(buyers: list[str], *, days_ago: int = 1, replied: int = 1,
 
 def file_share_event(files: list[dict[str, Any]], *, channel: str = CHANNEL, ts: str =
                      "1700000100.000100", text: str = "", channel_type: str = "channel",
-                     event_id: str = "EvUP1") -> str:
+                     event_id: str = "EvUP1", user: str = "U0UPLOADER") -> str:
     event = {"type": "message", "subtype": "file_share", "channel": channel,
-             "channel_type": channel_type, "user": "U0UPLOADER", "text": text, "ts": ts,
+             "channel_type": channel_type, "user": user, "text": text, "ts": ts,
              "files": files, "upload": True, "event_ts": ts}
     return event_body(event, event_id)
 

@@ -45,6 +45,9 @@ Behaviour worth knowing:
   again - the duplicate a sender must never cause (``file_shares``).
 * ``response_url(key)`` gives a URL (for slash commands / block actions) whose POSTs are
   recorded as ``Call(method="response_url")``.
+* ``users.info`` answers ``add_user`` registrations (``is_admin``/``is_owner`` False by default);
+  ``conversations.members`` answers ``set_members`` (paged by ``limit``/``cursor``), and
+  ``channel_not_found`` for a channel never registered.
 * ``register_socket_server(server)`` makes ``apps.connections.open`` return that server's URL
   (see ``socket_mock.py``).
 """
@@ -173,6 +176,7 @@ class MockSlackAPI:
         self.files: dict[str, _File] = {}
         self.users: dict[str, JsonDict] = {}
         self.channels: dict[str, JsonDict] = {}
+        self.members: dict[str, list[str]] = {}  # channel -> user IDs (conversations.members)
         self.socket_url: str | None = None
         self._responders: dict[str, Responder] = {}
         self._faults: dict[str, deque[_Fault]] = {}
@@ -305,6 +309,10 @@ class MockSlackAPI:
         channel = {**self._default_channel(channel_id), **fields}
         self.channels[channel_id] = channel
         return channel
+
+    def set_members(self, channel_id: str, members: list[str]) -> None:
+        """Register a ``conversations.members`` answer: the channel's user IDs."""
+        self.members[channel_id] = list(members)
 
     def add_file(
         self,
@@ -475,6 +483,7 @@ class MockSlackAPI:
             "chat.getPermalink": self._permalink,
             "conversations.info": self._conversation_info,
             "conversations.history": self._history,
+            "conversations.members": self._members,
             "conversations.replies": self._replies,
             "users.info": self._user_info,
             "files.info": self._file_info,
@@ -605,6 +614,17 @@ class MockSlackAPI:
         channel = self.channels.get(channel_id) or self._default_channel(channel_id)
         return {"ok": True, "channel": channel}
 
+    def _members(self, call: Call) -> JsonDict:
+        channel_id = str(call.params.get("channel") or "")
+        if channel_id not in self.members and channel_id not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        members = self.members.get(channel_id, [])
+        start = int(call.params.get("cursor") or 0)
+        end = start + int(call.params.get("limit") or 100)
+        cursor = str(end) if end < len(members) else ""
+        return {"ok": True, "members": members[start:end],
+                "response_metadata": {"next_cursor": cursor}}
+
     def _user_info(self, call: Call) -> JsonDict:
         user_id = call.params.get("user")
         if not user_id:
@@ -722,6 +742,7 @@ class MockSlackAPI:
             "deleted": False,
             "is_bot": False,
             "is_admin": False,
+            "is_owner": False,
             "tz": "America/Los_Angeles",  # Slack's default for new members
             "tz_offset": -28800,
             "profile": {

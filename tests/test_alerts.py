@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, insert, select
 from bot.alerts import incidents as alerts
 from bot.alerts.detector import evaluate
 from bot.alerts.rules import inquiry_drop
+from bot.audit import entries as audit_entries
 from bot.models import alerts as alerts_table
 from bot.models import outbox as outbox_table
 from bot.periods import as_utc
@@ -448,6 +449,13 @@ def test_acknowledge_and_snooze_buttons(engine: Engine, acme: Store, api: MockSl
         now=snoozed_at)
     (alert,) = alert_rows(engine)
     assert alert.status == "snoozed" and alert.snoozed_until == snoozed_at + timedelta(days=1)
+    with read(engine) as conn:  # who clicked what, and when, is in the audit trail
+        clicks = [(e.at, e.user, e.action, e.detail) for e in audit_entries(conn, acme)][:2]
+    assert clicks == [
+        (snoozed_at, "U0BEN", "alert_snooze",
+         {"alert": alert.id, "until": (snoozed_at + timedelta(days=1)).isoformat(
+             timespec="minutes") + "Z"}),
+        (clicks[1][0], "U0ANNA", "alert_ack", {"alert": alert.id})]
     for edited in api.messages.values():  # in the store's timezone, not UTC
         assert ":zzz: Snoozed by <@U0BEN> until 2026-11-18 10:00 (Asia/Shanghai time)." in str(
             edited["blocks"])

@@ -20,6 +20,7 @@ def test_the_manifest_declares_exactly_the_registered_commands() -> None:
     for name, command in COMMANDS.items():
         assert declared[name]["description"] == command.summary, name
         assert declared[name]["usage_hint"] == command.usage_hint, name
+        assert declared[name]["should_escape"] is command.escapes, name
         assert len(command.summary) <= 100  # Slack's limit for a description
 
 

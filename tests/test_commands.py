@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from bot.checklists.records import stale_note
 from bot.ingest.drop import ingest_file
 from bot.metrics.freshness import newest_days, staleness
+from bot.roles import change_admins
 from bot.storage import read
 from bot.stores import Store, add_store, find_store, store_for_channel
 from handlers.commands import COMMANDS, CommandResult, run_command
@@ -43,6 +44,7 @@ def all_text_lines(message: dict) -> list[str]:
 
 @pytest.fixture
 def bound(engine: Engine, store: Store) -> Store:
+    change_admins(engine, store, add=["U1"])  # an existing store: its admins bind it
     ask(engine, f"/opsbot setup {store.name}", channel_id="C1", user_id="U1", team_id="T1")
     add_inquiries(engine, store, FIXTURE)
     return store

@@ -188,8 +188,9 @@ def test_upload_rate_limited_reply_is_retried_and_delivered_once(
 
 
 def test_dm_naming_the_store_is_ingested_there(
-    api: MockSlackAPI, server, engine: Engine, store: Store
+    api: MockSlackAPI, server, engine: Engine, bound: Store
 ) -> None:
+    api.set_members(CHANNEL, ["U0UPLOADER"])  # a member of the store's channel
     file = _csv_file(api, "F12")
     server.post(file_share_event([file], channel="D0DM", channel_type="im",
                                  text="store: acme, yesterday's inquiries"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, func, select
 
 from bot.models import checklist_ticks
+from bot.roles import change_admins
 from bot.storage import read
 from bot.stores import Store, find_store, store_for_channel
 from handlers.checklist_actions import make_listener
@@ -15,6 +16,7 @@ from tests.test_inquiries import FIXTURE, NOW, add_inquiries
 
 
 def _setup_in_t1(engine: Engine, store: Store) -> None:
+    change_admins(engine, store, add=["U1"])  # an existing store: its admins bind it
     result = run_command(engine, "/opsbot", f"setup {store.name}", channel_id="C1",
                          user_id="U1", team_id="T1")
     assert result.ok
@@ -60,3 +62,13 @@ def test_a_click_from_another_workspace_changes_nothing(engine: Engine, store: S
                           client=FakeClient(calls))
     with read(engine) as conn:
         assert conn.scalar(select(func.count()).select_from(checklist_ticks)) == 1
+
+
+def test_another_workspace_cannot_move_a_shared_channel_to_its_own_store(
+        engine: Engine, store: Store) -> None:
+    _setup_in_t1(engine, store)
+    moved = run_command(engine, "/opsbot", "setup theirs", channel_id="C1", user_id="UEVIL",
+                        team_id="T2")
+    assert not moved.ok and "another workspace" in str(moved.message)
+    assert find_store(engine, "theirs") is None
+    assert store_for_channel(engine, "C1", "T1") == find_store(engine, store.name)

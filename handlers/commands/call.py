@@ -14,6 +14,8 @@ from typing import Any
 from markupsafe import Markup
 from sqlalchemy import Engine
 
+from bot.roles import Asker, admins_of, may_administer
+from bot.storage import read
 from bot.stores import Store
 from templates import render, worded
 from templates.i18n import LANGUAGES, Text, gettext
@@ -60,6 +62,9 @@ class Command:
     examples: tuple[str, ...] = ()
     takes_period: bool = False  # usage replies then list the period words
     needs_store: Callable[[list[str]], bool] = field(default=lambda words: True)
+    # The manifest's should_escape: Slack then sends a mention as an ID (`<@U123|anna>`),
+    # not as the name typed (`@anna`).
+    escapes: bool = False
 
 
 @dataclass
@@ -72,10 +77,31 @@ class Call:
     team_id: str | None
     store: Store | None  # the store the command answers for, if any is known
     now: datetime  # naive UTC
+    # Whether a Slack user is an admin or owner of the request's workspace (the transport
+    # asks Slack: users.info, cached); None: nobody is (the CLI needs no answer).
+    workspace_admin: Callable[[str], bool] | None = None
 
     @property
     def lang(self) -> str:
         return self.store.language if self.store else "en"
+
+    @property
+    def asker(self) -> Asker:
+        """Who asks: a Slack user, or the CLI operator (no user)."""
+        return Asker(self.user_id, self.workspace_admin)
+
+    def may_administer(self, store: Store) -> bool:
+        return may_administer(self.engine, store, self.asker)
+
+    def forbidden(self, store: Store, action: str) -> CommandResult:
+        """The refusal of a change only the store's admins may make (`action`: a key of
+        templates/opsbot_forbidden.json.j2), naming who may."""
+        with read(self.engine) as conn:
+            admins = admins_of(conn, store)
+        data = {"error": "forbidden", "store": store.name, "action": action, "admins": admins}
+        # The reader is in this channel: its store's language, else the target's.
+        return self.result("opsbot_forbidden.json.j2", data, ephemeral=True, ok=False,
+                           lang=self.store.language if self.store else store.language)
 
     def result(self, template: str, data: dict[str, Any] | None, *, ephemeral: bool,
                ok: bool = True, **context: Any) -> CommandResult:

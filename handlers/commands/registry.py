@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -53,17 +54,21 @@ def needs_store(command: str, text: str) -> bool:
 def run_command(
     engine: Engine, command: str, text: str, *, channel_id: str | None = None,
     user_id: str | None = None, team_id: str | None = None, store: Store | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, workspace_admin: Callable[[str], bool] | None = None,
 ) -> CommandResult:
     """Answer one slash command. `store` (the CLI's --store) wins over the channel binding;
-    `now` (aware, or naive UTC) pins the moment for reproducible answers."""
+    `now` (aware, or naive UTC) pins the moment for reproducible answers.
+
+    `user_id` None is the CLI operator, who may change anything; a Slack user may change a
+    store when they are one of its admins or `workspace_admin(user_id)` says they are an
+    admin or owner of the workspace (bot/roles.py)."""
     name = normalize_command(command)
     text = text or ""
     try:
         if store is None and channel_id:
             store = store_for_channel(engine, channel_id, team_id)
         call = Call(engine, name, text, channel_id, user_id, team_id, store,
-                    as_utc(now) if now is not None else utcnow())
+                    as_utc(now) if now is not None else utcnow(), workspace_admin)
         entry = COMMANDS.get(name)
         if entry is None:
             return call.usage(Text("unknown command `%(command)s`: use %(known)s",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 22:08:19.716313
+Create Date: 2026-12-04 22:12:00.486643
 """
 
 from collections.abc import Sequence
@@ -89,6 +89,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index("ix_alerts_store_id_status", ["store_id", "status"], unique=False)
+
+    op.create_table(
+        "audit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["store_id"], ["stores.id"], name=op.f("fk_audit_store_id_stores"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit")),
+    )
+    with op.batch_alter_table("audit", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_store_id_id", ["store_id", "id"], unique=False)
 
     op.create_table(
         "channels",
@@ -285,6 +301,20 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_outbox_subject_channel", ["subject", "channel"], unique=False)
 
+    op.create_table(
+        "store_admins",
+        sa.Column("store_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.String(length=64), nullable=False),
+        sa.Column("added_by", sa.String(length=64), nullable=False),
+        sa.Column("added_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["store_id"],
+            ["stores.id"],
+            name=op.f("fk_store_admins_store_id_stores"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("store_id", "user_id", name=op.f("pk_store_admins")),
+    )
     op.create_table(
         "checklist_ticks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -984,6 +1014,7 @@ def downgrade() -> None:
     op.drop_table("customers_undo")
     op.drop_table("customers")
     op.drop_table("checklist_ticks")
+    op.drop_table("store_admins")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_subject_channel")
         batch_op.drop_index("ix_outbox_status_next_attempt_at")
@@ -1012,6 +1043,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_channels_store_id"))
 
     op.drop_table("channels")
+    with op.batch_alter_table("audit", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_store_id_id")
+
+    op.drop_table("audit")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("ix_alerts_store_id_status")
 
