@@ -36,10 +36,12 @@ class ChecklistKind:
 
 
 def _kinds() -> dict[str, ChecklistKind]:
-    from bot.checklists import daily
+    from bot.checklists import daily, monthly, weekly
 
     return {k.name: k for k in (
         daily.KIND,
+        weekly.KIND,
+        monthly.KIND,
     )}
 
 
