@@ -301,3 +301,56 @@ def test_chinese_store_gets_a_chinese_chart(engine: Engine, tmp_path: Path) -> N
             outbox_table.c.purpose == "chart")).one()
     assert post is not None
     assert "周" in chart.payload["text"]  # the file title, in Chinese
+
+
+def test_the_keyword_item_takes_the_keywords_review(engine: Engine, store: Store,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seam to /keywords (bot.metrics.keywords.review): its lists, in short, for the
+    period under review."""
+    import sys
+    import types
+
+    asked: list[Any] = []
+
+    def review(conn: Any, store_: Store, period: Any, today: date) -> dict[str, Any]:
+        asked.append((period.start, period.end, today))
+        return {"top": [{"keyword": f"w{i}"} for i in range(12)], "rising": [],
+                "falling": None, "wasted": [{"keyword": "solar <x>"}],
+                "candidates": [{"keyword": "lamp"}], "missing": [], "wasted_spend": 12.5,
+                "currency": "CNY"}
+
+    module = types.ModuleType("bot.metrics.keywords")
+    module.review = review  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.metrics.keywords", module)
+    data = build(engine, store, "weekly", MONDAY)
+    assert asked == [(date(2026, 11, 9), date(2026, 11, 15), MONDAY)]
+    found = items(data)["keywords"]["facts"]
+    assert (len(found["top"]), found["top_count"]) == (10, 12)
+    assert found["falling"] is None and found["wasted"] == [{"keyword": "solar <x>"}]
+    text = str(render("checklist_review.json.j2", checklist=data, lang="en"))
+    assert "w0, w1, w2, w3, w4 …and 7 more" in text and "solar &lt;x&gt;" in text
+
+
+def test_stalled_movement_by_class(engine: Engine, store: Store, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entered and left per class between the period's first and last moment, through the
+    seam to /customers' `stalled` (its customer keys)."""
+    from bot.metrics import customers
+
+    at_start = [{"key": "a", "class": "zombie"}, {"key": "b", "class": "zombie"},
+                {"key": "c", "class": "lost"}]
+    at_end = [{"key": "b", "class": "zombie"}, {"key": "a", "class": "hesitant"},
+              {"key": "c", "class": "lost"}, {"key": "d", "class": "lost"}]
+
+    def stalled(conn: Any, store_: Store, now: datetime, **_: Any) -> dict[str, Any]:
+        # the week under review runs 11-09 00:00 to 11-16 00:00 Shanghai (16:00 UTC)
+        return {"customers": at_end if now == datetime(2026, 11, 15, 16) else at_start}
+
+    monkeypatch.delattr(customers, "classify", raising=False)
+    monkeypatch.setattr(customers, "stalled", stalled, raising=False)
+    write_csv(tmp_path / "orders.csv", [["订单号", "金额", "下单时间"], ["O1", "1", "2026-11-10"]])
+    ingest_file(engine, store, tmp_path / "orders.csv")
+    moved = items(build(engine, store, "weekly", MONDAY))["transactions"]["facts"]["stalled"]
+    assert moved == {"zombie": {"now": 1, "entered": 0, "left": 1},
+                     "hesitant": {"now": 1, "entered": 1, "left": 0},
+                     "lost": {"now": 2, "entered": 1, "left": 0}}

@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from bot.checklists.periods import FREQ, bounds, first_day, last_day, per_period, under_review
-from bot.metrics.customers import CLASSES, classify
+from bot.metrics.customers import CLASSES
 from bot.metrics.freshness import newest_days, staleness
 from bot.metrics.inquiries import VALID
 from bot.metrics.money import add_up, default_currency, one_currency, rounded
@@ -34,7 +34,7 @@ from bot.metrics.p4p import spend_rows
 from bot.metrics.traffic import daily_traffic
 from bot.metrics.trend import trend
 from bot.models import facts
-from bot.periods import as_utc, local_midnight, local_today
+from bot.periods import Period, as_utc, local_midnight, local_today
 from bot.stores import Store
 
 ROWS = 10  # at most ten rows per list: a digest people keep reading
@@ -419,33 +419,57 @@ def _monthly_products(conn: Connection, store: Store, rows: list[Any], current: 
 
 # ---- keywords ------------------------------------------------------------------------------
 
-def keyword_lists(conn: Connection, store: Store, first: date, last: date
+KEYWORD_LISTS = ("top", "rising", "falling", "wasted", "candidates")
+
+
+def keyword_lists(conn: Connection, store: Store, first: date, last: date, today: date
                   ) -> dict[str, Any] | None:
-    """The period's /keywords lists in short (top movers, wasted spend, candidates): the seam
-    to bot.metrics.keywords (the /keywords command's module); None until it exists."""
+    """The period's /keywords lists in short (top, rising, falling, wasted spend, candidates),
+    cut to ROWS with their full counts, and what the keyword review misses: the seam to
+    bot.metrics.keywords.review (the /keywords command's module, built apart); None while
+    that module is not there (the message then points to /keywords)."""
     try:
         from bot.metrics import keywords  # type: ignore[attr-defined]
     except ImportError:
         return None
-    lists = getattr(keywords, "keyword_lists", None)
-    if lists is None:
+    review = getattr(keywords, "review", None)
+    if review is None:
         return None
-    found = lists(conn, store, first, last)
-    return {name: _cut(list(found.get(name) or [])) for name in
-            ("rising", "falling", "wasted", "candidates")} | {
-        f"{name}_count": len(found.get(name) or []) for name in
-        ("rising", "falling", "wasted", "candidates")}
+    found = review(conn, store, Period(first, last, "range"), today)
+    out: dict[str, Any] = {"missing": found.get("missing") or [],
+                           "wasted_spend": found.get("wasted_spend"),
+                           "currency": found.get("currency")}
+    for name in KEYWORD_LISTS:
+        listed = found.get(name)
+        out[name] = None if listed is None else _cut(list(listed))
+        out[f"{name}_count"] = None if listed is None else len(listed)
+    return out
 
 
 # ---- transactions --------------------------------------------------------------------------
+
+def stalled_keys(conn: Connection, store: Store, moment: datetime) -> dict[str, list[str]]:
+    """Who is stalled in each class as of `moment`, by a key that stays the same from one
+    moment to the next: the seam to bot.metrics.customers (its `stalled` with its customer
+    keys once /customers lands there, its `classify` until then)."""
+    from bot.metrics import customers
+
+    if hasattr(customers, "classify"):
+        found = customers.classify(conn, store, moment)
+        return {cls: [c["email"] or c["customer"] or c["company"] or "" for c in found[cls]]
+                for cls in CLASSES}
+    listed = customers.stalled(conn, store, moment, limit=1_000_000)  # type: ignore[attr-defined]
+    out: dict[str, list[str]] = {cls: [] for cls in CLASSES}
+    for c in listed["customers"]:
+        out[c["class"]].append(c["key"])
+    return out
+
 
 def _stalled_moves(conn: Connection, store: Store, start: datetime, end: datetime
                    ) -> dict[str, dict[str, int]]:
     """How many customers entered and left each stalled class between two moments."""
     def keyed(moment: datetime) -> dict[str, set[str]]:
-        found = classify(conn, store, moment)
-        return {cls: {c["email"] or c["customer"] or c["company"] or "" for c in found[cls]}
-                for cls in CLASSES}
+        return {cls: set(found) for cls, found in stalled_keys(conn, store, moment).items()}
 
     before, after = keyed(start), keyed(end)
     return {cls: {"now": len(after[cls]), "entered": len(after[cls] - before[cls]),
@@ -550,7 +574,7 @@ def build_review(conn: Connection, store: Store, now: datetime, day: date | None
         _item("overview", overview, [late["traffic"], late["p4p"], late["orders"]]),
         _item("p4p", _p4p(conn, store, current, p4p_rows), [late["p4p"]]),
         _item("products", _products(conn, store, kind, current, now), [late["products"]]),
-        _item("keywords", keyword_lists(conn, store, first, last), [late["p4p"]]),
+        _item("keywords", keyword_lists(conn, store, first, last, today), [late["p4p"]]),
         _item("transactions", transactions, [late["orders"]]),
     ]
     if kind == "monthly":
