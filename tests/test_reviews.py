@@ -5,6 +5,7 @@ review once per store and period with its chart, through a 429."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -354,3 +355,48 @@ def test_stalled_movement_by_class(engine: Engine, store: Store, tmp_path: Path,
     assert moved == {"zombie": {"now": 1, "entered": 0, "left": 1},
                      "hesitant": {"now": 1, "entered": 1, "left": 0},
                      "lost": {"now": 2, "entered": 1, "left": 0}}
+
+
+def test_cli_weekly_json_and_chart(cli: Any, engine: Engine, store: Store,
+                                   tmp_path: Path) -> None:
+    exports(tmp_path, engine, store)
+    png = tmp_path / "weekly.png"
+    code, out, err = cli("checklist", "weekly", "--store", store.name, "--now", "2026-11-16",
+                         "--json", "--chart", png)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["chart"] == str(png) and png.read_bytes().startswith(b"\x89PNG")
+    review = data["data"]
+    assert (review["period"], review["previous"]) == (
+        {"start": "2026-11-09", "end": "2026-11-15"},
+        {"start": "2026-11-02", "end": "2026-11-08"})
+    assert [i["key"] for i in review["items"]] == [
+        "overview", "p4p", "products", "keywords", "transactions"]
+    overview = review["items"][0]
+    assert overview["facts"]["metrics"][0] == {"metric": "impressions", "value": 1400,
+                                               "previous": 700, "change": 1.0, "usual": 700.0}
+    code, out, err = cli("checklist", "monthly", "--store", store.name, "--now", "2026-12-01",
+                         "--chart", tmp_path / "no-such-dir" / "m.png")
+    assert code != 0 and "cannot write the chart" in err
+    with read(engine) as conn:
+        assert conn.scalar(select(func.count()).select_from(checklists)) == 0
+
+
+def test_review_settings_parse_and_monthly_day_past_a_short_month() -> None:
+    from bot.checklists import monthly, weekly
+    from bot.stores import StoreError, parse_setting
+
+    assert parse_setting("weekly_day", "Tue") == "tuesday"
+    assert parse_setting("monthly_day", "31") == 31
+    assert parse_setting("weekly_checklist", "off") is False
+    assert parse_setting("product_score_target", "80") == 80
+    for key, bad in [("weekly_day", "someday"), ("weekly_day", "t"), ("monthly_day", "32"),
+                     ("product_score_target", "120")]:
+        with pytest.raises(StoreError):
+            parse_setting(key, bad)
+    assert weekly.posts_on(date(2026, 11, 17), {"weekly_day": "tuesday"})
+    assert not weekly.posts_on(date(2026, 11, 16), {"weekly_day": "tuesday"})
+    # monthly_day 31: on the 30th in November, the 28th in February 2027
+    assert monthly.posts_on(date(2026, 11, 30), {"monthly_day": 31})
+    assert monthly.posts_on(date(2027, 2, 28), {"monthly_day": 31})
+    assert not monthly.posts_on(date(2026, 12, 30), {"monthly_day": 31})
