@@ -400,3 +400,24 @@ def test_review_settings_parse_and_monthly_day_past_a_short_month() -> None:
     assert monthly.posts_on(date(2026, 11, 30), {"monthly_day": 31})
     assert monthly.posts_on(date(2027, 2, 28), {"monthly_day": 31})
     assert not monthly.posts_on(date(2026, 12, 30), {"monthly_day": 31})
+
+
+def test_a_ticked_review_item_redraws_with_who_did_it(engine: Engine, store: Store) -> None:
+    from bot.checklists import records
+    from bot.storage import write
+    from jobs import checklist_messages
+
+    bind_channel(engine, store, "C1")
+    run_due(engine, MONDAY_9, settings=NO_SLACK)
+    with write(engine) as conn:
+        review_id = records.find(conn, store, "weekly", MONDAY)
+        assert review_id is not None
+        records.tick(conn, review_id, "p4p", "U12345", True, MONDAY_9 + timedelta(hours=1))
+        edits = checklist_messages.redraw(conn, review_id, MONDAY_9, "v1")
+        message = checklist_messages.message(conn, review_id)
+        with pytest.raises(records.ChecklistError):
+            records.tick(conn, review_id, "review", "U1", True, MONDAY_9)  # monthly only
+    assert len(edits) == 1
+    text = str(message)
+    assert "✓ done by <@U12345> at 10:00" in text
+    assert f'"value": "{review_id}:p4p"' in json.dumps(message, ensure_ascii=False)
