@@ -95,9 +95,6 @@ def _config(call: Call, words: list[str]) -> CommandResult:
                                       "lists every setting", key=key,
                                       hint=Text("did you mean %(near)s? ", near=", ".join(near))
                                       if near else ""))
-                # the settings are too many for a one-line reply: `/opsbot config` lists them
-                raise UsageError(Text("unknown setting `%(key)s`: use timezone, language or a "
-                                      "setting `/opsbot config` lists", key=key))
         except StoreError as exc:
             raise UsageError(exc.text) from None
         changed = {key: getattr(store, key) if key in ("timezone", "language")
