@@ -421,3 +421,17 @@ def test_a_ticked_review_item_redraws_with_who_did_it(engine: Engine, store: Sto
     text = str(message)
     assert "✓ done by <@U12345> at 10:00" in text
     assert f'"value": "{review_id}:p4p"' in json.dumps(message, ensure_ascii=False)
+
+
+def test_the_keyword_item_names_a_missing_keyword_report(engine: Engine, store: Store,
+                                                         tmp_path: Path) -> None:
+    """With /keywords on main: no keyword report covers the week, so the item says which to
+    export instead of showing empty lists."""
+    exports(tmp_path, engine, store)
+    data = build(engine, store, "weekly", MONDAY)
+    found = items(data)["keywords"]["facts"]
+    assert found["top"] is None
+    assert {"report": "keywords", "role": "period", "start": "2026-11-09",
+            "end": "2026-11-15"} in found["missing"]
+    text = str(render("checklist_review.json.j2", checklist=data, lang="en"))
+    assert "export the keyword report of 2026-11-09 – 2026-11-15" in text
