@@ -53,7 +53,13 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "falling_min_impressions": 100,  # in the previous period
     "falling_min_drop": 0.3,  # -30%
     "wasted_min_clicks": 10,
+    "weekly_checklist": True,  # the weekly review (bot/checklists/weekly.py)
+    "weekly_day": "monday",
+    "monthly_checklist": True,  # the monthly review (bot/checklists/monthly.py)
+    "monthly_day": 1,  # a day past a short month's end posts on its last day
+    "product_score_target": 75,
 }
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 class StoreError(ValueError):
@@ -191,6 +197,30 @@ _MENTION = re.compile(r"<!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>|<@([UW][A-Z0-9]{
                       r"|([SUW][A-Z0-9]{2,})")
 
 
+def _weekday(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    word = value.strip().lower()
+    found = [d for d in WEEKDAYS if len(word) >= 3 and d.startswith(word)]
+    if len(found) != 1:
+        raise ValueError(value)
+    return found[0]
+
+
+def _month_day(value: Any) -> int:
+    number = _count(value)
+    if number > 31:
+        raise ValueError(value)
+    return number
+
+
+def _score(value: Any) -> int | float:
+    number = _number(value)
+    if not 0 < number <= 100:
+        raise ValueError(value)
+    return _tidy(number)
+
+
 def _mention(value: Any) -> str:
     """here | channel | none, or the id of a user group (S…) or a user (U…/W…)."""
     if not isinstance(value, str):
@@ -208,9 +238,10 @@ def _mention(value: Any) -> str:
 # What each setting expects: N_() msgids, worded in the asker's language.
 _COUNT = N_("a whole number of at least 1")
 _FRACTION = N_("a number above 0 and below 1 (like 0.05)")
+_YES_NO = N_("yes or no (true/false, on/off, 1/0, 是/否)")
 SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str | Text]] = {
     "checklist_time": (_clock, N_("a 24-hour time HH:MM from 00:00 to 23:59 (like 09:00)")),
-    "workdays_only": (_boolean, N_("yes or no (true/false, on/off, 1/0, 是/否)")),
+    "workdays_only": (_boolean, _YES_NO),
     "catch_up_hours": (_grace, Text("a number of hours from 0 to %(max)s",
                                     max=format(MAX_CATCH_UP_HOURS, "g"))),
     "p4p_daily_budget": (_positive_or_none,
@@ -237,6 +268,11 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str | Text]] = {
     "falling_min_impressions": (_count, _COUNT),
     "falling_min_drop": (_fraction, N_("a number above 0 and below 1 (0.3 means down 30%)")),
     "wasted_min_clicks": (_count, _COUNT),
+    "weekly_checklist": (_boolean, _YES_NO),
+    "weekly_day": (_weekday, N_("a day of the week (monday to sunday, or mon, tue…)")),
+    "monthly_checklist": (_boolean, _YES_NO),
+    "monthly_day": (_month_day, N_("a day of the month from 1 to 31")),
+    "product_score_target": (_score, N_("a product score above 0 and up to 100 (like 75)")),
 }
 # Settings that must not exceed another one (checked on the merged settings of a store).
 SETTING_LIMITS: tuple[tuple[str, str], ...] = (("posts_per_day", "posts_max_per_day"),)

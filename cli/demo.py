@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,14 @@ from bot.config import Settings
 from bot.ingest.drop import DropResult, ingest_file
 from bot.periods import local_today, utcnow
 from bot.schedule import parse_time, scheduled_at
-from bot.storage import get_engine, write
+from bot.storage import get_engine, read, write
 from bot.stores import Store, configure_store, ensure_store
 from cli.data import describe
 from cli.errors import UserError
 from cli.main import add_json, emit
 from cli.terminal import message_text
 from demo.generator import KEY_KEYWORDS, MIN_DAYS, default_end, demo_files, generate
+from jobs.charts import chart
 from templates import render
 
 
@@ -82,12 +83,37 @@ def morning(engine: Engine, store: Store) -> tuple[dict[str, Any], list[dict[str
     return checklist, found
 
 
-def _morning_text(checklist: dict[str, Any], found: list[dict[str, Any]], lang: str) -> str:
+def reviews(engine: Engine, store: Store, end: date, folder: Path
+            ) -> list[tuple[dict[str, Any], Path]]:
+    """The weekly review of the last whole week of data and the monthly review of the last
+    whole month, as the worker builds them on the Monday and the 1st after, with their
+    charts written into `folder` (the chart file's own name)."""
+    week_end = end - timedelta(days=(end.weekday() + 1) % 7)  # the last Sunday up to `end`
+    month_end = end if (end + timedelta(days=1)).day == 1 else end.replace(day=1) - timedelta(1)
+    out = []
+    for kind, posted in (("weekly", week_end + timedelta(days=1)),
+                         ("monthly", month_end + timedelta(days=1))):
+        now = scheduled_at(posted, parse_time(store.setting("checklist_time")), store.tz)
+        with read(engine) as conn:
+            review = CHECKLISTS[kind].build(conn, store, now, posted)
+            picture = chart(conn, store, kind, date.fromisoformat(review["period"]["end"]))
+        path = folder / picture.filename
+        path.write_bytes(picture.png)
+        out.append((review, path))
+    return out
+
+
+def _morning_text(checklist: dict[str, Any], found: list[dict[str, Any]], lang: str,
+                  done_reviews: list[tuple[dict[str, Any], Path]]) -> str:
     parts = ["", "The morning checklist, as the worker posts it at "
              f"{checklist['generated_at']} UTC:", "",
              message_text(render("checklist_daily.json.j2", checklist=checklist, lang=lang))]
     parts += ["", "Alerts:" if found else "Alerts: none"]
     parts += [message_text(render("alert.json.j2", alert=a, lang=lang)) for a in found]
+    for review, path in done_reviews:
+        parts += ["", f"The {review['kind']} review, as the worker posts it on {review['day']} "
+                  f"(its chart: {path}):", "",
+                  message_text(render("checklist_review.json.j2", checklist=review, lang=lang))]
     return "\n".join(parts)
 
 
@@ -104,11 +130,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(f"cannot write the demo files into {folder}: {exc}") from None
     results = ingest_demo(engine, store, folder)
     checklist, found = morning(engine, store)
+    try:
+        done_reviews = reviews(engine, store, end, folder)
+    except OSError as exc:
+        raise UserError(f"cannot write the review charts into {folder}: {exc}") from None
     emit(args, {"store": store.name, "dir": str(folder), "drops": [r.to_json() for r in results],
                 "checklist": public_checklist(checklist),
-                "alerts": [alerts.public(a) for a in found]},
+                "alerts": [alerts.public(a) for a in found],
+                "reviews": [{**public_checklist(r), "chart": str(p)} for r, p in done_reviews]},
          lambda: "\n".join([
              f"demo store {store.name}: {args.days} days ending {end}, files in {folder}/",
              *(describe(r) for r in results), summary(results),
-             _morning_text(checklist, found, store.language)]))
+             _morning_text(checklist, found, store.language, done_reviews)]))
     return 1 if any(r.status == "rejected" for r in results) else 0

@@ -4,13 +4,15 @@
 * late post: a channel bound after the day's checklist was created gets it too, with the
   ticks so far, while the checklist is still within its catch-up window (bot/schedule.py),
   exactly once (the same dedupe key as a first post);
+* a review (a kind with a `chart`) gets its trend chart in the thread of each post, queued
+  with the post, through the outbox (jobs/charts.py): once per post, a late one included;
 * a tick redraws every copy, in every channel (handlers/checklist_actions.py): edits are
   outbox rows (`update_of`) carrying the whole current message.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,6 +21,7 @@ from bot import outbox
 from bot.checklists import records
 from bot.checklists.registry import CHECKLISTS
 from bot.stores import Store
+from jobs.charts import chart, queue_charts
 from templates import render
 
 POST = "checklist"
@@ -53,7 +56,21 @@ def post(conn: Connection, store: Store, checklist_id: int, now: datetime,
                                   dedupe_key=f"checklist:{checklist_id}:{channel}",
                                   payload=payload, now=now) is not None:
                 queued.append(channel)
+        if queued:
+            queue_chart(conn, store, checklist_id, now)
     return queued
+
+
+def queue_chart(conn: Connection, store: Store, checklist_id: int, now: datetime) -> list[int]:
+    """Queue the checklist's chart (its kind's, if any) into the thread of each of its posts
+    that has none yet; the uploads' outbox ids."""
+    data = records.load(conn, checklist_id)
+    kind = CHECKLISTS[data["kind"]]
+    if kind.chart is None or not outbox.posts_of(conn, f"checklist:{checklist_id}", POST):
+        return []
+    picture = chart(conn, store, kind.chart, date.fromisoformat(data["period"]["end"]),
+                    data["language"])
+    return queue_charts(conn, f"checklist:{checklist_id}", POST, picture, now)
 
 
 def redraw(conn: Connection, checklist_id: int, now: datetime, version: str) -> list[int]:

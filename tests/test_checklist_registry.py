@@ -30,14 +30,14 @@ def test_a_registered_kind_is_posted_on_its_days_once(
     toy = replace(daily.KIND, name="toy_weekly", posts_on=_on_mondays)
     monkeypatch.setitem(CHECKLISTS, "toy_weekly", toy)
     first = run_due(engine, MONDAY_9, settings=NO_SLACK)
-    assert sorted(c["kind"] for c in first["checklists"]) == ["daily", "toy_weekly"]
+    assert sorted(c["kind"] for c in first["checklists"]) == ["daily", "toy_weekly", "weekly"]
     again = run_due(engine, MONDAY_9 + timedelta(minutes=1), settings=NO_SLACK)
     assert again["checklists"] == []  # exactly once per store, kind and day
     tuesday = run_due(engine, MONDAY_9 + timedelta(days=1), settings=NO_SLACK)
     assert [c["kind"] for c in tuesday["checklists"]] == ["daily"]
     with read(engine) as conn:
         kinds = sorted(conn.scalars(select(checklists.c.kind)))
-    assert kinds == ["daily", "daily", "toy_weekly"]
+    assert kinds == ["daily", "daily", "toy_weekly", "weekly"]
 
 
 def test_a_kind_the_store_switched_off_is_not_posted(
@@ -46,4 +46,4 @@ def test_a_kind_the_store_switched_off_is_not_posted(
     off = replace(daily.KIND, name="toy_off", enabled=lambda settings: False)
     monkeypatch.setitem(CHECKLISTS, "toy_off", off)
     report = run_due(engine, MONDAY_9, settings=NO_SLACK)
-    assert [c["kind"] for c in report["checklists"]] == ["daily"]
+    assert [c["kind"] for c in report["checklists"]] == ["daily", "weekly"]

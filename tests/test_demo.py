@@ -158,9 +158,14 @@ def test_cli_demo_prints_each_file_and_is_safe_twice(tmp_path: Path,
     files = demo_files(tmp_path / "data")
     assert all(f.name in text for f in files)
     assert "0 rejected" in text and "0 quarantined" in text
+    # the weekly and the monthly review, with their charts next to the data
+    assert "The weekly review" in text and "The monthly review" in text
+    charts = sorted(p.name for p in (tmp_path / "data").glob("*-trend-*.png"))
+    assert [c.split("-")[0] for c in charts] == ["monthly", "weekly"]
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["store"] == "demo"
+    assert [r["kind"] for r in data["reviews"]] == ["weekly", "monthly"]
     assert {d["status"] for d in data["drops"]} == {"duplicate"}
     assert main([*args[:-1], "30"]) == 2
     assert "at least 90" in capsys.readouterr().err

@@ -84,10 +84,18 @@ def test_catch_up_within_the_grace_period_only(engine: Engine, ny: Store,
 def test_dst_change_day_and_workdays_only(engine: Engine, ny: Store) -> None:
     # Sunday 2026-11-01: New York falls back; 09:00 EST is 14:00 UTC, 13:00 UTC is 08:00.
     assert run_due(engine, datetime(2026, 11, 1, 13, 0), settings=NO_SLACK)["checklists"] == []
-    assert len(run_due(engine, datetime(2026, 11, 1, 14, 0), settings=NO_SLACK)["checklists"]) == 1
+    # the 1st: the monthly review too, at the same 09:00 local
+    assert kinds(run_due(engine, datetime(2026, 11, 1, 14, 0), settings=NO_SLACK)) == [
+        "daily", "monthly"]
     configure_store(engine, ny, settings={"workdays_only": True})
     assert run_due(engine, datetime(2026, 11, 7, 14, 0), settings=NO_SLACK)["checklists"] == []
-    assert len(run_due(engine, datetime(2026, 11, 9, 14, 0), settings=NO_SLACK)["checklists"]) == 1
+    # a Monday: the weekly review too
+    assert kinds(run_due(engine, datetime(2026, 11, 9, 14, 0), settings=NO_SLACK)) == [
+        "daily", "weekly"]
+
+
+def kinds(report: dict[str, object]) -> list[str]:
+    return [c["kind"] for c in report["checklists"]]  # type: ignore[attr-defined]
 
 
 def test_a_caught_up_checklist_does_not_take_the_next_days_place(engine: Engine,

@@ -33,13 +33,17 @@ class ChecklistKind:
     posts_on: Callable[[date, Mapping[str, Any]], bool]
     # Whether the store wants this kind at all (a per-store switch).
     enabled: Callable[[Mapping[str, Any]], bool] = _always
+    # The trend chart uploaded into the thread of each post (bot.metrics.trend's kind), if any.
+    chart: str | None = None
 
 
 def _kinds() -> dict[str, ChecklistKind]:
-    from bot.checklists import daily
+    from bot.checklists import daily, monthly, weekly
 
     return {k.name: k for k in (
         daily.KIND,
+        weekly.KIND,
+        monthly.KIND,
     )}
 
 

@@ -55,6 +55,7 @@ LABELS = {
     "orders": "order list",
     "posts": "fan-post list",
     "customers": "CRM list",
+    "products": "product report",
 }
 DATED = ("traffic", "p4p")  # kinds whose rows are per local date
 ARRIVED = ("ingested", "duplicate")  # drops that say when a list's content arrived

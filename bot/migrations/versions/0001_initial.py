@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 22:12:00.486643
+Create Date: 2026-12-04 22:16:41.760921
 """
 
 from collections.abc import Sequence

@@ -1,0 +1,437 @@
+"""The weekly and monthly reviews (bot/checklists/review.py) against hand-computed figures on
+exports in the back office's layouts (Chinese headers, title rows), week and month boundaries
+in the store's timezone, a first review with nothing before it, and the worker posting each
+review once per store and period with its chart, through a 429."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from bot.checklists.registry import CHECKLISTS
+from bot.config import Settings
+from bot.ingest.drop import ingest_file
+from bot.models import checklists
+from bot.models import outbox as outbox_table
+from bot.storage import read
+from bot.stores import Store, add_store, bind_channel, configure_store
+from jobs.delivery import Pacer, deliver
+from jobs.tick import run_due
+from templates import render
+from tests.files import titles, write_csv
+from tests.slack_limits import assert_within_slack_limits
+from tests.slack_mock import MockSlackAPI
+from tests.test_chart_delivery import client_for
+
+NO_SLACK = Settings(slack_bot_token=None, drop_dir=None)
+MONDAY = date(2026, 11, 16)  # the weekly review of 11-09..11-15
+MONDAY_9 = datetime(2026, 11, 16, 1, 0)  # 09:00 in Shanghai
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def exports(tmp_path: Path, engine: Engine, store: Store) -> None:
+    """Traffic every day 10-12..11-15: 100 impressions (200 in the week under review), 10
+    visitors, 5 clicks, 2 inquiries; a source breakdown on one day of each of the last two
+    weeks; P4P product rows; four orders around the week's edges; two weekly product
+    reports."""
+    traffic = [["日期", "店铺访问人数", "搜索曝光次数", "搜索点击次数", "询盘个数"]]
+    for d in _days(date(2026, 10, 12), date(2026, 11, 15)):
+        traffic.append([d.isoformat(), 10, 200 if d >= date(2026, 11, 9) else 100, 5, 2])
+    sources = [["日期", "流量来源", "店铺访问人数"],
+               ["2026-11-03", "搜索", 30], ["2026-11-03", "直通车", 10],
+               ["2026-11-10", "搜索", 20], ["2026-11-10", "直通车", 20]]
+    p4p = [["日期", "计划名称", "产品ID", "曝光量", "点击量", "花费", "询盘量"],
+           ["2026-11-03", "灯具", "P1", "1,000", "10", "￥25.00", "1"],
+           ["2026-11-10", "灯具", "P1", "1,000", "20", "￥40.00", "2"],
+           ["2026-11-15", "灯具", "P2", "500", "10", "￥30.00", "0"]]
+    orders = [["订单号", "买家", "金额", "币种", "订单状态", "下单时间"],
+              ["O0", "Ann", "300", "USD", "shipped", "2026-11-08 23:30"],  # previous week
+              ["O1", "Bob", "1,000", "USD", "shipped", "2026-11-10 10:00"],
+              ["O2", "Cy", "500", "USD", "wait_seller_send", "2026-11-15 23:30"],  # Sunday night
+              ["O3", "Di", "800", "USD", "wait_seller_send", "2026-11-16 00:30"]]  # next week
+    header = ["产品ID", "产品名称", "是否橱窗", "搜索曝光次数", "搜索点击次数", "询盘个数",
+              "产品分"]
+    before = [*titles(2, "时间周期2026-11-02~2026-11-08"), header,
+              ["P1", "Solar <b>lamp</b>", "Y", 500, 10, 1, 80],
+              ["P2", "Garden light", "N", 100, 2, 0, 72]]
+    now = [*titles(2, "时间周期2026-11-09~2026-11-15"), header,
+           ["P1", "Solar <b>lamp</b>", "Y", 400, 8, 1, 78],
+           ["P2", "Garden light", "N", 120, 2, 0, 73],
+           ["P3", "Street light", "N", 900, 30, 3, 90]]
+    for name, rows in [("traffic.csv", traffic), ("traffic-sources.csv", sources),
+                       ("p4p.csv", p4p), ("orders.csv", orders),
+                       ("products-w45.csv", before), ("products-w46.csv", now)]:
+        result = ingest_file(engine, store, write_csv(tmp_path / name, rows))
+        assert result.status == "ingested", (name, result)
+
+
+def build(engine: Engine, store: Store, kind: str, day: date) -> dict[str, Any]:
+    with read(engine) as conn:
+        return CHECKLISTS[kind].build(conn, store, datetime(2026, 12, 2), day)
+
+
+def items(data: dict[str, Any]) -> dict[str, Any]:
+    return {i["key"]: i for i in data["items"]}
+
+
+def test_weekly_figures_by_hand(engine: Engine, store: Store, tmp_path: Path) -> None:
+    exports(tmp_path, engine, store)
+    data = build(engine, store, "weekly", MONDAY)
+    assert data["period"] == {"start": "2026-11-09", "end": "2026-11-15"}
+    assert data["previous"] == {"start": "2026-11-02", "end": "2026-11-08"}
+    got = items(data)
+    metrics = {m["metric"]: m for m in got["overview"]["facts"]["metrics"]}
+    # 7 x 200 against 7 x 100; the 4 weeks before all 700
+    assert metrics["impressions"] == {"metric": "impressions", "value": 1400, "previous": 700,
+                                      "change": 1.0, "usual": 700.0}
+    assert metrics["visitors"]["value"] == 70 and metrics["visitors"]["change"] == 0.0
+    assert metrics["clicks"]["value"] == 35
+    # no inquiry list: the traffic report's count, 7 x 2
+    assert metrics["inquiries"]["value"] == 14
+    assert got["overview"]["facts"]["inquiries_source"] == "traffic"
+    # P4P: 30 clicks of 1,500 impressions = 2%, 70 CNY / 30 clicks = 2.33; before 1% and 2.50
+    assert (metrics["p4p_ctr"]["value"], metrics["p4p_ctr"]["previous"]) == (0.02, 0.01)
+    assert (metrics["p4p_cpc"]["value"], metrics["p4p_cpc"]["previous"]) == (2.33, 2.5)
+    # orders by local day: O1 and O2 (Sunday 23:30), not O3 (Monday 00:30); O0 before
+    assert (metrics["orders"]["value"], metrics["orders"]["previous"]) == (2, 1)
+    assert (metrics["order_amount"]["value"], metrics["order_amount"]["previous"]) == (1500.0,
+                                                                                        300.0)
+    # visitors' share by source: 搜索 75% -> 50%, 直通车 25% -> 50%
+    sources = {s["name"]: s for s in got["overview"]["facts"]["sources"]}
+    assert (sources["搜索"]["previous"], sources["搜索"]["share"]) == (0.75, 0.5)
+    assert sources["直通车"]["change"] == 0.25
+    # the largest move: order amount +400%
+    assert data["headline"] == {"metric": "order_amount", "change": 4.0, "value": 1500.0,
+                                "previous": 300.0}
+
+    p4p = got["p4p"]["facts"]
+    assert (p4p["spend"], p4p["currency"], p4p["clicks"], p4p["inquiries"]) == (70.0, "CNY",
+                                                                                 30, 2)
+    assert p4p["cost_per_inquiry"] == 35.0
+    by_product = {p["product_id"]: p for p in p4p["products"]}
+    assert by_product["P1"]["cost_per_inquiry"] == 20.0
+    assert [p["product_id"] for p in p4p["no_inquiries"]] == ["P2"]
+    assert got["p4p"]["staleness"] == []
+
+    products = got["products"]["facts"]
+    assert [(p["product_id"], p["previous"], p["score"]) for p in products["score_fell"]] == [
+        ("P1", 80.0, 78.0)]
+    assert [(p["product_id"], p["gap"]) for p in products["near_target"]] == [("P2", 2.0)]
+    assert [(p["product_id"], p["previous"], p["impressions"])
+            for p in products["showcase_falling"]] == [("P1", 500, 400)]
+
+    tx = got["transactions"]["facts"]
+    assert (tx["orders"], tx["amount"], tx["currency"]) == (2, 1500.0, "USD")
+    # the message: escaped data, within Slack's limits, the headline first
+    message = render("checklist_review.json.j2", checklist=data, lang="en")
+    assert_within_slack_limits(message)
+    text = str(message)
+    assert "Solar &lt;b&gt;lamp&lt;/b&gt;" in text and "<b>" not in text
+    assert "Trade Assurance amount moved most: +400%" in message["blocks"][1]["text"]["text"]
+
+
+def test_a_first_review_names_the_missing_exports_not_zeros(engine: Engine,
+                                                            store: Store) -> None:
+    data = build(engine, store, "weekly", MONDAY)
+    got = items(data)
+    assert data["headline"] is None
+    for m in got["overview"]["facts"]["metrics"]:
+        assert (m["value"], m["previous"], m["change"], m["usual"]) == (None,) * 4, m
+    assert {e["kind"] for e in got["overview"]["staleness"]} == {"traffic", "p4p", "orders"}
+    assert got["p4p"]["facts"] is None and got["transactions"]["facts"]["orders"] is None
+    message = render("checklist_review.json.j2", checklist=data, lang="en")
+    text = str(message)
+    assert "export the traffic report: there is none yet" in text
+    assert "No figure to compare with the period before yet." in text
+    zh = str(render("checklist_review.json.j2", checklist=data, lang="zh"))
+    assert "请导出流量报表：还没有数据" in zh and "周复盘" in zh
+
+
+def test_first_week_with_no_previous_period(engine: Engine, store: Store,
+                                            tmp_path: Path) -> None:
+    rows = [["日期", "店铺访问人数", "搜索曝光次数"],
+            *[[d.isoformat(), 10, 100] for d in _days(date(2026, 11, 9), date(2026, 11, 15))]]
+    ingest_file(engine, store, write_csv(tmp_path / "traffic.csv", rows))
+    metrics = {m["metric"]: m for m in items(build(engine, store, "weekly", MONDAY))
+               ["overview"]["facts"]["metrics"]}
+    assert metrics["impressions"] == {"metric": "impressions", "value": 700, "previous": None,
+                                      "change": None, "usual": None}
+
+
+@pytest.mark.parametrize(("tz", "posted", "start", "end"), [
+    # Monday 00:30 in Shanghai is still Sunday in UTC: the week of the Shanghai Monday
+    ("Asia/Shanghai", datetime(2026, 11, 15, 16, 30), "2026-11-09", "2026-11-15"),
+    # New York, the Monday after the fall-back Sunday (11-01)
+    ("America/New_York", datetime(2026, 11, 2, 14, 0), "2026-10-26", "2026-11-01"),
+    # the 1st in Auckland is still the 31st in UTC
+    ("Pacific/Auckland", datetime(2026, 11, 30, 20, 0), "2026-11-01", "2026-11-30"),
+])
+def test_periods_are_the_stores_local_weeks_and_months(engine: Engine, tz: str,
+                                                       posted: datetime, start: str,
+                                                       end: str) -> None:
+    store = add_store(engine, f"s-{tz.split('/')[1]}", tz)
+    kind = "monthly" if start.endswith("-01") and end.endswith("30") else "weekly"
+    with read(engine) as conn:
+        data = CHECKLISTS[kind].build(conn, store, posted, None)
+    assert data["period"] == {"start": start, "end": end}
+
+
+def test_dst_week_counts_local_days(engine: Engine, tmp_path: Path) -> None:
+    """New York's fall-back week 10-26..11-01: seven local days of 100 impressions, whatever
+    the UTC offsets."""
+    store = add_store(engine, "ny", "America/New_York")
+    rows = [["日期", "搜索曝光次数"],
+            *[[d.isoformat(), 100] for d in _days(date(2026, 10, 19), date(2026, 11, 2))]]
+    ingest_file(engine, store, write_csv(tmp_path / "traffic.csv", rows))
+    with read(engine) as conn:
+        data = CHECKLISTS["weekly"].build(conn, store, datetime(2026, 11, 2, 14, 0), None)
+    metrics = {m["metric"]: m for m in items(data)["overview"]["facts"]["metrics"]}
+    assert (metrics["impressions"]["value"], metrics["impressions"]["previous"]) == (700, 700)
+
+
+def test_monthly_items_by_hand(engine: Engine, store: Store, tmp_path: Path) -> None:
+    """November against October; the meeting's agenda from the inquiry list."""
+    exports(tmp_path, engine, store)
+    inquiries = [["询盘ID", "买家", "业务员", "询盘产品标题", "创建时间", "最新回复时间"],
+                 ["Q1", "Ann", "王", "Solar lamp", "2026-11-02 09:00", "2026-11-02 10:00"],
+                 ["Q2", "Bob", "李", "Solar lamp", "2026-11-03 09:00", "2026-11-05 09:00"],
+                 ["Q3", "Cy", "李", "Street light", "2026-11-20 09:00", ""]]
+    ingest_file(engine, store, write_csv(tmp_path / "inquiries.csv", inquiries))
+    data = build(engine, store, "monthly", date(2026, 12, 1))
+    assert data["period"] == {"start": "2026-11-01", "end": "2026-11-30"}
+    got = items(data)
+    assert list(got) == ["overview", "p4p", "products", "keywords", "transactions", "review"]
+    meeting = got["review"]["facts"]
+    # Q3 never replied: waits until the month's end (11-20 09:00 -> 12-01 00:00 = 255 h)
+    assert [(w["inquiry_id"], w["hours"], w["replied"]) for w in meeting["longest_waits"]] == [
+        ("Q3", 255.0, False), ("Q2", 48.0, True), ("Q1", 1.0, True)]
+    # 4 orders in November (O0..O3) against 3 valid inquiries
+    assert (meeting["orders"], meeting["inquiries"], meeting["conversion"]) == (4, 3, 1.3333)
+    assert meeting["products"][0] == {"product": "Solar lamp", "inquiries": 2}
+    metrics = {m["metric"]: m for m in got["overview"]["facts"]["metrics"]}
+    # October: the 20 days from 10-12 x 100; November: 8 x 100 (11-01..11-08) + 7 x 200
+    assert metrics["impressions"]["previous"] == 2000
+    assert metrics["impressions"]["value"] == 2200
+    assert metrics["impressions"]["usual"] is None  # no November a year before
+    zh = render("checklist_review.json.j2", checklist={**data, "id": 0}, lang="zh")
+    assert_within_slack_limits(zh)
+    assert "月度复盘" in zh["text"] and "复盘会议议程" in str(zh)
+
+
+def test_switches_and_posting_days(engine: Engine, store: Store) -> None:
+    bind_channel(engine, store, "C1")
+    configure_store(engine, store, settings={"weekly_day": "tue", "monthly_checklist": False})
+    monday = run_due(engine, MONDAY_9, settings=NO_SLACK)
+    assert [c["kind"] for c in monday["checklists"]] == ["daily"]
+    tuesday = run_due(engine, MONDAY_9 + timedelta(days=1), settings=NO_SLACK)
+    assert [c["kind"] for c in tuesday["checklists"]] == ["daily", "weekly"]
+    first = run_due(engine, datetime(2026, 12, 1, 1, 0), settings=NO_SLACK)  # a Tuesday
+    assert [c["kind"] for c in first["checklists"]] == ["daily", "weekly"]
+    configure_store(engine, store, settings={"weekly_checklist": False})
+    assert [c["kind"] for c in run_due(engine, datetime(2026, 12, 8, 1, 0),
+                                       settings=NO_SLACK)["checklists"]] == ["daily"]
+
+
+def test_monday_tick_posts_the_weekly_review_once_with_its_chart_through_a_429(
+        engine: Engine, store: Store, tmp_path: Path, api: MockSlackAPI) -> None:
+    exports(tmp_path, engine, store)
+    bind_channel(engine, store, "C1")
+    report = run_due(engine, MONDAY_9, settings=NO_SLACK)
+    weekly = [c for c in report["checklists"] if c["kind"] == "weekly"]
+    assert len(weekly) == 1 and weekly[0]["day"] == "2026-11-16"
+    # a second tick, and a late catch-up tick within the window: nothing new
+    assert run_due(engine, MONDAY_9 + timedelta(minutes=1), settings=NO_SLACK)["checklists"] == []
+    assert run_due(engine, MONDAY_9 + timedelta(hours=2),
+                   settings=NO_SLACK)["checklists"] == []
+    with read(engine) as conn:
+        rows = conn.execute(select(outbox_table).order_by(outbox_table.c.id)).all()
+        assert conn.scalar(select(func.count()).select_from(checklists).where(
+            checklists.c.kind == "weekly")) == 1
+    charts = [r for r in rows if r.purpose == "chart"]
+    assert len(charts) == 1  # the weekly review's; the daily checklist has none
+    review_post = next(r for r in rows if r.id == charts[0].thread_of)
+    assert review_post.dedupe_key == f"checklist:{weekly[0]['id']}:C1"
+    assert_within_slack_limits(review_post.payload)
+
+    api.fail_next("files.getUploadURLExternal", status=429, retry_after=7)
+    client = client_for(api)
+    first = deliver(engine, client, MONDAY_9, pacer=Pacer(0, 0))
+    assert first.retrying == 1
+    deliver(engine, client, MONDAY_9 + timedelta(seconds=7), pacer=Pacer(0, 0))
+    deliver(engine, client, MONDAY_9 + timedelta(minutes=5), pacer=Pacer(0, 0))
+    assert len(api.file_shares()) == 1
+    (completed,) = [c for c in api.calls_to("files.completeUploadExternal")
+                    if c.status == 200]
+    with read(engine) as conn:
+        ts = conn.scalar(select(outbox_table.c.ts).where(outbox_table.c.id == review_post.id))
+    assert completed.params["thread_ts"] == ts
+
+
+def test_a_channel_bound_later_gets_the_review_and_its_chart(engine: Engine,
+                                                             store: Store) -> None:
+    bind_channel(engine, store, "C1")
+    run_due(engine, MONDAY_9, settings=NO_SLACK)
+    bind_channel(engine, store, "C2")
+    late = run_due(engine, MONDAY_9 + timedelta(hours=1), settings=NO_SLACK)
+    assert {(p["checklist"], tuple(p["channels"])) for p in late["late_posts"]} >= {
+        ("weekly", ("C2",))}
+    with read(engine) as conn:
+        charts = conn.execute(select(outbox_table.c.thread_of).where(
+            outbox_table.c.purpose == "chart")).all()
+    assert len(charts) == 2  # one per channel's post of the weekly review
+
+
+def test_chinese_store_gets_a_chinese_chart(engine: Engine, tmp_path: Path) -> None:
+    store = add_store(engine, "深圳", "Asia/Shanghai", language="zh")
+    exports(tmp_path, engine, store)
+    bind_channel(engine, store, "C9")
+    run_due(engine, MONDAY_9, settings=NO_SLACK)
+    with read(engine) as conn:
+        post = conn.execute(select(outbox_table).where(
+            outbox_table.c.purpose == "checklist",
+            outbox_table.c.payload["text"].as_string().like("%周复盘%"))).first()
+        chart = conn.execute(select(outbox_table).where(
+            outbox_table.c.purpose == "chart")).one()
+    assert post is not None
+    assert "周" in chart.payload["text"]  # the file title, in Chinese
+
+
+def test_the_keyword_item_takes_the_keywords_review(engine: Engine, store: Store,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seam to /keywords (bot.metrics.keywords.review): its lists, in short, for the
+    period under review."""
+    import sys
+    import types
+
+    asked: list[Any] = []
+
+    def review(conn: Any, store_: Store, period: Any, today: date) -> dict[str, Any]:
+        asked.append((period.start, period.end, today))
+        return {"top": [{"keyword": f"w{i}"} for i in range(12)], "rising": [],
+                "falling": None, "wasted": [{"keyword": "solar <x>"}],
+                "candidates": [{"keyword": "lamp"}], "missing": [], "wasted_spend": 12.5,
+                "currency": "CNY"}
+
+    module = types.ModuleType("bot.metrics.keywords")
+    module.review = review  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.metrics.keywords", module)
+    data = build(engine, store, "weekly", MONDAY)
+    assert asked == [(date(2026, 11, 9), date(2026, 11, 15), MONDAY)]
+    found = items(data)["keywords"]["facts"]
+    assert (len(found["top"]), found["top_count"]) == (10, 12)
+    assert found["falling"] is None and found["wasted"] == [{"keyword": "solar <x>"}]
+    text = str(render("checklist_review.json.j2", checklist=data, lang="en"))
+    assert "w0, w1, w2, w3, w4 …and 7 more" in text and "solar &lt;x&gt;" in text
+
+
+def test_stalled_movement_by_class(engine: Engine, store: Store, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entered and left per class between the period's first and last moment, through the
+    seam to /customers' `stalled` (its customer keys)."""
+    from bot.metrics import customers
+
+    at_start = [{"key": "a", "class": "zombie"}, {"key": "b", "class": "zombie"},
+                {"key": "c", "class": "lost"}]
+    at_end = [{"key": "b", "class": "zombie"}, {"key": "a", "class": "hesitant"},
+              {"key": "c", "class": "lost"}, {"key": "d", "class": "lost"}]
+
+    def stalled(conn: Any, store_: Store, now: datetime, **_: Any) -> dict[str, Any]:
+        # the week under review runs 11-09 00:00 to 11-16 00:00 Shanghai (16:00 UTC)
+        return {"customers": at_end if now == datetime(2026, 11, 15, 16) else at_start}
+
+    monkeypatch.delattr(customers, "classify", raising=False)
+    monkeypatch.setattr(customers, "stalled", stalled, raising=False)
+    write_csv(tmp_path / "orders.csv", [["订单号", "金额", "下单时间"], ["O1", "1", "2026-11-10"]])
+    ingest_file(engine, store, tmp_path / "orders.csv")
+    moved = items(build(engine, store, "weekly", MONDAY))["transactions"]["facts"]["stalled"]
+    assert moved == {"zombie": {"now": 1, "entered": 0, "left": 1},
+                     "hesitant": {"now": 1, "entered": 1, "left": 0},
+                     "lost": {"now": 2, "entered": 1, "left": 0}}
+
+
+def test_cli_weekly_json_and_chart(cli: Any, engine: Engine, store: Store,
+                                   tmp_path: Path) -> None:
+    exports(tmp_path, engine, store)
+    png = tmp_path / "weekly.png"
+    code, out, err = cli("checklist", "weekly", "--store", store.name, "--now", "2026-11-16",
+                         "--json", "--chart", png)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["chart"] == str(png) and png.read_bytes().startswith(b"\x89PNG")
+    review = data["data"]
+    assert (review["period"], review["previous"]) == (
+        {"start": "2026-11-09", "end": "2026-11-15"},
+        {"start": "2026-11-02", "end": "2026-11-08"})
+    assert [i["key"] for i in review["items"]] == [
+        "overview", "p4p", "products", "keywords", "transactions"]
+    overview = review["items"][0]
+    assert overview["facts"]["metrics"][0] == {"metric": "impressions", "value": 1400,
+                                               "previous": 700, "change": 1.0, "usual": 700.0}
+    code, out, err = cli("checklist", "monthly", "--store", store.name, "--now", "2026-12-01",
+                         "--chart", tmp_path / "no-such-dir" / "m.png")
+    assert code != 0 and "cannot write the chart" in err
+    with read(engine) as conn:
+        assert conn.scalar(select(func.count()).select_from(checklists)) == 0
+
+
+def test_review_settings_parse_and_monthly_day_past_a_short_month() -> None:
+    from bot.checklists import monthly, weekly
+    from bot.stores import StoreError, parse_setting
+
+    assert parse_setting("weekly_day", "Tue") == "tuesday"
+    assert parse_setting("monthly_day", "31") == 31
+    assert parse_setting("weekly_checklist", "off") is False
+    assert parse_setting("product_score_target", "80") == 80
+    for key, bad in [("weekly_day", "someday"), ("weekly_day", "t"), ("monthly_day", "32"),
+                     ("product_score_target", "120")]:
+        with pytest.raises(StoreError):
+            parse_setting(key, bad)
+    assert weekly.posts_on(date(2026, 11, 17), {"weekly_day": "tuesday"})
+    assert not weekly.posts_on(date(2026, 11, 16), {"weekly_day": "tuesday"})
+    # monthly_day 31: on the 30th in November, the 28th in February 2027
+    assert monthly.posts_on(date(2026, 11, 30), {"monthly_day": 31})
+    assert monthly.posts_on(date(2027, 2, 28), {"monthly_day": 31})
+    assert not monthly.posts_on(date(2026, 12, 30), {"monthly_day": 31})
+
+
+def test_a_ticked_review_item_redraws_with_who_did_it(engine: Engine, store: Store) -> None:
+    from bot.checklists import records
+    from bot.storage import write
+    from jobs import checklist_messages
+
+    bind_channel(engine, store, "C1")
+    run_due(engine, MONDAY_9, settings=NO_SLACK)
+    with write(engine) as conn:
+        review_id = records.find(conn, store, "weekly", MONDAY)
+        assert review_id is not None
+        records.tick(conn, review_id, "p4p", "U12345", True, MONDAY_9 + timedelta(hours=1))
+        edits = checklist_messages.redraw(conn, review_id, MONDAY_9, "v1")
+        message = checklist_messages.message(conn, review_id)
+        with pytest.raises(records.ChecklistError):
+            records.tick(conn, review_id, "review", "U1", True, MONDAY_9)  # monthly only
+    assert len(edits) == 1
+    text = str(message)
+    assert "✓ done by <@U12345> at 10:00" in text
+    assert f'"value": "{review_id}:p4p"' in json.dumps(message, ensure_ascii=False)
+
+
+def test_the_keyword_item_names_a_missing_keyword_report(engine: Engine, store: Store,
+                                                         tmp_path: Path) -> None:
+    """With /keywords on main: no keyword report covers the week, so the item says which to
+    export instead of showing empty lists."""
+    exports(tmp_path, engine, store)
+    data = build(engine, store, "weekly", MONDAY)
+    found = items(data)["keywords"]["facts"]
+    assert found["top"] is None
+    assert {"report": "keywords", "role": "period", "start": "2026-11-09",
+            "end": "2026-11-15"} in found["missing"]
+    text = str(render("checklist_review.json.j2", checklist=data, lang="en"))
+    assert "export the keyword report of 2026-11-09 – 2026-11-15" in text
