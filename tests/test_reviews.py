@@ -308,9 +308,6 @@ def test_the_keyword_item_takes_the_keywords_review(engine: Engine, store: Store
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The seam to /keywords (bot.metrics.keywords.review): its lists, in short, for the
     period under review."""
-    import sys
-    import types
-
     asked: list[Any] = []
 
     def review(conn: Any, store_: Store, period: Any, today: date) -> dict[str, Any]:
@@ -320,9 +317,9 @@ def test_the_keyword_item_takes_the_keywords_review(engine: Engine, store: Store
                 "candidates": [{"keyword": "lamp"}], "missing": [], "wasted_spend": 12.5,
                 "currency": "CNY"}
 
-    module = types.ModuleType("bot.metrics.keywords")
-    module.review = review  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "bot.metrics.keywords", module)
+    from bot.metrics import keywords
+
+    monkeypatch.setattr(keywords, "review", review)
     data = build(engine, store, "weekly", MONDAY)
     assert asked == [(date(2026, 11, 9), date(2026, 11, 15), MONDAY)]
     found = items(data)["keywords"]["facts"]
