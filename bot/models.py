@@ -349,6 +349,8 @@ alerts = Table(
     Column("last_day", Date, nullable=False),  # the latest day evaluated as down
     Column("figures", JSON, nullable=False),  # the rule's figures of the latest evaluation
     Column("severity", String(16), nullable=False),  # warning | critical (the latest)
+    # watch (worth a look, never pings) | alert (posted and pinged): bot.alerts.rules.TIERS
+    Column("tier", String(8), nullable=False, server_default="alert"),
     Column("notified_severity", String(16)),  # the highest severity a message was sent for
     Column("hint", JSON),  # the hints: [{"kind", figures…}] (the rule's)
     Column("status", String(16), nullable=False),  # open|acknowledged|snoozed|resolved

@@ -91,12 +91,12 @@ class Store:
         return ZoneInfo(self.timezone)
 
     def setting(self, name: str) -> Any:
-        return self.settings.get(name, DEFAULT_SETTINGS[name])
+        return self.settings.get(name, known_settings()[name])
 
     @property
     def all_settings(self) -> dict[str, Any]:
         """Every setting: the store's own, else the default."""
-        return {**DEFAULT_SETTINGS, **self.settings}
+        return {**known_settings(), **self.settings}
 
 
 # ---- settings: one parser for every path (Slack, CLI, Python) ------------------------------
@@ -274,6 +274,34 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str | Text]] = {
     "monthly_day": (_month_day, N_("a day of the month from 1 to 31")),
     "product_score_target": (_score, N_("a product score above 0 and up to 100 (like 75)")),
 }
+# Kinds of value a setting declared elsewhere (an alert rule's switch and thresholds,
+# bot/alerts/rules/) may take: its parser and what a good value looks like.
+VALUE_KINDS: dict[str, tuple[Callable[[Any], Any], str | Text]] = {
+    "count": (_count, _COUNT),
+    "fraction": (_fraction, _FRACTION),
+    "positive": (_positive, N_("a number above 0")),
+    "yes_no": (_boolean, _YES_NO),
+    "positive_or_none": (_positive_or_none, N_("a number above 0, or none (or -) to clear it")),
+}
+
+
+def register_settings(declared: Mapping[str, tuple[Any, str]]) -> None:
+    """Add settings declared outside this module: {name: (default, a kind in VALUE_KINDS)}.
+    The alert rules declare theirs as `RULE.key` (bot/alerts/rules/__init__.py)."""
+    for name, (default, kind) in declared.items():
+        DEFAULT_SETTINGS[name] = default
+        SETTING_PARSERS[name] = VALUE_KINDS[kind]
+
+
+def known_settings() -> dict[str, Any]:
+    """Every setting with its default, the alert rules' included. The rules import this
+    module, so they register their settings when first imported; importing them here on
+    first use (not at the top) keeps that cycle out of import order."""
+    import bot.alerts.rules  # noqa: F401  (registers each rule's switch and thresholds)
+
+    return DEFAULT_SETTINGS
+
+
 # Settings that must not exceed another one (checked on the merged settings of a store).
 SETTING_LIMITS: tuple[tuple[str, str], ...] = (("posts_per_day", "posts_max_per_day"),)
 # Settings that must stay below another one (times a factor: hours below days), and why
@@ -296,6 +324,7 @@ def parse_setting(key: str, text: Any) -> Any:
     """The value to store for setting `key` from `text` as typed (or a Python value).
 
     StoreError (saying what is expected) for an unknown key or a value that does not fit."""
+    known_settings()
     if key not in SETTING_PARSERS:
         raise StoreError(Text("unknown setting %(key)r: known settings are %(known)s",
                               key=key, known=", ".join(sorted(SETTING_PARSERS))))
@@ -313,14 +342,14 @@ def check_settings(current: Mapping[str, Any], changes: Mapping[str, Any]) -> di
     """`current` with `changes` parsed and applied; StoreError when any does not fit."""
     merged = {**current, **{key: parse_setting(key, value) for key, value in changes.items()}}
     for low, high in SETTING_LIMITS:
-        a = merged.get(low, DEFAULT_SETTINGS[low])
-        b = merged.get(high, DEFAULT_SETTINGS[high])
+        a = merged.get(low, known_settings()[low])
+        b = merged.get(high, known_settings()[high])
         if (low in changes or high in changes) and a > b:
             raise StoreError(Text("%(low)s (%(a)s) cannot be more than %(high)s (%(b)s)",
                                   low=low, a=a, high=high, b=b))
     for low, high, factor, why in SETTING_BELOW:
-        a = merged.get(low, DEFAULT_SETTINGS[low])
-        b = merged.get(high, DEFAULT_SETTINGS[high])
+        a = merged.get(low, known_settings()[low])
+        b = merged.get(high, known_settings()[high])
         if (low in changes or high in changes) and a >= b * factor:
             limit = f"{high} ({b})" if factor == 1 else f"{high} ({b}) × {factor}"
             raise StoreError(Text("%(low)s (%(a)s) must be less than %(limit)s: %(why)s",

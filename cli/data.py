@@ -20,13 +20,13 @@ from bot.models import drops, quarantine, stores
 from bot.roles import admins_of, change_admins
 from bot.storage import get_engine, read, write
 from bot.stores import (
-    DEFAULT_SETTINGS,
     ChannelTaken,
     add_store,
     bind_channel,
     channels_of,
     check_channel_id,
     configure_store,
+    known_settings,
     list_stores,
     resolve_store,
     unbind_channel,
@@ -64,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--timezone", help=TIMEZONE_HELP)
     p.add_argument("--language", choices=["en", "zh"])
     p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
-                   help="settings: " + ", ".join(sorted(DEFAULT_SETTINGS)))
+                   help="settings: " + ", ".join(sorted(known_settings())))
     add_json(p)
     p.set_defaults(handler=cmd_store_set)
     p = sub.add_parser("bind", help="bind a Slack channel to a store")

@@ -54,3 +54,28 @@ def test_inquiry_drop_is_the_first_registered_rule() -> None:
     assert next(iter(RULES)) == "inquiry_drop"
     assert RULES["inquiry_drop"].top_level == ("observed", "expected", "p_value", "method",
                                                "span")
+
+
+def test_a_rule_switched_off_for_a_store_is_not_judged(
+        engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.stores import configure_store, register_settings
+
+    toy = _toy({"led light": "down"})
+    monkeypatch.setattr(incidents, "RULES", {"position_toy": toy})
+    monkeypatch.setitem(RULES, "position_toy", toy)
+    # the rule's switch is a store setting like any other, parsed as typed in Slack
+    register_settings({"position_toy.enabled": (True, "yes_no")})
+    switched_off = configure_store(engine, store, settings={"position_toy.enabled": "off"})
+    assert _run(engine, switched_off, NOW) == []
+    switched_on = configure_store(engine, store, settings={"position_toy.enabled": "on"})
+    assert [e["event"] for e in _run(engine, switched_on, NOW)] == ["fired"]
+
+
+def test_every_rule_has_a_switch_and_thresholds_as_store_settings() -> None:
+    from bot.stores import StoreError, known_settings, parse_setting
+
+    for name in RULES:
+        assert known_settings()[f"{name}.enabled"] in (True, False)
+    assert parse_setting("inquiry_drop.enabled", "否") is False
+    with pytest.raises(StoreError, match=r"unknown setting 'inquiry_drop\.enabeld'"):
+        parse_setting("inquiry_drop.enabeld", "no")

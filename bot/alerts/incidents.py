@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from bot.alerts.rules import RULES, Finding, Rule
+from bot.alerts.rules import RULES, Finding, Rule, enabled
 from bot.metrics.freshness import ARRIVED, LABELS
 from bot.models import alert_checks, alerts, drops, stores
 from bot.periods import as_utc, local_today
@@ -61,7 +61,7 @@ def _context(row: Any, store_name: str, language: str, timezone: str, now: datet
         "store": store_name, "language": language, "day": row.last_day.isoformat(),
         "day_label": row.last_day.strftime("%a %d %b %Y"),
         "since": row.started_day.isoformat(),
-        "severity": row.severity, "status": _status(row, now),
+        "severity": row.severity, "tier": row.tier, "status": _status(row, now),
         "hints": list(row.hint or []),
         "acknowledged_by": row.acknowledged_by,
         "snoozed_until": (row.snoozed_until.isoformat(timespec="minutes") + "Z"
@@ -74,8 +74,8 @@ def _context(row: Any, store_name: str, language: str, timezone: str, now: datet
 def public(context: dict[str, Any]) -> dict[str, Any]:
     """The CLI's and the checklist's view of an alert: the rule, its subject and figures, the
     incident's state; a rule's `top_level` figures also at the top level (older contract)."""
-    keys = ("rule", "title", "subject", "store", "day", "severity", "status", "since", "hints",
-            "figures", "id")
+    keys = ("rule", "title", "subject", "store", "day", "tier", "severity", "status", "since",
+            "hints", "figures", "id")
     rule = RULES[context["rule"]]
     shown = {**{k: context[k] for k in keys}, **{k: context[k] for k in rule.top_level}}
     if "source" in context:
@@ -139,6 +139,8 @@ def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[s
     """
     events = []
     for rule in RULES.values():
+        if not enabled(store, rule):
+            continue
         for finding in rule.evaluate(conn, store, now):
             events.append(_advance(conn, store, now, rule, finding))
     return events
@@ -165,7 +167,7 @@ def _advance(conn: Connection, store: Store, now: datetime, rule: Rule, finding:
     if "source" in described:
         described["source"] = LABELS.get(described["source"] or "")
     event = {**base, "day": finding.day.isoformat(), "severity": finding.severity,
-             **described, "messages": 0}
+             "tier": finding.tier, **described, "messages": 0}
     current = _open(conn, store, rule.name, finding.subject)
     if finding.state == "down" and not (current is not None and finding.tail_only):
         return _fire(conn, store, now, rule, finding, current, event)
@@ -186,7 +188,7 @@ def _fire(conn: Connection, store: Store, now: datetime, rule: Rule, finding: Fi
           current: Any, event: dict[str, Any]) -> dict[str, Any]:
     severity = finding.severity or "warning"
     values = {"last_day": finding.day, "figures": finding.figures, "severity": severity,
-              "hint": finding.hints, "updated_at": now}
+              "tier": finding.tier, "hint": finding.hints, "updated_at": now}
     if current is None:
         window_start = finding.window_start or finding.day
         earlier = conn.execute(select(alerts.c.id, alerts.c.last_day).where(

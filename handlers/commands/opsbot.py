@@ -16,13 +16,13 @@ from bot.roles import LastAdmin, NotAnAdmin, admins_of, change_admins, user_id_o
 from bot.status import store_status
 from bot.storage import read
 from bot.stores import (
-    DEFAULT_SETTINGS,
     Store,
     StoreError,
     add_store,
     bind_channel,
     configure_store,
     find_store,
+    known_settings,
     store_for_channel,
     unbind_channel,
 )
@@ -183,12 +183,12 @@ def _config(call: Call, words: list[str]) -> CommandResult:
             elif key == "language":
                 store = configure_store(call.engine, store, language=value.lower(),
                                         user_id=call.user_id)
-            elif key in DEFAULT_SETTINGS:
+            elif key in known_settings():
                 store = configure_store(call.engine, store, settings={key: value},
                                         user_id=call.user_id)
             else:
                 # Not every name: the list grows with each feature, a usage line must not.
-                near = get_close_matches(key, ["timezone", "language", *DEFAULT_SETTINGS], n=3)
+                near = get_close_matches(key, ["timezone", "language", *known_settings()], n=3)
                 raise UsageError(Text("unknown setting `%(key)s`: %(hint)s`/opsbot config` "
                                       "lists every setting", key=key,
                                       hint=Text("did you mean %(near)s? ", near=", ".join(near))
@@ -211,7 +211,7 @@ def _help(call: Call) -> CommandResult:
 
     store = call.store.name if call.store else None
     return call.result("opsbot_help.json.j2", {"store": store}, ephemeral=True, store=store,
-                       settings=sorted(DEFAULT_SETTINGS),
+                       settings=sorted(known_settings()),
                        commands=[usage_entry(c, call.lang) for c in COMMANDS.values()])
 
 

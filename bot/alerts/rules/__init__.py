@@ -2,6 +2,11 @@
 incident lifecycle (bot/alerts/incidents.py) owns firing, escalation, recovery,
 acknowledgement, snoozes and the messages' state, once for every rule. Adding a rule is a
 module with `RULE = Rule(...)` plus one entry below, and its wording in templates/alert.json.j2.
+
+Each rule has a per-store switch, `NAME.enabled`, and declares its thresholds in `settings`
+({key: (default, kind of value)}, kinds in bot.stores.VALUE_KINDS); they become store settings
+`NAME.key` (`opsbot store set STORE NAME.key=VALUE`, `/opsbot config NAME.key VALUE`), read
+with `setting(store, RULE, key)`.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bot.stores import Store
+from bot.stores import Store, register_settings
+
+TIERS = ("watch", "alert")  # watch: worth a look, never pings; alert: posted and pinged
 
 
 @dataclass
@@ -24,6 +31,7 @@ class Finding:
     state: str  # "down" (firing), "normal", or "skipped" (no verdict: `why`)
     subject: str = ""  # "" for a store-wide rule
     severity: str | None = None  # warning | critical when down
+    tier: str = "alert"  # when down: "watch" (worth a look, never pings) or "alert"
     figures: dict[str, Any] = field(default_factory=dict)  # JSON-able, the rule's own
     hints: list[dict[str, Any]] = field(default_factory=list)
     why: str | None = None
@@ -46,6 +54,19 @@ class Rule:
     describe: Callable[[dict[str, Any]], dict[str, Any]]
     # The figures `opsbot alerts --json` also shows at the top level (its older contract).
     top_level: tuple[str, ...] = ()
+    # Thresholds: {key: (default, kind of value in bot.stores.VALUE_KINDS)}, store settings
+    # `name.key`; the switch `name.enabled` is every rule's.
+    settings: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    enabled_by_default: bool = True
+
+
+def setting(store: Store, rule: Rule, key: str) -> Any:
+    """The store's value of one of `rule`'s settings (its own, else the rule's default)."""
+    return store.settings.get(f"{rule.name}.{key}", rule.settings[key][0])
+
+
+def enabled(store: Store, rule: Rule) -> bool:
+    return bool(store.settings.get(f"{rule.name}.enabled", rule.enabled_by_default))
 
 
 def _rules() -> dict[str, Rule]:
@@ -57,3 +78,6 @@ def _rules() -> dict[str, Rule]:
 
 
 RULES: dict[str, Rule] = _rules()
+for _rule in RULES.values():
+    register_settings({f"{_rule.name}.enabled": (_rule.enabled_by_default, "yes_no"),
+                       **{f"{_rule.name}.{k}": v for k, v in _rule.settings.items()}})

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 22:16:41.760921
+Create Date: 2026-12-04 23:11:15.970990
 """
 
 from collections.abc import Sequence
@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("last_day", sa.Date(), nullable=False),
         sa.Column("figures", sa.JSON(), nullable=False),
         sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("tier", sa.String(length=8), server_default="alert", nullable=False),
         sa.Column("notified_severity", sa.String(length=16), nullable=True),
         sa.Column("hint", sa.JSON(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
