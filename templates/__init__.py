@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
@@ -187,6 +188,21 @@ def _plain(value: Any) -> Markup:
     return Markup(text)
 
 
+# A day as people of the language write it, from Babel's locale data (never the process
+# locale): "Wed 11 Nov 2026"; Chinese messages keep ISO days, "2026-11-11", as the back
+# office writes them.
+DAY_FORMATS = {"en": "EEE d MMM y", "zh": "y-MM-dd"}
+
+
+def _day(value: Any, lang: str) -> str:
+    """An ISO date (or a date) in `lang`'s words; anything else as it is."""
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return format_date(day, DAY_FORMATS.get(lang, DAY_FORMATS[SOURCE]), locale=lang)
+
+
 def _environment(lang: str) -> Environment:
     """One environment per language: `{% trans %}`, `_()` and `ngettext()` speak `lang`."""
     env = Environment(
@@ -200,7 +216,8 @@ def _environment(lang: str) -> Environment:
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(plain=_plain, plural=_plural, number=_number, percent=_percent,
-                       signed_percent=_signed_percent, once_in=_once_in, clip=_clip)
+                       signed_percent=_signed_percent, once_in=_once_in, clip=_clip,
+                       day=lambda value: _day(value, lang))
     return env
 
 

@@ -153,7 +153,7 @@ def test_a_window_sum_is_never_shown_as_one_days_count(engine: Engine, acme: Sto
     with read(engine) as conn:
         (context,) = alerts.unresolved(conn, acme, NOW)
     message = render("alert.json.j2", alert=context)
-    assert "30 in the 3 days to 2026-11-16, usually about 56" in message["text"]
+    assert "30 inquiries in the 3 days to 2026-11-16, usually about 56" in message["text"]
     summary = message["blocks"][1]["text"]["text"]
     assert "*30* inquiries in the 3 days to Mon 16 Nov 2026, usually about *56*" in summary
 
@@ -212,7 +212,7 @@ def test_no_repeat_while_down_new_message_when_worse_thread_reply_on_recovery(
     assert all("back to normal" in c.params["text"] for c in replies)
     # Every message of the alert, the first ones too, now shows it resolved.
     for ts in [*first_ts.values(), *escalations.values()]:
-        assert api.messages[ts]["blocks"][0]["text"]["text"] == "Resolved: inquiries dropped - acme"
+        assert api.messages[ts]["blocks"][0]["text"]["text"] == "Resolved: Inquiries dropped - acme"
         assert buttons(api.messages[ts]) == []
     assert set(first_ts.values()).isdisjoint(escalations.values())
     # Nothing more once resolved, also while a 3- or 7-day window still holds the drop.
@@ -376,7 +376,7 @@ def test_several_countries_gone_are_worded_together(engine: Engine, acme: Store)
     with read(engine) as conn:
         (context,) = alerts.unresolved(conn, acme, NOW)
     zh = render("alert.json.j2", alert=context, lang="zh")
-    assert f"没有来自 US、DE 的询盘，通常是主要来源（合计占近 4 周的 {hint['share']}%）" in str(zh)
+    assert f"没有来自 US，DE 的询盘，通常是主要来源（合计占近 4 周的 {hint['share']}%）" in str(zh)
 
 
 def test_no_country_hint_when_no_inquiry_came_at_all(engine: Engine, acme: Store) -> None:

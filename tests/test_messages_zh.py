@@ -461,7 +461,7 @@ def test_zh_alert_escapes_shop_data(engine: Engine) -> None:
 ])
 def test_the_recovery_reply_words_how_long_the_drop_lasted(since: str, span: int, en: str,
                                                            zh: str) -> None:
-    alert = {"store": "东方灯具", "since": since, "day": "2026-10-16"}
+    alert = {"rule": "inquiry_drop", "store": "东方灯具", "since": since, "day": "2026-10-16"}
     back = {"day": "2026-10-17", "day_label": "Sat 17 Oct 2026", "observed": 5,
             "expected": 13.0, "span": span}
     assert render("alert_recovered.json.j2", alert=alert, back=back)["text"].endswith(en)

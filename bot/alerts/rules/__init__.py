@@ -1,7 +1,8 @@
 """The alert rules: one table. A rule judges and returns findings (plain figures); the
 incident lifecycle (bot/alerts/incidents.py) owns firing, escalation, recovery,
 acknowledgement, snoozes and the messages' state, once for every rule. Adding a rule is a
-module with `RULE = Rule(...)` plus one entry below, and its wording in templates/alert.json.j2.
+module with `RULE = Rule(...)` plus one entry below, and its wording in
+templates/alert_rules/NAME.j2 (the macros templates/alert.json.j2 calls).
 
 Each rule has a per-store switch, `NAME.enabled`, and declares its thresholds in `settings`
 ({key: (default, kind of value)}, kinds in bot.stores.VALUE_KINDS); they become store settings
