@@ -35,6 +35,7 @@ def english_left(message: dict) -> set[str]:
     found: set[str] = set()
     for _, text in iter_texts(message):
         text = re.sub(r"`[^`]*`|'[^']*'|/[a-z]+", " ", text)
+        text = re.sub(r"\b\w*_\w*\.\w+", " ", text)  # a rule setting: cpc_jump.min_clicks
         words = re.findall(r"[A-Za-z_]*[A-Za-z]{3,}[A-Za-z_]*", text)
         found |= {w for w in words if "_" not in w} - DATA
     return found
