@@ -166,6 +166,8 @@ def test_cli_demo_prints_each_file_and_is_safe_twice(tmp_path: Path,
     data = json.loads(capsys.readouterr().out)
     assert data["store"] == "demo"
     assert [r["kind"] for r in data["reviews"]] == ["weekly", "monthly"]
+    assert list(data["reviews"][1]["items"]) == ["overview", "p4p", "products", "keywords",
+                                                 "transactions", "review"]
     assert {d["status"] for d in data["drops"]} == {"duplicate"}
     assert main([*args[:-1], "30"]) == 2
     assert "at least 90" in capsys.readouterr().err

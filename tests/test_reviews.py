@@ -289,6 +289,20 @@ def test_a_channel_bound_later_gets_the_review_and_its_chart(engine: Engine,
     assert len(charts) == 2  # one per channel's post of the weekly review
 
 
+def test_usual_keeps_the_figures_digits(engine: Engine, store: Store, tmp_path: Path) -> None:
+    """`usual` is the mean of the weeks before that have data, at the figure's own precision:
+    a click rate of 1.5% and 1.7% is usually 1.6% (0.016), not 2%."""
+    p4p = [["日期", "计划名称", "产品ID", "曝光量", "点击量", "花费", "询盘量"],
+           ["2026-10-27", "灯具", "P1", "1,000", "15", "￥30.00", "1"],
+           ["2026-11-03", "灯具", "P1", "1,000", "17", "￥34.00", "1"],
+           ["2026-11-10", "灯具", "P1", "1,000", "20", "￥41.00", "2"]]
+    ingest_file(engine, store, write_csv(tmp_path / "p4p.csv", p4p))
+    metrics = {m["metric"]: m for m in
+               items(build(engine, store, "weekly", MONDAY))["overview"]["facts"]["metrics"]}
+    assert (metrics["p4p_ctr"]["value"], metrics["p4p_ctr"]["usual"]) == (0.02, 0.016)
+    assert (metrics["p4p_cpc"]["value"], metrics["p4p_cpc"]["usual"]) == (2.05, 2.0)
+
+
 def test_chinese_store_gets_a_chinese_chart(engine: Engine, tmp_path: Path) -> None:
     store = add_store(engine, "深圳", "Asia/Shanghai", language="zh")
     exports(tmp_path, engine, store)
@@ -329,29 +343,34 @@ def test_the_keyword_item_takes_the_keywords_review(engine: Engine, store: Store
     assert "w0, w1, w2, w3, w4 …and 7 more" in text and "solar &lt;x&gt;" in text
 
 
-def test_stalled_movement_by_class(engine: Engine, store: Store, tmp_path: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Entered and left per class between the period's first and last moment, through the
-    seam to /customers' `stalled` (its customer keys)."""
-    from bot.metrics import customers
-
-    at_start = [{"key": "a", "class": "zombie"}, {"key": "b", "class": "zombie"},
-                {"key": "c", "class": "lost"}]
-    at_end = [{"key": "b", "class": "zombie"}, {"key": "a", "class": "hesitant"},
-              {"key": "c", "class": "lost"}, {"key": "d", "class": "lost"}]
-
-    def stalled(conn: Any, store_: Store, now: datetime, **_: Any) -> dict[str, Any]:
-        # the week under review runs 11-09 00:00 to 11-16 00:00 Shanghai (16:00 UTC)
-        return {"customers": at_end if now == datetime(2026, 11, 15, 16) else at_start}
-
-    monkeypatch.delattr(customers, "classify", raising=False)
-    monkeypatch.setattr(customers, "stalled", stalled, raising=False)
-    write_csv(tmp_path / "orders.csv", [["订单号", "金额", "下单时间"], ["O1", "1", "2026-11-10"]])
-    ingest_file(engine, store, tmp_path / "orders.csv")
+def test_stalled_movement_by_class(engine: Engine, store: Store, tmp_path: Path) -> None:
+    """Entered and left per class between the week's first and last moment (11-09 00:00 and
+    11-16 00:00 Shanghai), judged by /customers' own classifier on an inquiry list: zombie
+    after 2 days unanswered, hesitant 7 days after a reply, lost 90 days after it."""
+    header = ["询盘ID", "客户名", "国家/地区", "邮箱", "询盘标题", "创建时间", "最新回复时间",
+              "业务员"]
+    rows = [  # local times (UTC+8)
+        ["Q1", "Ann", "US", "ann@x.com", "Hi", "2026-11-01 10:00", "", "Lily"],  # zombie, stays
+        ["Q2", "Bo", "US", "bo@x.com", "Hi", "2026-11-10 10:00", "", "Lily"],  # enters zombie
+        ["Q3", "Cy", "US", "cy@x.com", "Hi", "2026-11-14 10:00", "", "Lily"],  # 1 day: none
+        ["Q4", "Dee", "US", "dee@x.com", "Hi", "2026-10-20 10:00", "2026-10-20 15:00", "Lily"],
+        # replied 11-05: hesitant from 11-12
+        ["Q5", "Eve", "US", "eve@x.com", "Hi", "2026-10-30 10:00", "2026-11-05 10:00", "Lily"],
+        # replied 08-12: hesitant at the start, lost from 11-10
+        ["Q6", "Fay", "US", "fay@x.com", "Hi", "2026-08-01 10:00", "2026-08-12 10:00", "Lily"],
+    ]
+    result = ingest_file(engine, store, write_csv(tmp_path / "inquiries.csv", [header, *rows]))
+    assert result.status == "ingested", result
     moved = items(build(engine, store, "weekly", MONDAY))["transactions"]["facts"]["stalled"]
-    assert moved == {"zombie": {"now": 1, "entered": 0, "left": 1},
-                     "hesitant": {"now": 1, "entered": 1, "left": 0},
-                     "lost": {"now": 2, "entered": 1, "left": 0}}
+    assert moved == {"zombie": {"now": 2, "entered": 1, "left": 0},
+                     "hesitant": {"now": 2, "entered": 1, "left": 1},
+                     "lost": {"now": 1, "entered": 1, "left": 0}}
+    # the same classes as /customers counts them at the week's end
+    from bot.metrics.customers import stalled
+
+    with read(engine) as conn:
+        counts = stalled(conn, store, datetime(2026, 11, 15, 16))["counts"]
+    assert counts == {cls: moved[cls]["now"] for cls in counts}
 
 
 def test_cli_weekly_json_and_chart(cli: Any, engine: Engine, store: Store,
@@ -367,9 +386,10 @@ def test_cli_weekly_json_and_chart(cli: Any, engine: Engine, store: Store,
     assert (review["period"], review["previous"]) == (
         {"start": "2026-11-09", "end": "2026-11-15"},
         {"start": "2026-11-02", "end": "2026-11-08"})
-    assert [i["key"] for i in review["items"]] == [
-        "overview", "p4p", "products", "keywords", "transactions"]
-    overview = review["items"][0]
+    # data.items keyed by item, in the message's order
+    assert list(review["items"]) == ["overview", "p4p", "products", "keywords", "transactions"]
+    overview = review["items"]["overview"]
+    assert (overview["title"], overview["done"], overview["stale"]) == ("Overview", False, None)
     assert overview["facts"]["metrics"][0] == {"metric": "impressions", "value": 1400,
                                                "previous": 700, "change": 1.0, "usual": 700.0}
     code, out, err = cli("checklist", "monthly", "--store", store.name, "--now", "2026-12-01",

@@ -35,4 +35,4 @@ def build(conn: Connection, store: Store, now: datetime, day: date | None) -> di
 KIND = ChecklistKind(name=MONTHLY, title=N_("Monthly review"),
                      template="checklist_review.json.j2", items=item_keys(MONTHLY), build=build,
                      posts_on=posts_on, enabled=enabled,
-                     chart=MONTHLY)
+                     chart=MONTHLY, keyed_items=True)

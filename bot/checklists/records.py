@@ -93,9 +93,14 @@ def stale_note(staleness: list[dict[str, Any]]) -> str | None:
 
 
 def public(checklist: dict[str, Any]) -> dict[str, Any]:
-    """The checklist as `--json` shows it: each item with its `stale` note (stale_note)."""
-    return {**checklist, "items": [{**item, "stale": stale_note(item["staleness"])}
-                                   for item in checklist["items"]]}
+    """The checklist as `--json` shows it: each item with its `stale` note (stale_note); the
+    items a list (the daily checklist) or, for a kind with `keyed_items` (the reviews), an
+    object keyed by item key in the message's order."""
+    items = [{**item, "stale": stale_note(item["staleness"])} for item in checklist["items"]]
+    kind = CHECKLISTS.get(checklist.get("kind", "daily"))
+    if kind is not None and kind.keyed_items:
+        return {**checklist, "items": {item.pop("key"): item for item in items}}
+    return {**checklist, "items": items}
 
 
 def tick(conn: Connection, checklist_id: int, item_key: str, user_id: str, done: bool,

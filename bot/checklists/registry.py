@@ -35,6 +35,9 @@ class ChecklistKind:
     enabled: Callable[[Mapping[str, Any]], bool] = _always
     # The trend chart uploaded into the thread of each post (bot.metrics.trend's kind), if any.
     chart: str | None = None
+    # `--json` gives the items as an object keyed by item key (the reviews' contract, issue 11)
+    # rather than the daily checklist's list.
+    keyed_items: bool = False
 
 
 def _kinds() -> dict[str, ChecklistKind]:

@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from bot.checklists.periods import FREQ, bounds, first_day, last_day, per_period, under_review
-from bot.metrics.customers import CLASSES
+from bot.metrics.customers import CLASSES, members
 from bot.metrics.freshness import newest_days, staleness
 from bot.metrics.inquiries import VALID
 from bot.metrics.money import add_up, default_currency, one_currency, rounded
@@ -160,7 +160,7 @@ def _metric(name: str, series: pd.Series, current: pd.Period, before: list[pd.Pe
     value, previous = _num(value, digits), _num(previous, digits)
     return {"metric": name, "value": value, "previous": previous,
             "change": _change(value, previous),
-            "usual": None if usual is None else round(float(usual), 2 if digits else 1)}
+            "usual": None if usual is None else round(float(usual), digits or 1)}
 
 
 def _shares(conn: Connection, store: Store, by: str, current: pd.Period, kind: str
@@ -448,30 +448,15 @@ def keyword_lists(conn: Connection, store: Store, first: date, last: date, today
 
 # ---- transactions --------------------------------------------------------------------------
 
-def stalled_keys(conn: Connection, store: Store, moment: datetime) -> dict[str, list[str]]:
-    """Who is stalled in each class as of `moment`, by a key that stays the same from one
-    moment to the next: the seam to bot.metrics.customers (its `stalled` with its customer
-    keys once /customers lands there, its `classify` until then)."""
-    from bot.metrics import customers
-
-    if hasattr(customers, "classify"):
-        found = customers.classify(conn, store, moment)
-        return {cls: [c["email"] or c["customer"] or c["company"] or "" for c in found[cls]]
-                for cls in CLASSES}
-    listed = customers.stalled(conn, store, moment, limit=1_000_000)  # type: ignore[attr-defined]
-    out: dict[str, list[str]] = {cls: [] for cls in CLASSES}
-    for c in listed["customers"]:
-        out[c["class"]].append(c["key"])
-    return out
-
-
 def _stalled_moves(conn: Connection, store: Store, start: datetime, end: datetime
                    ) -> dict[str, dict[str, int]]:
-    """How many customers entered and left each stalled class between two moments."""
-    def keyed(moment: datetime) -> dict[str, set[str]]:
-        return {cls: set(found) for cls, found in stalled_keys(conn, store, moment).items()}
-
-    before, after = keyed(start), keyed(end)
+    """How many customers entered and left each stalled class between two moments, each
+    moment judged by /customers' classifier (bot.metrics.customers.members). The customer
+    index keeps each buyer's latest inquiry, contact and order only, so both moments are
+    judged on today's data: "entered" is exact (a class is entered at its `since` plus the
+    threshold), while a buyer whose class changed through an event in the period (a reply,
+    an order) is judged at the start on that later event and may be missed in "left"."""
+    before, after = members(conn, store, start), members(conn, store, end)
     return {cls: {"now": len(after[cls]), "entered": len(after[cls] - before[cls]),
                   "left": len(before[cls] - after[cls])} for cls in CLASSES}
 

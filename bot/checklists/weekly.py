@@ -31,4 +31,4 @@ def build(conn: Connection, store: Store, now: datetime, day: date | None) -> di
 
 KIND = ChecklistKind(name=WEEKLY, title=N_("Weekly review"), template="checklist_review.json.j2",
                      items=item_keys(WEEKLY), build=build, posts_on=posts_on, enabled=enabled,
-                     chart=WEEKLY)
+                     chart=WEEKLY, keyed_items=True)

@@ -216,6 +216,23 @@ def stalled(conn: Connection, store: Store, now: datetime, query: Query = Query(
     }
 
 
+def members(conn: Connection, store: Store, now: datetime) -> dict[str, set[str]]:
+    """The keys of the customers in each class as of `now`, as `stalled` counts them (the
+    same conditions; snoozed ones in, those marked not a lead out): the weekly and monthly
+    reviews compare two moments with it. One scan; only the stalled customers' keys reach
+    Python."""
+    conditions = _classes(store, as_utc(now))
+    cls_of = case(*((cond, name) for name, cond in conditions.items()), else_=None)
+    judged = (select(ix.c.key, cls_of.label("cls"))
+              .where(ix.c.store_id == store.id, ix.c.not_lead.is_(False))
+              .offset(0).subquery("judged"))
+    out: dict[str, set[str]] = {cls: set() for cls in CLASSES}
+    for key, cls in conn.execute(select(judged.c.key, judged.c.cls)
+                                 .where(judged.c.cls.is_not(None))):
+        out[cls].add(key)
+    return out
+
+
 def by_class(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """A list's entries grouped by class, each in rank order."""
     return {cls: [e for e in data["customers"] if e["class"] == cls] for cls in CLASSES}
