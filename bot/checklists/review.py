@@ -26,6 +26,7 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from bot.checklists.periods import FREQ, bounds, first_day, last_day, per_period, under_review
+from bot.metrics import keywords
 from bot.metrics.customers import CLASSES, members
 from bot.metrics.freshness import newest_days, staleness
 from bot.metrics.inquiries import VALID
@@ -166,17 +167,22 @@ def _metric(name: str, series: pd.Series, current: pd.Period, before: list[pd.Pe
 def _shares(conn: Connection, store: Store, by: str, current: pd.Period, kind: str
             ) -> list[dict[str, Any]]:
     """Visitors' share per traffic source (`by` "source") or country, this period and the
-    one before, from the report's rows broken down by that alone; those that moved most."""
+    one before, from the report's rows broken down by that alone, or on a day without such
+    rows, from its source-by-country rows added up over the other breakdown (a cross table
+    is the only breakdown some exports have); those that moved most."""
     traffic = facts["traffic"]
     other = "country" if by == "source" else "source"
     first, last = first_day(current - 1), last_day(current)
-    rows = conn.execute(select(traffic.c.date, traffic.c[by], traffic.c.visitors).where(
+    rows = conn.execute(select(traffic.c.date, traffic.c[by], traffic.c.visitors,
+                               traffic.c[other].is_(None)).where(
         traffic.c.store_id == store.id, traffic.c.date >= first, traffic.c.date <= last,
-        traffic.c[by].is_not(None), traffic.c[other].is_(None),
-        traffic.c.visitors.is_not(None))).all()
+        traffic.c[by].is_not(None), traffic.c.visitors.is_not(None))).all()
     if not rows:
         return []
-    frame = pd.DataFrame(rows, columns=["date", "name", "visitors"])
+    frame = pd.DataFrame(rows, columns=["date", "name", "visitors", "alone"])
+    frame["alone"] = frame["alone"].astype(bool)
+    has_alone = frame.groupby("date")["alone"].transform("any")
+    frame = frame[frame["alone"] | ~has_alone]
     frame["period"] = pd.to_datetime(frame["date"]).dt.to_period(FREQ[kind])
     table = frame.pivot_table(index="name", columns="period", values="visitors",
                               aggfunc="sum", fill_value=0)
@@ -277,6 +283,17 @@ def _product_rows(conn: Connection, store: Store, first: date, last: date) -> li
     return spend_rows([r for r in rows])
 
 
+def _product_names(conn: Connection, store: Store, ids: set[str]) -> dict[str, str]:
+    """The product reports' latest name of each product ID (P4P reports name only the ID)."""
+    if not ids:
+        return {}
+    products = facts["products"]
+    found = conn.execute(select(products.c.product_id, products.c.product_name).where(
+        products.c.store_id == store.id, products.c.product_id.in_(sorted(ids)),
+        products.c.product_name.is_not(None)).order_by(products.c.period_end)).all()
+    return {pid: name for pid, name in found}
+
+
 def _p4p(conn: Connection, store: Store, current: pd.Period, rows: list[Any]
          ) -> dict[str, Any] | None:
     first, last = first_day(current), last_day(current)
@@ -285,6 +302,9 @@ def _p4p(conn: Connection, store: Store, current: pd.Period, rows: list[Any]
         return None
     plans = _p4p_group(store, rows, "plan")
     products = _p4p_group(store, _product_rows(conn, store, first, last), "product_id")
+    names = _product_names(conn, store, {p["product_id"] for p in products})
+    for p in products:
+        p["product"] = names.get(p["product_id"])
     idle = [p for p in products if (p["spend"] or sum(p["spend_by_currency"].values()))
             and not p["inquiries"]]
     spent = _money(store, add_up(((r.spend_currency, r.spend) for r in rows),
@@ -321,12 +341,14 @@ def _p4p(conn: Connection, store: Store, current: pd.Period, rows: list[Any]
 # ---- products ------------------------------------------------------------------------------
 
 def _snapshot(rows: list[Any], period: pd.Period) -> dict[str, Any]:
-    """Per product, the row of the latest report ending within `period` (the longest one on a
-    tie: a monthly report over a weekly one of the same end)."""
+    """Per product, the row of the latest report ending within `period` and no longer than it
+    (the longest one on a tie: a monthly report over a weekly one of the same end). A weekly
+    report the back office cut Saturday to Friday stands for the ISO week it ends in."""
     first, last = first_day(period), last_day(period)
+    days = (last - first).days
     best: dict[str, Any] = {}
     for r in rows:
-        if first <= r.period_end <= last and r.period_start >= first:
+        if first <= r.period_end <= last and (r.period_end - r.period_start).days <= days:
             held = best.get(r.product_id)
             if held is None or (r.period_end, -(r.period_start.toordinal())) > (
                     held.period_end, -(held.period_start.toordinal())):
@@ -349,6 +371,9 @@ def _products(conn: Connection, store: Store, kind: str, current: pd.Period, now
     now_rows, before_rows = _snapshot(rows, current), _snapshot(rows, current - 1)
     if not now_rows:
         return None
+    # the report the figures are from, named when it is not the period itself
+    report = max({(r.period_start, r.period_end) for r in now_rows.values()},
+                 key=lambda p: (p[1], p[1] - p[0]))
     target = float(store.setting("product_score_target"))
     fell, near, showcase = [], [], []
     for pid, r in sorted(now_rows.items()):
@@ -366,6 +391,7 @@ def _products(conn: Connection, store: Store, kind: str, current: pd.Period, now
     near.sort(key=lambda p: p["gap"])
     showcase.sort(key=lambda p: p["impressions"] - p["previous"])
     out: dict[str, Any] = {
+        "report": {"start": report[0].isoformat(), "end": report[1].isoformat()},
         "target": target,
         "score_fell": _cut(fell), "score_fell_count": len(fell),
         "near_target": _cut(near), "near_target_count": len(near),
@@ -422,25 +448,39 @@ def _monthly_products(conn: Connection, store: Store, rows: list[Any], current: 
 KEYWORD_LISTS = ("top", "rising", "falling", "wasted", "candidates")
 
 
+def _report_span(conn: Connection, store: Store, first: date, last: date) -> Period | None:
+    """When no keyword report tiles the period (the back office's weeks may run Saturday to
+    Friday): the span of the reports that end within it and are no longer than it, so the
+    review still lists the words of the nearest whole reports, and says which."""
+    days = (last - first).days + 1
+    found = [p for p in keywords.report_periods(conn, store, first)
+             if p[1] <= last and (p[1] - p[0]).days + 1 <= days]
+    if not found:
+        return None
+    return Period(min(p[0] for p in found), max(p[1] for p in found), "range")
+
+
 def keyword_lists(conn: Connection, store: Store, first: date, last: date, today: date
-                  ) -> dict[str, Any] | None:
-    """The period's /keywords lists in short (top, rising, falling, wasted spend, candidates),
-    cut to ROWS with their full counts, and what the keyword review misses: the seam to
-    bot.metrics.keywords.review (the /keywords command's module, built apart); None while
-    that module is not there (the message then points to /keywords)."""
-    try:
-        from bot.metrics import keywords  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    review = getattr(keywords, "review", None)
-    if review is None:
-        return None
-    found = review(conn, store, Period(first, last, "range"), today)
-    out: dict[str, Any] = {"missing": found.get("missing") or [],
+                  ) -> dict[str, Any]:
+    """The period's /keywords lists in short (top, rising, falling, wasted spend, candidates;
+    bot.metrics.keywords.review), cut to ROWS with their full counts. Wasted spend is the
+    period's own (P4P reports are daily); the traffic lists come from the keyword reports
+    that tile the period, else from those of `_report_span`, named in `lists_from`."""
+    found = keywords.review(conn, store, Period(first, last, "range"), today)
+    lists, lists_from = found, None
+    if found.get("top") is None:
+        span = _report_span(conn, store, first, last)
+        if span is not None:
+            lists = keywords.review(conn, store, span, today)
+            if lists.get("top") is not None:
+                lists_from = {"start": span.start.isoformat(), "end": span.end.isoformat()}
+            else:
+                lists = found
+    out: dict[str, Any] = {"missing": found.get("missing") or [], "lists_from": lists_from,
                            "wasted_spend": found.get("wasted_spend"),
                            "currency": found.get("currency")}
     for name in KEYWORD_LISTS:
-        listed = found.get(name)
+        listed = (found if name == "wasted" else lists).get(name)
         out[name] = None if listed is None else _cut(list(listed))
         out[f"{name}_count"] = None if listed is None else len(listed)
     return out
