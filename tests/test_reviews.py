@@ -303,6 +303,73 @@ def test_usual_keeps_the_figures_digits(engine: Engine, store: Store, tmp_path: 
     assert (metrics["p4p_cpc"]["value"], metrics["p4p_cpc"]["usual"]) == (2.05, 2.0)
 
 
+def test_saturday_to_friday_reports_stand_for_the_week_they_end_in(
+        engine: Engine, store: Store, tmp_path: Path) -> None:
+    """The back office's "last 7 days" exports run Saturday to Friday: the ISO week 11-09..15
+    takes the product and keyword reports of 11-07..13 (the one before, 10-31..11-06) and
+    says so; the keyword report of the week itself is still asked for."""
+    from tests.test_keywords import keyword_report
+
+    header = ["产品ID", "产品名称", "是否橱窗", "搜索曝光次数", "搜索点击次数", "询盘个数",
+              "产品分"]
+    for name, period, rows in [
+            ("p-before.csv", "2026-10-31~2026-11-06", [["P1", "Lamp", "Y", 500, 10, 1, 80]]),
+            ("p-now.csv", "2026-11-07~2026-11-13", [["P1", "Lamp", "Y", 300, 8, 1, 71]])]:
+        result = ingest_file(engine, store, write_csv(
+            tmp_path / name, [*titles(2, f"时间周期{period}"), header, *rows]))
+        assert result.status == "ingested", result
+    for period, rows in [(("2026-10-31", "2026-11-06"), {"lamp": (100, 5, 0, 0),
+                                                         "pole": (400, 8, 0, 0)}),
+                         (("2026-11-07", "2026-11-13"), {"lamp": (250, 9, 0, 0),
+                                                         "pole": (200, 4, 0, 0)})]:
+        assert ingest_file(engine, store, keyword_report(tmp_path, period, rows)
+                           ).status == "ingested"
+    data = build(engine, store, "weekly", MONDAY)
+    got = items(data)
+    products = got["products"]["facts"]
+    assert products["report"] == {"start": "2026-11-07", "end": "2026-11-13"}
+    assert [(p["product"], p["previous"], p["score"]) for p in products["score_fell"]] == [
+        ("Lamp", 80.0, 71.0)]
+    assert [(p["product"], p["gap"]) for p in products["near_target"]] == [("Lamp", 4.0)]
+    words = got["keywords"]["facts"]
+    assert words["lists_from"] == {"start": "2026-11-07", "end": "2026-11-13"}
+    # lamp 100 -> 250 (+150%), pole 400 -> 200 (-50%)
+    assert [(w["keyword"], w["impressions"], w["change"]) for w in words["top"]] == [
+        ("lamp", 250, 1.5), ("pole", 200, -0.5)]
+    assert [(m["start"], m["end"]) for m in words["missing"] if m["report"] == "keywords"] == [
+        ("2026-11-09", "2026-11-15")]
+    text = str(render("checklist_review.json.j2", checklist=data, lang="en"))
+    assert "From the product report of 2026-11-07 – 2026-11-13." in text
+    assert "export the keyword report of 2026-11-09 – 2026-11-15" in text
+    assert "The keyword lists are from the reports of 2026-11-07 – 2026-11-13" in text
+
+
+def test_missing_product_and_p4p_data_names_the_export(engine: Engine, store: Store) -> None:
+    data = build(engine, store, "weekly", MONDAY)
+    assert items(data)["products"]["facts"] is None and items(data)["p4p"]["facts"] is None
+    text = str(render("checklist_review.json.j2", checklist=data, lang="en"))
+    assert ("No data for this period: export the product report of 2026-11-09 – 2026-11-15."
+            in text)
+    assert "No data for this period: export the P4P report of 2026-11-09 – 2026-11-15." in text
+
+
+def test_shares_from_a_source_by_country_table(engine: Engine, store: Store,
+                                              tmp_path: Path) -> None:
+    """A traffic export broken down by source and country together (no row by one alone):
+    each share is the sum over the other breakdown."""
+    rows = [["日期", "流量来源", "国家/地区", "店铺访问人数"],
+            ["2026-11-03", "搜索", "US", 20], ["2026-11-03", "搜索", "DE", 10],
+            ["2026-11-03", "直通车", "US", 10],
+            ["2026-11-10", "搜索", "US", 5], ["2026-11-10", "搜索", "DE", 15],
+            ["2026-11-10", "直通车", "US", 20]]
+    assert ingest_file(engine, store, write_csv(tmp_path / "t.csv", rows)).status == "ingested"
+    overview = items(build(engine, store, "weekly", MONDAY))["overview"]["facts"]
+    sources = {s["name"]: (s["previous"], s["share"]) for s in overview["sources"]}
+    assert sources == {"搜索": (0.75, 0.5), "直通车": (0.25, 0.5)}
+    countries = {s["name"]: (s["previous"], s["share"]) for s in overview["countries"]}
+    assert countries == {"US": (0.75, 0.625), "DE": (0.25, 0.375)}
+
+
 def test_chinese_store_gets_a_chinese_chart(engine: Engine, tmp_path: Path) -> None:
     store = add_store(engine, "深圳", "Asia/Shanghai", language="zh")
     exports(tmp_path, engine, store)
