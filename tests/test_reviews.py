@@ -226,6 +226,44 @@ def test_monthly_items_by_hand(engine: Engine, store: Store, tmp_path: Path) -> 
     assert "月度复盘" in zh["text"] and "复盘会议议程" in str(zh)
 
 
+def test_monthly_idle_products_and_their_keywords(engine: Engine, store: Store,
+                                                 tmp_path: Path) -> None:
+    """November's review (90 days: 09-02..11-30): products with no impressions, clicks or
+    inquiries in the monthly reports of September to November, each with whether an active
+    product's P4P pairs still carry its keywords (matched case-insensitively); and impressions
+    rising three months in a row (August to November)."""
+    header = ["产品ID", "产品名称", "是否橱窗", "搜索曝光次数", "搜索点击次数", "询盘个数",
+              "产品分"]
+    months = [("2026-08-01", "2026-08-31"), ("2026-09-01", "2026-09-30"),
+              ("2026-10-01", "2026-10-31"), ("2026-11-01", "2026-11-30")]
+    for i, (start, end) in enumerate(months):
+        rows = [["P1", "Idle lamp", "N", 50 if i == 0 else 0, 0, 0, 60],
+                ["P2", "Rising pole", "N", 100 * (i + 1), 5, 1, 80],
+                ["P3", "Idle post", "N", 0, 0, 0, 60],
+                ["P4", "Idle bollard", "N", 0, 0, 0, 60]]
+        result = ingest_file(engine, store, write_csv(
+            tmp_path / f"products-{i}.csv", [*titles(2, f"时间周期{start}~{end}"), header, *rows]))
+        assert result.status == "ingested", result
+    p4p = [["日期", "计划名称", "关键词", "产品ID", "曝光量", "点击量", "花费", "询盘量"],
+           ["2026-10-05", "灯具", "Solar Lamp", "P1", 10, 0, "0", 0],
+           ["2026-10-05", "灯具", "garden light", "P1", 10, 0, "0", 0],
+           ["2026-10-05", "灯具", "solar lamp", "P2", 100, 5, "5", 1],
+           ["2026-10-05", "灯具", "bollard", "P2", 100, 5, "5", 0],
+           ["2026-10-05", "灯具", "Bollard", "P4", 10, 0, "0", 0]]
+    assert ingest_file(engine, store, write_csv(tmp_path / "p4p.csv", p4p)).status == "ingested"
+    data = build(engine, store, "monthly", date(2026, 12, 1))
+    products = items(data)["products"]["facts"]
+    assert [(p["product_id"], p["keywords"], p["uncovered"], p["covered"])
+            for p in products["no_effect"]] == [
+        ("P1", 2, ["garden light"], False), ("P3", 0, [], None), ("P4", 1, [], True)]
+    assert [(p["product_id"], p["impressions"]) for p in products["rising"]] == [
+        ("P2", [100, 200, 300, 400])]
+    text = str(render("checklist_review.json.j2", checklist=data, lang="en"))
+    assert "Idle lamp (keywords no other product covers: garden light)" in text
+    assert "Idle bollard (its keywords are covered by other products)" in text
+    assert "Idle post (no P4P keywords)" in text
+
+
 def test_switches_and_posting_days(engine: Engine, store: Store) -> None:
     bind_channel(engine, store, "C1")
     configure_store(engine, store, settings={"weekly_day": "tue", "monthly_checklist": False})

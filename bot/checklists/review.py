@@ -418,15 +418,15 @@ def _monthly_products(conn: Connection, store: Store, rows: list[Any], current: 
     pairs = conn.execute(select(p4p.c.product_id, p4p.c.keyword).where(
         p4p.c.store_id == store.id, p4p.c.date >= since, p4p.c.date <= last,
         p4p.c.product_id.is_not(None), p4p.c.keyword.is_not(None)).distinct()).all()
-    by_product: dict[str, set[str]] = defaultdict(set)
+    # keywords matched as /keywords matches them (case, width and spaces folded)
+    by_product: dict[str, dict[str, str]] = defaultdict(dict)
     for pid, word in pairs:
-        by_product[pid].add(word)
+        by_product[pid].setdefault(keywords.keyword_key(word), word)
+    live = set().union(*(ws for other, ws in by_product.items() if other not in idle_ids))
     idle = []
     for pid in idle_ids:
-        words = sorted(by_product.get(pid, ()))
-        uncovered = [w for w in words
-                     if not any(w in ws for other, ws in by_product.items()
-                                if other != pid and other not in idle_ids)]
+        words = sorted(by_product.get(pid, {}).items(), key=lambda kv: kv[1])
+        uncovered = [word for key, word in words if key not in live]
         idle.append(_brief_product(names[pid], keywords=len(words),
                                    uncovered=uncovered[:ROWS],
                                    covered=None if not words else not uncovered))
