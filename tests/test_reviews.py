@@ -408,6 +408,34 @@ def test_shares_from_a_source_by_country_table(engine: Engine, store: Store,
     assert countries == {"US": (0.75, 0.625), "DE": (0.25, 0.375)}
 
 
+def test_only_p4p_aggregates_leave_the_database(engine: Engine, store: Store,
+                                                tmp_path: Path) -> None:
+    """A monthly review spans 13 months of P4P rows: SQL sums them per day, plan and level
+    (or selects distinct product-keyword pairs); no statement reads the rows themselves."""
+    from sqlalchemy import event
+
+    exports(tmp_path, engine, store)
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statement = " ".join(statement.split())
+        if " FROM p4p" in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        monthly = build(engine, store, "monthly", date(2026, 12, 1))
+        weekly = build(engine, store, "weekly", MONDAY)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert items(weekly)["p4p"]["facts"]["spend"] == 70.0
+    assert items(monthly)["p4p"]["facts"]["spend"] == 95.0  # 25 + 40 + 30 in November
+    assert seen
+    for statement in seen:
+        assert ("GROUP BY" in statement or "DISTINCT" in statement or "max(" in statement
+                or "min(" in statement or "LIMIT" in statement), statement
+
+
 def test_chinese_store_gets_a_chinese_chart(engine: Engine, tmp_path: Path) -> None:
     store = add_store(engine, "深圳", "Asia/Shanghai", language="zh")
     exports(tmp_path, engine, store)

@@ -23,7 +23,7 @@ from itertools import pairwise
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, case, func, select
 
 from bot.checklists.periods import FREQ, bounds, first_day, last_day, per_period, under_review
 from bot.metrics import keywords
@@ -101,10 +101,27 @@ def _traffic_frame(conn: Connection, store: Store, first: date, last: date) -> p
     return frame.sort_index()
 
 
-def _p4p_rows(conn: Connection, store: Store, first: date, last: date) -> list[Any]:
+def _p4p_sums(conn: Connection, store: Store, first: date, last: date,
+              by_product: bool = False) -> list[Any]:
+    """P4P sums from SQL per (date, plan, level, currencies[, product]): the level
+    (bot.metrics.p4p.spend_rows: 0 plan, 1 product, 2 keyword rows) is a column, so that
+    spend_rows picks one level per (date, plan) from a few rows per day rather than from
+    every keyword row of the period (a monthly review spans 13 months)."""
     p4p = facts["p4p"]
-    return spend_rows(conn.execute(select(p4p).where(
-        p4p.c.store_id == store.id, p4p.c.date >= first, p4p.c.date <= last)).all())
+    has = {name: and_(p4p.c[name].is_not(None), p4p.c[name] != "")
+           for name in ("keyword", "product_id")}
+    level = case((has["keyword"], 2), (has["product_id"], 1), else_=0).label("level")
+    keys = [p4p.c.date, p4p.c.plan, level, p4p.c.spend_currency, p4p.c.daily_budget_currency]
+    if by_product:
+        keys.append(p4p.c.product_id)
+    query = (select(*keys, func.sum(p4p.c.impressions).label("impressions"),
+                    func.sum(p4p.c.clicks).label("clicks"), func.sum(p4p.c.spend).label("spend"),
+                    func.sum(p4p.c.inquiries).label("inquiries"),
+                    func.max(p4p.c.daily_budget).label("daily_budget"))
+             .where(p4p.c.store_id == store.id, p4p.c.date >= first, p4p.c.date <= last,
+                    *([has["product_id"]] if by_product else []))
+             .group_by(*keys))
+    return spend_rows(conn.execute(query).all())
 
 
 def _p4p_frame(store: Store, rows: list[Any]) -> pd.DataFrame:
@@ -273,16 +290,6 @@ def _p4p_group(store: Store, rows: list[Any], key: str) -> list[dict[str, Any]]:
     return sorted(out, key=lambda g: (-(g["spend"] or 0), g[key]))
 
 
-def _product_rows(conn: Connection, store: Store, first: date, last: date) -> list[Any]:
-    """P4P rows per product: for each (date, plan) the product level, or the keyword level
-    where the report has no product rows."""
-    p4p = facts["p4p"]
-    rows = conn.execute(select(p4p).where(
-        p4p.c.store_id == store.id, p4p.c.date >= first, p4p.c.date <= last,
-        p4p.c.product_id.is_not(None))).all()
-    return spend_rows([r for r in rows])
-
-
 def _product_names(conn: Connection, store: Store, ids: set[str]) -> dict[str, str]:
     """The product reports' latest name of each product ID (P4P reports name only the ID)."""
     if not ids:
@@ -301,7 +308,8 @@ def _p4p(conn: Connection, store: Store, current: pd.Period, rows: list[Any]
     if not rows:
         return None
     plans = _p4p_group(store, rows, "plan")
-    products = _p4p_group(store, _product_rows(conn, store, first, last), "product_id")
+    products = _p4p_group(store, _p4p_sums(conn, store, first, last, by_product=True),
+                           "product_id")
     names = _product_names(conn, store, {p["product_id"] for p in products})
     for p in products:
         p["product"] = names.get(p["product_id"])
@@ -578,7 +586,7 @@ def build_review(conn: Connection, store: Store, now: datetime, day: date | None
                                       "products"))
     late = {k: staleness(k, d, last) for k, d in fresh.items()}
     oldest = first_day(current - (4 if kind == "weekly" else 12))
-    p4p_rows = _p4p_rows(conn, store, oldest, last)
+    p4p_rows = _p4p_sums(conn, store, oldest, last)
     order_rows = _orders(conn, store, oldest, last) if fresh["orders"] else []
 
     overview = _overview(conn, store, kind, current, p4p_rows, order_rows)

@@ -54,6 +54,9 @@ p4p = facts["p4p"]
 
 
 def _level(row: Any) -> int:
+    summed = getattr(row, "level", None)  # rows summed per level in SQL carry it
+    if summed is not None:
+        return summed
     if row.keyword:
         return 2
     return 1 if row.product_id else 0
