@@ -491,19 +491,23 @@ def test_stalled_movement_by_class(engine: Engine, store: Store, tmp_path: Path)
         ["Q5", "Eve", "US", "eve@x.com", "Hi", "2026-10-30 10:00", "2026-11-05 10:00", "Lily"],
         # replied 08-12: hesitant at the start, lost from 11-10
         ["Q6", "Fay", "US", "fay@x.com", "Hi", "2026-08-01 10:00", "2026-08-12 10:00", "Lily"],
+        # a zombie at the start, answered on 11-10: left
+        ["Q7", "Gus", "US", "gus@x.com", "Hi", "2026-11-02 10:00", "2026-11-10 10:00", "Lily"],
+        # a zombie at the week's end, answered after it (on 11-20): still counted in the week
+        ["Q8", "Hal", "US", "hal@x.com", "Hi", "2026-11-12 10:00", "2026-11-20 10:00", "Lily"],
     ]
     result = ingest_file(engine, store, write_csv(tmp_path / "inquiries.csv", [header, *rows]))
     assert result.status == "ingested", result
     moved = items(build(engine, store, "weekly", MONDAY))["transactions"]["facts"]["stalled"]
-    assert moved == {"zombie": {"now": 2, "entered": 1, "left": 0},
+    assert moved == {"zombie": {"now": 3, "entered": 2, "left": 1},
                      "hesitant": {"now": 2, "entered": 1, "left": 1},
                      "lost": {"now": 1, "entered": 1, "left": 0}}
-    # the same classes as /customers counts them at the week's end
+    # /customers counts the same at the week's end, but for Hal, answered since
     from bot.metrics.customers import stalled
 
     with read(engine) as conn:
         counts = stalled(conn, store, datetime(2026, 11, 15, 16))["counts"]
-    assert counts == {cls: moved[cls]["now"] for cls in counts}
+    assert counts == {"zombie": 2, "hesitant": 2, "lost": 1}
 
 
 def test_cli_weekly_json_and_chart(cli: Any, engine: Engine, store: Store,

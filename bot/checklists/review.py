@@ -499,12 +499,14 @@ def keyword_lists(conn: Connection, store: Store, first: date, last: date, today
 def _stalled_moves(conn: Connection, store: Store, start: datetime, end: datetime
                    ) -> dict[str, dict[str, int]]:
     """How many customers entered and left each stalled class between two moments, each
-    moment judged by /customers' classifier (bot.metrics.customers.members). The customer
-    index keeps each buyer's latest inquiry, contact and order only, so both moments are
-    judged on today's data: "entered" is exact (a class is entered at its `since` plus the
-    threshold), while a buyer whose class changed through an event in the period (a reply,
-    an order) is judged at the start on that later event and may be missed in "left"."""
-    before, after = members(conn, store, start), members(conn, store, end)
+    judged by /customers' classifier as of that moment (bot.metrics.customers.members with
+    `past`: what happened after it is left out). The customer index keeps each buyer's
+    latest inquiry, contact and order only, so a buyer with a later one is judged on what is
+    known: a zombie answered in the period was a zombie at its start and left; a buyer who
+    was already followed up and is followed up again in the period counts as a zombie that
+    left rather than as a hesitant one."""
+    before = members(conn, store, start, past=True)
+    after = members(conn, store, end, past=True)
     return {cls: {"now": len(after[cls]), "entered": len(after[cls] - before[cls]),
                   "left": len(before[cls] - after[cls])} for cls in CLASSES}
 

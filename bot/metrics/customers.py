@@ -61,21 +61,30 @@ class Query:
         return out
 
 
-def _classes(store: Store, now: datetime) -> dict[str, Any]:
+def _classes(store: Store, now: datetime, past: bool = False) -> dict[str, Any]:
     """Each class as a condition on a customer's index row (docs/customers.md), tried in this
     order: `lost` holds for some zombies too (a CASE picks the first that holds; `_only`
     adds the exclusion). Plain column comparisons with the thresholds as parameters: each row
-    is judged in a few comparisons."""
+    is judged in a few comparisons.
+
+    `past`: judged as of an earlier moment `now` on today's index, which keeps only each
+    customer's latest inquiry, contact and order: a moment later than `now` is not known
+    then (NULL), and a single order later than `now` had not been placed yet. So a zombie
+    answered since `now` was a zombie at `now`."""
     cut = {cls: now - timedelta(days=store.setting(THRESHOLDS[cls])) for cls in CLASSES}
     li, lc, lo = ix.c.last_inquiry_at, ix.c.last_contact_at, ix.c.last_order_at
+    ordered: Any = ix.c.ordered.is_(True)
+    if past:
+        ordered = and_(ordered, or_(lo.is_(None), lo <= now, ix.c.orders > 1))
+        li, lc, lo = (case((col <= now, col), else_=None) for col in (li, lc, lo))
     return {
-        "zombie": and_(li.is_not(None), ix.c.ordered.is_(False), or_(lc.is_(None), lc <= li),
+        "zombie": and_(li.is_not(None), ~ordered, or_(lc.is_(None), lc <= li),
                        li < cut["zombie"]),
         "hesitant": and_(li.is_not(None), lc > li,
                          or_(lo.is_(None), and_(lo < li, lo < cut["lost"])),
                          lc < cut["hesitant"], lc >= cut["lost"]),
         "lost": and_(or_(lo.is_(None), lo < cut["lost"]), or_(lc.is_(None), lc < cut["lost"]),
-                     or_(ix.c.ordered.is_(True), lc.is_not(None))),
+                     or_(ordered, lc.is_not(None))),
     }
 
 
@@ -216,12 +225,13 @@ def stalled(conn: Connection, store: Store, now: datetime, query: Query = Query(
     }
 
 
-def members(conn: Connection, store: Store, now: datetime) -> dict[str, set[str]]:
+def members(conn: Connection, store: Store, now: datetime, past: bool = False
+            ) -> dict[str, set[str]]:
     """The keys of the customers in each class as of `now`, as `stalled` counts them (the
-    same conditions; snoozed ones in, those marked not a lead out): the weekly and monthly
-    reviews compare two moments with it. One scan; only the stalled customers' keys reach
-    Python."""
-    conditions = _classes(store, as_utc(now))
+    same conditions; snoozed ones in, those marked not a lead out), or with `past` as of an
+    earlier moment (`_classes`): the weekly and monthly reviews compare two moments with it.
+    One scan; only the stalled customers' keys reach Python."""
+    conditions = _classes(store, as_utc(now), past)
     cls_of = case(*((cond, name) for name, cond in conditions.items()), else_=None)
     judged = (select(ix.c.key, cls_of.label("cls"))
               .where(ix.c.store_id == store.id, ix.c.not_lead.is_(False))
