@@ -23,7 +23,17 @@ from itertools import pairwise
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Float,
+    and_,
+    case,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
 
 from bot.checklists.periods import FREQ, bounds, first_day, last_day, per_period, under_review
 from bot.metrics import keywords
@@ -114,10 +124,16 @@ def _p4p_sums(conn: Connection, store: Store, first: date, last: date,
     keys = [p4p.c.date, p4p.c.plan, level, p4p.c.spend_currency, p4p.c.daily_budget_currency]
     if by_product:
         keys.append(p4p.c.product_id)
-    query = (select(*keys, func.sum(p4p.c.impressions).label("impressions"),
-                    func.sum(p4p.c.clicks).label("clicks"), func.sum(p4p.c.spend).label("spend"),
-                    func.sum(p4p.c.inquiries).label("inquiries"),
-                    func.max(p4p.c.daily_budget).label("daily_budget"))
+    # ints and floats, as the columns read (PostgreSQL sums a bigint or a numeric into a
+    # Decimal)
+    def count(col: Any) -> Any:
+        return cast(func.sum(col), BigInteger)
+
+    query = (select(*keys, count(p4p.c.impressions).label("impressions"),
+                    count(p4p.c.clicks).label("clicks"),
+                    type_coerce(func.sum(p4p.c.spend), Float()).label("spend"),
+                    count(p4p.c.inquiries).label("inquiries"),
+                    type_coerce(func.max(p4p.c.daily_budget), Float()).label("daily_budget"))
              .where(p4p.c.store_id == store.id, p4p.c.date >= first, p4p.c.date <= last,
                     *([has["product_id"]] if by_product else []))
              .group_by(*keys))
