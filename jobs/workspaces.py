@@ -23,12 +23,13 @@ import threading
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Engine, desc, select
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import Row
 
 from bot.config import Settings
 from bot.models import stores
 from bot.storage import read
+from bot.workspaces import bot_token
 
 log = logging.getLogger(__name__)
 
@@ -65,27 +66,18 @@ class WorkspaceClients:
 
     def __init__(self, engine: Engine, settings: Settings, timeout: float) -> None:
         self.engine, self.settings, self.timeout = engine, settings, timeout
-        self.bots = installation_store(settings, engine).bots
-        self.client_id = settings.slack_client_id
+        self.client_id = settings.require("SLACK_CLIENT_ID",
+                                          "OAuth mode needs the app's Client ID")
         self._clients: dict[str, WebClient] = {}
         self._lock = threading.Lock()
-
-    def bot_token(self, team_id: str) -> str | None:
-        """The bot token of the newest installation into workspace `team_id`, or None."""
-        c = self.bots.c
-        with read(self.engine) as conn:
-            return conn.scalar(select(c.bot_token)
-                               .where(c.client_id == self.client_id, c.team_id == team_id,
-                                      c.bot_token.is_not(None))
-                               .order_by(desc(c.installed_at), desc(c.id)).limit(1))
 
     def __call__(self, row: Row) -> WebClient:
         with read(self.engine) as conn:
             team_id = conn.scalar(select(stores.c.team_id).where(stores.c.id == row.store_id))
+            token = bot_token(conn, self.client_id, team_id) if team_id else None
         if team_id is None:
             raise NotInstalled("the store belongs to no workspace yet (bound from the CLI "
                                "only): bind one of its channels from Slack to deliver")
-        token = self.bot_token(team_id)
         if token is None:
             raise NotInstalled(f"opsbot is not installed in workspace {team_id} (uninstalled "
                                "or its token revoked): not sent")

@@ -348,3 +348,25 @@ def test_an_install_state_is_good_once(engine: Engine) -> None:
     states = state_store(engine)
     state = states.issue()
     assert states.consume(state) and not states.consume(state)
+
+
+def test_opsbot_workspaces_shows_who_installed_and_what_was_dropped(
+        api: MockSlackAPI, server: Server, engine: Engine, cli,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _acme, beta, token_a, token_b = two_workspaces(engine, server, api)
+    queue(engine, beta, CHANNEL_B, "dropped")
+    server.post(_uninstall_event(TEAM_B, "EvUNB4"))
+    wait_for(lambda: installed_teams(engine) == [TEAM_A])
+    for key, value in api.oauth_env().items():
+        monkeypatch.setenv(key, value)
+    code, out, _ = cli("workspaces", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["mode"] == "oauth"
+    assert [(w["team_id"], w["installed"], w["stores"], w["queued"], w["failed"])
+            for w in data["workspaces"]] == [(TEAM_A, True, ["acme"], 0, 0),
+                                             (TEAM_B, False, ["beta"], 0, 1)]
+    assert data["workspaces"][0]["team_name"] == "Team TA"
+    code, out, _ = cli("workspaces")
+    assert "TB: not installed; stores: beta; 0 queued, 1 failed" in out
+    assert token_a not in out and token_b not in out
