@@ -66,7 +66,7 @@ NETWORK_ERRORS = (TimeoutError, socket.timeout, urllib.error.URLError, Connectio
 
 # What the sender posts with: one WebClient (single-token mode, a handler's own client), or
 # the client of each row's workspace (OAuth mode, jobs/workspaces.py; NotInstalled: none).
-Clients = WebClient | Callable[[Row], WebClient]
+Clients = WebClient | WorkspaceClients
 
 
 def outbox_client(settings: Settings, engine: Engine | None = None, *,
@@ -318,7 +318,7 @@ def deliver_rows(engine: Engine, client: Clients, ids: list[int],
 def _attempt(engine: Engine, clients: Clients, row: Row, clock: Callable[[], datetime],
              pacer: Pacer, result: Delivery, paused: set[str]) -> None:
     try:
-        client = clients if isinstance(clients, WebClient) else clients(row)
+        client = clients(row) if isinstance(clients, WorkspaceClients) else clients
     except NotInstalled as exc:  # dropped, not retried: no token will come back by itself
         with write(engine) as conn:
             outbox.fail(conn, row.id, clock(), error=str(exc))

@@ -149,7 +149,7 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
                          result.recovered, result.retrying, result.failed)
 
         scheduler.add_job(guard(send), "interval", seconds=5, id="send", next_run_time=now)
-        jobs["send"] = "every 5 s"
+        jobs["send"] = "every 5 s" + (", each workspace's own token" if settings.oauth else "")
     else:
         jobs["send"] = "off (no SLACK_BOT_TOKEN nor SLACK_CLIENT_ID: messages stay queued)"
     if settings.drop_dir:
