@@ -33,11 +33,20 @@ from bot.storage import write
 from handlers.events import first_delivery
 from handlers.manifest import BOT_SCOPES
 from jobs.workspaces import STATE_SECONDS, installation_store, state_store
+from templates.i18n import LANGUAGES, N_, gettext
 
 log = logging.getLogger(__name__)
 
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
+NOT_INSTALLED = N_("opsbot is not installed in this workspace (or was removed from it): a "
+                   "workspace admin can add it again. Nothing was done.")
+
+
+def not_installed_reply() -> str:
+    """What a person in a workspace without an installation is told (bolt answers it, before
+    any store, so before any store language is known): English, then Chinese."""
+    return "\n".join(gettext(lang, NOT_INSTALLED) for lang in LANGUAGES)
 
 
 def app_options(settings: Settings, engine: Engine, client: WebClient) -> dict[str, Any]:
@@ -49,6 +58,7 @@ def app_options(settings: Settings, engine: Engine, client: WebClient) -> dict[s
     return {
         "installation_store": store,
         "installation_store_bot_only": True,  # opsbot asks for no user token
+        "user_facing_authorize_error_message": not_installed_reply(),
         # cache_enabled: auth.test once per token, not once per request (the 3 s ack);
         # the installation itself is still looked up every time, so an uninstall counts.
         "authorize": InstallationStoreAuthorize(

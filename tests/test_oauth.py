@@ -27,7 +27,7 @@ from bot.stores import Store, add_store, bind_channel, find_store
 from handlers.manifest import BOT_SCOPES, MANIFEST
 from jobs.delivery import Delivery, Pacer, deliver, outbox_client
 from tests.slack_app_env import Server, decoded, inquiry_export, settle, wait_for
-from tests.slack_mock import DOWNLOAD, MockSlackAPI
+from tests.slack_mock import DOWNLOAD, RESPONSE_URL, MockSlackAPI
 from tests.slack_signing import event_body, slash_command_body
 from tests.test_inquiries import FIXTURE, add_inquiries
 
@@ -211,6 +211,11 @@ def test_a_workspace_that_did_not_install_gets_nothing_done(
     bind_channel(engine, store, "C0CCC", team_id="TC", user_id="U0CAT")
     api.add_user("U0CAT", is_admin=True)
     command(server, api, "config alert_min_drop 0.5", "TC", "U0CAT", "C0CCC")
+    (told,) = wait_for(lambda: api.calls_to(RESPONSE_URL))
+    assert told.params["text"].splitlines() == [
+        "opsbot is not installed in this workspace (or was removed from it): a workspace "
+        "admin can add it again. Nothing was done.",
+        "本工作区尚未安装 opsbot（或已将其移除）：工作区管理员可以重新添加。未做任何操作。"]
     found = find_store(engine, "gamma")
     assert found is not None and found.setting("alert_min_drop") != 0.5
     assert api.calls_to("users.info") == []
