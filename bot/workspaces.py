@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, desc, func, select
+from sqlalchemy import Connection, delete, desc, func, select
 
-from bot.models import outbox, slack_bots, stores
+from bot.models import outbox, slack_bots, slack_oauth_states, stores
 
 
 def bot_token(conn: Connection, client_id: str | None, team_id: str) -> str | None:
@@ -60,3 +60,10 @@ def overview(conn: Connection, client_id: str | None) -> list[dict[str, Any]]:
             "queued": counts.get((team_id, "pending"), 0) + counts.get((team_id, "sending"), 0),
             "failed": counts.get((team_id, "failed"), 0)})
     return result
+
+
+def prune_states(conn: Connection, now: datetime) -> int:
+    """Delete the `state` of install links that expired unused (naive UTC `now`); how many.
+    slack_sdk deletes a state when it is used, never when it is not."""
+    return conn.execute(delete(slack_oauth_states)
+                        .where(slack_oauth_states.c.expire_at <= now)).rowcount or 0

@@ -35,7 +35,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot import outbox, receipts
+from bot import outbox, receipts, workspaces
 from bot.alerts import incidents as alerts
 from bot.checklists import records
 from bot.checklists.registry import CHECKLISTS, ChecklistKind
@@ -137,6 +137,8 @@ def prune_receipts(engine: Engine, now: datetime) -> int | None:
     if _pruned_on.get(engine) == today:
         return None
     pruned = receipts.prune(engine, now=as_utc(now))
+    with write(engine) as conn:  # install links never followed (OAuth mode), once a day too
+        workspaces.prune_states(conn, as_utc(now))
     _pruned_on[engine] = today
     return pruned
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -24,8 +25,10 @@ from bot.models import facts, slack_bots
 from bot.periods import utcnow
 from bot.storage import read, write
 from bot.stores import Store, add_store, bind_channel, find_store
+from bot.workspaces import prune_states
 from handlers.manifest import BOT_SCOPES, MANIFEST
 from jobs.delivery import Delivery, Pacer, deliver, outbox_client
+from jobs.workspaces import state_store
 from tests.slack_app_env import Server, decoded, inquiry_export, settle, wait_for
 from tests.slack_mock import DOWNLOAD, RESPONSE_URL, MockSlackAPI
 from tests.slack_signing import event_body, slash_command_body
@@ -347,12 +350,15 @@ def test_an_uninstall_told_twice_is_handled_once(
     assert json.dumps(installed_teams(engine)) == '["TA"]'
 
 
-def test_an_install_state_is_good_once(engine: Engine) -> None:
-    from jobs.workspaces import state_store
-
+def test_an_install_state_is_good_once_and_unused_ones_are_pruned(engine: Engine) -> None:
     states = state_store(engine)
     state = states.issue()
     assert states.consume(state) and not states.consume(state)
+    unused = states.issue()
+    with write(engine) as conn:
+        assert prune_states(conn, utcnow() + timedelta(minutes=9)) == 0
+        assert prune_states(conn, utcnow() + timedelta(minutes=11)) == 1
+    assert not states.consume(unused)
 
 
 def test_opsbot_workspaces_shows_who_installed_and_what_was_dropped(
