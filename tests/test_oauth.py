@@ -247,11 +247,19 @@ def test_the_worker_posts_to_each_workspace_with_its_token(
         api: MockSlackAPI, server: Server, engine: Engine, settings: Settings) -> None:
     acme, beta, token_a, token_b = two_workspaces(engine, server, api)
     queue(engine, acme, CHANNEL_A, "to-a")
-    queue(engine, beta, CHANNEL_B, "to-b")
+    post_b = queue(engine, beta, CHANNEL_B, "to-b")
+    with write(engine) as conn:  # a chart into B's thread: jobs/uploads.py, B's token too
+        outbox.enqueue_file(conn, post_b, purpose="chart", dedupe_key="chart-b",
+                            filename="trend.png", title="Trend", content=b"png", now=utcnow())
     result = send(engine, settings)
-    assert result.delivered == 2 and result.failed == 0
+    assert result.delivered == 3 and result.failed == 0
     sent = {c.params["channel"]: c.token for c in api.calls_to("chat.postMessage")}
     assert sent == {CHANNEL_A: token_a, CHANNEL_B: token_b}
+    upload_calls = api.calls_to("files.getUploadURLExternal") + \
+        api.calls_to("files.completeUploadExternal")
+    assert len(upload_calls) == 2 and {c.token for c in upload_calls} == {token_b}
+    (shared,) = api.file_shares()
+    assert shared["channel"] == CHANNEL_B
 
 
 def test_a_store_bound_only_from_the_cli_is_not_posted_to(
