@@ -9,6 +9,9 @@ For each due row (bot/outbox.py): claim it (pending -> sending), then
 * a file upload (bot.outbox.enqueue_file) goes through Slack's upload flow, each step recorded
   so that it completes once (jobs/uploads.py).
 
+Tokens: one SLACK_BOT_TOKEN, or in OAuth mode the bot token of each row's store's workspace
+(jobs/workspaces.py); a row whose workspace has no installation fails at once with that reason.
+
 Failures: 429 -> retry after Slack's Retry-After, and only that channel pauses; 5xx, network
 errors and timeouts -> exponential backoff (5 s doubling to 10 min), retried for two days;
 errors Slack gives for a request it will never accept (channel_not_found, not_in_channel,

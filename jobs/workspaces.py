@@ -8,7 +8,7 @@ store belongs to (`stores.team_id`, set when a channel is bound from Slack).
 
 A store whose workspace has no installation (the app was uninstalled or its bot token
 revoked) gets nothing sent: its rows fail with that reason, logged, and are never retried;
-its data stays (deleted only on purpose, e.g. `opsbot store delete`).
+its data stays until someone deletes it on purpose.
 
 Enterprise Grid: a workspace's own install is found by its team id whatever its enterprise;
 an org-wide install (no team id) is not reachable from a store yet (stores keep no
