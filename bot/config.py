@@ -40,6 +40,9 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     drop_dir: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
+    # OAuth mode (several workspaces): both set switch it on (see `oauth`).
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,7 +56,24 @@ class Settings:
             slack_api_url=env.get("OPSBOT_SLACK_API_URL") or DEFAULT_SLACK_API_URL,
             drop_dir=env.get("OPSBOT_DROP_DIR") or None,
             max_upload_bytes=int(max_mb * 1024 * 1024),
+            slack_client_id=env.get("SLACK_CLIENT_ID") or None,
+            slack_client_secret=env.get("SLACK_CLIENT_SECRET") or None,
         )
+
+    @property
+    def oauth(self) -> bool:
+        """OAuth mode: opsbot is installed into workspaces through /slack/install and posts
+        with each workspace's own bot token; otherwise one SLACK_BOT_TOKEN serves one
+        workspace (the default). MissingSetting when only one of the pair is set: a half
+        configuration must not fall back to single-token mode silently."""
+        if self.slack_client_id and self.slack_client_secret:
+            return True
+        if self.slack_client_id or self.slack_client_secret:
+            missing = "SLACK_CLIENT_SECRET" if self.slack_client_id else "SLACK_CLIENT_ID"
+            raise MissingSetting(missing, "OAuth mode needs both SLACK_CLIENT_ID and "
+                                          "SLACK_CLIENT_SECRET (Basic Information -> App "
+                                          "Credentials); unset both for one workspace")
+        return False
 
     def require(self, name: str, why: str) -> str:
         """The value of an environment setting, or MissingSetting naming it."""
@@ -62,6 +82,8 @@ class Settings:
             "SLACK_SIGNING_SECRET": "slack_signing_secret",
             "SLACK_APP_TOKEN": "slack_app_token",
             "OPSBOT_DROP_DIR": "drop_dir",
+            "SLACK_CLIENT_ID": "slack_client_id",
+            "SLACK_CLIENT_SECRET": "slack_client_secret",
         }[name]
         value = getattr(self, attr)
         if not value:

@@ -36,7 +36,7 @@ from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, sele
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
-from bot.models import outbox, outbox_files
+from bot.models import outbox, outbox_files, stores
 
 BACKOFF_START = timedelta(seconds=5)
 BACKOFF_CAP = timedelta(minutes=10)
@@ -296,3 +296,18 @@ def upload_of(conn: Connection, outbox_id: int) -> Row:
 def upload_progress(conn: Connection, outbox_id: int, **step: Any) -> None:
     """Record an upload step (file_id and upload_url, uploaded_at, completing_at)."""
     conn.execute(update(outbox_files).where(outbox_files.c.outbox_id == outbox_id).values(**step))
+
+
+def drop_for_workspace(conn: Connection, team_id: str, now: datetime, *, reason: str
+                       ) -> list[int]:
+    """Fail every queued (pending) row of the stores of workspace `team_id`, with `reason`:
+    the workspace removed opsbot, so nothing more goes there and nothing is retried. The
+    stores and their data stay. Returns the ids of the rows dropped."""
+    ids = list(conn.scalars(
+        select(outbox.c.id).join(stores, stores.c.id == outbox.c.store_id)
+        .where(stores.c.team_id == team_id, outbox.c.status == "pending")
+        .order_by(outbox.c.id)))
+    if ids:
+        conn.execute(update(outbox).where(outbox.c.id.in_(ids)).values(
+            status="failed", last_error=reason, updated_at=now))
+    return ids

@@ -19,7 +19,7 @@ __all__ = ["UserError", "add_json", "build_parser", "emit", "main", "settings_fo
 
 # Each module adds its subcommands with `register(subparsers)`.
 COMMAND_MODULES = ("cli.data", "cli.ask", "cli.serve", "cli.worker", "cli.checklist",
-                   "cli.customers", "cli.demo", "cli.audit")
+                   "cli.customers", "cli.demo", "cli.audit", "cli.workspaces")
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

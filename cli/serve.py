@@ -21,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the Slack app (HTTP on /slack/events, or --socket-mode)",
         description="Run the Slack app. HTTP mode needs SLACK_BOT_TOKEN and "
         "SLACK_SIGNING_SECRET and a public URL for /slack/events; Socket Mode needs "
-        "SLACK_BOT_TOKEN and SLACK_APP_TOKEN and no public URL.",
+        "SLACK_BOT_TOKEN and SLACK_APP_TOKEN and no public URL. OAuth mode (several "
+        "workspaces) takes SLACK_CLIENT_ID and SLACK_CLIENT_SECRET instead of "
+        "SLACK_BOT_TOKEN and serves /slack/install and /slack/oauth_redirect.",
     )
     p.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 3000),
                    help="HTTP port (default: $PORT or 3000)")
@@ -62,8 +64,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         server = make_server(make_wsgi_app(app, engine), args.host, args.port)
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    install = "; install: /slack/install" if settings.oauth else ""
     print(f"opsbot: serving Slack on http://{args.host}:{server.server_port}/slack/events "
-          f"(health: /healthz; Ctrl-C stops)", file=sys.stderr)
+          f"(health: /healthz{install}; Ctrl-C stops)", file=sys.stderr)
     try:
         server.serve_forever()
     finally:

@@ -3,6 +3,9 @@
     app = create_app(Settings.from_env())                     # production: checks the token
     app = create_app(settings, engine, client=mock_client)    # tests: no start-up auth.test
 
+One workspace (the default): SLACK_BOT_TOKEN. Several (OAuth mode, SLACK_CLIENT_ID and
+SLACK_CLIENT_SECRET): /slack/install and per-workspace tokens, see handlers/oauth.py.
+
 Listeners never do slow work before acking: `process_before_response=False` makes bolt ack
 events before their listener runs (in bolt's thread pool), and slash commands ack with the
 answer as soon as it is ready, or with "working on it" before Slack's 3 s deadline.
@@ -18,7 +21,7 @@ from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.storage import get_engine
-from handlers import actions, events, slash, uploads
+from handlers import actions, events, oauth, slash, uploads
 from handlers.members import Directory
 
 API_TIMEOUT = 30  # seconds per Web API call; files.info and chat.* answer in well under 1 s
@@ -26,8 +29,9 @@ API_TIMEOUT = 30  # seconds per Web API call; files.info and chat.* answer in we
 
 def make_client(settings: Settings) -> WebClient:
     """The bot's Web API client: OPSBOT_SLACK_API_URL, retrying 429s (after Retry-After),
-    5xx answers and dropped connections."""
-    token = settings.require(
+    5xx answers and dropped connections. In OAuth mode it has no token: bolt gives each
+    request a copy with its workspace's bot token."""
+    token = None if settings.oauth else settings.require(
         "SLACK_BOT_TOKEN", "copy the Bot User OAuth Token (xoxb-…) from OAuth & Permissions")
     return WebClient(
         token=token,
@@ -62,10 +66,11 @@ def create_app(
             "SLACK_SIGNING_SECRET", "copy the Signing Secret from Basic Information")
     if client is None:
         client = make_client(settings)
-        verify_token = True
+        verify_token = not settings.oauth  # OAuth mode: no token of its own to check
     else:
         verify_token = False
     engine = engine if engine is not None else get_engine(settings.database_url)
+    options = oauth.app_options(settings, engine, client) if settings.oauth else {}
     app = App(
         name="opsbot",
         client=client,
@@ -73,8 +78,11 @@ def create_app(
         process_before_response=False,
         token_verification_enabled=verify_token,
         request_verification_enabled=not socket_mode,
+        **options,
     )
     directory = Directory()  # users.info and conversations.members answers, cached
+    if settings.oauth:
+        oauth.register(app, engine, options["installation_store"])
     slash.register(app, engine, settings, directory)
     uploads.register(app, engine, settings, directory)
     events.register(app, engine, settings)  # after uploads: its catch-alls must come last

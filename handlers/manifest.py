@@ -12,6 +12,10 @@ from pathlib import Path
 from handlers.commands import COMMANDS
 
 MANIFEST = Path(__file__).resolve().parent.parent / "slack-app-manifest.yml"
+# The bot scopes opsbot asks for: the manifest's oauth_config.scopes.bot and, in OAuth mode,
+# what /slack/install requests (tests/test_oauth.py checks they agree).
+BOT_SCOPES = ("commands", "chat:write", "files:read", "files:write", "channels:history",
+              "groups:history", "im:history", "users:read", "channels:read", "groups:read")
 _BLOCK = re.compile(r"(?ms)^  slash_commands:\n.*?(?=^\S)")
 
 

@@ -2,6 +2,8 @@
 
     POST /slack/events   events, slash commands and interactivity (bolt's WSGI adapter)
     GET  /healthz        200 {"ok": true, "database": "ok", "stores": N}, 503 if the DB is down
+    GET  /slack/install, /slack/oauth_redirect   OAuth mode only (handlers/oauth.py; bolt's
+                         adapter serves them, 404 otherwise)
 
 Production: `gunicorn "handlers.wsgi:application"` (the Procfile's web line); `application`
 is built on first access from the environment, so importing this module needs no settings.

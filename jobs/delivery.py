@@ -9,6 +9,9 @@ For each due row (bot/outbox.py): claim it (pending -> sending), then
 * a file upload (bot.outbox.enqueue_file) goes through Slack's upload flow, each step recorded
   so that it completes once (jobs/uploads.py).
 
+Tokens: one SLACK_BOT_TOKEN, or in OAuth mode the bot token of each row's store's workspace
+(jobs/workspaces.py); a row whose workspace has no installation fails at once with that reason.
+
 Failures: 429 -> retry after Slack's Retry-After, and only that channel pauses; 5xx, network
 errors and timeouts -> exponential backoff (5 s doubling to 10 min), retried for two days;
 errors Slack gives for a request it will never accept (channel_not_found, not_in_channel,
@@ -50,6 +53,7 @@ from bot.config import Settings
 from bot.periods import utcnow
 from bot.storage import read, write
 from jobs import uploads
+from jobs.workspaces import NotInstalled, WorkspaceClients, web_client
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +67,23 @@ NETWORK_ERRORS = (TimeoutError, socket.timeout, urllib.error.URLError, Connectio
                   http.client.HTTPException, OSError)
 
 
-def outbox_client(settings: Settings, *, timeout: float = CLIENT_TIMEOUT) -> WebClient | None:
-    """The outbox sender's WebClient (base URL from OPSBOT_SLACK_API_URL), retries off (the
-    outbox owns them, see the module doc); None without a token."""
+# What the sender posts with: one WebClient (single-token mode, a handler's own client), or
+# the client of each row's workspace (OAuth mode, jobs/workspaces.py; NotInstalled: none).
+Clients = WebClient | WorkspaceClients
+
+
+def outbox_client(settings: Settings, engine: Engine | None = None, *,
+                  timeout: float = CLIENT_TIMEOUT) -> Clients | None:
+    """The outbox sender's client(s), retries off (the outbox owns them, see the module doc):
+    in OAuth mode (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, `engine` needed) each workspace's
+    own bot token, else SLACK_BOT_TOKEN; None without either."""
+    if settings.oauth:
+        if engine is None:
+            raise ValueError("OAuth mode looks bot tokens up in the database: pass the engine")
+        return WorkspaceClients(engine, settings, timeout)
     if not settings.slack_bot_token:
         return None
-    return WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
-                     timeout=timeout,  # type: ignore[arg-type]  # urllib takes floats
-                     retry_handlers=[])
+    return web_client(settings, settings.slack_bot_token, timeout)
 
 
 class Pacer:
@@ -239,7 +252,7 @@ def _round_robin(rows: list[Row]) -> list[Row]:
 
 def deliver(
     engine: Engine,
-    client: WebClient,
+    client: Clients,
     now: datetime | None = None,
     *,
     pacer: Pacer | None = None,
@@ -280,7 +293,7 @@ def deliver(
     return result
 
 
-def deliver_rows(engine: Engine, client: WebClient, ids: list[int],
+def deliver_rows(engine: Engine, client: Clients, ids: list[int],
                  now: datetime | None = None, *, pacer: Pacer | None = None) -> Delivery:
     """Send these outbox rows now, if they are due (e.g. the edits a button click queued,
     sent with the handler's client so the click shows at once). A row that cannot go yet
@@ -305,8 +318,18 @@ def deliver_rows(engine: Engine, client: WebClient, ids: list[int],
     return result
 
 
-def _attempt(engine: Engine, client: WebClient, row: Row, clock: Callable[[], datetime],
+def _attempt(engine: Engine, clients: Clients, row: Row, clock: Callable[[], datetime],
              pacer: Pacer, result: Delivery, paused: set[str]) -> None:
+    try:
+        client = clients(row) if isinstance(clients, WorkspaceClients) else clients
+    except NotInstalled as exc:  # dropped, not retried: no token will come back by itself
+        with write(engine) as conn:
+            outbox.fail(conn, row.id, clock(), error=str(exc))
+        result.failed += 1
+        result.errors.append({"outbox_id": row.id, "channel": row.channel, "error": str(exc),
+                              "status": "failed"})
+        log.warning("outbox %s to %s: %s (failed)", row.id, row.channel, exc)
+        return
     if not row.update_of:
         pacer.wait(row.channel)
     try:

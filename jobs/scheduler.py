@@ -121,7 +121,7 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
     """The scheduler with its jobs, and a description of them for the start-up line."""
     scheduler = BlockingScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
     guard = functools.partial(_database_guard, url=settings.database_url)
-    client = outbox_client(settings)
+    client = outbox_client(settings, engine)
     pacer = Pacer()
     jobs: dict[str, Any] = {}
 
@@ -149,9 +149,9 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
                          result.recovered, result.retrying, result.failed)
 
         scheduler.add_job(guard(send), "interval", seconds=5, id="send", next_run_time=now)
-        jobs["send"] = "every 5 s"
+        jobs["send"] = "every 5 s" + (", each workspace's own token" if settings.oauth else "")
     else:
-        jobs["send"] = "off (no SLACK_BOT_TOKEN: messages stay queued)"
+        jobs["send"] = "off (no SLACK_BOT_TOKEN nor SLACK_CLIENT_ID: messages stay queued)"
     if settings.drop_dir:
         folder = DropFolder(Path(settings.drop_dir))
         waiting: set[str] = set()  # said once per file, not every 10 s

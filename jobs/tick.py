@@ -32,11 +32,10 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from slack_sdk import WebClient
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from bot import outbox, receipts
+from bot import outbox, receipts, workspaces
 from bot.alerts import incidents as alerts
 from bot.checklists import records
 from bot.checklists.registry import CHECKLISTS, ChecklistKind
@@ -46,7 +45,7 @@ from bot.schedule import checklist_due
 from bot.storage import read, write
 from bot.stores import Store, channels_of, list_stores
 from jobs import alert_messages, checklist_messages
-from jobs.delivery import Pacer, deliver, outbox_client
+from jobs.delivery import Clients, Pacer, deliver, outbox_client
 from jobs.dropfolder import DropFolder
 
 log = logging.getLogger(__name__)
@@ -138,6 +137,8 @@ def prune_receipts(engine: Engine, now: datetime) -> int | None:
     if _pruned_on.get(engine) == today:
         return None
     pruned = receipts.prune(engine, now=as_utc(now))
+    with write(engine) as conn:  # install links never followed (OAuth mode), once a day too
+        workspaces.prune_states(conn, as_utc(now))
     _pruned_on[engine] = today
     return pruned
 
@@ -162,7 +163,7 @@ def run_due(
     engine: Engine,
     now: datetime,
     *,
-    client: WebClient | None = None,
+    client: Clients | None = None,
     settings: Settings | None = None,
     folder: DropFolder | None = None,
     drops: bool = True,
@@ -171,7 +172,8 @@ def run_due(
 ) -> dict[str, Any]:
     """Run, once, everything due at `now` (aware, or naive UTC); returns what happened.
 
-    `client` defaults to one built from `settings` (SLACK_BOT_TOKEN, OPSBOT_SLACK_API_URL);
+    `client` defaults to the one(s) built from `settings` (SLACK_BOT_TOKEN, or in OAuth mode each
+    workspace's own bot token; OPSBOT_SLACK_API_URL);
     `folder` defaults to OPSBOT_DROP_DIR as a one-shot scan (`drops=False`: no scan);
     `send=False` leaves delivery to a separate sender (the scheduler runs it every few
     seconds).
@@ -219,12 +221,13 @@ def run_due(
     started = time.perf_counter()
     sent: dict[str, Any] = {"delivered": 0, "recovered": 0, "retrying": 0, "failed": 0,
                             "errors": []}
-    client = client if client is not None else outbox_client(settings)
+    client = client if client is not None else outbox_client(settings, engine)
     if not send:
         report["slack"] = "delivery left to the sender"
     elif client is None:
-        report["slack"] = ("not configured (no SLACK_BOT_TOKEN): messages are queued in the "
-                           "outbox and will be sent by a worker that has a token")
+        report["slack"] = ("not configured (no SLACK_BOT_TOKEN nor SLACK_CLIENT_ID): messages "
+                           "are queued in the outbox and will be sent by a worker that has a "
+                           "token")
     else:
         sent = deliver(engine, client, now, pacer=pacer).to_json()
         report["slack"] = "sent"

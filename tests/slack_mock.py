@@ -48,12 +48,20 @@ Behaviour worth knowing:
 * ``users.info`` answers ``add_user`` registrations (``is_admin``/``is_owner`` False by default);
   ``conversations.members`` answers ``set_members`` (paged by ``limit``/``cursor``), and
   ``channel_not_found`` for a channel never registered.
+* Several workspaces (OAuth mode): ``add_team(team_id)`` registers another workspace with its
+  own bot token (``auth.test`` answers each token with its team); ``oauth_code(team_id)``
+  issues a one-time code that ``oauth.v2.access`` exchanges, with the app's ``client_id`` and
+  ``client_secret`` (HTTP Basic, as slack-sdk sends them, or params), for that team's bot
+  token (``invalid_code`` for an unknown or used code, ``invalid_client_id`` /
+  ``bad_client_secret`` otherwise). ``revoke(token)`` makes a token ``invalid_auth``.
+  ``oauth_env()`` is ``env()`` for OAuth mode (client id and secret, no bot token).
 * ``register_socket_server(server)`` makes ``apps.connections.open`` return that server's URL
   (see ``socket_mock.py``).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import mimetypes
 import threading
@@ -171,6 +179,14 @@ class MockSlackAPI:
         self.bot_id = "B0BOT"
         self.app_id = "A1"
         self.valid_tokens: set[str] = {bot_token, app_token}
+        self.client_id = "1111.2222"
+        self.client_secret = "test-client-secret"
+        self.scopes = "commands,chat:write"
+        # bot token -> its workspace (auth.test, oauth.v2.access); the default team is T1
+        self.teams: dict[str, JsonDict] = {bot_token: {"team_id": team_id, "enterprise_id": None,
+                                                        "name": "Opsbot Test",
+                                                        "bot_user_id": "U0BOT", "bot_id": "B0BOT"}}
+        self._codes: dict[str, str] = {}  # one-time OAuth code -> the bot token it grants
         self.calls: list[Call] = []
         self.messages: dict[str, JsonDict] = {}  # ts -> latest message (post + updates)
         self.files: dict[str, _File] = {}
@@ -241,7 +257,45 @@ class MockSlackAPI:
             "SLACK_SIGNING_SECRET": self.signing_secret,
         }
 
+    def oauth_env(self) -> dict[str, str]:
+        """Environment variables for OAuth mode against this mock (no SLACK_BOT_TOKEN)."""
+        env = {k: v for k, v in self.env().items() if k != "SLACK_BOT_TOKEN"}
+        return {**env, "SLACK_CLIENT_ID": self.client_id,
+                "SLACK_CLIENT_SECRET": self.client_secret}
+
     # ------------------------------------------------------------------ test controls
+    def add_team(self, team_id: str, *, enterprise_id: str | None = None,
+                 name: str | None = None) -> str:
+        """Register workspace `team_id` with a bot token of its own; returns the token."""
+        token = f"xoxb-{team_id.lower()}-{uuid.uuid4().hex[:8]}"
+        with self._lock:
+            self.teams[token] = {"team_id": team_id, "enterprise_id": enterprise_id,
+                                 "name": name or f"Team {team_id}",
+                                 "bot_user_id": f"U0BOT{team_id}", "bot_id": f"B0BOT{team_id}"}
+            self.valid_tokens.add(token)
+        return token
+
+    def token_of(self, team_id: str) -> str:
+        """The (latest) bot token registered for `team_id`."""
+        with self._lock:
+            return [t for t, team in self.teams.items() if team["team_id"] == team_id][-1]
+
+    def oauth_code(self, team_id: str, *, enterprise_id: str | None = None) -> str:
+        """A one-time code for oauth.v2.access that installs the app into `team_id` (a team
+        not registered yet gets a new bot token)."""
+        with self._lock:
+            known = [t for t, team in self.teams.items() if team["team_id"] == team_id]
+        token = known[-1] if known else self.add_team(team_id, enterprise_id=enterprise_id)
+        code = f"code-{uuid.uuid4().hex}"
+        with self._lock:
+            self._codes[code] = token
+        return code
+
+    def revoke(self, token: str) -> None:
+        """The token stops working (Slack's answer after an uninstall: invalid_auth)."""
+        with self._lock:
+            self.valid_tokens.discard(token)
+
     def calls_to(self, method: str) -> list[Call]:
         """Recorded calls of one API method (or DOWNLOAD / UPLOAD / RESPONSE_URL)."""
         with self._lock:
@@ -463,6 +517,8 @@ class MockSlackAPI:
             if fault.status is not None:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
                 return _Reply.of_json({"ok": False, "error": fault.error}, fault.status, headers)
+        if call.method == "oauth.v2.access":  # client credentials, not a token
+            return _Reply.of_json(self._oauth_access(call))
         if call.token not in self.valid_tokens:
             return _Reply.of_json({"ok": False, "error": "invalid_auth"})
         responder = self._responders.get(call.method)
@@ -492,16 +548,45 @@ class MockSlackAPI:
         }
 
     def _auth_test(self, call: Call) -> JsonDict:
-        return {
+        team = self.teams.get(call.token or "")
+        if team is None:  # the app-level token, or a token a test made valid by hand
+            team = {"team_id": self.team_id, "enterprise_id": None, "name": "Opsbot Test",
+                    "bot_user_id": self.bot_user_id, "bot_id": self.bot_id}
+        answer: JsonDict = {
             "ok": True,
             "url": f"https://{self.team_domain}.slack.com/",
-            "team": "Opsbot Test",
+            "team": team["name"],
             "user": "opsbot",
-            "team_id": self.team_id,
-            "user_id": self.bot_user_id,
-            "bot_id": self.bot_id,
+            "team_id": team["team_id"],
+            "user_id": team["bot_user_id"],
+            "bot_id": team["bot_id"],
             "is_enterprise_install": False,
         }
+        if team["enterprise_id"]:
+            answer["enterprise_id"] = team["enterprise_id"]
+        return answer
+
+    def _oauth_access(self, call: Call) -> JsonDict:
+        client_id, secret = call.params.get("client_id"), call.params.get("client_secret")
+        auth = next((v for k, v in call.headers.items() if k.lower() == "authorization"), "")
+        if auth.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if client_id != self.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        if secret != self.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        with self._lock:
+            token = self._codes.pop(str(call.params.get("code")), None)
+        if token is None:
+            return {"ok": False, "error": "invalid_code"}
+        team = self.teams[token]
+        enterprise = ({"id": team["enterprise_id"], "name": f"Org {team['enterprise_id']}"}
+                      if team["enterprise_id"] else None)
+        return {"ok": True, "app_id": self.app_id, "access_token": token, "token_type": "bot",
+                "scope": self.scopes, "bot_user_id": team["bot_user_id"],
+                "authed_user": {"id": "U0INSTALLER"}, "enterprise": enterprise,
+                "team": {"id": team["team_id"], "name": team["name"]},
+                "is_enterprise_install": False}
 
     def _connections_open(self, call: Call) -> JsonDict:
         if not (call.token or "").startswith("xapp-"):
