@@ -64,8 +64,8 @@ class CommandPool:
     """A fixed number of threads running commands. A command beyond them waits in the
     queue; how long it waited is returned with its result and kept for `stats()`."""
 
-    def __init__(self, size: int = POOL_SIZE) -> None:
-        self.size = size
+    def __init__(self, size: int | None = None) -> None:
+        size = size or POOL_SIZE
         self._executor = ThreadPoolExecutor(max_workers=size,
                                             thread_name_prefix="opsbot-command")
         # Late answers and queued posts: Web API calls, kept off the command threads so a
