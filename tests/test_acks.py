@@ -15,17 +15,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
 from bot.ingest.drop import ingest_file
 from bot.models import facts
+from bot.storage import write
 from bot.stores import Store
 from handlers import slash
 from handlers.app import create_app, make_client
+from handlers.commands import COMMANDS, run_command
 from handlers.wsgi import make_server, make_wsgi_app
 from tests.slack_app_env import CHANNEL, Server, decoded, inquiry_export, settle, wait_for
 from tests.slack_mock import MockSlackAPI
@@ -232,3 +236,44 @@ def test_a_request_waiting_for_a_web_thread_still_acks_in_time(
     for took, ack in acks.values():
         assert took < 3.0 and "Working on" in ack["text"]
     _assert_answered_once(api, ["first", "second"])
+
+
+# ---------------------------------------------------------------------------- lost connections
+def _drop_connection_once(real: Callable, *, commit_first: bool = False) -> tuple[Callable, list]:
+    """A command run whose first attempt loses its database connection (after committing a
+    write when `commit_first`)."""
+    attempts: list[int] = []
+
+    def run(call, words):
+        attempts.append(1)
+        if len(attempts) == 1:
+            if commit_first:
+                with write(call.engine) as conn:
+                    conn.execute(text("SELECT 1"))
+            raise OperationalError("SELECT …", {}, Exception("server closed the connection"),
+                                   connection_invalidated=True)
+        return real(call, words)
+
+    return run, attempts
+
+
+def test_a_command_that_lost_its_connection_is_asked_again(
+    engine: Engine, answered: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entry = COMMANDS["/inquiries"]
+    run, attempts = _drop_connection_once(entry.run)
+    monkeypatch.setitem(COMMANDS, "/inquiries", replace(entry, run=run))
+    result = run_command(engine, "/inquiries", "yesterday", channel_id=CHANNEL, team_id="T1")
+    assert result.ok and len(attempts) == 2
+    assert "went wrong" not in json.dumps(result.message)
+
+
+def test_a_command_that_had_written_is_not_run_twice(
+    engine: Engine, answered: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entry = COMMANDS["/inquiries"]
+    run, attempts = _drop_connection_once(entry.run, commit_first=True)
+    monkeypatch.setitem(COMMANDS, "/inquiries", replace(entry, run=run))
+    result = run_command(engine, "/inquiries", "yesterday", channel_id=CHANNEL, team_id="T1")
+    assert not result.ok and len(attempts) == 1
+    assert "went wrong" in json.dumps(result.message)
