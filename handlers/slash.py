@@ -12,7 +12,8 @@ which uploads share:
   one round trip, no response_url call;
 * if it is not ready `ACK_DEADLINE` seconds after arrival (a locked table, a saturated
   pool), the ack says "working on it" (visible only to the asker) and the answer follows
-  through the command's response_url once it is ready. Which of the two carries the answer
+  through the command's response_url once it is ready; when every command thread has been
+  stuck for longer than that already, the ack goes at once. Which of the two carries the answer
   is decided once, by the request's thread, so an answer is never lost nor sent twice.
 
 An answer the command queued as a post of the bot's (`CommandResult.posts`: `/customers`,
@@ -65,7 +66,7 @@ class CommandPool:
     queue; how long it waited is returned with its result and kept for `stats()`."""
 
     def __init__(self, size: int | None = None) -> None:
-        size = size or POOL_SIZE
+        self.size = size = size or POOL_SIZE
         self._executor = ThreadPoolExecutor(max_workers=size,
                                             thread_name_prefix="opsbot-command")
         # Late answers and queued posts: Web API calls, kept off the command threads so a
@@ -74,6 +75,7 @@ class CommandPool:
                                              thread_name_prefix="opsbot-answer")
         self._lock = threading.Lock()
         self._queued = 0
+        self._running: dict[int, float] = {}  # job -> when it got its thread
         self._waits: deque[float] = deque(maxlen=1000)  # the latest waits, in seconds
 
     def submit(self, fn: Callable[..., CommandResult], /, *args: Any, **kwargs: Any
@@ -83,17 +85,30 @@ class CommandPool:
             self._queued += 1
 
         def job() -> Ran:
-            waited = time.monotonic() - submitted
+            started = time.monotonic()
             with self._lock:
                 self._queued -= 1
-                self._waits.append(waited)
-            return Ran(fn(*args, **kwargs), waited)
+                self._waits.append(started - submitted)
+                self._running[id(job)] = started
+            try:
+                return Ran(fn(*args, **kwargs), started - submitted)
+            finally:
+                with self._lock:
+                    del self._running[id(job)]
 
         return self._executor.submit(job)
 
     def follow_up(self, fn: Callable[..., Any], /, *args: Any) -> None:
         """Run follow-up work (posts, late answers) on its own bounded threads."""
         self._followups.submit(fn, *args)
+
+    def stalled(self, seconds: float) -> bool:
+        """Every thread has been on its command for over `seconds` (the database is stuck):
+        a command submitted now cannot be answered within them."""
+        now = time.monotonic()
+        with self._lock:
+            return (len(self._running) >= self.size
+                    and all(now - started > seconds for started in self._running.values()))
 
     def stats(self) -> dict[str, float]:
         """Commands waiting for a thread now, and the longest of the latest waits."""
@@ -136,8 +151,10 @@ def register(app: App, engine: Engine, settings: Settings,
             user_id=command.get("user_id") or "unknown", team_id=team_id,
             workspace_admin=partial(directory.is_workspace_admin, client, team_id),
         )
+        # Every thread stuck past the deadline: waiting for this one is pointless, ack now.
+        wait = 0.0 if pool.stalled(ACK_DEADLINE) else arrival + ACK_DEADLINE - time.monotonic()
         try:
-            ran = future.result(timeout=max(0.0, arrival + ACK_DEADLINE - time.monotonic()))
+            ran = future.result(timeout=max(0.0, wait))
         except FutureTimeout:
             # Decided here, once: the answer goes through the response_url, not the ack.
             future.add_done_callback(lambda done: pool.follow_up(

@@ -141,6 +141,26 @@ def test_a_saturated_pool_still_acks_from_arrival(
     assert len(waits) == 3 and waits[-1] >= 1.5  # the last one waited for two others
 
 
+def test_when_every_command_thread_is_stuck_the_ack_goes_at_once(
+    api: MockSlackAPI, settings: Settings, engine: Engine, answered: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one command thread has been held past the deadline: the next command cannot be
+    answered in time, so it is acknowledged without waiting out its own deadline."""
+    monkeypatch.setattr(slash, "POOL_SIZE", 1)
+    monkeypatch.setattr(slash, "ACK_DEADLINE", 1.0)
+    release = threading.Event()
+    monkeypatch.setattr(slash, "run_command", _held(release))
+    with _serve(settings, engine, api) as server:
+        took, _ = _ask(server, api, "stuck")
+        assert 0.9 < took < 1.5
+        time.sleep(0.2)  # the thread is now well past the deadline
+        took, ack = _ask(server, api, "next")
+        assert took < 0.5 and "Working on" in ack["text"]
+        release.set()
+        _assert_answered_once(api, ["stuck", "next"])
+
+
 def test_an_answer_ready_in_time_comes_in_the_ack_alone(
     api: MockSlackAPI, server: Server, answered: Store,
 ) -> None:
