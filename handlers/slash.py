@@ -27,7 +27,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -63,7 +62,7 @@ class Ran:
 
 class CommandPool:
     """A fixed number of threads running commands. A command beyond them waits in the
-    queue; how long it waited is returned with its result and kept for `stats()`."""
+    queue; how long it waited is returned with its result (and logged with its ack)."""
 
     def __init__(self, size: int | None = None) -> None:
         self.size = size = size or POOL_SIZE
@@ -74,21 +73,15 @@ class CommandPool:
         self._followups = ThreadPoolExecutor(max_workers=max(1, size // 2),
                                              thread_name_prefix="opsbot-answer")
         self._lock = threading.Lock()
-        self._queued = 0
         self._running: dict[int, float] = {}  # job -> when it got its thread
-        self._waits: deque[float] = deque(maxlen=1000)  # the latest waits, in seconds
 
     def submit(self, fn: Callable[..., CommandResult], /, *args: Any, **kwargs: Any
                ) -> Future[Ran]:
         submitted = time.monotonic()
-        with self._lock:
-            self._queued += 1
 
         def job() -> Ran:
             started = time.monotonic()
             with self._lock:
-                self._queued -= 1
-                self._waits.append(started - submitted)
                 self._running[id(job)] = started
             try:
                 return Ran(fn(*args, **kwargs), started - submitted)
@@ -109,11 +102,6 @@ class CommandPool:
         with self._lock:
             return (len(self._running) >= self.size
                     and all(now - started > seconds for started in self._running.values()))
-
-    def stats(self) -> dict[str, float]:
-        """Commands waiting for a thread now, and the longest of the latest waits."""
-        with self._lock:
-            return {"queued": self._queued, "max_wait": max(self._waits, default=0.0)}
 
 
 def reply_payload(message: dict[str, Any], *, ephemeral: bool) -> dict[str, Any]:
