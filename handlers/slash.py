@@ -13,7 +13,9 @@ which uploads share:
 * if it is not ready `ACK_DEADLINE` seconds after arrival (a locked table, a saturated
   pool), the ack says "working on it" (visible only to the asker) and the answer follows
   through the command's response_url once it is ready; when every command thread has been
-  stuck for longer than that already, the ack goes at once. Which of the two carries the answer
+  stuck for longer than that already, the ack goes at once;
+* when `MAX_WAITING` commands already wait for a thread, a new one is answered at once with
+  "busy, try again in a minute" rather than queued for minutes. Which of the two carries the answer
   is decided once, by the request's thread, so an answer is never lost nor sent twice.
 
 An answer the command queued as a post of the bot's (`CommandResult.posts`: `/customers`,
@@ -50,6 +52,9 @@ log = logging.getLogger(__name__)
 
 ACK_DEADLINE = 2.0  # seconds after arrival; leaves a second of Slack's 3 s for the network
 POOL_SIZE = 8  # command threads per process; each holds at most one database connection
+# Commands waiting for a thread, per process, beyond which a new one is answered at once with
+# "busy, try again": a longer queue could not be answered within a useful time anyway.
+MAX_WAITING = 32
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,9 @@ class CommandPool:
     """A fixed number of threads running commands. A command beyond them waits in the
     queue; how long it waited is returned with its result (and logged with its ack)."""
 
-    def __init__(self, size: int | None = None) -> None:
+    def __init__(self, size: int | None = None, max_waiting: int | None = None) -> None:
         self.size = size = size or POOL_SIZE
+        self.max_waiting = max_waiting or MAX_WAITING
         self._executor = ThreadPoolExecutor(max_workers=size,
                                             thread_name_prefix="opsbot-command")
         # Late answers and queued posts: Web API calls, kept off the command threads so a
@@ -74,14 +80,18 @@ class CommandPool:
                                              thread_name_prefix="opsbot-answer")
         self._lock = threading.Lock()
         self._running: dict[int, float] = {}  # job -> when it got its thread
+        self._waiting = 0
 
     def submit(self, fn: Callable[..., CommandResult], /, *args: Any, **kwargs: Any
                ) -> Future[Ran]:
         submitted = time.monotonic()
+        with self._lock:
+            self._waiting += 1
 
         def job() -> Ran:
             started = time.monotonic()
             with self._lock:
+                self._waiting -= 1
                 self._running[id(job)] = started
             try:
                 return Ran(fn(*args, **kwargs), started - submitted)
@@ -94,6 +104,11 @@ class CommandPool:
     def follow_up(self, fn: Callable[..., Any], /, *args: Any) -> None:
         """Run follow-up work (posts, late answers) on its own bounded threads."""
         self._followups.submit(fn, *args)
+
+    def full(self) -> bool:
+        """As many commands wait for a thread as the pool lets wait."""
+        with self._lock:
+            return self._waiting >= self.max_waiting
 
     def stalled(self, seconds: float) -> bool:
         """Every thread has been on its command for over `seconds` (the database is stuck):
@@ -131,6 +146,9 @@ def register(app: App, engine: Engine, settings: Settings,
             return None
         arrival = arrival_of(request.headers)
         picked_up = time.monotonic() - arrival  # waited for a web thread and bolt's checks
+        if pool.full():
+            _log_ack(name, "busy", arrival, picked_up, None)
+            return ack(**_notice("busy", name))
         team_id = command.get("team_id")
         future = pool.submit(
             run_command, engine, name, command.get("text") or "",

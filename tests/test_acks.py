@@ -161,6 +161,28 @@ def test_when_every_command_thread_is_stuck_the_ack_goes_at_once(
         _assert_answered_once(api, ["stuck", "next"])
 
 
+def test_beyond_the_waiting_room_a_command_is_told_busy_at_once(
+    api: MockSlackAPI, settings: Settings, engine: Engine, answered: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One thread, one waiting place: the third command is neither queued nor lost, it is
+    answered at once, and the two others still get their answers."""
+    monkeypatch.setattr(slash, "POOL_SIZE", 1)
+    monkeypatch.setattr(slash, "MAX_WAITING", 1)
+    monkeypatch.setattr(slash, "ACK_DEADLINE", 0.3)
+    release = threading.Event()
+    monkeypatch.setattr(slash, "run_command", _held(release))
+    with _serve(settings, engine, api) as server:
+        assert "Working on" in _ask(server, api, "running")[1]["text"]
+        assert "Working on" in _ask(server, api, "waiting")[1]["text"]
+        took, ack = _ask(server, api, "third")
+        assert took < 0.3 and ack["response_type"] == "ephemeral"
+        assert "try again in a minute" in ack["text"]
+        release.set()
+        _assert_answered_once(api, ["running", "waiting"])
+        assert not api.responses("third")
+
+
 def test_an_answer_ready_in_time_comes_in_the_ack_alone(
     api: MockSlackAPI, server: Server, answered: Store,
 ) -> None:
