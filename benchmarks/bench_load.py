@@ -20,8 +20,9 @@ answers lost (neither in the ack nor through the response_url within 30 s of the
 answers posted twice, how many acks said "working on it" (the answer followed) or "busy"
 (more commands waiting than the pool lets wait: answered at once, not run), error answers
 (an apology instead of figures), and the longest wait for a command thread (gunicorn's
-log). The floor is the same summarize() query run directly on one connection. Targets: zero acks over 3 s
-and zero lost answers (computed verdict lines; the exit code is 0 when the benchmark ran).
+log). The floor is the same summarize() query run directly on one connection. Targets:
+zero acks over 3 s and zero lost answers (computed verdict lines; the exit code is 0 when
+the benchmark ran).
 """
 
 from __future__ import annotations
@@ -357,7 +358,8 @@ def _bench(url: str, api: MockSlackAPI, tmp: Path, seconds: float, levels: list[
               f"times in ms; pool wait = a command's wait for one of the 8 command threads")
         print(f"  {'run':<6} {'conc':>4} {'reqs':>6} {'req/s':>7} {'ack p50':>8} {'p95':>8} "
               f"{'p99':>8} {'max':>8} {'>3s':>5} {'lost':>5} {'twice':>5} {'working':>7} "
-              f"{'busy':>5} {'errors':>6} {'failed':>6} {'wait p95':>8} {'wait max':>8}", flush=True)
+              f"{'busy':>5} {'errors':>6} {'failed':>6} {'wait p95':>8} {'wait max':>8}",
+              flush=True)
         rows = []
 
         def lock_during() -> None:
