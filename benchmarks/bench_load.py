@@ -242,13 +242,24 @@ def _answers(api: MockSlackAPI) -> Counter[str]:
     return Counter(response_key(c) for c in api.calls_to(RESPONSE_URL))
 
 
-def _pool_waits(log: Path, start: int) -> tuple[list[float], int]:
-    """Command-thread waits logged by the web processes since byte `start`."""
+@dataclass
+class Logged:
+    """What the web processes logged: each ack's time after arrival (their own clock, from
+    the stamp taken when gunicorn accepted the connection) and each command-thread wait."""
+
+    acks: list[float]
+    waits: list[float]
+    size: int  # bytes read
+
+
+def _logged(log: Path, start: int) -> Logged:
+    """The web processes' log lines since byte `start`."""
     with log.open("rb") as f:
         f.seek(start)
-        chunk = f.read().decode(errors="replace")
-    waits = [float(m) for m in re.findall(r"pool_wait=([0-9.]+)", chunk)]
-    return waits, len(chunk.encode())
+        chunk = f.read()
+    lines = chunk.decode(errors="replace")
+    return Logged([float(m) for m in re.findall(r"ack=\w+ ([0-9.]+) s after arrival", lines)],
+                  [float(m) for m in re.findall(r"pool_wait=([0-9.]+)", lines)], len(chunk))
 
 
 def _settle(run: Run, api: MockSlackAPI) -> None:
@@ -262,7 +273,8 @@ def _settle(run: Run, api: MockSlackAPI) -> None:
         time.sleep(0.5)
 
 
-def _report(run: Run, api: MockSlackAPI, waits: list[float]) -> dict[str, float]:
+def _report(run: Run, api: MockSlackAPI, logged: Logged) -> dict[str, float]:
+    waits = logged.waits
     answered = _answers(api)
     acks = [s.seconds for s in run.sent if s.seconds != float("inf")]
     kinds = Counter(s.kind for s in run.sent)
@@ -284,12 +296,15 @@ def _report(run: Run, api: MockSlackAPI, waits: list[float]) -> dict[str, float]
         "failed": sum(v for k, v in kinds.items() if k.startswith(("http-", "failed", "empty"))),
         "pool_wait_max": max(waits, default=0.0),
         "pool_wait_p95": _percentile(waits, 0.95) if waits else 0.0,
+        "server_p99": _percentile(logged.acks, 0.99) if logged.acks else 0.0,
+        "server_max": max(logged.acks, default=0.0),
     }
     print(f"  {run.name:<6} {run.concurrency:>4} {row['requests']:>6} {row['rps']:>7.1f} "
           f"{row['p50'] * 1000:>8.0f} {row['p95'] * 1000:>8.0f} {row['p99'] * 1000:>8.0f} "
           f"{row['max'] * 1000:>8.0f} {row['late']:>5} {row['lost']:>5} {row['twice']:>5} "
           f"{row['working']:>7} {row['busy']:>5} {row['errors']:>6} {row['failed']:>6} "
-          f"{row['pool_wait_p95'] * 1000:>8.0f} {row['pool_wait_max'] * 1000:>8.0f}"
+          f"{row['pool_wait_p95'] * 1000:>8.0f} {row['pool_wait_max'] * 1000:>8.0f} "
+          f"{row['server_p99'] * 1000:>8.0f} {row['server_max'] * 1000:>8.0f}"
           f"{'  ' + run.extra if run.extra else ''}", flush=True)
     return row
 
@@ -354,12 +369,13 @@ def _bench(url: str, api: MockSlackAPI, tmp: Path, seconds: float, levels: list[
             _send(port, api, f"warm-{i}", PERIODS[i % len(PERIODS)])
         log = tmp / "web.log"
         offset = log.stat().st_size
-        print(f"gunicorn 2 workers x 4 threads + worker, {seconds:.0f} s per run; "
-              f"times in ms; pool wait = a command's wait for one of the 8 command threads")
+        print(f"gunicorn 2 workers x 4 threads + worker, {seconds:.0f} s per run; times in ms; "
+              f"ack = the client's send to full response; wait = a command's wait for one of "
+              f"the 8 command threads; srv = the ack's time after arrival, by the web process")
         print(f"  {'run':<6} {'conc':>4} {'reqs':>6} {'req/s':>7} {'ack p50':>8} {'p95':>8} "
               f"{'p99':>8} {'max':>8} {'>3s':>5} {'lost':>5} {'twice':>5} {'working':>7} "
-              f"{'busy':>5} {'errors':>6} {'failed':>6} {'wait p95':>8} {'wait max':>8}",
-              flush=True)
+              f"{'busy':>5} {'errors':>6} {'failed':>6} {'wait p95':>8} {'wait max':>8} "
+              f"{'srv p99':>8} {'srv max':>8}", flush=True)
         rows = []
 
         def lock_during() -> None:
@@ -386,9 +402,9 @@ def _bench(url: str, api: MockSlackAPI, tmp: Path, seconds: float, levels: list[
                     run.extra = f"table locked {lock_seconds:.0f} s"
                 _load(port, api, run, during)
                 _settle(run, api)
-                waits, read_bytes = _pool_waits(log, offset)
-                offset += read_bytes
-                rows.append(_report(run, api, waits))
+                logged = _logged(log, offset)
+                offset += logged.size
+                rows.append(_report(run, api, logged))
 
     floor_ms = sorted(f * 1000 for f in floor)
     print(f"  floor: the same query directly, one connection: p50 "
