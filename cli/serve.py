@@ -51,7 +51,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError(f"cannot reach Slack at {settings.slack_api_url}: {exc.reason}") from None
 
     if args.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from handlers.socket_mode import SocketModeHandler
 
         print("opsbot: connecting to Slack in Socket Mode (Ctrl-C stops)", file=sys.stderr)
         SocketModeHandler(app, app_token=app_token).start()  # blocks, reconnects by itself

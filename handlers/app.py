@@ -8,7 +8,8 @@ SLACK_CLIENT_SECRET): /slack/install and per-workspace tokens, see handlers/oaut
 
 Listeners never do slow work before acking: `process_before_response=False` makes bolt ack
 events before their listener runs (in bolt's thread pool), and slash commands ack with the
-answer as soon as it is ready, or with "working on it" before Slack's 3 s deadline.
+answer as soon as it is ready, or with "working on it" within 3 s of the request's arrival
+(handlers/slash.py).
 """
 
 from __future__ import annotations

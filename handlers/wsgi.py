@@ -27,6 +27,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import Engine
 
 from bot.stores import store_count
+from handlers.arrival import stamp_environ
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def make_wsgi_app(app: App, engine: Engine) -> WSGIApp:
     slack = SlackRequestHandler(app, path=SLACK_PATH)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        stamp_environ(environ)  # before anything else: the ack deadline counts from here
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             status, body = health(engine)

@@ -103,6 +103,12 @@ class Call:
         return str(token) if token else None
 
 
+def response_key(call: Call) -> str:
+    """The key a ``response_url(key)`` POST was sent to."""
+    parts = call.path.split("/")  # /hooks/commands/TEAM/KEY/secret
+    return parts[4] if len(parts) > 4 else ""
+
+
 @dataclass
 class _Fault:
     status: int | None  # None: answer normally (after the delay)
@@ -300,6 +306,11 @@ class MockSlackAPI:
         """Recorded calls of one API method (or DOWNLOAD / UPLOAD / RESPONSE_URL)."""
         with self._lock:
             return [c for c in self.calls if c.method == method]
+
+    def responses(self, key: str | None = None) -> list[Call]:
+        """POSTs to ``response_url(key)`` (to any response_url when key is None)."""
+        return [c for c in self.calls_to(RESPONSE_URL)
+                if key is None or response_key(c) == key]
 
     @property
     def downloads(self) -> list[Call]:

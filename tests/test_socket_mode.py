@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlalchemy import Engine
 
 from bot.config import Settings
 from bot.ingest.drop import ingest_file
 from bot.stores import Store
 from handlers.app import create_app, make_client
+from handlers.socket_mode import SocketModeHandler
 from tests.slack_app_env import (
     CHANNEL,
     inquiry_export,

@@ -10,11 +10,13 @@ unexpected failure is logged and answered with an ephemeral apology carrying a r
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import DBAPIError
 
 from bot.periods import as_utc, utcnow
 from bot.stores import Store, store_for_channel
@@ -38,6 +40,19 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     customers.COMMAND,
     opsbot.COMMAND,
 )}
+
+
+_committed = threading.local()  # write transactions this thread committed (bot.storage.write)
+
+
+@event.listens_for(Engine, "commit")
+def _count_write(conn: Connection) -> None:
+    if conn.get_execution_options().get("opsbot_write"):
+        _committed.writes = _writes() + 1
+
+
+def _writes() -> int:
+    return getattr(_committed, "writes", 0)
 
 
 def normalize_command(command: str) -> str:
@@ -64,20 +79,26 @@ def run_command(
     admin or owner of the workspace (bot/roles.py)."""
     name = normalize_command(command)
     text = text or ""
-    try:
+
+    def attempt() -> CommandResult:
+        nonlocal store  # kept for the apology's language
         if store is None and channel_id:
             store = store_for_channel(engine, channel_id, team_id)
-        call = Call(engine, name, text, channel_id, user_id, team_id, store,
-                    as_utc(now) if now is not None else utcnow(), workspace_admin)
-        entry = COMMANDS.get(name)
-        if entry is None:
-            return call.usage(Text("unknown command `%(command)s`: use %(known)s",
-                                   command=command.strip() or "(none)",
-                                   known=", ".join(COMMANDS)))
+        return _answer(engine, name, command, text, channel_id, user_id, team_id, store, now,
+                       workspace_admin)
+
+    try:
+        writes = _writes()
         try:
-            return entry.run(call, normalize_text(text))
-        except UsageError as exc:
-            return call.usage(exc.text)
+            return attempt()
+        except DBAPIError as exc:
+            # The database dropped the connection (a restart, a failover, an operator's
+            # pg_terminate_backend) and rolled its transaction back: a command that had
+            # committed nothing is asked again once, on a fresh connection.
+            if not exc.connection_invalidated or _writes() != writes:
+                raise
+            log.warning("%s: the database connection was lost; asking again", name)
+        return attempt()
     except Exception:
         ref = uuid.uuid4().hex[:8]
         log.exception("command failed (ref %s): %s %r channel=%s user=%s", ref, name, text,
@@ -90,3 +111,21 @@ def run_command(
         message = render("opsbot_error.json.j2", lines=lines)
         return CommandResult(name, text, False, {"error": "internal error", "ref": ref},
                              message, True)
+
+
+def _answer(
+    engine: Engine, name: str, command: str, text: str, channel_id: str | None,
+    user_id: str | None, team_id: str | None, store: Store | None, now: datetime | None,
+    workspace_admin: Callable[[str], bool] | None,
+) -> CommandResult:
+    call = Call(engine, name, text, channel_id, user_id, team_id, store,
+                as_utc(now) if now is not None else utcnow(), workspace_admin)
+    entry = COMMANDS.get(name)
+    if entry is None:
+        return call.usage(Text("unknown command `%(command)s`: use %(known)s",
+                               command=command.strip() or "(none)",
+                               known=", ".join(COMMANDS)))
+    try:
+        return entry.run(call, normalize_text(text))
+    except UsageError as exc:
+        return call.usage(exc.text)
