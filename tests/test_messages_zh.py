@@ -182,7 +182,7 @@ def test_the_checklist_in_chinese_with_the_same_figures(engine: Engine,
     # yesterday (Thursday) brought inquiries 3 and 4, and 5 (spam); the list is too young for
     # a usual level, the traffic report has one: inquiries come from the traffic report
     for phrase in ("昨天新增有效询盘 *2* 条", "超过 24 小时未回复", "疑似垃圾询盘", "重复询盘",
-                   "曝光 *1,320*（往常周四 1,200，+10%）", "访客 *55*", "点击 *36*",
+                   "曝光量 *1,320*（往常周四 1,200，+10%）", "访客数 *55*", "点击 *36*",
                    "询盘 *2*（往常周四 4，-50%）（来自流量报表）", "*询盘下降预警*（警告，已确认）",
                    "直通车花费 *300.00 CNY*，日预算 500.00，已用 *60%*",
                    "个重点关键词掉出第 1–5 位", "太阳能路灯：之前第 2 位，现在第 7 位",
