@@ -20,6 +20,7 @@ from cli.terminal import message_text
 from templates import render
 from templates.i18n import Text
 
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "worker", help="run the clock: checklists, alerts, drop folder and Slack delivery")
