@@ -22,6 +22,7 @@ from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from bot.text import CLIP, clip
 from templates.i18n import LANGUAGES, SOURCE, Text, translations
 
 MAX_BLOCKS = 50
@@ -173,9 +174,10 @@ def _once_in(p: float | None) -> dict[str, Any]:
     return {"unit": unit, "n": int(rounded), "shown": f"{rounded:,.0f}"}
 
 
-def _clip(value: Any, limit: int) -> Markup:
-    """Data (escaped by `_safe`) shortened to `limit` characters as the reader sees them,
-    never cutting an escape in half: for untrusted text of any length in a line."""
+def _clip(value: Any, limit: int = CLIP) -> Markup:
+    """Data (escaped by `_safe`) shortened to `limit` characters as the reader sees them
+    (bot.text's one clip length unless a template has a reason), never cutting an escape in
+    half: for untrusted text of any length in a line."""
     raw = json.loads(f'"{value}"', strict=False)
     raw = raw.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return _safe(_cut(raw, limit))
@@ -278,7 +280,7 @@ def render_words(template: str, /, **context: Any) -> dict[str, Any]:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit) or ""
 
 
 def fit(message: dict[str, Any]) -> dict[str, Any]:
