@@ -161,3 +161,8 @@ def summary(backend: str, request_ms: list[float], bare_ms: list[float], bare: s
     verdict = "meets" if req_p99 < TARGET_P99_MS else "MISSES"
     print(f"[{backend}] p99 {verdict} the {TARGET_P99_MS} ms target", flush=True)
     return req_p99, ratio
+
+
+def spread(ms: list[float]) -> str:
+    """Median and p99 of timings, as the per-question lines show them."""
+    return f"median {statistics.median(ms):6.1f} ms p99 {percentile(ms, 0.99):6.1f} ms"

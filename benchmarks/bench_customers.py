@@ -36,16 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ack_harness import (
-    analyze,
-    backends,
-    bench_drop,
-    database,
-    percentile,
-    slack_app,
-    summary,
-    timed,
-)
+import ack_harness as harness
 from sqlalchemy import Engine, func, insert, select
 
 from bot.models import customer_index, facts
@@ -79,7 +70,7 @@ def _fill(engine: Engine, store: Store, customers: int, seed: int) -> dict[str, 
         return now - timedelta(seconds=rng.uniform(0, max_days * 86400))
 
     with write(engine) as conn:
-        ids = {kind: bench_drop(conn, store, kind, 0) for kind in ("inquiries", "customers",
+        ids = {kind: harness.bench_drop(conn, store, kind, 0) for kind in ("inquiries", "customers",
                                                               "orders")}
         base = {"store_id": store.id, "updated_at": now}
         for n in range(customers):
@@ -142,7 +133,7 @@ def run(backend: str, customers: int, requests: int, seed: int) -> float:
     from handlers.commands.customers import parse
     from tests.slack_mock import MockSlackAPI
 
-    with tempfile.TemporaryDirectory() as tmp, database(backend, Path(tmp)) as engine, \
+    with tempfile.TemporaryDirectory() as tmp, harness.database(backend, Path(tmp)) as engine, \
             MockSlackAPI() as api:
         started = time.perf_counter()
         store = add_store(engine, "big")
@@ -153,7 +144,7 @@ def run(backend: str, customers: int, requests: int, seed: int) -> float:
         with write(engine) as conn:
             built = index.rebuild(conn, store)
         rebuild = time.perf_counter() - started
-        analyze(engine)
+        harness.analyze(engine)
         with read(engine) as conn:
             assert conn.scalar(select(func.count()).select_from(customer_index)) == built
         print(f"[{backend}] {built:,} customers from {records['inquiries']:,} inquiries, "
@@ -175,7 +166,7 @@ def run(backend: str, customers: int, requests: int, seed: int) -> float:
         per = max(1, requests // len(QUESTIONS))
         request_ms: list[float] = []
         bare_ms: list[float] = []
-        with slack_app(engine, api) as post:
+        with harness.slack_app(engine, api) as post:
             def request(words: str) -> None:
                 posts = len(api.calls_to("chat.postMessage"))
                 cpu = time.process_time()
@@ -190,15 +181,13 @@ def run(backend: str, customers: int, requests: int, seed: int) -> float:
                     time.sleep(0.002)
 
             for words in QUESTIONS:
-                timed(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
-                timed(lambda w=words: bare(w), 3)
-                req, _ = timed(lambda w=words: request(w), per)
-                raw, _ = timed(lambda w=words: bare(w), per)
+                harness.timed(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
+                harness.timed(lambda w=words: bare(w), 3)
+                req, _ = harness.timed(lambda w=words: request(w), per)
+                raw, _ = harness.timed(lambda w=words: bare(w), per)
                 label = f"/customers {words}".strip()
-                print(f"[{backend}]   {label:<34} request median {statistics.median(req):6.1f} ms"
-                      f" p99 {percentile(req, 0.99):6.1f} ms | bare median "
-                      f"{statistics.median(raw):6.1f} ms p99 {percentile(raw, 0.99):6.1f} ms",
-                      flush=True)
+                print(f"[{backend}]   {label:<34} request {harness.spread(req)} | bare "
+                      f"{harness.spread(raw)}", flush=True)
                 request_ms += req
                 bare_ms += raw
         posts = len(api.calls_to("chat.postMessage"))
@@ -207,10 +196,10 @@ def run(backend: str, customers: int, requests: int, seed: int) -> float:
     # Wall time depends on what else the machine runs; this process's CPU time does not
     # (it leaves out PostgreSQL's own process).
     print(f"[{backend}] CPU of this process per request: median "
-          f"{statistics.median(cpu_ms):6.1f} ms p99 {percentile(cpu_ms, 0.99):6.1f} ms; "
+          f"{statistics.median(cpu_ms):6.1f} ms p99 {harness.percentile(cpu_ms, 0.99):6.1f} ms; "
           f"bare median {statistics.median(bare_cpu_ms):6.1f} ms; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    req_p99, _ = summary(backend, request_ms, bare_ms, "bare stalled()")
+    req_p99, _ = harness.summary(backend, request_ms, bare_ms, "bare stalled()")
     return req_p99
 
 
@@ -223,7 +212,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     customers, requests = (5_000, 40) if args.quick else (args.customers, args.requests)
-    for backend in backends():
+    for backend in harness.backends():
         run(backend, customers, requests, args.seed)
     return 0
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -29,16 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ack_harness import (
-    analyze,
-    backends,
-    bench_drop,
-    database,
-    percentile,
-    slack_app,
-    summary,
-    timed,
-)
+import ack_harness as harness
 from sqlalchemy import Engine, insert
 
 from bot.models import facts
@@ -59,7 +49,7 @@ def _fill(engine: Engine, stores: list[Store], big: int, small: int, seed: int) 
     for i, store in enumerate(stores):
         count = big if i == 0 else small
         with write(engine) as conn:
-            drop_id = bench_drop(conn, store, "inquiries", count)
+            drop_id = harness.bench_drop(conn, store, "inquiries", count)
             batch = []
             for n in range(count):
                 created = now - timedelta(seconds=rng.uniform(0, 730 * 86400))
@@ -81,14 +71,14 @@ def _fill(engine: Engine, stores: list[Store], big: int, small: int, seed: int) 
                     batch = []
             if batch:
                 conn.execute(insert(table), batch)
-    analyze(engine)
+    harness.analyze(engine)
 
 
 def run(backend: str, big: int, small: int, requests: int, seed: int) -> tuple[float, float]:
     from bot.metrics import inquiries
     from tests.slack_mock import MockSlackAPI
 
-    with tempfile.TemporaryDirectory() as tmp, database(backend, Path(tmp)) as engine, \
+    with tempfile.TemporaryDirectory() as tmp, harness.database(backend, Path(tmp)) as engine, \
             MockSlackAPI() as api:
         started = time.perf_counter()
         stores = [add_store(engine, f"store-{i:02d}") for i in range(50)]
@@ -108,25 +98,23 @@ def run(backend: str, big: int, small: int, requests: int, seed: int) -> tuple[f
         per = max(1, requests // len(PERIODS))
         request_ms: list[float] = []
         bare_ms: list[float] = []
-        with slack_app(engine, api) as post:
+        with harness.slack_app(engine, api) as post:
             def request(words: str) -> None:
                 answer = post("/inquiries", words, CHANNEL)
                 if answer.status != 200 or b"Total" not in answer.body:
                     raise SystemExit(f"unexpected answer {answer.status}: {answer.body[:300]!r}")
 
             for words in PERIODS:
-                timed(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
-                timed(lambda w=words: bare(w), 3)
-                req, _ = timed(lambda w=words: request(w), per)
-                raw, _ = timed(lambda w=words: bare(w), per)
-                print(f"[{backend}]   {words:<10} request median {statistics.median(req):7.1f} ms"
-                      f" p99 {percentile(req, 0.99):7.1f} ms | bare median "
-                      f"{statistics.median(raw):7.1f} ms p99 {percentile(raw, 0.99):7.1f} ms",
-                      flush=True)
+                harness.timed(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
+                harness.timed(lambda w=words: bare(w), 3)
+                req, _ = harness.timed(lambda w=words: request(w), per)
+                raw, _ = harness.timed(lambda w=words: bare(w), per)
+                print(f"[{backend}]   {words:<10} request {harness.spread(req)} | bare "
+                      f"{harness.spread(raw)}", flush=True)
                 request_ms += req
                 bare_ms += raw
 
-    req_p99, ratio = summary(backend, request_ms, bare_ms, "bare summarize()",
+    req_p99, ratio = harness.summary(backend, request_ms, bare_ms, "bare summarize()",
                              note=f" over {', '.join(PERIODS)}")
     print(f"[{backend}] overhead {'meets' if ratio < 2 else 'MISSES'} the 2x target", flush=True)
     return req_p99, ratio
@@ -142,7 +130,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     big, requests = (20_000, 40) if args.quick else (args.inquiries, args.requests)
-    for backend in backends():
+    for backend in harness.backends():
         run(backend, big, 1_000, requests, args.seed)
     return 0
 

@@ -32,16 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ack_harness import (
-    analyze,
-    backends,
-    bench_drop,
-    database,
-    percentile,
-    slack_app,
-    summary,
-    timed,
-)
+import ack_harness as harness
 from sqlalchemy import Engine, event, insert
 
 from bot.models import facts
@@ -71,7 +62,7 @@ def _fill(engine: Engine, store: Store, days: int, seed: int) -> int:
     p4p, keywords = facts["p4p"], facts["keywords"]
     count = days * KEYWORDS * PRODUCTS
     with engine.begin() as conn:
-        drop_id = bench_drop(conn, store, "p4p", count)
+        drop_id = harness.bench_drop(conn, store, "p4p", count)
         batch: list[dict[str, Any]] = []
         for d in range(days):
             day = first + timedelta(days=d)
@@ -96,7 +87,7 @@ def _fill(engine: Engine, store: Store, days: int, seed: int) -> int:
             conn.execute(insert(p4p), batch)
         terms = words + [f"organic term {i:03d}" for i in range(SEARCH_TERMS - KEYWORDS)]
         weeks = days // 7
-        drop_id = bench_drop(conn, store, "keywords", weeks * len(terms))
+        drop_id = harness.bench_drop(conn, store, "keywords", weeks * len(terms))
         batch = []
         for k in range(weeks):
             end = yesterday - timedelta(days=7 * k)
@@ -117,7 +108,7 @@ def _fill(engine: Engine, store: Store, days: int, seed: int) -> int:
                     batch = []
         if batch:
             conn.execute(insert(keywords), batch)
-    analyze(engine, vacuum=True)  # index-only scans need PostgreSQL's visibility map
+    harness.analyze(engine, vacuum=True)  # index-only scans need PostgreSQL's visibility map
     return count
 
 
@@ -141,7 +132,7 @@ def run(backend: str, days: int, requests: int, seed: int) -> float:
     from handlers.commands import run_command
     from tests.slack_mock import MockSlackAPI
 
-    with tempfile.TemporaryDirectory() as tmp, database(backend, Path(tmp)) as engine, \
+    with tempfile.TemporaryDirectory() as tmp, harness.database(backend, Path(tmp)) as engine, \
             MockSlackAPI() as api:
         started = time.perf_counter()
         store = add_store(engine, "big-store")
@@ -160,7 +151,7 @@ def run(backend: str, days: int, requests: int, seed: int) -> float:
         request_ms: list[float] = []
         request_cpu: list[float] = []
         bare_ms: list[float] = []
-        with slack_app(engine, api) as post:
+        with harness.slack_app(engine, api) as post:
             def request(words: str) -> None:
                 answer = post("/keywords", words, CHANNEL)
                 if (answer.status != 200 or b"Keyword" not in answer.body
@@ -170,21 +161,19 @@ def run(backend: str, days: int, requests: int, seed: int) -> float:
             for words in ASKED:
                 statements = _recorded(engine, lambda w=words: run_command(
                     engine, "/keywords", w, channel_id=CHANNEL))
-                timed(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
-                timed(lambda s=statements: bare(s), 3)
-                req, cpu = timed(lambda w=words: request(w), per)
-                raw, _ = timed(lambda s=statements: bare(s), per)
+                harness.timed(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
+                harness.timed(lambda s=statements: bare(s), 3)
+                req, cpu = harness.timed(lambda w=words: request(w), per)
+                raw, _ = harness.timed(lambda s=statements: bare(s), per)
                 shown = f'"{words}"'
-                print(f"[{backend}]   {shown:<26} request median {statistics.median(req):6.1f} ms"
-                      f" p99 {percentile(req, 0.99):6.1f} ms (CPU {statistics.median(cpu):5.1f}"
-                      f" ms) | bare SQL ({len(statements)} queries) median "
-                      f"{statistics.median(raw):6.1f} ms p99 {percentile(raw, 0.99):6.1f} ms",
-                      flush=True)
+                print(f"[{backend}]   {shown:<26} request {harness.spread(req)} "
+                      f"(CPU {statistics.median(cpu):5.1f} ms) | bare SQL ({len(statements)} "
+                      f"queries) {harness.spread(raw)}", flush=True)
                 request_ms += req
                 request_cpu += cpu
                 bare_ms += raw
 
-    req_p99, _ = summary(backend, request_ms, bare_ms, "bare SQL",
+    req_p99, _ = harness.summary(backend, request_ms, bare_ms, "bare SQL",
                          note=f"; CPU median {statistics.median(request_cpu):.1f} ms")
     return req_p99
 
@@ -199,7 +188,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     days, requests = (56, 20) if args.quick else (args.days, args.requests)
-    for backend in backends():
+    for backend in harness.backends():
         run(backend, days, requests, args.seed)
     return 0
 

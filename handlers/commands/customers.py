@@ -17,14 +17,7 @@ from bot.metrics import customer_index, customer_marks
 from bot.metrics.customers import Query
 from bot.storage import read, write
 from bot.stores import Store
-from handlers.commands.call import (
-    Call,
-    Command,
-    CommandResult,
-    UsageError,
-    read_words,
-    words,
-)
+from handlers.commands.call import Call, Command, CommandResult, UsageError, read_words, words
 from jobs import customer_messages
 from templates.i18n import N_, Text
 

@@ -15,14 +15,7 @@ from typing import Any
 from bot.metrics import inquiries
 from bot.periods import PeriodError, local_today, parse_period
 from bot.storage import read
-from handlers.commands.call import (
-    Call,
-    Command,
-    CommandResult,
-    UsageError,
-    read_words,
-    words,
-)
+from handlers.commands.call import Call, Command, CommandResult, UsageError, read_words, words
 from templates.i18n import N_, Text
 
 LIST_MODES = {"unreplied": "unreplied", "未回复": "unreplied", "spam": "spam", "垃圾": "spam",

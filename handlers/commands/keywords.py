@@ -9,14 +9,7 @@ from typing import Any
 from bot.metrics import keywords
 from bot.periods import Period, PeriodError, local_today, parse_period
 from bot.storage import read
-from handlers.commands.call import (
-    Call,
-    Command,
-    CommandResult,
-    UsageError,
-    read_words,
-    words,
-)
+from handlers.commands.call import Call, Command, CommandResult, UsageError, read_words, words
 from templates import render
 from templates.i18n import N_, Text
 
