@@ -29,38 +29,26 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from datetime import timedelta
-from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the test harness (mock Slack, request signing) lives in tests/
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_inquiries import _database, _percentile, _time  # noqa: E402
-from sqlalchemy import Engine, func, insert, select, text  # noqa: E402
+import ack_harness as harness
+from sqlalchemy import Engine, func, insert, select
 
-from bot.config import Settings  # noqa: E402
-from bot.models import customer_index, drops, facts  # noqa: E402
-from bot.storage import read, write  # noqa: E402
-from bot.stores import Store, add_store, bind_channel, utcnow  # noqa: E402
+from bot.models import customer_index, facts
+from bot.periods import utcnow
+from bot.storage import read, write
+from bot.stores import Store, add_store, bind_channel
 
 QUESTIONS = ("", "zombie", "hesitant owner:Tom", "lost country:US")
 COUNTRIES = ("US", "DE", "GB", "FR", "IN", "BR", "AU", "CA", "MX", "AE", "SA", "NG", "PL", "TR")
 OWNERS = ("Lily", "Tom", "Amy", "Jack", "Zoe")
 CHANNEL = "C0BIG"
 BATCH = 10_000
-
-
-def _drop(conn: Any, store: Store, kind: str, rows: int) -> int:
-    return conn.execute(insert(drops).values(
-        store_id=store.id, file_name=f"bench-{kind}.csv", sha256=uuid.uuid4().hex * 2,
-        kind=kind, status="ingested", source="cli", rows=rows, inserted=rows, errors=[],
-        created_at=utcnow())).inserted_primary_key[0]
 
 
 def _insert(conn: Any, kind: str, rows: list[dict[str, Any]]) -> None:
@@ -82,7 +70,7 @@ def _fill(engine: Engine, store: Store, customers: int, seed: int) -> dict[str, 
         return now - timedelta(seconds=rng.uniform(0, max_days * 86400))
 
     with write(engine) as conn:
-        ids = {kind: _drop(conn, store, kind, 0) for kind in ("inquiries", "customers",
+        ids = {kind: harness.bench_drop(conn, store, kind, 0) for kind in ("inquiries", "customers",
                                                               "orders")}
         base = {"store_id": store.id, "updated_at": now}
         for n in range(customers):
@@ -139,25 +127,13 @@ def _fill(engine: Engine, store: Store, customers: int, seed: int) -> dict[str, 
     return {"inquiries": len(inquiries), "crm": len(crm), "orders": len(orders)}
 
 
-def _analyze(engine: Engine) -> None:
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
-    else:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-
-
 def run(backend: str, customers: int, requests: int, seed: int) -> float:
     from bot.metrics import customer_index as index
     from bot.metrics.customers import stalled
-    from handlers.app import create_app, make_client
     from handlers.commands.customers import parse
-    from handlers.wsgi import make_server, make_wsgi_app
     from tests.slack_mock import MockSlackAPI
-    from tests.slack_signing import signed_headers, slash_command_body
 
-    with tempfile.TemporaryDirectory() as tmp, _database(backend, Path(tmp)) as engine, \
+    with tempfile.TemporaryDirectory() as tmp, harness.database(backend, Path(tmp)) as engine, \
             MockSlackAPI() as api:
         started = time.perf_counter()
         store = add_store(engine, "big")
@@ -168,42 +144,14 @@ def run(backend: str, customers: int, requests: int, seed: int) -> float:
         with write(engine) as conn:
             built = index.rebuild(conn, store)
         rebuild = time.perf_counter() - started
-        _analyze(engine)
+        harness.analyze(engine)
         with read(engine) as conn:
             assert conn.scalar(select(func.count()).select_from(customer_index)) == built
         print(f"[{backend}] {built:,} customers from {records['inquiries']:,} inquiries, "
               f"{records['crm']:,} CRM rows, {records['orders']:,} orders, loaded in "
               f"{loaded:.1f} s; index built in {rebuild:.1f} s (once per drop)", flush=True)
 
-        settings = Settings.from_env({**api.env(), "OPSBOT_DATABASE_URL": "unused"})
-        app = create_app(settings, engine, client=make_client(settings))
-        server = make_server(make_wsgi_app(app, engine), "127.0.0.1", 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        port = server.server_port
-
         cpu_ms: list[float] = []
-
-        def request(words: str) -> None:
-            body = slash_command_body("/customers", words, channel_id=CHANNEL,
-                                      response_url=api.response_url())
-            posts = len(api.calls_to("chat.postMessage"))
-            conn = HTTPConnection("127.0.0.1", port, timeout=10)
-            cpu = time.process_time()
-            try:
-                conn.request("POST", "/slack/events", body=body.encode(),
-                             headers=signed_headers(body, api.signing_secret))
-                resp = conn.getresponse()
-                data = resp.read()
-            finally:
-                cpu_ms.append((time.process_time() - cpu) * 1000)
-                conn.close()
-            if resp.status != 200 or data not in (b"", b"{}"):  # the list is a post
-                raise SystemExit(f"unexpected answer {resp.status}: {data[:300]!r}")
-            # the post goes to Slack after the ack: let it land before the next request
-            deadline = time.monotonic() + 10
-            while len(api.calls_to("chat.postMessage")) == posts and time.monotonic() < deadline:
-                time.sleep(0.002)
-
         counts: dict[str, Any] = {}
         bare_cpu_ms: list[float] = []
 
@@ -218,39 +166,40 @@ def run(backend: str, customers: int, requests: int, seed: int) -> float:
         per = max(1, requests // len(QUESTIONS))
         request_ms: list[float] = []
         bare_ms: list[float] = []
-        try:
+        with harness.slack_app(engine, api) as post:
+            def request(words: str) -> None:
+                posts = len(api.calls_to("chat.postMessage"))
+                cpu = time.process_time()
+                answer = post("/customers", words, CHANNEL)
+                cpu_ms.append((time.process_time() - cpu) * 1000)
+                if answer.status != 200 or answer.body not in (b"", b"{}"):  # the list is a post
+                    raise SystemExit(f"unexpected answer {answer.status}: {answer.body[:300]!r}")
+                # the post goes to Slack after the ack: let it land before the next request
+                deadline = time.monotonic() + 10
+                while (len(api.calls_to("chat.postMessage")) == posts
+                       and time.monotonic() < deadline):
+                    time.sleep(0.002)
+
             for words in QUESTIONS:
-                _time(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
-                _time(lambda w=words: bare(w), 3)
-                req = _time(lambda w=words: request(w), per)
-                raw = _time(lambda w=words: bare(w), per)
+                harness.timed(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
+                harness.timed(lambda w=words: bare(w), 3)
+                req, _ = harness.timed(lambda w=words: request(w), per)
+                raw, _ = harness.timed(lambda w=words: bare(w), per)
                 label = f"/customers {words}".strip()
-                print(f"[{backend}]   {label:<34} request median {statistics.median(req):6.1f} ms"
-                      f" p99 {_percentile(req, 0.99):6.1f} ms | bare median "
-                      f"{statistics.median(raw):6.1f} ms p99 {_percentile(raw, 0.99):6.1f} ms",
-                      flush=True)
+                print(f"[{backend}]   {label:<34} request {harness.spread(req)} | bare "
+                      f"{harness.spread(raw)}", flush=True)
                 request_ms += req
                 bare_ms += raw
-        finally:
-            server.shutdown()
-            server.server_close()
         posts = len(api.calls_to("chat.postMessage"))
 
-    req_med, req_p99 = statistics.median(request_ms), _percentile(request_ms, 0.99)
-    bare_med, bare_p99 = statistics.median(bare_ms), _percentile(bare_ms, 0.99)
     print(f"[{backend}] classes of the whole store: {counts}; {posts} lists posted")
-    print(f"[{backend}] signed request -> ack: median {req_med:6.1f} ms   p99 {req_p99:6.1f} ms"
-          f"   ({len(request_ms)} requests)")
-    print(f"[{backend}] bare stalled():        median {bare_med:6.1f} ms   p99 {bare_p99:6.1f} ms")
-    print(f"[{backend}] overhead (median request / median bare): {req_med / bare_med:.2f}x")
     # Wall time depends on what else the machine runs; this process's CPU time does not
     # (it leaves out PostgreSQL's own process).
     print(f"[{backend}] CPU of this process per request: median "
-          f"{statistics.median(cpu_ms):6.1f} ms p99 {_percentile(cpu_ms, 0.99):6.1f} ms; "
+          f"{statistics.median(cpu_ms):6.1f} ms p99 {harness.percentile(cpu_ms, 0.99):6.1f} ms; "
           f"bare median {statistics.median(bare_cpu_ms):6.1f} ms; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    verdict = "meets" if req_p99 < 300 else "MISSES"
-    print(f"[{backend}] p99 {verdict} the 300 ms target", flush=True)
+    req_p99, _ = harness.summary(backend, request_ms, bare_ms, "bare stalled()")
     return req_p99
 
 
@@ -263,12 +212,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     customers, requests = (5_000, 40) if args.quick else (args.customers, args.requests)
-    backends = ["sqlite"]
-    if os.environ.get("OPSBOT_TEST_DATABASE_URL"):
-        backends.append("postgresql")
-    else:
-        print("(set OPSBOT_TEST_DATABASE_URL to measure PostgreSQL too)")
-    for backend in backends:
+    for backend in harness.backends():
         run(backend, customers, requests, args.seed)
     return 0
 

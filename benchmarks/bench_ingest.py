@@ -153,7 +153,8 @@ def floor(path: Path, db: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000, help="rows of the CSV")
-    parser.add_argument("--xlsx-rows", type=int, default=50_000, help="rows of the .xlsx")
+    parser.add_argument("--xlsx-rows", type=int, default=50_000,
+                        help="rows of the .xlsx (0: skip it)")
     parser.add_argument("--big-rows", type=int, default=1_000_000,
                         help="rows of the CSV for the memory target (0: skip)")
     parser.add_argument("--runs", type=int, default=3, help="runs of each loader (medians)")
@@ -175,6 +176,8 @@ def main() -> int:
         files = []
         for name, rows, writer in (("p4p.csv", args.rows, write_p4p_csv),
                                    ("p4p.xlsx", args.xlsx_rows, write_p4p_xlsx)):
+            if not rows:  # --xlsx-rows 0: the CSV alone
+                continue
             start = time.perf_counter()
             files.append(writer(folder / name, rows, seed=11))
             print(f"generated {name}: {rows:,} rows in {time.perf_counter() - start:.1f}s",

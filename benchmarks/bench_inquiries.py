@@ -19,30 +19,22 @@ median overhead (request / bare) < 2x; the verdict lines are computed, not asser
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import statistics
 import sys
 import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from http.client import HTTPConnection
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the test harness (mock Slack, request signing) lives in tests/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import Engine, create_engine, insert, text  # noqa: E402
+import ack_harness as harness
+from sqlalchemy import Engine, insert
 
-from bot.config import Settings  # noqa: E402
-from bot.models import drops, facts  # noqa: E402
-from bot.periods import local_today, parse_period  # noqa: E402
-from bot.storage import make_engine, migrate, normalize_url, read, write  # noqa: E402
-from bot.stores import Store, add_store, bind_channel, utcnow  # noqa: E402
+from bot.models import facts
+from bot.periods import local_today, parse_period, utcnow
+from bot.storage import read, write
+from bot.stores import Store, add_store, bind_channel
 
 PERIODS = ("yesterday", "week", "month", "last 30d")
 COUNTRIES = ("US", "DE", "GB", "FR", "IN", "BR", "AU", "CA", "MX", "AE", "SA", "NG", "PL", "TR")
@@ -57,10 +49,7 @@ def _fill(engine: Engine, stores: list[Store], big: int, small: int, seed: int) 
     for i, store in enumerate(stores):
         count = big if i == 0 else small
         with write(engine) as conn:
-            drop_id = conn.execute(insert(drops).values(
-                store_id=store.id, file_name="bench.csv", sha256=uuid.uuid4().hex * 2,
-                kind="inquiries", status="ingested", source="cli", rows=count,
-                inserted=count, errors=[], created_at=now)).inserted_primary_key[0]
+            drop_id = harness.bench_drop(conn, store, "inquiries", count)
             batch = []
             for n in range(count):
                 created = now - timedelta(seconds=rng.uniform(0, 730 * 86400))
@@ -82,61 +71,14 @@ def _fill(engine: Engine, stores: list[Store], big: int, small: int, seed: int) 
                     batch = []
             if batch:
                 conn.execute(insert(table), batch)
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
-    else:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _time(fn: Callable[[], object], runs: int) -> list[float]:
-    out = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
-
-
-@contextmanager
-def _database(backend: str, tmp: Path) -> Iterator[Engine]:
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
-        migrate(engine)
-        yield engine
-        engine.dispose()
-        return
-    base = normalize_url(os.environ["OPSBOT_TEST_DATABASE_URL"])
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in base else "?"
-    engine = make_engine(f"{base}{sep}options=-csearch_path%3D{schema}")
-    try:
-        migrate(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    harness.analyze(engine)
 
 
 def run(backend: str, big: int, small: int, requests: int, seed: int) -> tuple[float, float]:
     from bot.metrics import inquiries
-    from handlers.app import create_app, make_client
-    from handlers.wsgi import make_server, make_wsgi_app
     from tests.slack_mock import MockSlackAPI
-    from tests.slack_signing import signed_headers, slash_command_body
 
-    with tempfile.TemporaryDirectory() as tmp, _database(backend, Path(tmp)) as engine, \
+    with tempfile.TemporaryDirectory() as tmp, harness.database(backend, Path(tmp)) as engine, \
             MockSlackAPI() as api:
         started = time.perf_counter()
         stores = [add_store(engine, f"store-{i:02d}") for i in range(50)]
@@ -144,27 +86,6 @@ def run(backend: str, big: int, small: int, requests: int, seed: int) -> tuple[f
         _fill(engine, stores, big, small, seed)
         print(f"[{backend}] 50 stores, {big:,} + 49 x {small:,} inquiries loaded in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
-
-        settings = Settings.from_env({**api.env(), "OPSBOT_DATABASE_URL": "unused"})
-        app = create_app(settings, engine, client=make_client(settings))
-        server = make_server(make_wsgi_app(app, engine), "127.0.0.1", 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        port = server.server_port
-
-        def request(words: str) -> None:
-            body = slash_command_body("/inquiries", words, channel_id=CHANNEL,
-                                      response_url=api.response_url())
-            conn = HTTPConnection("127.0.0.1", port, timeout=10)
-            try:
-                conn.request("POST", "/slack/events", body=body.encode(),
-                             headers=signed_headers(body, api.signing_secret))
-                resp = conn.getresponse()
-                data = resp.read()
-            finally:
-                conn.close()
-            if resp.status != 200 or b"Total" not in data:
-                raise SystemExit(f"unexpected answer {resp.status}: {data[:300]!r}")
-
         store = stores[0]
 
         def bare(words: str) -> None:
@@ -177,33 +98,25 @@ def run(backend: str, big: int, small: int, requests: int, seed: int) -> tuple[f
         per = max(1, requests // len(PERIODS))
         request_ms: list[float] = []
         bare_ms: list[float] = []
-        try:
+        with harness.slack_app(engine, api) as post:
+            def request(words: str) -> None:
+                answer = post("/inquiries", words, CHANNEL)
+                if answer.status != 200 or b"Total" not in answer.body:
+                    raise SystemExit(f"unexpected answer {answer.status}: {answer.body[:300]!r}")
+
             for words in PERIODS:
-                _time(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
-                _time(lambda w=words: bare(w), 3)
-                req = _time(lambda w=words: request(w), per)
-                raw = _time(lambda w=words: bare(w), per)
-                print(f"[{backend}]   {words:<10} request median {statistics.median(req):7.1f} ms"
-                      f" p99 {_percentile(req, 0.99):7.1f} ms | bare median "
-                      f"{statistics.median(raw):7.1f} ms p99 {_percentile(raw, 0.99):7.1f} ms",
-                      flush=True)
+                harness.timed(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
+                harness.timed(lambda w=words: bare(w), 3)
+                req, _ = harness.timed(lambda w=words: request(w), per)
+                raw, _ = harness.timed(lambda w=words: bare(w), per)
+                print(f"[{backend}]   {words:<10} request {harness.spread(req)} | bare "
+                      f"{harness.spread(raw)}", flush=True)
                 request_ms += req
                 bare_ms += raw
-        finally:
-            server.shutdown()
-            server.server_close()
 
-    req_med, req_p99 = statistics.median(request_ms), _percentile(request_ms, 0.99)
-    bare_med, bare_p99 = statistics.median(bare_ms), _percentile(bare_ms, 0.99)
-    print(f"[{backend}] signed request -> ack: median {req_med:7.1f} ms   p99 {req_p99:7.1f} ms"
-          f"   ({len(request_ms)} requests over {', '.join(PERIODS)})")
-    print(f"[{backend}] bare summarize():      median {bare_med:7.1f} ms   p99 {bare_p99:7.1f} ms")
-    ratio = req_med / bare_med
-    print(f"[{backend}] overhead (median request / median bare): {ratio:.2f}x")
-    verdict_p99 = "meets" if req_p99 < 300 else "MISSES"
-    verdict_ratio = "meets" if ratio < 2 else "MISSES"
-    print(f"[{backend}] p99 {verdict_p99} the 300 ms target; overhead {verdict_ratio} the 2x "
-          "target", flush=True)
+    req_p99, ratio = harness.summary(backend, request_ms, bare_ms, "bare summarize()",
+                             note=f" over {', '.join(PERIODS)}")
+    print(f"[{backend}] overhead {'meets' if ratio < 2 else 'MISSES'} the 2x target", flush=True)
     return req_p99, ratio
 
 
@@ -217,12 +130,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     big, requests = (20_000, 40) if args.quick else (args.inquiries, args.requests)
-    backends = ["sqlite"]
-    if os.environ.get("OPSBOT_TEST_DATABASE_URL"):
-        backends.append("postgresql")
-    else:
-        print("(set OPSBOT_TEST_DATABASE_URL to measure PostgreSQL too)")
-    for backend in backends:
+    for backend in harness.backends():
         run(backend, big, 1_000, requests, args.seed)
     return 0
 

@@ -21,29 +21,23 @@ verdict line is computed, not asserted.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from datetime import timedelta
-from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the test harness (mock Slack, request signing) lives in tests/
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sqlalchemy import Engine, event, insert, text  # noqa: E402
+import ack_harness as harness
+from sqlalchemy import Engine, event, insert
 
-from benchmarks.bench_inquiries import _database, _percentile  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.models import drops, facts  # noqa: E402
-from bot.periods import local_today  # noqa: E402
-from bot.stores import Store, add_store, bind_channel, utcnow  # noqa: E402
+from bot.models import facts
+from bot.periods import local_today, utcnow
+from bot.stores import Store, add_store, bind_channel
 
 KEYWORDS = 200
 PRODUCTS = 5
@@ -53,13 +47,6 @@ WORD = "solar street light 017"
 ASKED = ("", "wasted", "candidates", WORD)
 CHANNEL = "C0KEYWORDS"
 BATCH = 10_000
-
-
-def _drop(conn: Any, store: Store, kind: str, rows: int) -> int:
-    return conn.execute(insert(drops).values(
-        store_id=store.id, file_name=f"bench-{kind}.xlsx", sha256=uuid.uuid4().hex * 2,
-        kind=kind, status="ingested", source="cli", rows=rows, inserted=rows, errors=[],
-        created_at=utcnow())).inserted_primary_key[0]
 
 
 def _fill(engine: Engine, store: Store, days: int, seed: int) -> int:
@@ -75,7 +62,7 @@ def _fill(engine: Engine, store: Store, days: int, seed: int) -> int:
     p4p, keywords = facts["p4p"], facts["keywords"]
     count = days * KEYWORDS * PRODUCTS
     with engine.begin() as conn:
-        drop_id = _drop(conn, store, "p4p", count)
+        drop_id = harness.bench_drop(conn, store, "p4p", count)
         batch: list[dict[str, Any]] = []
         for d in range(days):
             day = first + timedelta(days=d)
@@ -100,7 +87,7 @@ def _fill(engine: Engine, store: Store, days: int, seed: int) -> int:
             conn.execute(insert(p4p), batch)
         terms = words + [f"organic term {i:03d}" for i in range(SEARCH_TERMS - KEYWORDS)]
         weeks = days // 7
-        drop_id = _drop(conn, store, "keywords", weeks * len(terms))
+        drop_id = harness.bench_drop(conn, store, "keywords", weeks * len(terms))
         batch = []
         for k in range(weeks):
             end = yesterday - timedelta(days=7 * k)
@@ -121,27 +108,8 @@ def _fill(engine: Engine, store: Store, days: int, seed: int) -> int:
                     batch = []
         if batch:
             conn.execute(insert(keywords), batch)
-    if engine.dialect.name == "postgresql":
-        # VACUUM as autovacuum would after a bulk load: index-only scans need the visibility map
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    else:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    harness.analyze(engine, vacuum=True)  # index-only scans need PostgreSQL's visibility map
     return count
-
-
-def _time(fn: Any, runs: int) -> tuple[list[float], list[float]]:
-    """Wall and CPU milliseconds of each of `runs` calls. CPU is the whole process's (the
-    server's threads and the client are in it): what a request costs whatever else the
-    machine is doing, where wall time also counts waiting for a busy CPU."""
-    wall, cpu = [], []
-    for _ in range(runs):
-        started, used = time.perf_counter(), time.process_time()
-        fn()
-        wall.append((time.perf_counter() - started) * 1000)
-        cpu.append((time.process_time() - used) * 1000)
-    return wall, cpu
 
 
 def _recorded(engine: Engine, answer: Any) -> list[tuple[str, Any]]:
@@ -161,13 +129,10 @@ def _recorded(engine: Engine, answer: Any) -> list[tuple[str, Any]]:
 
 
 def run(backend: str, days: int, requests: int, seed: int) -> float:
-    from handlers.app import create_app, make_client
     from handlers.commands import run_command
-    from handlers.wsgi import make_server, make_wsgi_app
     from tests.slack_mock import MockSlackAPI
-    from tests.slack_signing import signed_headers, slash_command_body
 
-    with tempfile.TemporaryDirectory() as tmp, _database(backend, Path(tmp)) as engine, \
+    with tempfile.TemporaryDirectory() as tmp, harness.database(backend, Path(tmp)) as engine, \
             MockSlackAPI() as api:
         started = time.perf_counter()
         store = add_store(engine, "big-store")
@@ -176,26 +141,6 @@ def run(backend: str, days: int, requests: int, seed: int) -> float:
         print(f"[{backend}] {rows:,} P4P rows ({days} days x {KEYWORDS} keywords x {PRODUCTS} "
               f"products), {days // 7} weekly keyword reports loaded in "
               f"{time.perf_counter() - started:.1f} s", flush=True)
-
-        settings = Settings.from_env({**api.env(), "OPSBOT_DATABASE_URL": "unused"})
-        app = create_app(settings, engine, client=make_client(settings))
-        server = make_server(make_wsgi_app(app, engine), "127.0.0.1", 0)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        port = server.server_port
-
-        def request(words: str) -> None:
-            body = slash_command_body("/keywords", words, channel_id=CHANNEL,
-                                      response_url=api.response_url())
-            conn = HTTPConnection("127.0.0.1", port, timeout=10)
-            try:
-                conn.request("POST", "/slack/events", body=body.encode(),
-                             headers=signed_headers(body, api.signing_secret))
-                resp = conn.getresponse()
-                data = resp.read()
-            finally:
-                conn.close()
-            if resp.status != 200 or b"Keyword" not in data or b"ephemeral" in data:
-                raise SystemExit(f"unexpected answer {resp.status}: {data[:300]!r}")
 
         def bare(statements: list[tuple[str, Any]]) -> None:
             with engine.connect() as conn:
@@ -206,36 +151,30 @@ def run(backend: str, days: int, requests: int, seed: int) -> float:
         request_ms: list[float] = []
         request_cpu: list[float] = []
         bare_ms: list[float] = []
-        try:
+        with harness.slack_app(engine, api) as post:
+            def request(words: str) -> None:
+                answer = post("/keywords", words, CHANNEL)
+                if (answer.status != 200 or b"Keyword" not in answer.body
+                        or b"ephemeral" in answer.body):
+                    raise SystemExit(f"unexpected answer {answer.status}: {answer.body[:300]!r}")
+
             for words in ASKED:
                 statements = _recorded(engine, lambda w=words: run_command(
                     engine, "/keywords", w, channel_id=CHANNEL))
-                _time(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
-                _time(lambda s=statements: bare(s), 3)
-                req, cpu = _time(lambda w=words: request(w), per)
-                raw, _ = _time(lambda s=statements: bare(s), per)
+                harness.timed(lambda w=words: request(w), 3)  # warm caches and bolt's auth.test
+                harness.timed(lambda s=statements: bare(s), 3)
+                req, cpu = harness.timed(lambda w=words: request(w), per)
+                raw, _ = harness.timed(lambda s=statements: bare(s), per)
                 shown = f'"{words}"'
-                print(f"[{backend}]   {shown:<26} request median {statistics.median(req):6.1f} ms"
-                      f" p99 {_percentile(req, 0.99):6.1f} ms (CPU {statistics.median(cpu):5.1f}"
-                      f" ms) | bare SQL ({len(statements)} queries) median "
-                      f"{statistics.median(raw):6.1f} ms p99 {_percentile(raw, 0.99):6.1f} ms",
-                      flush=True)
+                print(f"[{backend}]   {shown:<26} request {harness.spread(req)} "
+                      f"(CPU {statistics.median(cpu):5.1f} ms) | bare SQL ({len(statements)} "
+                      f"queries) {harness.spread(raw)}", flush=True)
                 request_ms += req
                 request_cpu += cpu
                 bare_ms += raw
-        finally:
-            server.shutdown()
-            server.server_close()
 
-    req_med, req_p99 = statistics.median(request_ms), _percentile(request_ms, 0.99)
-    bare_med, bare_p99 = statistics.median(bare_ms), _percentile(bare_ms, 0.99)
-    print(f"[{backend}] signed request -> ack: median {req_med:7.1f} ms   p99 {req_p99:7.1f} ms"
-          f"   ({len(request_ms)} requests; CPU median {statistics.median(request_cpu):.1f} ms,"
-          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
-    print(f"[{backend}] bare SQL:              median {bare_med:7.1f} ms   p99 {bare_p99:7.1f} ms")
-    print(f"[{backend}] overhead (median request / median bare SQL): {req_med / bare_med:.2f}x")
-    verdict = "meets" if req_p99 < 300 else "MISSES"
-    print(f"[{backend}] p99 {verdict} the 300 ms target", flush=True)
+    req_p99, _ = harness.summary(backend, request_ms, bare_ms, "bare SQL",
+                         note=f"; CPU median {statistics.median(request_cpu):.1f} ms")
     return req_p99
 
 
@@ -249,12 +188,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     days, requests = (56, 20) if args.quick else (args.days, args.requests)
-    backends = ["sqlite"]
-    if os.environ.get("OPSBOT_TEST_DATABASE_URL"):
-        backends.append("postgresql")
-    else:
-        print("(set OPSBOT_TEST_DATABASE_URL to measure PostgreSQL too)")
-    for backend in backends:
+    for backend in harness.backends():
         run(backend, days, requests, args.seed)
     return 0
 

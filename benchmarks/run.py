@@ -2,7 +2,8 @@
 
 Each benchmark prints its own figures and the ratio against a baseline measured in the same
 run; this runner only sequences them and reports which failed to run. Pass `--quick` for a
-smoke run with small sizes.
+smoke run with small sizes; name benchmarks to run only those (`run.py ingest --quick`: only
+bench_ingest). Other options go to every benchmark run.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ HERE = Path(__file__).parent
 
 
 def main() -> int:
-    extra = sys.argv[1:]
+    scripts = {s.stem.removeprefix("bench_"): s for s in sorted(HERE.glob("bench_*.py"))}
+    names = [a for a in sys.argv[1:] if a in scripts]
+    extra = [a for a in sys.argv[1:] if a not in scripts]
     failed = []
-    for script in sorted(HERE.glob("bench_*.py")):
+    for script in [scripts[n] for n in names] or list(scripts.values()):
         print(f"\n=== {script.stem} ===", flush=True)
         started = time.perf_counter()
         code = subprocess.call([sys.executable, str(script), *extra])

@@ -20,6 +20,14 @@ __all__ = ["UserError", "add_json", "build_parser", "emit", "main", "settings_fo
 # Each module adds its subcommands with `register(subparsers)`.
 COMMAND_MODULES = ("cli.data", "cli.ask", "cli.serve", "cli.worker", "cli.checklist",
                    "cli.customers", "cli.demo", "cli.audit", "cli.workspaces")
+# The module of each command: a run imports only the module its command needs (the Slack,
+# template and chart libraries the others import cost a short run like `opsbot ingest` a
+# good part of its time). tests/test_cli_errors.py holds it equal to what the modules register.
+COMMANDS = {"ingest": "cli.data", "store": "cli.data", "drops": "cli.data", "kinds": "cli.data",
+            "ask": "cli.ask", "serve": "cli.serve", "worker": "cli.worker",
+            "tick": "cli.worker", "alerts": "cli.worker", "checklist": "cli.checklist",
+            "customers": "cli.customers", "demo": "cli.demo", "audit": "cli.audit",
+            "workspaces": "cli.workspaces"}
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +42,9 @@ def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> 
         print(text() if callable(text) else text)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or, given the arguments of a run of a known command,
+    of that command only."""
     parser = argparse.ArgumentParser(
         prog="opsbot",
         description="opsbot runs the daily rhythm of an Alibaba.com storefront from Slack "
@@ -43,9 +53,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--database", metavar="URL",
                         help="database URL (default: $OPSBOT_DATABASE_URL or sqlite:///opsbot.db)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    command = _command_word(sys.argv[1:] if argv is None else argv)
+    modules = [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command a run names: its first word that is no global option or its value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--database":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+        elif word in ("-h", "--help"):
+            return None  # the help lists every command
+    return None
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -68,7 +93,7 @@ def database_line(args: argparse.Namespace, exc: DatabaseError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()

@@ -18,8 +18,7 @@ from cli.main import add_json, emit
 from cli.moments import now_for, now_help
 from cli.terminal import message_text
 from templates import render
-
-NO_ALERTS = {"en": "no alerts", "zh": "没有预警"}
+from templates.i18n import Text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -147,10 +146,11 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
         """Each alert as its Slack message reads, in its store's language."""
         parts = [message_text(render("alert.json.j2", alert=c, lang=c["language"]))
                  for c in contexts]
+        lang = "zh" if stores and all(s.language == "zh" for s in stores) else "en"
         if notes:
-            parts.append("\n".join(f"{n['store']}: not judged: {n['why']}" for n in notes))
-        zh = bool(stores) and all(s.language == "zh" for s in stores)
-        return "\n\n".join(parts) or NO_ALERTS["zh" if zh else "en"]
+            parts.append("\n".join(Text("%(store)s: not judged: %(why)s", store=n["store"],
+                                         why=n["why"]).render(lang) for n in notes))
+        return "\n\n".join(parts) or Text("no alerts").render(lang)
 
     emit(args, data, text)
     return 0

@@ -31,6 +31,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.periods import local_today, utcnow
+
 MIN_DAYS = 90
 DROP_DAYS = 3  # the last days, where inquiries fall to DROP_SHARE of normal
 DROP_SHARE = 0.35
@@ -898,7 +900,7 @@ def _posts_file(world: World, folder: Path, rng: random.Random) -> Path:
 
 def default_end(timezone: str) -> date:
     """Yesterday in the store's timezone, so the demo always looks current."""
-    return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
+    return local_today(utcnow(), ZoneInfo(timezone)) - timedelta(days=1)
 
 
 def generate(folder: Path, *, end: date | None = None, days: int = 120, seed: int = 7,

@@ -27,7 +27,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
         for error in report["errors"]:
             log.error("tick: %s", error)
 
-    now = datetime.now(UTC)
+    now = utcnow().replace(tzinfo=UTC)  # APScheduler wants an aware start
     scheduler.add_job(guard(tick), "interval", minutes=1, id="tick", next_run_time=now)
     jobs["tick"] = "every 60 s"
     if client is not None:

@@ -22,6 +22,7 @@ from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from bot.text import CLIP, clip
 from templates.i18n import LANGUAGES, SOURCE, Text, translations
 
 MAX_BLOCKS = 50
@@ -173,9 +174,10 @@ def _once_in(p: float | None) -> dict[str, Any]:
     return {"unit": unit, "n": int(rounded), "shown": f"{rounded:,.0f}"}
 
 
-def _clip(value: Any, limit: int) -> Markup:
-    """Data (escaped by `_safe`) shortened to `limit` characters as the reader sees them,
-    never cutting an escape in half: for untrusted text of any length in a line."""
+def _clip(value: Any, limit: int = CLIP) -> Markup:
+    """Data (escaped by `_safe`) shortened to `limit` characters as the reader sees them
+    (bot.text's one clip length unless a template has a reason), never cutting an escape in
+    half: for untrusted text of any length in a line."""
     raw = json.loads(f'"{value}"', strict=False)
     raw = raw.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return _safe(_cut(raw, limit))
@@ -190,17 +192,32 @@ def _plain(value: Any) -> Markup:
 
 # A day as people of the language write it, from Babel's locale data (never the process
 # locale): "Wed 11 Nov 2026"; Chinese messages keep ISO days, "2026-11-11", as the back
-# office writes them.
+# office writes them. A weekday alone: "Thursday", "周四".
 DAY_FORMATS = {"en": "EEE d MMM y", "zh": "y-MM-dd"}
+WEEKDAY_FORMATS = {"en": "EEEE", "zh": "EEE"}
+
+
+def _as_day(value: Any) -> date | None:
+    try:
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def _day(value: Any, lang: str) -> str:
     """An ISO date (or a date) in `lang`'s words; anything else as it is."""
-    try:
-        day = value if isinstance(value, date) else date.fromisoformat(str(value))
-    except ValueError:
+    day = _as_day(value)
+    if day is None:
         return str(value)
     return format_date(day, DAY_FORMATS.get(lang, DAY_FORMATS[SOURCE]), locale=lang)
+
+
+def _weekday(value: Any, lang: str) -> str:
+    """The weekday of an ISO date (or a date) in `lang`'s words; anything else as it is."""
+    day = _as_day(value)
+    if day is None:
+        return str(value)
+    return format_date(day, WEEKDAY_FORMATS.get(lang, WEEKDAY_FORMATS[SOURCE]), locale=lang)
 
 
 def _environment(lang: str) -> Environment:
@@ -217,7 +234,8 @@ def _environment(lang: str) -> Environment:
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(plain=_plain, plural=_plural, number=_number, percent=_percent,
                        signed_percent=_signed_percent, once_in=_once_in, clip=_clip,
-                       day=lambda value: _day(value, lang))
+                       day=lambda value: _day(value, lang),
+                       weekday=lambda value: _weekday(value, lang))
     return env
 
 
@@ -262,7 +280,7 @@ def render_words(template: str, /, **context: Any) -> dict[str, Any]:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit) or ""
 
 
 def fit(message: dict[str, Any]) -> dict[str, Any]:

@@ -180,3 +180,24 @@ def test_a_database_lost_while_the_worker_runs_is_one_log_line(
     assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
         ("ERROR", "tick: OPSBOT_DATABASE_URL=postgresql://ops:***@db/ops: cannot use the "
                   "database: connection refused (trying again at the next run)", None)] * 2
+
+
+def test_each_command_is_found_in_its_module() -> None:
+    """A run imports only its command's module: the table naming them is what the modules
+    register, and a run's parser knows its command and no other."""
+    import argparse
+    import importlib
+
+    from cli.main import COMMAND_MODULES, COMMANDS, build_parser
+
+    registered = {}
+    for module in COMMAND_MODULES:
+        subparsers = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module).register(subparsers)
+        registered.update(dict.fromkeys(subparsers.choices, module))
+    assert registered == COMMANDS
+    args = build_parser(["--database", "sqlite://", "kinds", "--json"]).parse_args(
+        ["--database", "sqlite://", "kinds", "--json"])
+    assert args.command == "kinds" and args.json
+    with pytest.raises(SystemExit):
+        build_parser(["kinds"]).parse_args(["tick"])  # only `kinds` was registered

@@ -278,7 +278,7 @@ def test_filters(engine: Engine, exported: Store, text: str, counts: dict[str, i
               "country:XX"),
     ("zombie lost", "choose one class: zombie, hesitant or lost"),
     ("region:EU", "unknown filter `region:`: use owner:NAME or country:XX"),
-    ("owner:", "`owner:` needs a value, e.g. owner:Lily"),
+    ("owner:", "`owner:` needs a value, e.g. `owner:Lily`"),
     ("restore", "name the customer: `/customers restore NAME`"),
     ("restore Nobody", "no customer named Nobody"),
 ])

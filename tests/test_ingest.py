@@ -600,9 +600,23 @@ def test_excel_serial_dates_in_workbook_cells(engine: Engine, store: Store, tmp_
     assert sorted(r["date"] for r in stored(engine, "p4p")) == [NOV[10], NOV[11]]
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "xls"])
+def test_mixed_date_forms_in_one_workbook_column(engine: Engine, store: Store, tmp_path: Path,
+                                                 fmt: str) -> None:
+    # A serial that lost its format, a date cell, and text in two forms, in one column.
+    serial = float((NOV[10] - date(1899, 12, 30)).days)
+    dates = [serial, datetime(2026, 11, 11), "Nov 12, 2026", "13/11/2026", "20261114"]
+    result = ingest_file(engine, store, write(tmp_path / f"p4p.{fmt}", p4p_dated(dates)))
+    assert (result.status, result.inserted, result.quarantined) == ("ingested", 5, 0)
+    found = {r["keyword"]: r["date"] for r in stored(engine, "p4p")}
+    assert [found[f"led {i}"] for i in range(5)] == [NOV[d] for d in (10, 11, 12, 13, 14)]
+
+
 @pytest.mark.parametrize(("dates", "message"), [
     (["11/10/2026", "10/11/2026", "11/12/2026"], "can be read month first or day first"),
     (["13/11/2026", "11/13/2026"], "month first in places (11/13/2026"),
+    # the other forms tell nothing of the numeric ones' order: still not guessed
+    (["Nov 12, 2026", "2026-11-13", "11/10/2026"], "can be read month first or day first"),
 ])
 def test_numeric_dates_that_do_not_tell_their_order_reject_the_file(
     engine: Engine, store: Store, tmp_path: Path, dates: list[str], message: str

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, event
 from bot.ingest.drop import ingest_file
 from bot.metrics import keywords as metrics
 from bot.stores import Store, StoreError, add_store, configure_store
+from bot.text import CLIP
 from cli.terminal import message_text
 from handlers.commands import run_command
 from tests.files import write_xls, write_xlsx
@@ -462,7 +463,7 @@ def test_long_lists_are_cut_at_ten_and_complete_in_json(engine: Engine, store: S
     assert_within_slack_limits(result.message)
     text = message_text(result.message)
     assert text.count("…and 20 more") == 4
-    assert f"{long[:59]}…" in text  # each keyword clipped to 60 characters in the message
+    assert f"{long[:CLIP - 1]}…" in text  # each keyword clipped to the one clip length
     # The CLI twin: the same contract, every row.
     code, out, _ = cli("ask", "/keywords wasted", "--store", store.name, "--now", NOW.isoformat(),
                        "--json")

@@ -182,7 +182,7 @@ def test_the_checklist_in_chinese_with_the_same_figures(engine: Engine,
     # yesterday (Thursday) brought inquiries 3 and 4, and 5 (spam); the list is too young for
     # a usual level, the traffic report has one: inquiries come from the traffic report
     for phrase in ("昨天新增有效询盘 *2* 条", "超过 24 小时未回复", "疑似垃圾询盘", "重复询盘",
-                   "曝光 *1,320*（往常周四 1,200，+10%）", "访客 *55*", "点击 *36*",
+                   "曝光量 *1,320*（往常周四 1,200，+10%）", "访客数 *55*", "点击 *36*",
                    "询盘 *2*（往常周四 4，-50%）（来自流量报表）", "*询盘下降预警*（警告，已确认）",
                    "直通车花费 *300.00 CNY*，日预算 500.00，已用 *60%*",
                    "个重点关键词掉出第 1–5 位", "太阳能路灯：之前第 2 位，现在第 7 位",
@@ -468,3 +468,94 @@ def test_the_recovery_reply_words_how_long_the_drop_lasted(since: str, span: int
     reply = render("alert_recovered.json.j2", alert=alert, back=back, lang="zh")
     assert reply["text"].endswith(zh)
     assert latin_words(reply["text"]) == set()
+
+
+def _every_branch() -> dict[str, Any]:
+    """A daily checklist whose facts take the branches the seeded shop does not: no usual
+    level yet, a column missing from the report, several currencies converted, budgets in
+    other currencies, a 3-day alert, older unreplied inquiries, more owners than shown,
+    stalled customers by name, keyword notes."""
+    inquiries = {
+        "new": 1, "since_checklist": True, "new_from": "2026-11-11", "new_to": "2026-11-12",
+        "unreplied_count": 5, "unreplied_hours": 24, "unreplied_max_days": 14,
+        "unreplied_older_count": 2,
+        "unreplied_by_owner": [{"owner": o, "count": 1} for o in ("李娜", "王芳", "张伟")]
+        + [{"owner": None, "count": 2}],
+        "unreplied": [{"buyer": None, "company": None, "country": None, "owner": None,
+                       "age": {"days": 0, "hours": 0, "minutes": 40}},
+                      {"buyer": "安娜", "company": None, "country": "美国", "owner": "李娜",
+                       "age": {"days": 0, "hours": 5, "minutes": 3}}],
+        "spam_count": 4, "spam": [{"buyer": "某人", "company": None, "inquiry_id": "9"}] * 4,
+        "duplicate_count": 1, "duplicates": [{"buyer": "安娜", "company": None, "product": None}],
+    }
+    missing = {"value": None, "usual": None, "change": None, "weeks": 0}
+    data = {"day": "2026-11-12", "weekday": "Thursday", "not_in_report": ["visitors"],
+            "impressions": {"value": 900, "usual": None, "change": None, "weeks": 2},
+            "visitors": missing, "clicks": missing,
+            "inquiries": {"value": 3, "usual": 5, "change": -0.4, "weeks": 4},
+            "inquiries_valid_only": True, "inquiries_source": "inquiries",
+            "alerts": [{"rule": "inquiry_drop", "title": "Inquiry drop", "severity": "critical",
+                        "status": status, "span": span, "observed": 1, "expected": 9.5,
+                        "day": "2026-11-12"}
+                       for status, span in (("open", 3), ("snoozed", 1), ("resolved", 1))]}
+    p4p = {"spend": None, "currency": None, "spend_by_currency": {"CNY": 300.0, "USD": 20.0},
+           "budget": None, "budget_by_currency": {"USD": 100.0},
+           "rates": [{"from": "USD", "rate": 7.1, "to": "CNY"}],
+           "impressions": 1000, "clicks": 50, "cpc": None,
+           "cpc_by_currency": {"CNY": 6.0, "USD": 0.4}, "ctr": 0.05,
+           "fell_out": [{"keyword": "路灯", "previous": 2, "position": None,
+                         "out_since": "2026-11-10"}],
+           "key_keywords": ["路灯"]}
+    no_positions = {**p4p, "spend": 12.5, "currency": "CNY", "spend_by_currency": None,
+                    "budget": None, "budget_by_currency": None, "rates": None, "cpc": 0.5,
+                    "fell_out": [], "positions_in_report": False}
+    transactions = {"orders_due": {"due_count": 0, "overdue_count": 0, "ship_soon_days": 3,
+                                   "orders": []},
+                    "stalled_counts": {"zombie": 2, "hesitant": 1, "lost": 0},
+                    "stalled": {"zombie": [{"name": "卡拉", "days": 40, "new": True},
+                                           {"name": None, "days": None, "new": False}],
+                                "hesitant": [{"name": "丹", "days": 9, "new": False}],
+                                "lost": []},
+                    "stalled_listed": 6}
+    items = [("inquiries", inquiries), ("data", data), ("p4p", p4p), ("posts",
+             {"count": 13, "target": 3, "max": 12, "status": "over_max"}),
+             ("transactions", transactions), ("p4p", no_positions),
+             ("p4p", {**no_positions, "positions_in_report": True}),
+             ("p4p", {**no_positions, "key_keywords": []}),
+             ("posts", {"count": 3, "target": 3, "max": 12, "status": "on_target"})]
+    return {"id": 7, "store": "东方灯具", "timezone": "Asia/Shanghai", "day": "2026-11-13",
+            "yesterday": "2026-11-12",
+            "items": [{"key": key, "title": title, "facts": facts, "staleness": [],
+                       "done": False}
+                      for key, facts in items
+                      for title in [{"inquiries": "Inquiries", "data": "Data monitoring",
+                                     "p4p": "P4P", "posts": "Fan posts",
+                                     "transactions": "Transactions"}[key]]]}
+
+
+def test_every_branch_of_the_checklist_reads_in_chinese() -> None:
+    """The words come from the catalog: no branch of the daily checklist leaves English in a
+    zh message, and each item keeps the English message's figures."""
+    checklist = _every_branch()
+    zh = render("checklist_daily.json.j2", checklist=checklist, lang="zh")
+    en = render("checklist_daily.json.j2", checklist=checklist, lang="en")
+    zh_body, en_body = texts(zh), texts(en)
+    # settings and commands are names, not sentences
+    names = {"USD", "usd_cny_rate", "customers", "p_daily_budget"}
+    assert latin_words(zh_body) - names == set(), zh_body
+    for phrase in ("（往常周四 5，-40%）", "访客数：流量报表中没有这一列",
+                   "（尚无往常水平：已有 2 周数据，需 4 周）", "（李娜 1，王芳 1，张伟 1，…）",
+                   "另有 2 条超过 14 天未回复", "未知买家 · 无负责人 · 已等待 40 分钟",
+                   "（2026-11-11 至 2026-11-12）", "*询盘下降预警*（严重，未处理）",
+                   "截至 2026-11-12 的 3 天内收到 1 条询盘", "（严重，已暂停提醒）",
+                   "（严重，已恢复）", "1 USD = 7.1 CNY", "路灯：之前第 2 位，现在没有排名",
+                   "（2026-11-10 起掉出）", "僵尸客户：卡拉（40 天） 🆕，未知买家",
+                   "…另有 3 个待跟进", "直通车报表中没有排名（关注 1 个）",
+                   "重点关键词都在第 1–5 位或排名未变", "还没有重点关键词", "：超过上限",
+                   "：达到目标"):
+        assert phrase in zh_body, phrase
+    assert "usual Thursday 5, -40%" in en_body and "was 2, now not ranked" in en_body
+    for n, item in enumerate(checklist["items"]):
+        en_text = en["blocks"][3 + 2 * n]["text"]["text"]
+        zh_text = zh["blocks"][3 + 2 * n]["text"]["text"]
+        assert figures(en_text) == figures(zh_text), item["key"]

@@ -39,12 +39,12 @@ from templates.i18n import N_
 
 DAILY = "daily"
 STALLED_SHOWN = 5  # the first of /customers' ranked ten
-TITLES = {
-    "inquiries": "Inquiries",
-    "data": "Data monitoring",
-    "p4p": "P4P",
-    "posts": "Fan posts",
-    "transactions": "Transactions",
+TITLES = {  # msgids: the template words them in the store's language
+    "inquiries": N_("Inquiries"),
+    "data": N_("Data monitoring"),
+    "p4p": N_("P4P"),
+    "posts": N_("Fan posts"),
+    "transactions": N_("Transactions"),
 }
 ITEM_KEYS = tuple(TITLES)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shlex
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -166,3 +166,47 @@ def words(text: str) -> list[str]:
         return shlex.split(text)
     except ValueError:  # an unbalanced quote: take the words as they are
         return text.split()
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a command's words say: the one mode asked for (a list, a view, a class), the
+    `key:value` filters by their canonical key, and the other words, in order."""
+
+    mode: str | None
+    filters: dict[str, str]
+    rest: list[str]
+
+
+def read_words(said: list[str], *, modes: Mapping[str, str], clash: Text,
+               filters: Mapping[str, str], examples: Mapping[str, str],
+               unknown_filter: Callable[[str], Text] | None = None) -> Said:
+    """The one parser of the commands' words. A word of `modes` (any case) picks the mode
+    (two different ones: UsageError `clash`); `key:value` with a key of `filters` is a filter,
+    given once and with a value (`examples`: a filter's example, for the error). Another
+    `key:value` is an error worded by `unknown_filter`, or, without it, one of the other
+    words (a keyword may hold a colon)."""
+    mode: str | None = None
+    found: dict[str, str] = {}
+    rest: list[str] = []
+    for word in said:
+        low = word.lower()
+        typed, colon, value = word.partition(":")
+        key = filters.get(typed.strip().lower()) if colon else None
+        if low in modes:
+            if mode and mode != modes[low]:
+                raise UsageError(clash)
+            mode = modes[low]
+        elif key is not None:
+            if not value.strip():
+                raise UsageError(Text("`%(key)s:` needs a value, e.g. `%(example)s`",
+                                      key=typed.strip(), example=examples[key]))
+            if key in found:
+                raise UsageError(Text("`%(key)s:` is given twice: give each filter once",
+                                      key=key))
+            found[key] = value.strip()
+        elif colon and unknown_filter is not None:
+            raise UsageError(unknown_filter(typed.strip()))
+        else:
+            rest.append(word)
+    return Said(mode, found, rest)

@@ -17,7 +17,7 @@ from bot.metrics import customer_index, customer_marks
 from bot.metrics.customers import Query
 from bot.storage import read, write
 from bot.stores import Store
-from handlers.commands.call import Call, Command, CommandResult, UsageError, words
+from handlers.commands.call import Call, Command, CommandResult, UsageError, read_words, words
 from jobs import customer_messages
 from templates.i18n import N_, Text
 
@@ -36,29 +36,15 @@ RESTORE_WORDS = ("restore", "恢复")
 
 def parse(text: str) -> Query:
     """The query the words ask for; UsageError for words that cannot be answered."""
-    found: dict[str, Any] = {}
-    for word in words(text):
-        low = word.lower()
-        if low in CLASS_WORDS:
-            if found.get("cls") not in (None, CLASS_WORDS[low]):
-                raise UsageError(Text("choose one class: zombie, hesitant or lost"))
-            found["cls"] = CLASS_WORDS[low]
-        elif low in ALL_WORDS:
-            continue
-        elif ":" in word:
-            key, _, value = word.partition(":")
-            name = FILTER_KEYS.get(key.strip().lower())
-            if name is None:
-                raise UsageError(Text("unknown filter `%(key)s:`: use owner:NAME or country:XX",
-                                      key=key.strip()))
-            if not value.strip():
-                raise UsageError(Text("`%(key)s:` needs a value, e.g. %(example)s",
-                                      key=key.strip(), example=EXAMPLES[name]))
-            found[name] = value.strip()
-        else:
+    found = read_words(words(text), modes=CLASS_WORDS, filters=FILTER_KEYS, examples=EXAMPLES,
+                       clash=Text("choose one class: zombie, hesitant or lost"),
+                       unknown_filter=lambda key: Text(
+                           "unknown filter `%(key)s:`: use owner:NAME or country:XX", key=key))
+    for word in found.rest:
+        if word.lower() not in ALL_WORDS:
             raise UsageError(Text("unknown word `%(word)s`: name a class (zombie, hesitant, "
                                   "lost), owner:NAME or country:XX", word=word))
-    return Query(**found)
+    return Query(cls=found.mode, **found.filters)
 
 
 def run(call: Call, text: str) -> CommandResult:

@@ -15,7 +15,7 @@ from typing import Any
 from bot.metrics import inquiries
 from bot.periods import PeriodError, local_today, parse_period
 from bot.storage import read
-from handlers.commands.call import Call, Command, CommandResult, UsageError, words
+from handlers.commands.call import Call, Command, CommandResult, UsageError, read_words, words
 from templates.i18n import N_, Text
 
 LIST_MODES = {"unreplied": "unreplied", "未回复": "unreplied", "spam": "spam", "垃圾": "spam",
@@ -23,7 +23,7 @@ LIST_MODES = {"unreplied": "unreplied", "未回复": "unreplied", "spam": "spam"
 FILTER_KEYS = {"country": "country", "owner": "owner", "product": "product",
                "国家": "country", "国家/地区": "country", "业务员": "owner", "产品": "product",
                "产品id": "product"}
-FILTER_EXAMPLES = {"country": "US", "owner": "Lily", "product": "1600123"}
+FILTER_EXAMPLES = {"country": "country:US", "owner": "owner:Lily", "product": "product:1600123"}
 HELP_WORDS = ("help", "帮助", "?")
 LISTS_DEFAULT = "2d"  # yesterday and today, for `unreplied` and `spam` alike
 
@@ -74,38 +74,18 @@ def _asks_help(said: list[str]) -> bool:
 
 def _read(said: list[str]) -> tuple[str | None, inquiries.Filters, list[str]]:
     """The list asked for (or None), the filters as typed and the words left for a period."""
-    mode: str | None = None
-    found: dict[str, str] = {}
-    period_words: list[str] = []
-    for word in said:
-        low = word.lower()
-        if low in LIST_MODES:
-            if mode and mode != LIST_MODES[low]:
-                raise UsageError(Text("choose one of `unreplied` or `spam`"))
-            mode = LIST_MODES[low]
-        elif ":" in word:
-            typed, _, value = word.partition(":")
-            key = FILTER_KEYS.get(typed.strip().lower())
-            if key is None:
-                close = difflib.get_close_matches(typed.strip().lower(), FILTER_KEYS, n=1,
-                                                  cutoff=0.6)
-                if close:
-                    raise UsageError(Text("unknown filter `%(key)s:`: did you mean "
-                                          "`%(suggestion)s:`?", key=typed.strip(),
-                                          suggestion=FILTER_KEYS[close[0]]))
-                raise UsageError(Text("unknown filter `%(key)s:`: use country:XX, owner:NAME, "
-                                      "product:ID", key=typed.strip()))
-            if not value.strip():
-                example = key + ":" + FILTER_EXAMPLES[key]
-                raise UsageError(Text("`%(key)s:` needs a value, e.g. `%(example)s`", key=key,
-                                      example=example))
-            if key in found:
-                raise UsageError(Text("`%(key)s:` is given twice: give each filter once",
-                                      key=key))
-            found[key] = value.strip()
-        else:
-            period_words.append(word)
-    return mode, inquiries.Filters(**found), period_words
+    found = read_words(said, modes=LIST_MODES, clash=Text("choose one of `unreplied` or `spam`"),
+                       filters=FILTER_KEYS, examples=FILTER_EXAMPLES,
+                       unknown_filter=_unknown_filter)
+    return found.mode, inquiries.Filters(**found.filters), found.rest
+
+
+def _unknown_filter(typed: str) -> Text:
+    close = difflib.get_close_matches(typed.lower(), FILTER_KEYS, n=1, cutoff=0.6)
+    if close:
+        return Text("unknown filter `%(key)s:`: did you mean `%(suggestion)s:`?", key=typed,
+                    suggestion=FILTER_KEYS[close[0]])
+    return Text("unknown filter `%(key)s:`: use country:XX, owner:NAME, product:ID", key=typed)
 
 
 def _near_mode(period_words: list[str]) -> Text | None:

@@ -9,7 +9,7 @@ from typing import Any
 from bot.metrics import keywords
 from bot.periods import Period, PeriodError, local_today, parse_period
 from bot.storage import read
-from handlers.commands.call import Call, Command, CommandResult, UsageError, words
+from handlers.commands.call import Call, Command, CommandResult, UsageError, read_words, words
 from templates import render
 from templates.i18n import N_, Text
 
@@ -27,7 +27,8 @@ VIEWS = {
     "all": "all", "全部": "all", "关键词": "all", "关键词分析": "all",
 }
 # `word:TEXT` names a keyword even when it is also a list's or a period's word.
-WORD_KEYS = ("word", "keyword", "词", "关键词")
+WORD_KEYS = dict.fromkeys(("word", "keyword", "词", "关键词"), "word")
+WORD_EXAMPLE = {"word": 'word:"solar light"'}
 
 
 def _split_period(rest: list[str], today: date) -> tuple[Period | None, list[str],
@@ -49,24 +50,9 @@ def _split_period(rest: list[str], today: date) -> tuple[Period | None, list[str
 
 
 def run(call: Call, text: str) -> CommandResult:
-    view: str | None = None
-    word: str | None = None
-    rest: list[str] = []
-    for token in words(text):
-        low = token.lower()
-        key, colon, value = token.partition(":")
-        if low in VIEWS:
-            if view and view != VIEWS[low]:
-                raise UsageError(Text("choose one list: top, rising, falling, wasted or "
-                                      "candidates"))
-            view = VIEWS[low]
-        elif colon and key.strip().lower() in WORD_KEYS:
-            if not value.strip():
-                raise UsageError(Text("`%(key)s:` needs a keyword, e.g. word:\"solar light\"",
-                                      key=key.strip()))
-            word = value.strip()
-        else:
-            rest.append(token)
+    found = read_words(words(text), modes=VIEWS, filters=WORD_KEYS, examples=WORD_EXAMPLE,
+                       clash=Text("choose one list: top, rising, falling, wasted or candidates"))
+    view, word, rest = found.mode, found.filters.get("word"), found.rest
     store = call.store
     if store is None:
         return call.unbound()
