@@ -15,6 +15,11 @@ PostgreSQL: a session advisory lock held on a dedicated connection (released by 
 the process dies); SQLite: an exclusive flock on `<database>.worker.lock` (released by the OS
 if the process dies). Other cases (in-memory SQLite): no lock.
 
+The lock is checked before every job run (Leadership): a worker whose lock connection was
+killed (a database restart, pg_terminate_backend) no longer holds it, and another worker may
+have taken over. It runs nothing until it holds the lock again (it tries at each run), and
+says so in one line when it loses it and one when it is back.
+
 SIGTERM/SIGINT: no new runs start, a running job finishes its current message (the sender
 checks a stop flag between messages), the lock is released, exit code 0.
 """
@@ -93,14 +98,84 @@ class LeaderLock:
         self._fd = fd
         return True
 
-    def release(self) -> None:
+    def held(self) -> bool:
+        """Whether this worker still holds the lock. PostgreSQL: asked on the lock's own
+        connection (a killed connection took the lock with it); a flock or no lock at all
+        cannot be lost while the process lives."""
+        if self.engine.dialect.name != "postgresql":
+            return self._fd is not None or self.path is None
+        if self._conn is None:
+            return False
+        try:
+            held = bool(self._conn.scalar(text(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND "
+                "pid = pg_backend_pid() AND granted AND "
+                f"((classid::bigint << 32) | objid::bigint) = {WORKER_LOCK})")))
+            self._conn.commit()
+        except (OperationalError, InterfaceError):
+            held = False
+        if not held:
+            self._forget()
+        return held
+
+    def _forget(self) -> None:
+        """Drop a lock connection that no longer holds the lock (it may be dead)."""
         if self._conn is not None:
-            self._conn.execute(text(f"SELECT pg_advisory_unlock({WORKER_LOCK})"))
+            self._conn.invalidate()  # never back to the pool: its session state is gone
             self._conn.close()
             self._conn = None
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute(text(f"SELECT pg_advisory_unlock({WORKER_LOCK})"))
+                self._conn.close()
+                self._conn = None
+            except (OperationalError, InterfaceError):
+                self._forget()  # the connection died, and the lock with it
         if self._fd is not None:
             os.close(self._fd)  # closing drops the flock
             self._fd = None
+
+
+class Leadership:
+    """Checks the leader lock before each job run (see the module doc). Jobs run in
+    APScheduler's threads, so the check is serialised."""
+
+    def __init__(self, lock: LeaderLock) -> None:
+        self.lock = lock
+        self.leading = True
+        self._mutex = threading.Lock()
+
+    def check(self) -> bool:
+        """True when this worker holds the lock (held still, or taken again just now)."""
+        with self._mutex:
+            if self.lock.held():
+                return True
+            try:
+                regained = self.lock.acquire()
+            except (OperationalError, InterfaceError):
+                regained = False  # the database is away: still not leading
+            if regained:
+                log.warning("opsbot worker: holds the %s again; running jobs", self.lock.where)
+            elif self.leading:
+                log.warning("opsbot worker: lost the %s (its database connection was closed); "
+                            "no jobs run until it holds it again", self.lock.where)
+            self.leading = regained
+            return regained
+
+
+def _leader_guard(job: Callable[[], None], leadership: Leadership | None
+                  ) -> Callable[[], None]:
+    """The job, run only while this worker holds the leader lock."""
+    if leadership is None:
+        return job
+
+    @functools.wraps(job)
+    def run() -> None:
+        if leadership.check():
+            job()
+    return run
 
 
 def _database_guard(job: Callable[[], None], url: str) -> Callable[[], None]:
@@ -116,11 +191,16 @@ def _database_guard(job: Callable[[], None], url: str) -> Callable[[], None]:
     return run
 
 
-def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event
+def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event,
+                    leadership: Leadership | None = None
                     ) -> tuple[BlockingScheduler, dict[str, Any]]:
-    """The scheduler with its jobs, and a description of them for the start-up line."""
+    """The scheduler with its jobs, and a description of them for the start-up line; each
+    job runs only while `leadership` holds the leader lock (when given)."""
     scheduler = BlockingScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
-    guard = functools.partial(_database_guard, url=settings.database_url)
+
+    def guard(job: Callable[[], None]) -> Callable[[], None]:
+        return _database_guard(_leader_guard(job, leadership), settings.database_url)
+
     client = outbox_client(settings, engine)
     pacer = Pacer()
     jobs: dict[str, Any] = {}
@@ -209,7 +289,7 @@ def run_worker(settings: Settings, *, announce: Any = None) -> int:
             announce(f"opsbot worker: another worker holds the {lock.where}; standing by")
             if stop.wait(STANDBY_POLL):
                 return 0
-        scheduler, jobs = build_scheduler(engine, settings, stop)
+        scheduler, jobs = build_scheduler(engine, settings, stop, Leadership(lock))
         announce("opsbot worker: running (" + lock.where + "); "
                  + "; ".join(f"{name} {how}" for name, how in jobs.items()))
         if not stop.is_set():
