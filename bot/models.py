@@ -243,13 +243,24 @@ undo: dict[str, Table] = {kind.name: _undo_table(kind) for kind in KINDS}
 # ---- Slack delivery receipts (handlers/events.py, handlers/uploads.py) ----------------------
 # Slack redelivers an event it thinks was missed (X-Slack-Retry-Num) and announces one upload
 # by several events (file_shared, message/file_share); the first insert of (kind, ref) wins,
-# so each event id and each Slack file id has exactly one effect.
+# so each event id and each Slack file id has exactly one effect. A file's receipt is a lease
+# (bot/receipts.py): `working` until `lease_until`, then anyone may take it over (a process
+# that died mid-upload); `done`, or `released` (a new share may try again).
 slack_receipts = Table(
     "slack_receipts",
     metadata,
     Column("kind", String(16), primary_key=True),  # "event" | "file"
     Column("ref", String(200), primary_key=True),  # the event id or the Slack file id
-    Column("received_at", DateTime, nullable=False, index=True),
+    Column("received_at", DateTime, nullable=False, index=True),  # the latest claim
+    Column("state", String(8), nullable=False, server_default="done"),
+    Column("lease_until", DateTime),  # while `working`
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("lapses", Integer, nullable=False, server_default="0"),  # attempts in a row that died
+    # Where a file was shared, for whoever takes the upload over.
+    Column("store_id", ForeignKey("stores.id", ondelete="CASCADE")),
+    Column("channel", String(32)),
+    Column("thread_ts", String(32)),
+    Index("ix_slack_receipts_lapsing", "state", "lease_until"),
 )
 
 # ---- Checklists (bot/checklists/daily.py) --------------------------------------------------------

@@ -5,9 +5,15 @@ store's admins and the members of its bound channels (bot/roles.py may_upload); 
 is told so politely and nothing is downloaded.
 
 One upload reaches us as several events (`file_shared` and a `message` with subtype
-`file_share`) and each may be retried; the Slack file id is claimed in SQL, so the file is
-ingested and answered once. Bolt acks these events before the listeners run, so downloading
-and ingesting never hold up an ack.
+`file_share`) and each may be retried; the Slack file id is leased in SQL (bot/receipts.py),
+so the file is ingested and answered once. A process that dies mid-upload (kill -9, out of
+memory, a worker timeout) lets its lease run out: a later share of the file or the worker's
+sweep (jobs/upload_sweep.py) takes it up again. The answer is queued in the outbox in the
+transaction that ends the lease (one dedupe key per attempt), then sent at once; the outbox
+sends it exactly once even if the process dies now. After GIVE_UP_AFTER attempts died the
+file is given up on with a reply saying so: it may be the file that stops the process.
+Bolt acks these events before the listeners run, so downloading and ingesting never hold
+up an ack.
 """
 
 from __future__ import annotations
@@ -24,16 +30,20 @@ from urllib.error import HTTPError, URLError
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from bot import receipts
+from bot import outbox, receipts
 from bot.config import Settings
 from bot.ingest.drop import DropResult, ingest_file
 from bot.ingest.kinds import KIND_BY_NAME
+from bot.models import drops
+from bot.periods import utcnow
 from bot.roles import may_upload
+from bot.storage import read, write
 from bot.stores import Store, find_store, store_for_channel
 from handlers.events import first_delivery
 from handlers.members import Directory
+from jobs.delivery import deliver_rows
 from templates import render
 
 log = logging.getLogger(__name__)
@@ -48,6 +58,8 @@ NOT_REPORTS = frozenset({
 NOT_REPORT_MIMETYPES = ("image/", "video/", "audio/")
 DOWNLOAD_TIMEOUT = 60  # seconds without progress before a download is given up
 _CHUNK = 64 * 1024
+ANSWER = "upload_answer"  # outbox purpose of an upload's answer
+GIVE_UP_AFTER = 3  # attempts in a row that died with the upload before it is given up
 _STORE_WORDS = re.compile(r"\bstore\s*[:=]?\s*[`'\"]?([\w.\-]+)", re.IGNORECASE)
 
 
@@ -152,7 +164,8 @@ def _answer(upload: Upload, store: Store | None, status: str, **context: Any) ->
         "status": status, "file": upload.name, "store": store.name if store else "",
         "kind_title": None, "period": None, "rows": 0, "inserted": 0, "updated": 0,
         "unchanged": 0, "quarantined": 0, "errors": [], "reason": None,
-        "size_mb": 0.0, "limit_mb": 0.0, "sheets": None, "lang": store.language if store else None,
+        "size_mb": 0.0, "limit_mb": 0.0, "sheets": None, "count": 0,
+        "lang": store.language if store else None,
     }
     values.update(context)
     return render("drop_result.json.j2", **values)
@@ -171,44 +184,88 @@ def _result_context(result: DropResult) -> dict[str, Any]:
 
 
 def _post(client: WebClient, upload: Upload, message: dict[str, Any]) -> None:
+    """Post an answer that is about no store (so has no outbox row and no lease)."""
     try:
         client.chat_postMessage(
             channel=upload.channel_id, thread_ts=upload.thread_ts, text=message["text"],
             blocks=message.get("blocks"), unfurl_links=False, unfurl_media=False,
         )
-    except SlackApiError as exc:  # retries are spent; the drop itself is safe in SQL
+    except SlackApiError as exc:  # retries are spent; nothing was taken from the file
         log.error("could not answer about %s in %s: %s", upload.file_id, upload.channel_id,
                   exc.response.get("error"))
+
+
+def _answer_once(engine: Engine, client: WebClient, store: Store, held: receipts.Lease,
+                 upload: Upload, message: dict[str, Any], *, release: bool = False) -> None:
+    """End the lease and queue the answer in one transaction, then send it at once.
+
+    One answer per attempt (dedupe key) and one attempt that finishes (the lease's
+    compare-and-set): a process that died after this commit has its answer sent by the
+    worker's sender; one that died before it left its lease to run out, and whoever takes
+    it over answers instead."""
+    with write(engine) as conn:
+        if not receipts.finish(conn, held, release=release):
+            log.warning("upload %s was taken over by a newer attempt: not answered here",
+                        upload.file_id)
+            return
+        row_id = outbox.enqueue_new(
+            conn, store_id=store.id, channel=upload.channel_id, purpose=ANSWER,
+            subject=f"file:{upload.file_id}",
+            dedupe_key=f"{ANSWER}:{upload.file_id}:{held.attempt}",
+            payload={"text": message["text"], "blocks": message.get("blocks"),
+                     "thread_ts": upload.thread_ts},
+            now=utcnow())
+    if row_id is not None:
+        deliver_rows(engine, client, [row_id])
 
 
 def handle_upload(
     engine: Engine, settings: Settings, client: WebClient, store: Store, file_id: str,
     channel_id: str, thread_ts: str | None = None,
 ) -> DropResult | None:
-    """Fetch, ingest and answer one shared file, once per Slack file id."""
-    if not receipts.claim(engine, receipts.FILE, file_id):
-        log.info("file %s was announced again: already handled", file_id)
+    """Fetch, ingest and answer one shared file, once per Slack file id (or again, when the
+    process that had it died: bot/receipts.py)."""
+    held = receipts.lease(engine, receipts.FILE, file_id, store_id=store.id,
+                          channel=channel_id, thread_ts=thread_ts)
+    if held is None:
+        log.info("file %s was announced again: already handled or being handled", file_id)
         return None
-    upload = Upload(file_id, channel_id, thread_ts, file_id)
+    return process_upload(engine, settings, client, store, held)
+
+
+def process_upload(engine: Engine, settings: Settings, client: WebClient, store: Store,
+                   held: receipts.Lease) -> DropResult | None:
+    """Carry out one attempt at an upload whose lease is `held` (from a share, or taken over
+    by the worker's sweep), and answer it."""
+    file_id, channel_id = held.ref, str(held.channel or "")
+    upload = Upload(file_id, channel_id, held.thread_ts, file_id)
+
+    def answer(status: str, *, release: bool = False, **context: Any) -> None:
+        _answer_once(engine, client, store, held, upload,
+                     _answer(upload, store, status, **context), release=release)
+
     try:
         info = client.files_info(file=file_id)["file"]
     except SlackApiError as exc:
-        receipts.release(engine, receipts.FILE, file_id)
-        _post(client, upload, _answer(upload, store, "download_failed",
-                                      reason=f"files.info said {exc.response.get('error')}"))
+        answer("download_failed", release=True,
+               reason=f"files.info said {exc.response.get('error')}")
         return None
     upload.name = str(info.get("name") or info.get("title") or file_id)
-    upload.thread_ts = thread_ts or thread_of(info, channel_id)
+    upload.thread_ts = held.thread_ts or thread_of(info, channel_id)
+    if held.lapses >= GIVE_UP_AFTER:
+        # The file itself may be what stops the process; a new share may try again.
+        log.error("upload %s: %d attempts died; given up", file_id, held.lapses)
+        answer("interrupted", release=True, count=held.lapses)
+        return None
     limit = settings.max_upload_bytes
     too_big = {"limit_mb": limit / 2**20}
 
     reason = not_a_report(info)
     if reason:
-        _post(client, upload, _answer(upload, store, "not_a_report", reason=reason))
+        answer("not_a_report", reason=reason)
         return None
     if int(info.get("size") or 0) > limit:
-        _post(client, upload, _answer(upload, store, "too_big",
-                                      size_mb=int(info["size"]) / 2**20, **too_big))
+        answer("too_big", size_mb=int(info["size"]) / 2**20, **too_big)
         return None
     url = info.get("url_private_download") or info.get("url_private")
     try:
@@ -217,21 +274,41 @@ def handle_upload(
         with tempfile.TemporaryDirectory(prefix="opsbot-upload-") as tmp:
             path = Path(tmp) / safe_file_name(upload.name, file_id)
             download(url, str(client.token), path, limit)
+            receipts.renew(engine, held)
             result = ingest_file(engine, store, path, file_name=upload.name, source="slack",
                                  source_ref=file_id)
     except TooBig as exc:
-        _post(client, upload, _answer(upload, store, "too_big", size_mb=exc.size / 2**20,
-                                      **too_big))
+        answer("too_big", size_mb=exc.size / 2**20, **too_big)
         return None
     except DownloadFailed as exc:
-        receipts.release(engine, receipts.FILE, file_id)  # a new share may try again
-        _post(client, upload, _answer(upload, store, "download_failed", reason=str(exc)))
+        answer("download_failed", release=True, reason=str(exc))  # a new share may try again
         return None
     except Exception:
-        receipts.release(engine, receipts.FILE, file_id)
+        with write(engine) as conn:
+            receipts.finish(conn, held, release=True)
         raise
-    _post(client, upload, _answer(upload, store, result.status, **_result_context(result)))
+    answer(**{"status": result.status, **_result_context(result),
+              **_resumed(engine, result, held)})
     return result
+
+
+def _resumed(engine: Engine, result: DropResult, held: receipts.Lease) -> dict[str, Any]:
+    """An attempt that took over from one that died after ingesting the file finds it a
+    duplicate of that attempt's drop: the answer then reports that drop, as the first
+    attempt would have."""
+    if result.status != "duplicate" or held.attempt == 1 or result.duplicate_of is None:
+        return {}
+    with read(engine) as conn:
+        first = conn.execute(select(drops).where(drops.c.id == result.duplicate_of)).first()
+    if first is None or first.source_ref != held.ref or first.status != "ingested":
+        return {}
+    kind = KIND_BY_NAME.get(first.kind or "")
+    period = ({"start": first.period_start.isoformat(), "end": first.period_end.isoformat()}
+              if first.period_start and first.period_end else None)
+    return {"status": "ingested", "kind_title": kind.title if kind else None, "period": period,
+            "errors": list(first.errors or []),
+            **{k: getattr(first, k) for k in ("rows", "inserted", "updated", "unchanged",
+                                              "quarantined")}}
 
 
 def register(app: App, engine: Engine, settings: Settings,

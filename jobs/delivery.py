@@ -5,7 +5,8 @@ For each due row (bot/outbox.py): claim it (pending -> sending), then
 * a row whose earlier attempt may have reached Slack (`maybe_sent`) is first looked up in the
   channel's history (conversations.history, or conversations.replies for a thread reply) by
   the metadata every post carries; found -> its ts is recorded, nothing is posted;
-* otherwise chat.postMessage, with `thread_ts` for a thread reply; Slack's ts is recorded;
+* otherwise chat.postMessage, with `thread_ts` for a thread reply (to another row's post, or
+  to a Slack message whose ts the payload names); Slack's ts is recorded;
 * a file upload (bot.outbox.enqueue_file) goes through Slack's upload flow, each step recorded
   so that it completes once (jobs/uploads.py).
 
@@ -192,8 +193,8 @@ def find_posted(client: WebClient, row: Row) -> str | None:
                                   "include_all_metadata": True, "limit": 200}
         if cursor:
             kwargs["cursor"] = cursor
-        if row.thread_of:
-            response = client.conversations_replies(ts=row.parent_ts, **kwargs)
+        if thread_ts := _thread_ts(row):
+            response = client.conversations_replies(ts=thread_ts, **kwargs)
         else:
             response = client.conversations_history(**kwargs)
         for message in response.get("messages") or []:
@@ -230,10 +231,18 @@ def _send(client: WebClient, row: Row) -> tuple[str | None, bool]:
                               "unfurl_links": False, "unfurl_media": False}
     if blocks:
         kwargs["blocks"] = blocks
-    if row.thread_of:
-        kwargs["thread_ts"] = row.parent_ts
+    if thread_ts := _thread_ts(row):
+        kwargs["thread_ts"] = thread_ts
     response = client.chat_postMessage(**kwargs)
     return str(response["ts"]), False
+
+
+def _thread_ts(row: Row) -> str | None:
+    """The thread a row replies in: its parent row's post, or a Slack message's ts given in
+    the payload (an upload's answer goes in the thread of the message that shared the file)."""
+    if row.thread_of:
+        return str(row.parent_ts)
+    return (row.payload or {}).get("thread_ts")
 
 
 def _round_robin(rows: list[Row]) -> list[Row]:

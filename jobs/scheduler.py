@@ -1,13 +1,15 @@
 """`opsbot worker`: the one clock process (never inside the web processes).
 
-One APScheduler 3.x BlockingScheduler with three jobs, each coalesced (a backlog of missed
+One APScheduler 3.x BlockingScheduler with four jobs, each coalesced (a backlog of missed
 runs runs once), max_instances=1 (a slow run is never overlapped by the next) and a
 misfire grace:
 * tick, every minute: alerts and checklists due at that moment (jobs/tick.run_due without
   sending); catch-up after downtime is the schedule's grace period, not APScheduler's;
 * send, every 5 s: the outbox sender, paced (one shared Pacer);
 * drops, every 10 s: the drop folder, with state kept between scans (a file is taken when
-  its size and mtime are the same in two scans).
+  its size and mtime are the same in two scans);
+* uploads, every 30 s: Slack uploads whose processing died, taken up again once their lease
+  ran out (jobs/upload_sweep.py).
 
 Two workers started by mistake: the SQL unique keys already make double posting impossible.
 On top, the worker takes a leader lock and a second one stands by until the first stops:
@@ -47,11 +49,13 @@ from bot.storage import get_engine, problem, shown_url
 from jobs.delivery import Pacer, deliver, outbox_client
 from jobs.dropfolder import DropFolder
 from jobs.tick import run_due
+from jobs.upload_sweep import sweep as sweep_uploads
 
 log = logging.getLogger(__name__)
 
 WORKER_LOCK = 7_392_001  # PostgreSQL advisory lock id of the worker leader
 STANDBY_POLL = 15.0  # seconds between a standby worker's attempts to become leader
+UPLOAD_SWEEP = 30  # seconds between sweeps for uploads whose process died (leases run 10 min)
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 
@@ -230,6 +234,15 @@ def build_scheduler(engine: Engine, settings: Settings, stop: threading.Event,
 
         scheduler.add_job(guard(send), "interval", seconds=5, id="send", next_run_time=now)
         jobs["send"] = "every 5 s" + (", each workspace's own token" if settings.oauth else "")
+
+        def uploads() -> None:
+            for taken in sweep_uploads(engine, settings, client):
+                log.info("upload %s taken up again (attempt %d): %s", taken["file"],
+                         taken["attempt"], taken.get("status") or taken.get("error"))
+
+        scheduler.add_job(guard(uploads), "interval", seconds=UPLOAD_SWEEP, id="uploads",
+                          next_run_time=now)
+        jobs["uploads"] = f"unfinished uploads every {UPLOAD_SWEEP} s"
     else:
         jobs["send"] = "off (no SLACK_BOT_TOKEN nor SLACK_CLIENT_ID: messages stay queued)"
     if settings.drop_dir:

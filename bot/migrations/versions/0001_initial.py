@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 00:30:25.520262
+Create Date: 2026-12-05 00:46:02.197141
 """
 
 from collections.abc import Sequence
@@ -88,18 +88,6 @@ def upgrade() -> None:
         sa.Column("expire_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_slack_oauth_states")),
     )
-    op.create_table(
-        "slack_receipts",
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("ref", sa.String(length=200), nullable=False),
-        sa.Column("received_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("kind", "ref", name=op.f("pk_slack_receipts")),
-    )
-    with op.batch_alter_table("slack_receipts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_slack_receipts_received_at"), ["received_at"], unique=False
-        )
-
     op.create_table(
         "stores",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -371,6 +359,32 @@ def upgrade() -> None:
             "ix_outbox_status_next_attempt_at", ["status", "next_attempt_at"], unique=False
         )
         batch_op.create_index("ix_outbox_subject_channel", ["subject", "channel"], unique=False)
+
+    op.create_table(
+        "slack_receipts",
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("ref", sa.String(length=200), nullable=False),
+        sa.Column("received_at", sa.DateTime(), nullable=False),
+        sa.Column("state", sa.String(length=8), server_default="done", nullable=False),
+        sa.Column("lease_until", sa.DateTime(), nullable=True),
+        sa.Column("attempt", sa.Integer(), server_default="1", nullable=False),
+        sa.Column("lapses", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("store_id", sa.Integer(), nullable=True),
+        sa.Column("channel", sa.String(length=32), nullable=True),
+        sa.Column("thread_ts", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["store_id"],
+            ["stores.id"],
+            name=op.f("fk_slack_receipts_store_id_stores"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("kind", "ref", name=op.f("pk_slack_receipts")),
+    )
+    with op.batch_alter_table("slack_receipts", schema=None) as batch_op:
+        batch_op.create_index("ix_slack_receipts_lapsing", ["state", "lease_until"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_slack_receipts_received_at"), ["received_at"], unique=False
+        )
 
     op.create_table(
         "store_admins",
@@ -1086,6 +1100,11 @@ def downgrade() -> None:
     op.drop_table("customers")
     op.drop_table("checklist_ticks")
     op.drop_table("store_admins")
+    with op.batch_alter_table("slack_receipts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_slack_receipts_received_at"))
+        batch_op.drop_index("ix_slack_receipts_lapsing")
+
+    op.drop_table("slack_receipts")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_subject_channel")
         batch_op.drop_index("ix_outbox_status_next_attempt_at")
@@ -1124,10 +1143,6 @@ def downgrade() -> None:
     op.drop_table("alerts")
     op.drop_table("alert_checks")
     op.drop_table("stores")
-    with op.batch_alter_table("slack_receipts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_slack_receipts_received_at"))
-
-    op.drop_table("slack_receipts")
     op.drop_table("slack_oauth_states")
     with op.batch_alter_table("slack_installations", schema=None) as batch_op:
         batch_op.drop_index("slack_installations_idx")
