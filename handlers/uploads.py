@@ -164,7 +164,7 @@ def _answer(upload: Upload, store: Store | None, status: str, **context: Any) ->
         "status": status, "file": upload.name, "store": store.name if store else "",
         "kind_title": None, "period": None, "rows": 0, "inserted": 0, "updated": 0,
         "unchanged": 0, "quarantined": 0, "errors": [], "reason": None,
-        "size_mb": 0.0, "limit_mb": 0.0, "sheets": None, "count": 0,
+        "size_mb": 0.0, "limit_mb": 0.0, "sheets": None, "count": 0, "over_limit": None,
         "lang": store.language if store else None,
     }
     values.update(context)
@@ -180,6 +180,7 @@ def _result_context(result: DropResult) -> dict[str, Any]:
         **{k: data[k] for k in ("rows", "inserted", "updated", "unchanged", "quarantined")},
         "errors": data["errors"],
         "sheets": data["sheets"],
+        "over_limit": data["over_limit"],
     }
 
 

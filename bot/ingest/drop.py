@@ -59,6 +59,7 @@ from bot.ingest.kinds import (
     normalize_header,
     required_columns,
 )
+from bot.ingest.limits import OverLimit
 from bot.ingest.parsing import (
     DAY_FIRST,
     MONTH_FIRST,
@@ -114,6 +115,8 @@ class DropResult:
     sheets: list[str] = field(default_factory=list)  # the workbook sheets read
     # Sheets not read, with why: readers.NO_HEADER or OTHER_HEADER (not the first's header).
     skipped_sheets: list[tuple[str, str]] = field(default_factory=list)
+    # A file past a reading limit (bot/ingest/limits.py): OverLimit.to_json(), else None.
+    over_limit: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,6 +139,7 @@ class DropResult:
                 "read": list(self.sheets),
                 "skipped": [{"sheet": s, "reason": why} for s, why in self.skipped_sheets],
             } if self.sheets else None,
+            "over_limit": self.over_limit,
         }
 
 
@@ -725,9 +729,10 @@ def ingest_file(
                     _refile(conn, store, sha, kind, result)
                 _ingest(conn, store, path, name, sha, kind, result, source, source_ref)
             return result
-        except (Rejected, Unreadable) as exc:
+        except (Rejected, Unreadable, OverLimit) as exc:
             result = DropResult(file=name, status="rejected", store=store.name,
-                                kind=result.kind, errors=[str(exc)])
+                                kind=result.kind, errors=[str(exc)],
+                                over_limit=exc.to_json() if isinstance(exc, OverLimit) else None)
         except (IntegrityError, _Overtaken):
             # Another process committed concurrently. The same content: ours is the copy.
             # Overlapping facts (PostgreSQL): a retry sees them and updates them.

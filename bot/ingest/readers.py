@@ -4,16 +4,23 @@ Formats are told by content, not by name: BIFF8 `.xls` (OLE2), `.xlsx` (zip), ot
 CSV/TSV in UTF-8 (with or without BOM) or GBK/GB18030. The header row is found, never assumed:
 real exports carry 1-5 title rows above it, and the report period is read from them. A
 workbook is read sheet by sheet: every sheet whose header is the first data sheet's (exports
-split large data across sheets). A CSV is parsed by pandas' C reader, every cell as text.
+split large data across sheets), in a child process capped in memory and time, after an
+`.xlsx`'s declared sizes passed the limits (bot/ingest/limits.py). A CSV is parsed by pandas'
+C reader, every cell as text.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import itertools
+import pickle
 import re
+import shutil
+import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from python_calamine import CalamineWorkbook  # here, not in the read's child: see limits
 
+from bot.ingest import limits
 from bot.ingest.kinds import ALIASES, KIND_BY_NAME, KINDS, normalize_header, required_columns
 from bot.ingest.parsing import AmbiguousDate, BadValue, clean, numeric_date_fields, parse_date
 
@@ -185,15 +194,56 @@ def _damaged(what: str) -> Iterator[None]:
     (a pyo3 PanicException, which is a BaseException), as Unreadable."""
     try:
         yield
-    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+    except (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError):
         raise
     except BaseException as exc:
         raise Unreadable(f"{what} (cut off or damaged?): {exc}") from exc
 
 
 def _read_workbook(path: Path, fmt: str, kind: str | None) -> Sheet:
-    from python_calamine import CalamineWorkbook
+    """A workbook, read in a child process capped in memory and time (bot/ingest/limits.py),
+    an `.xlsx` after its declared sizes passed the limits. The child writes the rows, block
+    by block, to a temporary file that this process reads back (twice if need be), one
+    block at a time."""
+    read_limits = limits.ReadLimits.from_env()
+    if fmt == "xlsx":
+        limits.check_xlsx(path, read_limits)
+    out = Path(tempfile.mkdtemp(prefix="opsbot-read-"))
+    try:
+        sheet: Sheet = limits.run_capped(
+            _read_workbook_into, (path, fmt, kind, out / "blocks", CHUNK_ROWS), read_limits)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    sheet.blocks = _Reiterable(functools.partial(_stored_blocks, out / "blocks"))
+    weakref.finalize(sheet, shutil.rmtree, out, True)
+    return sheet
 
+
+def _read_workbook_into(path: Path, fmt: str, kind: str | None, blocks: Path,
+                        chunk_rows: int) -> Sheet:
+    """In the capped child: read the workbook, its blocks pickled one after another into
+    `blocks`; the sheet without them."""
+    global CHUNK_ROWS
+    CHUNK_ROWS = chunk_rows  # as the parent has it (tests set it)
+    sheet = _read_workbook_here(path, fmt, kind)
+    with blocks.open("wb") as out:
+        for block in sheet.blocks:
+            pickle.dump(block, out, protocol=pickle.HIGHEST_PROTOCOL)
+    sheet.blocks = ()
+    return sheet
+
+
+def _stored_blocks(blocks: Path) -> Iterator[Block]:
+    with blocks.open("rb") as stored:
+        while True:
+            try:
+                yield pickle.load(stored)  # written by _read_workbook_into: our own data
+            except EOFError:
+                return
+
+
+def _read_workbook_here(path: Path, fmt: str, kind: str | None) -> Sheet:
     with _damaged(f"cannot open this .{fmt} file"):
         # From the bytes, not the path: calamine picks its reader by the file's extension,
         # and a renamed download (.xlsx saved as .xls) must still be read.
