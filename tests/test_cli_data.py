@@ -14,7 +14,8 @@ from tests.files import sample, write, write_book, write_csv
 
 DROP_KEYS = {"file": str, "status": str, "kind": (str, type(None)), "store": str, "rows": int,
              "inserted": int, "updated": int, "unchanged": int, "quarantined": int,
-             "period": (dict, type(None)), "errors": list, "sheets": (dict, type(None))}
+             "period": (dict, type(None)), "errors": list, "sheets": (dict, type(None)),
+             "over_limit": (dict, type(None))}
 
 
 def run_json(cli: Run, *args: object) -> tuple[int, dict]:

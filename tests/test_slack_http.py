@@ -288,3 +288,26 @@ def test_a_body_without_a_length_is_refused(slack_app, engine: Engine) -> None:
     environ = {"PATH_INFO": "/slack/events", "REQUEST_METHOD": "POST", "CONTENT_LENGTH": ""}
     b"".join(make_wsgi_app(slack_app, engine)(environ, lambda s, h: seen.append(s)))
     assert seen == ["411 Length Required"]
+
+
+def test_a_200_mb_unsigned_post_over_the_wire_is_refused_without_growing_memory(
+        server, bound) -> None:
+    """The same through the running server: a client announcing and sending a 200 MB body
+    gets 413 after its first megabyte, and the server allocated nothing like it."""
+    import socket
+    import tracemalloc
+
+    from handlers.wsgi import MAX_BODY
+
+    host, port = server.url.split("//", 1)[1].split(":")
+    tracemalloc.start()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"POST /slack/events HTTP/1.1\r\nHost: opsbot\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (200 * 1024 * 1024))
+        conn.sendall(b"x" * (1024 * 1024))  # the start of the body; the rest never goes
+        answer = conn.recv(4096)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert answer.split(b"\r\n")[0].endswith(b" 413 Content Too Large")
+    assert peak < MAX_BODY  # not even the megabyte sent was kept

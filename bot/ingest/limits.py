@@ -239,6 +239,9 @@ def _child(send: Any, function: Callable[..., Any], args: tuple[Any, ...],
     except MemoryError:
         send.send(("memory", None))
     send.close()
+    # Out at once: no flush of stdio buffers or finalizers the parent's other threads may
+    # have held locks of at the fork.
+    os._exit(0)
 
 
 def _cap_memory(extra: int) -> None:

@@ -216,7 +216,7 @@ def _read_workbook(path: Path, fmt: str, kind: str | None) -> Sheet:
         shutil.rmtree(out, ignore_errors=True)
         raise
     sheet.blocks = _Reiterable(functools.partial(_stored_blocks, out / "blocks"))
-    weakref.finalize(sheet, shutil.rmtree, out, True)
+    weakref.finalize(sheet.blocks, shutil.rmtree, out, True)  # gone with the last reader
     return sheet
 
 
