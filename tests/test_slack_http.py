@@ -293,7 +293,9 @@ def test_a_body_without_a_length_is_refused(slack_app, engine: Engine) -> None:
 def test_a_200_mb_unsigned_post_over_the_wire_is_refused_without_growing_memory(
         server, bound) -> None:
     """The same through the running server: a client announcing and sending a 200 MB body
-    gets 413 after its first megabyte, and the server allocated nothing like it."""
+    gets 413 without the server waiting for the body, and the server allocated nothing like
+    it."""
+    import contextlib
     import socket
     import tracemalloc
 
@@ -306,7 +308,10 @@ def test_a_200_mb_unsigned_post_over_the_wire_is_refused_without_growing_memory(
         conn.sendall(b"POST /slack/events HTTP/1.1\r\nHost: opsbot\r\n"
                      b"Content-Type: application/x-www-form-urlencoded\r\n"
                      b"Content-Length: %d\r\n\r\n" % (200 * 1024 * 1024))
-        conn.sendall(start_of_body)  # the rest never goes
+        # The rest never goes. The server may have answered and closed already: it does
+        # not wait for the body.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.sendall(start_of_body)
         answer = conn.recv(4096)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
