@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from slack_sdk import WebClient
@@ -20,11 +21,20 @@ from bot.periods import utcnow
 from bot.storage import read, write
 from bot.stores import get_store
 from handlers.uploads import process_upload
+from jobs.delivery import Clients
+from jobs.workspaces import NotInstalled
 
 log = logging.getLogger(__name__)
 
 
-def sweep(engine: Engine, settings: Settings, client: WebClient,
+def _client_for(client: Clients, store_id: int) -> WebClient:
+    """The client of the store's workspace: the one token, or in OAuth mode its own."""
+    if isinstance(client, WebClient):
+        return client
+    return client(SimpleNamespace(store_id=store_id))  # type: ignore[arg-type]
+
+
+def sweep(engine: Engine, settings: Settings, client: Clients,
           now: datetime | None = None) -> list[dict[str, Any]]:
     """Take up every upload whose lease ran out; what became of each."""
     done: list[dict[str, Any]] = []
@@ -38,10 +48,17 @@ def sweep(engine: Engine, settings: Settings, client: WebClient,
             continue
         with read(engine) as conn:
             store = get_store(conn, held.store_id)
+        try:
+            store_client = _client_for(client, held.store_id)
+        except NotInstalled as exc:  # uninstalled since: nobody to answer, nothing to fetch
+            log.warning("upload %s: not taken up again: %s", held.ref, exc)
+            with write(engine) as conn:
+                receipts.finish(conn, held, release=True)
+            continue
         log.warning("upload %s: taken up again (attempt %d) after its process stopped",
                     held.ref, held.attempt)
         try:
-            result = process_upload(engine, settings, client, store, held)
+            result = process_upload(engine, settings, store_client, store, held)
         except Exception as exc:  # one broken upload must not stop the others
             log.exception("upload %s: taking it up again failed", held.ref)
             done.append({"file": held.ref, "store": store.name, "attempt": held.attempt,
