@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 00:46:02.197141
+Create Date: 2026-12-05 00:58:43.473131
 """
 
 from collections.abc import Sequence
