@@ -360,7 +360,7 @@ alerts = Table(
     Column("started_day", Date, nullable=False),
     Column("last_day", Date, nullable=False),  # the latest day evaluated as down
     Column("figures", JSON, nullable=False),  # the rule's figures of the latest evaluation
-    Column("severity", String(16), nullable=False),  # warning | critical (the latest)
+    Column("severity", String(16)),  # warning | critical (the latest); None for a watch
     # watch (worth a look, never pings) | alert (posted and pinged): bot.alerts.rules.TIERS
     Column("tier", String(8), nullable=False, server_default="alert"),
     Column("notified_severity", String(16)),  # the highest severity a message was sent for
@@ -370,6 +370,11 @@ alerts = Table(
     Column("acknowledged_by", String(64)),
     Column("acknowledged_at", DateTime),
     Column("resolved_day", Date),
+    Column("resolved_at", DateTime),  # when it recovered: the cool-down counts from it
+    Column("back", JSON),  # the recovering figures (Finding.back), for a reply sent later
+    # The change quiet hours held back (fired | worse | reopened | recovered), None when
+    # nothing is owed: bot.alerts.incidents.flush delivers the state once they end.
+    Column("held", String(16)),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("store_id", "rule", "subject", "started_day"),

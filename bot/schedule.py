@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,3 +133,44 @@ def next_checklist(tz: ZoneInfo, settings: Mapping[str, Any], now: datetime,
         if moment > now:
             return moment
     raise AssertionError("a scheduled moment exists within a year")
+
+
+# ---- quiet hours (alert delivery) -------------------------------------------------------------
+#
+# `quiet_hours` "21:00-08:00": wall-clock times in the store's zone, the end excluded; a start
+# later than the end runs across midnight. Wall-clock times, as checklist_time: across a DST
+# change the quiet hours stay 21:00-08:00 local (one hour more or less of them in UTC).
+
+
+def parse_quiet_hours(text: Any) -> tuple[time, time]:
+    """"21:00-08:00" -> (start, end); ScheduleError for anything else, or equal ends."""
+    try:
+        first, second = str(text).replace("–", "-").split("-")
+        start, end = parse_time(first), parse_time(second)
+    except (ValueError, ScheduleError):
+        raise ScheduleError(f"quiet_hours must look like 21:00-08:00, got {text!r}") from None
+    if start == end:
+        raise ScheduleError(f"quiet_hours must start and end at different times, got {text!r}")
+    return start, end
+
+
+def quiet_until(tz: ZoneInfo, setting: Any, now: datetime) -> datetime | None:
+    """The moment (naive UTC) the quiet hours `setting` end when `now` (aware, or naive UTC)
+    is inside them, else None (also without quiet hours)."""
+    if not setting:
+        return None
+    start, end = parse_quiet_hours(setting)
+    now = as_utc(now)
+    local = now.replace(tzinfo=UTC).astimezone(tz)
+    clock = local.time().replace(tzinfo=None)
+    if start < end:
+        inside, end_day = start <= clock < end, local.date()
+    else:  # across midnight: the evening belongs to the night that ends tomorrow
+        inside = clock >= start or clock < end
+        end_day = local.date() + timedelta(days=1 if clock >= start else 0)
+    if not inside:
+        return None
+    moment = scheduled_at(end_day, end, tz)
+    # the repeated hour of a fall-back night reads as inside on the wall clock, though the
+    # first 08:00-like end (fold 0) is past: still quiet until the clock passes the end
+    return max(moment, now)

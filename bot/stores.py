@@ -20,7 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from bot import audit
 from bot.models import channels, store_admins, stores
 from bot.periods import utcnow
-from bot.schedule import MAX_CATCH_UP_HOURS, ScheduleError, catch_up_window, parse_time
+from bot.schedule import (
+    MAX_CATCH_UP_HOURS,
+    ScheduleError,
+    catch_up_window,
+    parse_quiet_hours,
+    parse_time,
+)
 from bot.storage import read, write
 from templates.i18n import N_, Text
 
@@ -47,6 +53,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "alert_min_drop": 0.40,
     "alert_min_expected": 5.0,
     "alert_mention": "here",  # who an alert's first post and escalation ping (_mention)
+    "watch_posts": False,  # a watch (bot/alerts/rules TIERS) is also posted, quietly
+    "quiet_hours": None,  # "21:00-08:00", local: alert messages wait until they end
+    "cooldown_hours": 24,  # a subject down again this soon after recovering reopens it
     # /keywords (bot/metrics/keywords.py): rising and falling words, wasted P4P words
     "rising_min_impressions": 100,
     "rising_min_change": 0.5,  # +50% on the previous period
@@ -59,6 +68,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "monthly_day": 1,  # a day past a short month's end posts on its last day
     "product_score_target": 75,
 }
+MAX_COOLDOWN_HOURS = 24 * 14
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -178,6 +188,25 @@ def _grace(value: Any) -> int | float:
     return _tidy(number)
 
 
+def _quiet_hours(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in _CLEAR):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(value)
+    try:
+        start, end = parse_quiet_hours(value)  # the worker's own parser decides
+    except ScheduleError:
+        raise ValueError(value) from None
+    return f"{start:%H:%M}-{end:%H:%M}"
+
+
+def _hours(value: Any) -> int | float:
+    number = _number(value)
+    if not 0 <= number <= MAX_COOLDOWN_HOURS:
+        raise ValueError(value)
+    return _tidy(number)
+
+
 def _positive_or_none(value: Any) -> int | float | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in _CLEAR):
         return None
@@ -263,6 +292,11 @@ SETTING_PARSERS: dict[str, tuple[Callable[[Any], Any], str | Text]] = {
     "alert_min_expected": (_positive, N_("a number above 0")),
     "alert_mention": (_mention, N_("here, channel, none, a user group (<!subteam^S…> or S…) "
                                    "or a user (U… or W…)")),
+    "watch_posts": (_boolean, _YES_NO),
+    "quiet_hours": (_quiet_hours, N_("two 24-hour times FROM-TO in the store's timezone (like "
+                                     "21:00-08:00), or none (or -) to clear them")),
+    "cooldown_hours": (_hours, Text("a number of hours from 0 to %(max)s",
+                                    max=str(MAX_COOLDOWN_HOURS))),
     "rising_min_impressions": (_count, _COUNT),
     "rising_min_change": (_positive, N_("a number above 0 (0.5 means up 50%)")),
     "falling_min_impressions": (_count, _COUNT),

@@ -28,6 +28,12 @@ rhythm, so a flat threshold or a z-score misfires; instead:
   when none fires, the shortest tested window (the weekly sum when none is tested);
   ``p_value`` is that window's own, unadjusted probability.
 
+The watch tier (``watch_level``, ``watch_min_drop``): a window that does not fire but whose
+own lower-tail probability is below ``watch_level`` and whose drop is at least
+``watch_min_drop`` makes the verdict a ``watch``: worth a look, never a ping. No Bonferroni
+there: a false watch costs a glance in the checklist, and a -58 % Wednesday (5 where 12 is
+usual, p ~ 0.02 at 8 noisy weeks) must show. The alert tier is unchanged by it.
+
 Severity rule: ``critical`` when fired with p < level / (10 * windows tested) and drop
 >= 60 %, ``warning`` for any other firing, ``none`` when not fired.
 
@@ -65,6 +71,8 @@ class DetectorSettings:
     min_drop: float = 0.40  # observed must be at least this share below expected
     min_expected: float = 5.0  # a window (day, 3- or 7-day sum) expecting less is not tested
     weeks: int = 8  # same-weekday history to use; at least MIN_WEEKS must be usable
+    watch_level: float = 0.05  # the watch tier: lower-tail probability threshold, per window
+    watch_min_drop: float = 0.50  # and the least drop for a watch
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,12 @@ class Verdict:
     enough_history: bool
     windows: int = 1  # windows tested; each fires at p < level / windows (Bonferroni)
     weeks: int = 0  # past weeks with data behind `expected` (0: not known)
+    watched: bool = False  # not fired, but a window is below the watch tier's thresholds
+
+    @property
+    def tier(self) -> str | None:
+        """"alert" when fired, "watch" when only watched, else None."""
+        return "alert" if self.fired else ("watch" if self.watched else None)
 
 
 def poisson_cdf(k: int, mean: float) -> float:
@@ -270,8 +284,12 @@ def evaluate(
     # alone, so the chance of a false alarm on a normal day stays below ``level``.
     level = settings.level / max(len(tested), 1)
     fired = [t for t in tested if t.p_value < level and t.drop >= settings.min_drop]
+    watched = [] if fired else [t for t in tested if t.p_value < settings.watch_level
+                                and t.drop >= settings.watch_min_drop]
     if fired:
         chosen = min(fired, key=lambda t: t.p_value)
+    elif watched:
+        chosen = min(watched, key=lambda t: t.p_value)
     elif tested:
         # The shortest tested window: the same one every quiet day for a given store.
         chosen = tested[0]
@@ -295,6 +313,7 @@ def evaluate(
         enough_history=True,
         windows=len(tested),
         weeks=chosen.weeks,
+        watched=bool(watched),
     )
 
 

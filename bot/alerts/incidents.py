@@ -14,6 +14,24 @@ A rule judges and returns findings; this module moves each (rule, subject) incid
   escalation messages until it expires, then the alert is open again. Either redraws every
   message of the alert;
 * a channel bound while the alert is not resolved gets it posted once.
+
+Tiers (bot.alerts.rules.TIERS): a finding's level is "watch" for the watch tier, else its
+severity; LEVEL_RANK orders them, and `notified_severity` holds the highest level announced.
+A watch never pings: it is shown in the checklist's data item and `opsbot alerts`, and posted
+(quietly, no mention) only with the store's `watch_posts` on. A watch that becomes an alert is
+worse: posted and pinged then (its first post when the watch was never posted).
+
+Cool-down: a subject down again within `cooldown_hours` of its incident's recovery reopens
+that incident (status open again, its messages redrawn open, one "down again" reply in their
+thread, no ping) rather than a new one: a flapping subject must not ping every time it
+crosses the line. Reopened at a higher level than ever announced, it is worse, as above.
+
+Quiet hours (`quiet_hours`, the store's wall clock): the lifecycle moves on as always (the
+checklist and `opsbot alerts` show the truth), but an event that calls for a message is held
+(`held` records it) and not delivered; once they end, `flush` delivers each held incident's
+state once: a first post or an escalation at its current level, a reopening, or the recovery
+reply of one posted before. An incident that fired and recovered inside them is never posted:
+the next checklist names it in one line (`recovered_unposted`).
 This module decides; the worker (jobs/alert_messages.py) renders the messages and queues them
 in the outbox, in the same transaction as the lifecycle change.
 """
@@ -26,15 +44,38 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from bot import outbox
 from bot.alerts.rules import RULES, Finding, Rule, enabled
 from bot.metrics.freshness import ARRIVED, LABELS
 from bot.models import alert_checks, alerts, drops, stores
 from bot.periods import as_utc, local_today
+from bot.schedule import quiet_until
 from bot.stores import Store
 from templates.i18n import gettext
 
-SEVERITY_RANK = {"none": 0, "warning": 1, "critical": 2}
+LEVEL_RANK = {"none": 0, "watch": 1, "warning": 2, "critical": 3}
 SNOOZE = timedelta(days=1)
+POST = "alert"  # the outbox purpose of an alert's post (jobs/alert_messages.py)
+
+
+def level(tier: str | None, severity: str | None) -> str:
+    """A finding's or an incident's level: "watch" for the watch tier, else its severity."""
+    return "watch" if tier == "watch" else (severity or "warning")
+
+
+def posts(store: Store, tier: str | None) -> bool:
+    """Is an incident of `tier` posted to Slack? An alert always; a watch only with the
+    store's `watch_posts` on (else the checklist and `opsbot alerts` show it)."""
+    return tier != "watch" or bool(store.setting("watch_posts"))
+
+
+def quiet(store: Store, now: datetime) -> bool:
+    """Inside the store's quiet hours at `now` (alert messages are held)."""
+    return quiet_until(store.tz, store.setting("quiet_hours"), now) is not None
+
+
+def _posted(conn: Connection, alert_id: int) -> bool:
+    return bool(outbox.posts_of(conn, f"alert:{alert_id}", POST))
 
 
 def _status(row: Any, now: datetime) -> str:
@@ -61,13 +102,15 @@ def _context(row: Any, store_name: str, language: str, timezone: str, now: datet
         "store": store_name, "language": language, "day": row.last_day.isoformat(),
         "day_label": row.last_day.strftime("%a %d %b %Y"),
         "since": row.started_day.isoformat(),
-        "severity": row.severity, "tier": row.tier, "status": _status(row, now),
+        "severity": row.severity if row.tier != "watch" else None, "tier": row.tier,
+        "level": level(row.tier, row.severity), "status": _status(row, now),
         "hints": list(row.hint or []),
         "acknowledged_by": row.acknowledged_by,
         "snoozed_until": (row.snoozed_until.isoformat(timespec="minutes") + "Z"
                           if row.snoozed_until else None),
         "snoozed_until_local": local_until, "timezone": timezone,
         "resolved_day": row.resolved_day.isoformat() if row.resolved_day else None,
+        "back": dict(row.back) if row.back else None,
     }
 
 
@@ -138,11 +181,84 @@ def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[s
     woken as open.
     """
     events = []
+    held = quiet(store, now)
     for rule in RULES.values():
         if not enabled(store, rule):
             continue
         for finding in rule.evaluate(conn, store, now):
-            events.append(_advance(conn, store, now, rule, finding))
+            event = _advance(conn, store, now, rule, finding)
+            before = event.pop("_notified_before", _UNCHANGED)
+            if event["event"] in ANNOUNCED:
+                event["post"] = event["event"] == "recovered" or posts(store, event["tier"])
+                if held:
+                    _hold(conn, event, before, now)
+            events.append(event)
+    return events
+
+
+# Events that call for a message (when posted at all: `post`); held in quiet hours.
+ANNOUNCED = ("fired", "worse", "reopened", "recovered")
+
+
+_UNCHANGED = object()
+
+
+def _hold(conn: Connection, event: dict[str, Any], notified_before: Any, now: datetime
+          ) -> None:
+    """Quiet hours: record the change for flush and deliver nothing now (`held` in the
+    event); a level _fire marked announced is put back, so flush still sees it owed."""
+    row = _get(conn, event["alert_id"])
+    if notified_before is not _UNCHANGED:
+        conn.execute(update(alerts).where(alerts.c.id == row.id).values(
+            notified_severity=notified_before))
+    # a reopening stays one until flush, unless it got worse meanwhile
+    kind = "reopened" if row.held == "reopened" and event["event"] != "worse" \
+        else event["event"]
+    conn.execute(update(alerts).where(alerts.c.id == row.id).values(held=kind, updated_at=now))
+    event["held"] = True
+
+
+def needs_flush(conn: Connection, store: Store, now: datetime) -> bool:
+    """Held messages are owed and the quiet hours are over (a read: the cheap check)."""
+    if quiet(store, now):
+        return False
+    return conn.scalar(select(func.count()).select_from(alerts).where(
+        alerts.c.store_id == store.id, alerts.c.held.is_not(None))) > 0
+
+
+def flush(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Once the quiet hours are over: one event per incident they held, for its state now
+    (jobs/alert_messages.py queues the messages): "fired"/"worse" (its level above what was
+    announced; worse when it had posts), "reopened", "recovered" (posted before: its reply),
+    or nothing (fired and recovered inside them: the checklist's line). Clears `held`."""
+    if quiet(store, now):
+        return []
+    rows = conn.execute(select(alerts).where(
+        alerts.c.store_id == store.id, alerts.c.held.is_not(None))
+        .order_by(alerts.c.id)).all()
+    events = []
+    for row in rows:
+        conn.execute(update(alerts).where(alerts.c.id == row.id).values(held=None))
+        base = {"rule": row.rule, "subject": row.subject, "store": store.name,
+                "day": row.last_day.isoformat(), "severity": row.severity, "tier": row.tier,
+                **RULES[row.rule].describe(dict(row.figures or {})), "alert_id": row.id,
+                "messages": 0, "flushed": True}
+        if "source" in base:
+            base["source"] = LABELS.get(base["source"] or "")
+        posted = _posted(conn, row.id)
+        if row.status == "resolved":
+            if posted:
+                events.append({**base, "event": "recovered", "post": True,
+                               "back": dict(row.back or {})})
+            continue
+        now_level = level(row.tier, row.severity)
+        if LEVEL_RANK[now_level] > LEVEL_RANK.get(row.notified_severity or "none", 0):
+            _notified(conn, row.id, now_level, now)
+            events.append({**base, "event": "worse" if posted else "fired",
+                           "post": posts(store, row.tier)})
+        elif row.held == "reopened" and posted:
+            events.append({**base, "event": "reopened", "post": True,
+                           "resolved_before": None})
     return events
 
 
@@ -155,7 +271,7 @@ def run(conn: Connection, store: Store, now: datetime, *, force: bool = False
     if force or needs_evaluation(conn, store, now):
         events += evaluate_store(conn, store, now)
         mark_evaluated(conn, store, now)
-    return events
+    return events + flush(conn, store, now)
 
 
 def _advance(conn: Connection, store: Store, now: datetime, rule: Rule, finding: Finding
@@ -173,47 +289,91 @@ def _advance(conn: Connection, store: Store, now: datetime, rule: Rule, finding:
         return _fire(conn, store, now, rule, finding, current, event)
     if current is not None and finding.day >= current.started_day:
         conn.execute(update(alerts).where(alerts.c.id == current.id).values(
-            status="resolved", resolved_day=finding.day, updated_at=now))
-        return {**event, "event": "recovered", "alert_id": current.id, "back": finding.back}
+            status="resolved", resolved_day=finding.day, resolved_at=now, back=finding.back,
+            updated_at=now))
+        return {**event, "event": "recovered", "alert_id": current.id, "back": finding.back,
+                "tier": current.tier}
     return {**event, "event": "normal"}
 
 
 def _notified(conn: Connection, alert_id: int, severity: str, now: datetime) -> None:
-    """The highest severity announced so far: only a worse one is announced again."""
+    """The highest level announced so far (LEVEL_RANK): only a worse one is announced
+    again. A watch not posted counts as announced: the checklist shows it."""
     conn.execute(update(alerts).where(alerts.c.id == alert_id).values(
         notified_severity=severity, updated_at=now))
 
 
 def _fire(conn: Connection, store: Store, now: datetime, rule: Rule, finding: Finding,
           current: Any, event: dict[str, Any]) -> dict[str, Any]:
-    severity = finding.severity or "warning"
+    tier = finding.tier if finding.tier in ("watch", "alert") else "alert"
+    severity = None if tier == "watch" else (finding.severity or "warning")
+    now_level = level(tier, severity)
     values = {"last_day": finding.day, "figures": finding.figures, "severity": severity,
-              "tier": finding.tier, "hint": finding.hints, "updated_at": now}
+              "tier": tier, "hint": finding.hints, "updated_at": now}
+    event = {**event, "severity": severity, "tier": tier}
     if current is None:
         window_start = finding.window_start or finding.day
-        earlier = conn.execute(select(alerts.c.id, alerts.c.last_day).where(
+        earlier = conn.execute(select(alerts).where(
             alerts.c.store_id == store.id, alerts.c.rule == rule.name,
-            alerts.c.subject == finding.subject,
-            alerts.c.last_day >= window_start).order_by(alerts.c.id.desc())).first()
-        if earlier is not None:
+            alerts.c.subject == finding.subject).order_by(alerts.c.id.desc())).first()
+        if earlier is not None and earlier.last_day >= window_start:
             # The window still holds days of an incident already reported and resolved:
             # its aftermath, not a new incident.
             return {**event, "event": "aftermath", "alert_id": earlier.id}
+        if earlier is not None and _cooling(store, earlier, now):
+            return _reopen(conn, now, earlier, values, now_level, event)
         alert_id = conn.execute(insert(alerts).values(
             store_id=store.id, rule=rule.name, subject=finding.subject,
             started_day=finding.day, status="open", created_at=now, **values)
             .returning(alerts.c.id)).scalar_one()
-        _notified(conn, alert_id, severity, now)
-        return {**event, "event": "fired", "alert_id": alert_id}
+        _notified(conn, alert_id, now_level, now)
+        return {**event, "event": "fired", "alert_id": alert_id, "_notified_before": None}
     if finding.day < current.last_day:
         return {**event, "event": "continues", "alert_id": current.id}
     conn.execute(update(alerts).where(alerts.c.id == current.id).values(**values))
-    worse = SEVERITY_RANK[severity] > SEVERITY_RANK.get(current.notified_severity or "none", 0)
+    worse = LEVEL_RANK[now_level] > LEVEL_RANK.get(current.notified_severity or "none", 0)
     snoozed = _status(current, now) == "snoozed"
     if worse and not snoozed:
-        _notified(conn, current.id, severity, now)
-        return {**event, "event": "worse", "alert_id": current.id}
+        _notified(conn, current.id, now_level, now)
+        return {**event, "event": "worse", "alert_id": current.id,
+                "_notified_before": current.notified_severity}
     return {**event, "event": "continues", "alert_id": current.id}
+
+
+def _cooling(store: Store, row: Any, now: datetime) -> bool:
+    """Did `row` (the subject's latest incident, resolved) recover within the store's
+    `cooldown_hours` of `now`?"""
+    hours = float(store.setting("cooldown_hours") or 0)
+    return (row.status == "resolved" and row.resolved_at is not None and hours > 0
+            and as_utc(now) - row.resolved_at < timedelta(hours=hours))
+
+
+def _reopen(conn: Connection, now: datetime, row: Any, values: dict[str, Any],
+            now_level: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The subject is down again within the cool-down: its incident open again (who
+    acknowledged it and any snooze belong to the episode that ended). Worse when the level
+    is above any announced: then posted and pinged like any escalation."""
+    conn.execute(update(alerts).where(alerts.c.id == row.id).values(
+        status="open", resolved_day=None, resolved_at=None, back=None, snoozed_until=None,
+        acknowledged_by=None, acknowledged_at=None, **values))
+    reopened = {**event, "alert_id": row.id, "resolved_before": row.resolved_day.isoformat()}
+    if LEVEL_RANK[now_level] > LEVEL_RANK.get(row.notified_severity or "none", 0):
+        _notified(conn, row.id, now_level, now)
+        return {**reopened, "event": "worse", "_notified_before": row.notified_severity}
+    return {**reopened, "event": "reopened"}
+
+
+def recovered_unposted(conn: Connection, store: Store, since: date, until: date
+                       ) -> list[dict[str, Any]]:
+    """Incidents that recovered on a day from `since` to `until` and were never posted
+    (inside quiet hours, or a watch not posted): the checklist names each in one line."""
+    rows = conn.execute(select(alerts).where(
+        alerts.c.store_id == store.id, alerts.c.status == "resolved",
+        alerts.c.resolved_day >= since, alerts.c.resolved_day <= until)
+        .order_by(alerts.c.resolved_day, alerts.c.id)).all()
+    return [public(_context(r, store.name, store.language, store.timezone, r.updated_at))
+            | {"resolved_day": r.resolved_day.isoformat()}
+            for r in rows if not _posted(conn, r.id)]
 
 
 # ---- buttons ----------------------------------------------------------------------------------

@@ -14,6 +14,9 @@ yesterday ended (bot/metrics/freshness.py), or a traffic report dated yesterday.
 judged: a morning's count against whole days would always look like a drop. A day the data
 does not cover yet gives no verdict, so late data never fires a false alarm; the evaluation
 after the next drop will judge it.
+Tiers: the detector's fired verdict is an alert (severity warning or critical); a verdict
+only below the watch tier's thresholds (`watch_level`, `watch_min_drop`: the rule's settings)
+is a watch.
 Figures recorded (alerts.figures): method, observed, expected, p_value, source (the data
 kind), baseline_weeks; hints as below.
 """
@@ -28,7 +31,7 @@ from sqlalchemy import Connection, func, select
 
 from bot.alerts.detector import METHODS, DetectorSettings, Verdict, evaluate
 from bot.alerts.detector import SPANS as WINDOW_DAYS
-from bot.alerts.rules import Finding, Rule
+from bot.alerts.rules import Finding, Rule, setting
 from bot.metrics.freshness import LABELS, newest_days
 from bot.metrics.inquiries import VALID, valid_per_day
 from bot.metrics.money import convert, rounded
@@ -109,9 +112,13 @@ def daily_inquiries(conn: Connection, store: Store, day: date, kind: str | None 
 
 
 def detector_settings(store: Store) -> DetectorSettings:
+    """The alert tier's thresholds (the store's `alert_*` settings, older than the rules) and
+    the watch tier's (the rule's own: `inquiry_drop.watch_level`, `.watch_min_drop`)."""
     return DetectorSettings(level=float(store.setting("alert_level")),
                             min_drop=float(store.setting("alert_min_drop")),
-                            min_expected=float(store.setting("alert_min_expected")))
+                            min_expected=float(store.setting("alert_min_expected")),
+                            watch_level=float(setting(store, RULE, "watch_level")),
+                            watch_min_drop=float(setting(store, RULE, "watch_min_drop")))
 
 
 def judge(conn: Connection, store: Store, now: datetime, settings: DetectorSettings
@@ -315,17 +322,22 @@ def evaluate_yesterday(conn: Connection, store: Store, now: datetime) -> list[Fi
                "expected": verdict.expected, "p_value": verdict.p_value, "source": kind,
                "baseline_weeks": verdict.weeks}
     finding = Finding(
-        day=verdict.day, state="down" if verdict.fired else "normal",
-        severity=verdict.severity, figures=figures,
+        day=verdict.day, state="down" if verdict.tier else "normal",
+        tier=verdict.tier or "alert", severity=verdict.severity if verdict.fired else None,
+        figures=figures,
         # A 3- or 7-day window still holds the drop's days after the day itself is back to
         # normal: that is a recovery, not a continuing incident.
         tail_only=verdict.method != "daily" and day_is_normal(counts, verdict.day, settings),
         window_start=verdict.day - timedelta(days=span(verdict.method) - 1),
         back=_back(counts, verdict, settings.weeks))
-    if verdict.fired:
+    if verdict.tier:
         finding.hints = hints(conn, store, verdict, kind, listed_until=listed_until)
     return [finding]
 
 
 RULE = Rule(name=NAME, title=N_("Inquiry drop"), subject="store", evaluate=evaluate_yesterday,
-            describe=describe, top_level=("observed", "expected", "p_value", "method", "span"))
+            describe=describe, top_level=("observed", "expected", "p_value", "method", "span"),
+            # the watch tier; the alert tier's thresholds are the store's alert_level,
+            # alert_min_drop and alert_min_expected
+            settings={"watch_level": (DetectorSettings.watch_level, "fraction"),
+                      "watch_min_drop": (DetectorSettings.watch_min_drop, "fraction")})

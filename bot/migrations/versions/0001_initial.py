@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 00:58:43.473131
+Create Date: 2026-12-05 01:01:28.761234
 """
 
 from collections.abc import Sequence
@@ -123,7 +123,7 @@ def upgrade() -> None:
         sa.Column("started_day", sa.Date(), nullable=False),
         sa.Column("last_day", sa.Date(), nullable=False),
         sa.Column("figures", sa.JSON(), nullable=False),
-        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("severity", sa.String(length=16), nullable=True),
         sa.Column("tier", sa.String(length=8), server_default="alert", nullable=False),
         sa.Column("notified_severity", sa.String(length=16), nullable=True),
         sa.Column("hint", sa.JSON(), nullable=True),
@@ -132,6 +132,9 @@ def upgrade() -> None:
         sa.Column("acknowledged_by", sa.String(length=64), nullable=True),
         sa.Column("acknowledged_at", sa.DateTime(), nullable=True),
         sa.Column("resolved_day", sa.Date(), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(), nullable=True),
+        sa.Column("back", sa.JSON(), nullable=True),
+        sa.Column("held", sa.String(length=16), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
