@@ -40,6 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json(p)
     p.set_defaults(handler=cmd_alerts)
 
+    p = subparsers.add_parser(
+        "rules", help="list the alert rules with their switch and thresholds (a store's, or "
+        "the defaults)")
+    p.add_argument("--store", metavar="NAME", help="that store's values (default: the defaults)")
+    add_json(p)
+    p.set_defaults(handler=cmd_rules)
+
 
 def _now(engine: Engine, text: str | None, store_name: str | None, choose: str = ""
          ) -> datetime:
@@ -74,8 +81,16 @@ def _alert_line(a: dict[str, Any]) -> str:
         line = head + "back to normal, " + _figures(back["observed"], back["expected"],
                                                     back["span"], back["day"])
     else:
-        line = head + f"{a['event']} ({a['severity']}), " + _figures(
-            a["observed"], a["expected"], a["span"], a["day"])
+        level = "watch" if a.get("tier") == "watch" else a["severity"]
+        what = (_figures(a["observed"], a["expected"], a["span"], a["day"])
+                if "observed" in a else a.get("subject") or a["rule"])
+        event = ("down again within the cool-down: reopened" if a["event"] == "reopened"
+                 else a["event"])
+        line = head + f"{event} ({level}), {what}"
+    if a.get("held"):
+        return line + " - held: quiet hours, posted once they end"
+    if a.get("post") is False:
+        return line + " - a watch: in the checklist, not posted (watch_posts is off)"
     if a["event"] in ("fired", "worse") and not a.get("channels", True):
         line += (" - no bound channel to post it to: it will be posted when one is bound "
                  "(opsbot store bind)")
@@ -153,4 +168,17 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> int:
         return "\n\n".join(parts) or Text("no alerts").render(lang)
 
     emit(args, data, text)
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
+    """Every alert rule with its switch and thresholds: the store's values with --store,
+    else the defaults; the text in the store's language (English for the defaults)."""
+    from bot.alerts.rules import listing
+
+    store = resolve_store(get_engine(settings.database_url), args.store) if args.store \
+        else None
+    data = listing(store)
+    lang = store.language if store is not None else "en"
+    emit(args, data, lambda: message_text(render("rules.json.j2", listing=data, lang=lang)))
     return 0

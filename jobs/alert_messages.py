@@ -17,7 +17,14 @@ module only connects it to Slack).
 * a button (acknowledge, snooze) -> every post edited (handlers/alert_actions.py);
 * woke (a snooze ran out) -> every post edited to show the alert open again, buttons back;
 * a channel bound while an alert is not resolved -> the alert posted there (catch_up), as its
-  first post in that channel, exactly once (the same dedupe key as a first post).
+  first post in that channel, exactly once (the same dedupe key as a first post);
+* a watch (tier "watch") is posted only with the store's `watch_posts` on (the event's
+  `post`), and never with a mention; when it becomes an alert, that post pings (an
+  escalation if the watch had posts, else the alert's first post);
+* reopened (down again within the cool-down) -> every post redrawn open again and one
+  "down again" reply in the thread of each channel's latest post, no mention;
+* held (quiet hours: the event's `held`) -> nothing now; bot.alerts.incidents.flush returns
+  the events to queue once they end.
 
 Edits are outbox rows too (`update_of`): each carries the whole current message and never a
 mention, and a newer edit of a post replaces an older one still pending.
@@ -36,9 +43,10 @@ from bot.alerts import incidents as alerts
 from bot.stores import Store
 from templates import render
 
-POST = "alert"
+POST = alerts.POST
 EDIT = "alert_update"
 REPLY = "alert_recovered"
+AGAIN = "alert_again"  # the "down again" reply of a reopened incident
 ESCALATION = "escalation"  # the payload key marking a post that announced an escalation
 SENT_WITH = "figures"  # the payload key holding the figures a post was sent with
 # The alert's context keys that are figures of one evaluation (bot.alerts.incidents._context), as
@@ -63,12 +71,20 @@ def queue(conn: Connection, store: Store, events: list[dict[str, Any]], now: dat
     `messages` counts the posts queued (edits are not counted) and `channels` lists where
     they went (empty: no bound channel yet; catch_up posts it once one is bound)."""
     for event in events:
+        if event.get("held") or event.get("post") is False:
+            continue  # quiet hours (flush queues it later) or a watch that is not posted
         if event["event"] in ("fired", "worse"):
             event["channels"] = list(channels)
+            # worse than a watch that was never posted: the alert's first post
+            escalation = event["event"] == "worse" and bool(
+                outbox.posts_of(conn, f"alert:{event['alert_id']}", POST))
             event["messages"] = _announce(conn, store, event["alert_id"], now, channels,
-                                          escalation=event["event"] == "worse")
+                                          escalation=escalation)
         elif event["event"] == "woke":
             redraw(conn, event["alert_id"], now, f"woke-{event['until']}")
+        elif event["event"] == "reopened":
+            event["channels"] = list(channels)
+            event["messages"] = _reopened(conn, store, event["alert_id"], now, channels)
         elif event["event"] == "recovered":
             event["channels"] = list(channels)
             event["messages"] = _recovered(conn, store, event["alert_id"], now, channels,
@@ -85,17 +101,44 @@ def _announce(conn: Connection, store: Store, alert_id: int, now: datetime,
               channels: list[str], *, escalation: bool) -> int:
     context = alerts.message_context(conn, alert_id, now)
     message = render("alert.json.j2", alert=context, lang=store.language,
-                     mention=mention_for(store), escalation=escalation)
+                     mention=_mention(store, context), escalation=escalation)
     payload = {**_with_figures(message, context), ESCALATION: True} if escalation else \
         _with_figures(message, context)
     new = [outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=POST,
                           subject=f"alert:{alert_id}",
-                          dedupe_key=_post_key(alert_id, context["severity"], channel),
+                          dedupe_key=_post_key(alert_id, context["level"], channel),
                           payload=payload, now=now)
            for channel in channels]
     if escalation:  # the older posts: superseded, without buttons
-        redraw(conn, alert_id, now, f"superseded-{context['severity']}", exclude=set(new))
+        redraw(conn, alert_id, now, f"superseded-{context['level']}", exclude=set(new))
     return len(channels)
+
+
+def _mention(store: Store, context: dict[str, Any]) -> dict[str, str] | None:
+    """Whom a first post or an escalation pings: nobody for a watch."""
+    return None if context["tier"] == "watch" else mention_for(store)
+
+
+def _reopened(conn: Connection, store: Store, alert_id: int, now: datetime,
+              channels: list[str]) -> int:
+    """Down again within the cool-down: one "down again" reply in the thread of each
+    channel's latest post (no mention: the channel was pinged for this incident already),
+    and every post redrawn open, with its buttons."""
+    context = alerts.message_context(conn, alert_id, now)
+    reply = render("alert_again.json.j2", alert=context, lang=store.language)
+    latest = {p.channel: p.id for p in outbox.posts_of(conn, f"alert:{alert_id}", POST)}
+    sent = 0
+    for channel in channels:
+        parent = latest.get(channel)
+        if parent is None:
+            continue
+        outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=AGAIN,
+                       subject=f"alert:{alert_id}",
+                       dedupe_key=f"alert:{alert_id}:again:{context['day']}:{channel}",
+                       payload=reply, now=now, thread_of=parent)
+        sent += 1
+    redraw(conn, alert_id, now, f"reopened-{context['day']}")
+    return sent
 
 
 def _recovered(conn: Connection, store: Store, alert_id: int, now: datetime,
@@ -110,10 +153,12 @@ def _recovered(conn: Connection, store: Store, alert_id: int, now: datetime,
             continue  # never posted there: nothing to reply under
         outbox.enqueue(conn, store_id=store.id, channel=channel, purpose=REPLY,
                        subject=f"alert:{alert_id}",
-                       dedupe_key=f"alert:{alert_id}:recovered:{channel}", payload=reply,
+                       # a reopened incident recovers again: one reply per recovery
+                       dedupe_key=f"alert:{alert_id}:recovered:{context['resolved_day']}:"
+                                  f"{channel}", payload=reply,
                        now=now, thread_of=parent)
         sent += 1
-    redraw(conn, alert_id, now, "resolved")
+    redraw(conn, alert_id, now, f"resolved-{context['resolved_day']}")
     return sent
 
 
@@ -159,12 +204,15 @@ def is_escalation(post: Any) -> bool:
     return bool((post.payload or {}).get(ESCALATION))
 
 
-def unposted(conn: Connection, store: Store, channels: list[str]) -> dict[int, list[str]]:
+def unposted(conn: Connection, store: Store, channels: list[str], now: datetime
+             ) -> dict[int, list[str]]:
     """{alert id: bound channels without a post of it} for the store's alerts that are not
     resolved (empty when every channel has them all; a post that failed counts: it is not
     posted there again)."""
     found: dict[int, list[str]] = {}
-    for alert_id in alerts.unresolved_ids(conn, store) if channels else []:
+    if not channels or alerts.quiet(store, now):
+        return found  # quiet hours: flush posts them once they end
+    for alert_id in alerts.postable_ids(conn, store):
         posted = outbox.posted_channels(conn, f"alert:{alert_id}", POST)
         missing = [c for c in channels if c not in posted]
         if missing:
@@ -179,16 +227,16 @@ def catch_up(conn: Connection, store: Store, now: datetime, channels: list[str]
     [{"alert_id", "day", "channels"}], only the channels this call queued it for. Exactly
     once: the dedupe key is a first post's."""
     queued = []
-    for alert_id, missing in unposted(conn, store, channels).items():
+    for alert_id, missing in unposted(conn, store, channels, now).items():
         context = alerts.message_context(conn, alert_id, now)
         # Someone already acknowledged or snoozed it: post it there, but ping nobody.
-        mention = mention_for(store) if context["status"] == "open" else None
+        mention = _mention(store, context) if context["status"] == "open" else None
         message = _with_figures(render("alert.json.j2", alert=context, lang=store.language,
                                        mention=mention), context)
         new = [channel for channel in missing
                if outbox.enqueue_new(conn, store_id=store.id, channel=channel, purpose=POST,
                                      subject=f"alert:{alert_id}",
-                                     dedupe_key=_post_key(alert_id, context["severity"],
+                                     dedupe_key=_post_key(alert_id, context["level"],
                                                           channel),
                                      payload=message, now=now) is not None]
         if new:

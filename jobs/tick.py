@@ -3,9 +3,11 @@
 Order, so that each step sees the previous one's result:
 1. the drop folder (files saved just before 09:00 make it into the 09:00 checklist);
 2. per store, in its timezone:
-   a. the inquiry-drop alert, when there is new data since the last evaluation (a newer
-      drop) or a new local day - so a drop is judged within a minute of the data arriving,
-      and every morning without new data; before the checklist, which shows active alerts;
+   a. the alert rules, when there is new data since the last evaluation (a newer drop) or a
+      new local day - so a drop is judged within a minute of the data arriving, and every
+      morning without new data; before the checklist, which shows active alerts. Inside the
+      store's quiet hours the messages are held; the first tick after them delivers the
+      state once (bot.alerts.incidents.flush);
    b. the daily checklist when due (bot/schedule.py): created and queued for every bound
       channel in one transaction;
    c. late posts: a channel bound after an alert fired (and before it was resolved), or
@@ -106,7 +108,7 @@ def post_late_alerts(engine: Engine, store: Store, now: datetime) -> list[dict[s
     """Post the store's alerts that are not resolved to channels bound since they fired
     (or since they were evaluated: the one place late alert posts are queued)."""
     with read(engine) as conn:  # the cheap check, every tick
-        if not alert_messages.unposted(conn, store, channels_of(conn, store)):
+        if not alert_messages.unposted(conn, store, channels_of(conn, store), now):
             return []
     with write(engine) as conn:
         _lock(conn, store)
@@ -121,7 +123,8 @@ def evaluate_alerts(engine: Engine, store: Store, now: datetime, *, force: bool 
     if not force:
         with read(engine) as conn:  # the cheap check, every tick: write only with work to do
             if not (alerts.needs_evaluation(conn, store, now)
-                    or alerts.needs_waking(conn, store, now)):
+                    or alerts.needs_waking(conn, store, now)
+                    or alerts.needs_flush(conn, store, now)):
                 return []
     with write(engine) as conn:
         _lock(conn, store)
@@ -200,7 +203,8 @@ def run_due(
         if any(e["event"] != "woke" for e in events or []):
             report["alerts_evaluated"] += 1
         report["alerts"] += [e for e in events or []
-                             if e["event"] in ("fired", "worse", "recovered", "woke")]
+                             if e["event"] in ("fired", "worse", "reopened", "recovered",
+                                               "woke")]
         report["late_posts"] += _step(report, "alerts", store, post_late_alerts, engine,
                                       store, now) or []
         seconds["alerts"] += time.perf_counter() - started

@@ -151,10 +151,14 @@ def unresolved(conn: Connection, store: Store, now: datetime) -> list[dict[str, 
     return [_context(r, store.name, store.language, store.timezone, now) for r in rows]
 
 
-def unresolved_ids(conn: Connection, store: Store) -> list[int]:
-    """The ids of the store's alerts not yet resolved, oldest first (a cheap check)."""
-    return list(conn.scalars(select(alerts.c.id).where(
-        alerts.c.store_id == store.id, alerts.c.status != "resolved").order_by(alerts.c.id)))
+def postable_ids(conn: Connection, store: Store) -> list[int]:
+    """The ids of the store's alerts that are not resolved, not held by quiet hours and
+    posted at all (posts: a watch only with `watch_posts`), oldest first."""
+    query = select(alerts.c.id).where(
+        alerts.c.store_id == store.id, alerts.c.status != "resolved", alerts.c.held.is_(None))
+    if not store.setting("watch_posts"):
+        query = query.where(alerts.c.tier != "watch")
+    return list(conn.scalars(query.order_by(alerts.c.id)))
 
 
 def active(conn: Connection, store: Store, now: datetime, until: date | None = None

@@ -59,6 +59,8 @@ class Rule:
     # `name.key`; the switch `name.enabled` is every rule's.
     settings: dict[str, tuple[Any, str]] = field(default_factory=dict)
     enabled_by_default: bool = True
+    # Store-wide settings the rule also reads (older than the rule's own; `opsbot rules`).
+    store_settings: tuple[str, ...] = ()
 
 
 def setting(store: Store, rule: Rule, key: str) -> Any:
@@ -68,6 +70,38 @@ def setting(store: Store, rule: Rule, key: str) -> Any:
 
 def enabled(store: Store, rule: Rule) -> bool:
     return bool(store.settings.get(f"{rule.name}.enabled", rule.enabled_by_default))
+
+
+# The store settings that steer every rule's delivery (bot/alerts/incidents.py), listed by
+# `opsbot rules` beside the rules' own.
+DELIVERY_SETTINGS = ("alert_mention", "watch_posts", "quiet_hours", "cooldown_hours")
+
+
+def listing(store: Store | None = None) -> dict[str, Any]:
+    """Every rule with its switch and thresholds, for `store` (its own value, else the
+    default) or the defaults (None): {"store", "rules": [{"name", "title", "subject",
+    "enabled", "settings": {key: value}, "setting_names": {key: the store setting's name}}],
+    "delivery": {key: value}}. A rule's thresholds
+    are its declared settings; inquiry_drop's alert tier also reads the older store-wide
+    alert_level, alert_min_drop and alert_min_expected, listed with it."""
+    from bot.stores import known_settings
+
+    defaults = known_settings()
+
+    def value(key: str) -> Any:
+        return store.setting(key) if store is not None else defaults[key]
+
+    rules = []
+    for rule in RULES.values():
+        keys = {k: f"{rule.name}.{k}" for k in rule.settings}
+        shown = {k: value(full) for k, full in keys.items()}
+        shown.update({k: value(k) for k in rule.store_settings})
+        rules.append({"name": rule.name, "title": rule.title, "subject": rule.subject,
+                      "enabled": bool(value(f"{rule.name}.enabled")), "settings": shown,
+                      # what to type in `opsbot store set` / `/opsbot config`
+                      "setting_names": {**keys, **{k: k for k in rule.store_settings}}})
+    return {"store": store.name if store is not None else None, "rules": rules,
+            "delivery": {k: value(k) for k in DELIVERY_SETTINGS}}
 
 
 def _rules() -> dict[str, Rule]:

@@ -340,4 +340,5 @@ RULE = Rule(name=NAME, title=N_("Inquiry drop"), subject="store", evaluate=evalu
             # the watch tier; the alert tier's thresholds are the store's alert_level,
             # alert_min_drop and alert_min_expected
             settings={"watch_level": (DetectorSettings.watch_level, "fraction"),
-                      "watch_min_drop": (DetectorSettings.watch_min_drop, "fraction")})
+                      "watch_min_drop": (DetectorSettings.watch_min_drop, "fraction")},
+            store_settings=("alert_level", "alert_min_drop", "alert_min_expected"))
