@@ -77,7 +77,7 @@ def queue(conn: Connection, store: Store, events: list[dict[str, Any]], now: dat
             event["channels"] = list(channels)
             # worse than a watch that was never posted: the alert's first post
             escalation = event["event"] == "worse" and bool(
-                outbox.posts_of(conn, f"alert:{event['alert_id']}", POST))
+                outbox.posted_channels(conn, f"alert:{event['alert_id']}", POST))
             event["messages"] = _announce(conn, store, event["alert_id"], now, channels,
                                           escalation=escalation)
         elif event["event"] == "woke":

@@ -394,7 +394,8 @@ def test_store_thresholds_are_used(engine: Engine, acme: Store) -> None:
     series = history(YESTERDAY - timedelta(days=1))
     series[YESTERDAY] = count_for("warning", YESTERDAY)
     seed_inquiries(engine, acme, series, ingested_at=NOW)
-    strict = configure_store(engine, acme, settings={"alert_min_drop": 0.9})
+    strict = configure_store(engine, acme, settings={"alert_min_drop": 0.9,
+                                                     "inquiry_drop.watch_min_drop": 0.9})
     assert run(engine, strict, NOW)[0]["event"] == "normal"
     assert outbox_rows(engine) == []
 

@@ -75,7 +75,8 @@ def quiet(store: Store, now: datetime) -> bool:
 
 
 def _posted(conn: Connection, alert_id: int) -> bool:
-    return bool(outbox.posts_of(conn, f"alert:{alert_id}", POST))
+    """Was the incident ever posted (a post that failed counts: it was tried)?"""
+    return bool(outbox.posted_channels(conn, f"alert:{alert_id}", POST))
 
 
 def _status(row: Any, now: datetime) -> str:
