@@ -325,7 +325,7 @@ def _fire(conn: Connection, store: Store, now: datetime, rule: Rule, finding: Fi
             # The window still holds days of an incident already reported and resolved:
             # its aftermath, not a new incident.
             return {**event, "event": "aftermath", "alert_id": earlier.id}
-        if earlier is not None and _cooling(store, earlier, now):
+        if earlier is not None and _cooling(store, earlier, finding.day, now):
             return _reopen(conn, now, earlier, values, now_level, event)
         alert_id = conn.execute(insert(alerts).values(
             store_id=store.id, rule=rule.name, subject=finding.subject,
@@ -345,12 +345,18 @@ def _fire(conn: Connection, store: Store, now: datetime, rule: Rule, finding: Fi
     return {**event, "event": "continues", "alert_id": current.id}
 
 
-def _cooling(store: Store, row: Any, now: datetime) -> bool:
+def _cooling(store: Store, row: Any, day: date, now: datetime) -> bool:
     """Did `row` (the subject's latest incident, resolved) recover within the store's
-    `cooldown_hours` of `now`?"""
+    `cooldown_hours` of the subject's being down again on `day`, judged at `now`? Measured
+    between the moments they were judged, or between the days judged, whichever is shorter:
+    the rules judge whole days, so a recovery on Monday and a drop on Tuesday are 24 hours
+    apart, however late the worker got to judge Tuesday."""
     hours = float(store.setting("cooldown_hours") or 0)
-    return (row.status == "resolved" and row.resolved_at is not None and hours > 0
-            and as_utc(now) - row.resolved_at < timedelta(hours=hours))
+    if row.status != "resolved" or row.resolved_day is None or hours <= 0:
+        return False
+    by_day = timedelta(days=(day - row.resolved_day).days)
+    by_moment = as_utc(now) - row.resolved_at if row.resolved_at is not None else by_day
+    return min(by_day, by_moment) <= timedelta(hours=hours)
 
 
 def _reopen(conn: Connection, now: datetime, row: Any, values: dict[str, Any],
