@@ -27,6 +27,13 @@ store-quarter. Both rules are compared at that budget, each at its best threshol
 it (the baseline's 60 % rule itself raises 15 false alarms a quarter, a firing every
 six days, so most of its recall is chance). The verdict is computed, not asserted.
 
+Two tiers (issue 13): the detector as specified also calls a day a *watch* (worth a look,
+never a ping) when it does not fire but a window's own lower-tail probability is below
+``watch_level`` (0.05) with a drop of at least ``watch_min_drop`` (50 %). The tiers section
+scores the alerts alone, the watches alone and either, at the default settings: recall and
+false alerts / false watches per store-quarter (runs of consecutive days of that tier on
+the drop-free series, as above).
+
 Generator (fixed before tuning the detector, unchanged since): average volume
 log-uniform 1-60/day; weekends at 45-85 % of weekdays; log-level random walk (SD
 0.01/day); gamma-Poisson noise with shape log-uniform 6-60; 4 shared holidays at 60-90 %
@@ -120,6 +127,19 @@ def detector_scores(series: Series) -> np.ndarray:
         if verdict.fired:
             scores[i] = verdict.p_value * verdict.windows
     return scores
+
+
+WATCH, ALERT = 1, 2
+
+
+def tier_codes(series: Series) -> np.ndarray:
+    """Each evaluated day's tier at the default settings: 0 none, WATCH or ALERT."""
+    mapping = {START + timedelta(days=i): int(c) for i, c in enumerate(series.counts)}
+    codes = np.zeros(N_DAYS, dtype=np.int8)
+    for i in _evaluated():
+        tier = evaluate(mapping, START + timedelta(days=i)).tier
+        codes[i] = ALERT if tier == "alert" else WATCH if tier == "watch" else 0
+    return codes
 
 
 def baseline_scores(series: Series) -> np.ndarray:
@@ -300,6 +320,24 @@ def print_tables(rows: dict[str, Score]) -> None:
               + " ".join(f"{v:>8.2f}" for v in sc.fa_by_band.values()))
 
 
+def tiers_table(dropped: list[Series], clean: list[Series],
+                pool: ProcessPoolExecutor | None) -> dict[str, Score]:
+    """The detector's two tiers at the default settings, each scored like a rule firing on
+    the days of that tier (score 0 on them, inf elsewhere, threshold 1)."""
+    series = dropped + clean
+    chunk = max(1, len(series) // 16)
+    codes = list(pool.map(tier_codes, series, chunksize=chunk) if pool
+                 else map(tier_codes, series))
+
+    def scored(keep: Callable[[np.ndarray], np.ndarray]) -> Score:
+        scores = [np.where(keep(c), 0.0, np.inf) for c in codes]
+        return Scored(dropped, clean, scores[: len(dropped)], scores[len(dropped):]).at(1.0)
+
+    return {"alert (pings)": scored(lambda c: c == ALERT),
+            "watch (checklist only)": scored(lambda c: c == WATCH),
+            "watch or alert": scored(lambda c: c > 0)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", type=int, default=200, help="series per group")
@@ -315,6 +353,8 @@ def main() -> None:
     clean = [make_series(rng, False) for _ in range(n_stores)]
     with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else nullcontext() as pool:
         scored = {rule.name: run_rule(rule, dropped, clean, pool) for rule in RULES}
+
+        tiers = tiers_table(dropped, clean, pool)
 
     mix = {name: sum(stratum_of(s) == name for s in dropped) for name, _, _ in DURATIONS}
     bands_drop = {name: sum(band_of(s) == name for s in dropped) for name, _, _ in BANDS}
@@ -346,6 +386,18 @@ def main() -> None:
         cells = [scored[rule.name].within(b) for b in BUDGETS]
         print(f"{rule.name:<20} "
               + " ".join(f"{c.recall:>6.2f}" if c else f"{'-':>6}" for c in cells))
+
+    settings = DetectorSettings()
+    print(f"\n-- the detector's two tiers as specified (alert: level {settings.level:g}, "
+          f"drop >= {settings.min_drop:.0%}; watch: p < {settings.watch_level:g}, drop >= "
+          f"{settings.watch_min_drop:.0%}) --")
+    print("(false alarms below: false alerts for the alert tier, false watches for the watch "
+          "tier)")
+    print_tables(tiers)
+    print(f"  false alerts {tiers['alert (pings)'].fa_quarter:.2f} and false watches "
+          f"{tiers['watch (checklist only)'].fa_quarter:.2f} per store-quarter; recall "
+          f"{tiers['alert (pings)'].recall:.2f} with alerts, "
+          f"{tiers['watch or alert'].recall:.2f} with either tier")
 
     det = as_specified[f"detector ({RULES[0].setting(RULES[0].default)})"]
     base = budgeted["baseline"]
