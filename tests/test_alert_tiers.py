@@ -424,3 +424,44 @@ def test_cooldown_hours_setting() -> None:
     assert parse_setting("cooldown_hours", "36") == 36
     with pytest.raises(StoreError, match="cooldown_hours must be a number of hours"):
         parse_setting("cooldown_hours", "-1")
+
+
+# ---- opsbot rules / /opsbot rules ----------------------------------------------------------
+
+
+def test_opsbot_rules_lists_every_rule_with_its_switch_and_thresholds(
+        database_url: str, engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+
+    store = add_store(engine, "acme")
+    configure_store(engine, store, settings={"inquiry_drop.watch_level": "0.1",
+                                             "quiet_hours": "22:00-07:00"})
+    assert main(["--database", database_url, "rules", "--json"]) == 0
+    defaults = json.loads(capsys.readouterr().out)
+    assert defaults["store"] is None
+    assert [r["name"] for r in defaults["rules"]] == list(RULES)
+    (drop,) = [r for r in defaults["rules"] if r["name"] == "inquiry_drop"]
+    assert drop["enabled"] is True and drop["subject"] == "store"
+    assert drop["settings"]["watch_level"] == 0.05 and drop["settings"]["watch_min_drop"] == 0.5
+    assert drop["setting_names"]["watch_level"] == "inquiry_drop.watch_level"
+    assert defaults["delivery"] == {"alert_mention": "here", "watch_posts": False,
+                                    "quiet_hours": None, "cooldown_hours": 24}
+    assert main(["--database", database_url, "rules", "--store", "acme", "--json"]) == 0
+    mine = json.loads(capsys.readouterr().out)
+    (drop,) = [r for r in mine["rules"] if r["name"] == "inquiry_drop"]
+    assert drop["settings"]["watch_level"] == 0.1
+    assert mine["delivery"]["quiet_hours"] == "22:00-07:00"
+    assert main(["--database", database_url, "rules", "--store", "acme"]) == 0
+    text = capsys.readouterr().out
+    assert "`inquiry_drop.watch_level` 0.1" in text and "`quiet_hours` 22:00-07:00" in text
+
+
+def test_slash_opsbot_rules_answers_the_channel_privately(engine: Engine) -> None:
+    from handlers.commands import run_command
+
+    store = add_store(engine, "acme", language="zh")
+    bind_channel(engine, store, "C1")
+    result = run_command(engine, "/opsbot", "rules", channel_id="C1", now=MORNING)
+    assert result.ok and result.ephemeral and result.data is not None
+    assert result.data["store"] == "acme"
+    assert "询盘下降" in json.dumps(result.message, ensure_ascii=False)

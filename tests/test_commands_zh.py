@@ -68,7 +68,8 @@ ANSWERS = [
     "/inquiries unreplied owner:tom", "/inquiries 垃圾", "/inquiries spam 7d",
     "/inquiries help", "/inquiries 帮助", "/opsbot help", "/opsbot status", "/opsbot config",
     "/opsbot config posts_per_day 5", "/opsbot config workdays_only 是",
-    "/opsbot setup 华东灯饰",
+    "/opsbot setup 华东灯饰", "/opsbot rules", "/opsbot config quiet_hours 22:00-07:30",
+    "/opsbot config cooldown_hours 12", "/opsbot config inquiry_drop.watch_level 0.1",
 ]
 
 
@@ -92,7 +93,8 @@ ERRORS = [
     "/opsbot config language fr", "/opsbot config checklist_time 25:00",
     "/opsbot config alert_level 5", "/opsbot config posts_per_day 20",
     "/opsbot config hesitant_days 100", "/opsbot config catch_up_hours 30",
-    "/opsbot config alert_mention everyone", "/nope",
+    "/opsbot config alert_mention everyone", "/opsbot rules now",
+    "/opsbot config quiet_hours 22:00", "/opsbot config cooldown_hours -3", "/nope",
 ]
 
 

@@ -1,10 +1,10 @@
-"""`/opsbot setup STORE | unbind | status | config [KEY VALUE] | admins [add|remove @user] |
-help`: bind a channel to a store and manage it.
+"""`/opsbot setup STORE | unbind | status | config [KEY VALUE] | rules | admins [add|remove
+@user] | help`: bind a channel to a store and manage it.
 
 Changes are for the store's admins (bot/roles.py): binding a channel to an existing store,
 moving a channel away from its store, unbinding, changing settings and admins. Anyone else
-gets an ephemeral refusal naming who may; reading (status, the settings, the admins) stays
-open to the channel."""
+gets an ephemeral refusal naming who may; reading (status, the settings, the alert rules,
+the admins) stays open to the channel."""
 
 from __future__ import annotations
 
@@ -43,15 +43,22 @@ def run(call: Call, text: str) -> CommandResult:
         return _help(call)
     if sub == "setup":
         return _setup(call, " ".join(rest).strip())
-    if sub not in ("status", "config", "unbind", "admins"):
+    if sub not in ("status", "config", "rules", "unbind", "admins"):
         raise UsageError(Text("unknown /opsbot command `%(sub)s`: use `setup`, `unbind`, "
-                              "`status`, `config`, `admins` or `help`", sub=sub))
+                              "`status`, `config`, `rules`, `admins` or `help`", sub=sub))
     if call.store is None:
         return call.unbound()
     if sub == "unbind":
         return _unbind(call, rest)
     if sub == "admins":
         return _admins(call, rest)
+    if sub == "rules":
+        if rest:
+            raise UsageError(Text("`/opsbot rules` takes no words"))
+        from bot.alerts.rules import listing
+
+        data = listing(call.store)
+        return call.result("rules.json.j2", data, ephemeral=True, listing=data)
     if sub == "status":
         if rest:
             raise UsageError(Text("`/opsbot status` takes no words"))
@@ -231,12 +238,13 @@ COMMAND = Command(
          N_("set the store timezone (IANA name, e.g. Asia/Shanghai)")),
         ("/opsbot config language zh|en", N_("message language")),
         ("/opsbot config KEY VALUE", N_("change a threshold")),
+        ("/opsbot rules", N_("the alert rules with their switch and thresholds")),
         ("/opsbot admins [add|remove @user]",
          N_("the store's admins, who may bind, unbind and configure it; add or remove one")),
         ("/opsbot help", N_("this help")),
     ),
     usage_hint="setup STORE | unbind | status | config [timezone TZ | language zh|en | KEY "
-               "VALUE] | admins [add|remove @user] | help",
+               "VALUE] | rules | admins [add|remove @user] | help",
     needs_store=_needs_store,
     escapes=True,  # `/opsbot admins add @anna` and `config alert_mention @ops` need the IDs
 )
