@@ -453,7 +453,7 @@ def test_opsbot_rules_lists_every_rule_with_its_switch_and_thresholds(
     assert mine["delivery"]["quiet_hours"] == "22:00-07:00"
     assert main(["--database", database_url, "rules", "--store", "acme"]) == 0
     text = capsys.readouterr().out
-    assert "`inquiry_drop.watch_level` 0.1" in text and "`quiet_hours` 22:00-07:00" in text
+    assert "`inquiry_drop.watch_level` `0.1`" in text and "`quiet_hours` `22:00-07:00`" in text
 
 
 def test_slash_opsbot_rules_answers_the_channel_privately(engine: Engine) -> None:

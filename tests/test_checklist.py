@@ -682,15 +682,18 @@ def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
 
     seen: list[tuple[str, datetime, date | None]] = []
 
-    def active(conn: Connection, s: Store, now: datetime, until: date | None = None
-               ) -> list[dict[str, Any]]:
+    def active(conn: Connection, s: Store, now: datetime, until: date | None = None, *,
+               checklist: bool = False) -> list[dict[str, Any]]:
         seen.append((s.name, now, until))
+        assert checklist  # with the rule's described figures, for its own words
         return [{"rule": "inquiry_drop", "title": "Inquiry drop", "store": s.name,
                  "day": date(2026, 11, 12), "method": "3day_sum", "span": 3, "observed": 30,
-                 "expected": 55.5, "p_value": 0.001, "severity": "warning", "status": "open"},
+                 "expected": 55.5, "p_value": 0.001, "drop": 1 - 30 / 55.5,
+                 "severity": "warning", "tier": "alert", "status": "open"},
                 {"rule": "inquiry_drop", "title": "Inquiry drop", "store": s.name,
                  "day": date(2026, 11, 12), "method": "daily", "span": 1, "observed": 2,
-                 "expected": 11.5, "p_value": 0.001, "severity": "critical", "status": "open"}]
+                 "expected": 11.5, "p_value": 0.001, "drop": 1 - 2 / 11.5,
+                 "severity": "critical", "tier": "alert", "status": "open"}]
 
     monkeypatch.setattr(bot.alerts.incidents, "active", active)
     data = build(engine, store)
@@ -700,10 +703,10 @@ def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
     text = render("checklist_daily.json.j2", checklist=data)["blocks"]
     data_text = next(b for b in text if b.get("block_id") == "checklist:0:data")["text"]["text"]
     # a 3-day sum is said to be one, in the alert message's own words
-    assert ("*Inquiry drop* alert (warning, open): 30 inquiries in the 3 days to 2026-11-12, "
-            "usually about 56") in data_text
-    assert ("*Inquiry drop* alert (critical, open): 2 inquiries on 2026-11-12, usually about "
-            "12 on that weekday") in data_text
+    assert ("*Inquiry drop* alert (warning, open): *30* inquiries in the 3 days to Thu 12 Nov "
+            "2026, usually about *56* (-46%)") in data_text
+    assert ("*Inquiry drop* alert (critical, open): *2* inquiries on Thu 12 Nov 2026, usually "
+            "about *12* on that weekday (-83%)") in data_text
     assert "inquiry_drop" not in data_text
 
 

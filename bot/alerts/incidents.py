@@ -127,6 +127,14 @@ def public(context: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def listed(context: dict[str, Any]) -> dict[str, Any]:
+    """An alert as the checklist lists it: public() with the rule's described figures at the
+    top level too, so the rule's own words (templates/alert_rules/<rule>.j2 `what`) read
+    them as the alert message does."""
+    return {**RULES[context["rule"]].describe(dict(context["figures"] or {})),
+            **public(context)}
+
+
 def _open(conn: Connection, store: Store, rule: str, subject: str) -> Any:
     return conn.execute(select(alerts).where(
         alerts.c.store_id == store.id, alerts.c.rule == rule, alerts.c.subject == subject,
@@ -162,15 +170,16 @@ def postable_ids(conn: Connection, store: Store) -> list[int]:
     return list(conn.scalars(query.order_by(alerts.c.id)))
 
 
-def active(conn: Connection, store: Store, now: datetime, until: date | None = None
-           ) -> list[dict[str, Any]]:
-    """Alerts not yet resolved, newest first, as the CLI and the checklist show them; with
-    `until`, only those whose day is no later (a checklist built for a past day shows no
-    alert of the days after its own yesterday)."""
+def active(conn: Connection, store: Store, now: datetime, until: date | None = None, *,
+           checklist: bool = False) -> list[dict[str, Any]]:
+    """Alerts not yet resolved (watches among them), newest first, as the CLI shows them
+    (public) or, with `checklist`, the checklist (listed); with `until`, only those whose
+    day is no later (a checklist built for a past day shows no alert of the days after its
+    own yesterday)."""
     found = unresolved(conn, store, now)
     if until is not None:
         found = [c for c in found if c["day"] <= until.isoformat()]
-    return [public(c) for c in found]
+    return [listed(c) if checklist else public(c) for c in found]
 
 
 def evaluate_store(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]:
@@ -382,7 +391,7 @@ def recovered_unposted(conn: Connection, store: Store, since: date, until: date
         alerts.c.store_id == store.id, alerts.c.status == "resolved",
         alerts.c.resolved_day >= since, alerts.c.resolved_day <= until)
         .order_by(alerts.c.resolved_day, alerts.c.id)).all()
-    return [public(_context(r, store.name, store.language, store.timezone, r.updated_at))
+    return [listed(_context(r, store.name, store.language, store.timezone, r.updated_at))
             | {"resolved_day": r.resolved_day.isoformat()}
             for r in rows if not _posted(conn, r.id)]
 
