@@ -465,3 +465,65 @@ def test_slash_opsbot_rules_answers_the_channel_privately(engine: Engine) -> Non
     assert result.ok and result.ephemeral and result.data is not None
     assert result.data["store"] == "acme"
     assert "询盘下降" in json.dumps(result.message, ensure_ascii=False)
+
+
+# ---- words, both languages ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", {"watch": "Worth a look: Inquiries dropped - shop", "quiet": "nobody was pinged",
+            "facts": "Watch · a day this low", "again": "Down again: *3* inquiries on",
+            "line": "Worth a look - Inquiry drop"}),
+    ("zh", {"watch": "值得一看：询盘下降 - shop", "quiet": "没有@任何人",
+            "facts": "观察 · 单日这么低", "again": "再次下降：", "line": "值得一看 - 询盘下降"}),
+])
+def test_a_watch_and_a_reopening_read_in_the_stores_language(
+        engine: Engine, shop: Store, toy: Toy, lang: str, words: dict[str, str]) -> None:
+    from bot.checklists.daily import build_daily
+    from templates import render
+
+    store = configure_store(engine, shop, settings={"watch_posts": "on"}, language=lang)
+    toy.state = "watch"
+    step(engine, store, MORNING)
+    (post,) = outbox_rows(engine)
+    shown = json.dumps(post.payload, ensure_ascii=False)
+    assert post.payload["blocks"][0]["text"]["text"] == words["watch"]
+    assert words["quiet"] in shown and words["facts"] in shown and "<!" not in shown
+    with read(engine) as conn:
+        checklist = build_daily(conn, store, MORNING)
+    data = render("checklist_daily.json.j2", checklist={**checklist, "language": lang},
+                  lang=lang)
+    assert words["line"] in json.dumps(data, ensure_ascii=False)
+    toy.state = "normal"
+    step(engine, store, MORNING + timedelta(days=1))
+    toy.state = "warning"
+    step(engine, store, MORNING + timedelta(days=2))
+    # a watch's incident reopened as an alert is worse: a new post, pinged
+    assert [r.purpose for r in outbox_rows(engine) if r.purpose == "alert"] == ["alert"] * 2
+    toy.state = "normal"
+    step(engine, store, MORNING + timedelta(days=3))
+    toy.state = "warning"
+    (again,) = step(engine, store, MORNING + timedelta(days=4))
+    assert again["event"] == "reopened"
+    (reply,) = [r for r in outbox_rows(engine) if r.purpose == "alert_again"]
+    assert words["again"] in json.dumps(reply.payload, ensure_ascii=False)
+
+
+def test_opsbot_alerts_lists_a_watch_in_its_contract(
+        database_url: str, engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+
+    store = add_store(engine, "acme")
+    seed_inquiries(engine, store, {**noisy_history(), WEDNESDAY: 5},
+                   ingested_at=datetime(2026, 11, 11, 23, 0))
+    assert main(["--database", database_url, "alerts", "--now", "2026-11-12T09:00",
+                 "--json"]) == 0
+    (found,) = json.loads(capsys.readouterr().out)["alerts"]
+    assert {"rule", "subject", "store", "day", "tier", "severity", "status", "figures",
+            "hints"} <= set(found)
+    assert (found["rule"], found["subject"], found["tier"], found["severity"]) == (
+        "inquiry_drop", "", "watch", None)
+    assert (found["observed"], found["day"]) == (5, "2026-11-11")
+    assert 0.01 < found["p_value"] < 0.05 and found["figures"]["observed"] == 5
+    assert main(["--database", database_url, "alerts", "--now", "2026-11-12T09:00"]) == 0
+    assert "Worth a look: Inquiries dropped - acme" in capsys.readouterr().out
