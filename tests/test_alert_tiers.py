@@ -527,3 +527,19 @@ def test_opsbot_alerts_lists_a_watch_in_its_contract(
     assert 0.01 < found["p_value"] < 0.05 and found["figures"]["observed"] == 5
     assert main(["--database", database_url, "alerts", "--now", "2026-11-12T09:00"]) == 0
     assert "Worth a look: Inquiries dropped - acme" in capsys.readouterr().out
+
+
+def test_a_reopening_in_the_night_is_told_once_when_quiet_hours_end(
+        engine: Engine, nyshop: Store, nytoy: Toy) -> None:
+    nytoy.state = "warning"
+    evaluate_alerts(engine, nyshop, ny(date(2026, 11, 17), 19, 0), force=True)
+    nytoy.state = "normal"  # the next day is back to normal
+    evaluate_alerts(engine, nyshop, ny(date(2026, 11, 18), 20, 0), force=True)
+    nytoy.state = "warning"  # newer data on that day, judged in the night: down again
+    (held,) = evaluate_alerts(engine, nyshop, ny(date(2026, 11, 18), 23, 0), force=True)
+    assert (held["event"], held["held"]) == ("reopened", True)
+    assert "alert_again" not in [r.purpose for r in outbox_rows(engine)]
+    events = evaluate_alerts(engine, nyshop, ny(date(2026, 11, 19), 8, 0))
+    assert [e["event"] for e in events if e.get("flushed")] == ["reopened"]
+    assert [r.purpose for r in outbox_rows(engine)].count("alert_again") == 1
+    assert [r.purpose for r in outbox_rows(engine)].count("alert") == 1

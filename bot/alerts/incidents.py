@@ -225,7 +225,8 @@ def _hold(conn: Connection, event: dict[str, Any], notified_before: Any, now: da
     if notified_before is not _UNCHANGED:
         conn.execute(update(alerts).where(alerts.c.id == row.id).values(
             notified_severity=notified_before))
-    # a reopening stays one until flush, unless it got worse meanwhile
+    # a reopening stays one until flush, unless it got worse meanwhile (or recovered
+    # again: then flush has nothing to say, its posts still show it resolved)
     kind = "reopened" if row.held == "reopened" and event["event"] != "worse" \
         else event["event"]
     conn.execute(update(alerts).where(alerts.c.id == row.id).values(held=kind, updated_at=now))
@@ -261,7 +262,8 @@ def flush(conn: Connection, store: Store, now: datetime) -> list[dict[str, Any]]
             base["source"] = LABELS.get(base["source"] or "")
         posted = _posted(conn, row.id)
         if row.status == "resolved":
-            if posted:
+            # reopened and recovered again inside them: its posts still show it resolved
+            if posted and row.held != "reopened":
                 events.append({**base, "event": "recovered", "post": True,
                                "back": dict(row.back or {})})
             continue
