@@ -9,7 +9,7 @@ module only connects it to Slack).
   records that it announced an escalation (`"escalation": true` in its payload, which the
   sender does not pass to Slack), so every later edit of it keeps saying "dropped further";
 * every post records the figures it was sent with (`"figures"` in its payload, not passed to
-  Slack either: FIGURES of the alert's context): a superseded post is redrawn with them, so
+  Slack either: the alert's context but its STATE): a superseded post is redrawn with them, so
   "It got worse after this message" stands under what that message first said, not under
   the newer, worse figures (its state - acknowledged, snoozed, resolved - is the current one);
 * recovered -> a "back to normal" reply in the thread of each channel's latest post, and
@@ -51,8 +51,10 @@ ESCALATION = "escalation"  # the payload key marking a post that announced an es
 SENT_WITH = "figures"  # the payload key holding the figures a post was sent with
 # The alert's context keys that are figures of one evaluation (bot.alerts.incidents._context), as
 # opposed to its state.
-FIGURES = ("day", "day_label", "method", "span", "observed", "expected", "p_value", "drop",
-           "severity", "hints", "baseline_weeks", "source")
+# Every other key of the context is a figure: the rule's described figures (whatever the
+# rule), its raw `figures`, the day, severity, tier and level, the hints.
+STATE = ("id", "rule", "title", "subject", "store", "language", "timezone", "since", "status",
+         "acknowledged_by", "snoozed_until", "snoozed_until_local", "resolved_day", "back")
 
 
 def mention_for(store: Store) -> dict[str, str] | None:
@@ -190,7 +192,7 @@ def redraw(conn: Connection, alert_id: int, now: datetime, version: str,
 
 def _with_figures(message: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     """A post's payload: the message, and the figures it shows (SENT_WITH)."""
-    return {**message, SENT_WITH: {k: context[k] for k in FIGURES}}
+    return {**message, SENT_WITH: {k: v for k, v in context.items() if k not in STATE}}
 
 
 def sent_with(post: Any) -> dict[str, Any]:

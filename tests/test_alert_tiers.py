@@ -207,6 +207,9 @@ def test_with_watch_posts_a_watch_is_posted_quietly_and_its_escalation_pings(
     # the watch's post is redrawn superseded (no buttons), without a mention
     (edit,) = [r for r in outbox_rows(engine) if r.update_of == watch_post.id]
     assert "<!" not in json.dumps(edit.payload)
+    # drawn as it was sent: a watch, with its own figures
+    assert edit.payload["blocks"][0]["text"]["text"] == "Worth a look: Inquiries dropped - shop"
+    assert "*5* inquiries" in json.dumps(edit.payload) and "None" not in json.dumps(edit.payload)
     assert not [b for b in edit.payload["blocks"] if b["type"] == "actions"]
 
 
