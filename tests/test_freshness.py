@@ -96,14 +96,17 @@ def test_a_week_without_inquiries_alerts_once_on_the_right_day(cli: Run, arrive:
         assert (items["inquiries"]["facts"]["new"] == 0) == (today > ZERO_FROM), today
         # no traffic report at all: the data item's inquiries come from the fresh list
         assert items["data"]["stale"] == "no traffic report yet (inquiries from the inquiry list)"
-        if today >= date(2026, 11, 17):
+        if today >= date(2026, 11, 16):
             (alert,) = alerts["alerts"]
             assert (alert["since"], alert["day"], alert["status"]) == (
-                "2026-11-16", yesterday, "open")
+                "2026-11-15", yesterday, "open")
+            # a watch first (worth a look, no ping), an alert once the evidence is strong
+            assert alert["tier"] == ("watch" if today == date(2026, 11, 16) else "alert")
         else:
             assert alerts["alerts"] == [], today
-    # The 3-day sum of 11-14..11-16 (0 against about 9) is the first verdict; one incident.
-    assert fired == [("2026-11-17", "fired", "2026-11-16")]
+    # The 3-day sum of 11-13..11-15 (3 against about 9) is a watch; the 3-day sum of
+    # 11-14..11-16 (0 against about 9) makes it an alert: one incident, worse.
+    assert fired == [("2026-11-16", "fired", "2026-11-15"), ("2026-11-17", "worse", "2026-11-16")]
 
 
 def test_a_plain_re_upload_does_not_refresh_the_list(cli: Run, arrive: Any, tmp_path: Path
@@ -384,7 +387,8 @@ def test_a_checklist_for_a_past_day_shows_no_alert_of_a_later_day(
     _, out, _ = cli("checklist", "daily", "--now", "2026-11-17T10:00")
     assert "Inquiry drop alert" not in out
     _, out, _ = cli("checklist", "daily", "--now", "2026-11-18T10:00")
-    assert "Inquiry drop alert (critical, open): 2 inquiries on 2026-11-17" in out
+    assert ("Inquiry drop alert (critical, open): 2 inquiries on Tue 17 Nov 2026, usually about "
+            "20 on that weekday (-90%)") in out
 
 
 def test_a_stale_inquiry_list_gives_way_to_a_fresh_traffic_report_in_the_alert_too(
