@@ -91,25 +91,34 @@ def _slack_text(api: MockSlackAPI) -> str:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_minus_57_percent_wednesday_is_a_watch_in_the_checklist_and_pings_nobody(
-        engine: Engine, api: MockSlackAPI, lang: str) -> None:
+        database_url: str, engine: Engine, api: MockSlackAPI, lang: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+
     store = add_store(engine, "acme", "Asia/Shanghai", lang)
     bind_channel(engine, store, "C1")
     seed_inquiries(engine, store, {**noisy_history(), WEDNESDAY: 5},
                    ingested_at=datetime(2026, 11, 11, 23, 0))
-    nine = as_utc(datetime(2026, 11, 12, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
-    report = run_due(engine, nine, client=client_for(api), settings=NO_SLACK,
-                     pacer=Pacer(0, 0))
+    for key, value in api.env().items():  # `opsbot tick` talks to the mock Slack API
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("OPSBOT_DROP_DIR", raising=False)
+    # Thursday 09:00 in Shanghai: the alert step, then the checklist, then delivery
+    assert main(["--database", database_url, "tick", "--now", "2026-11-12T09:00",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
     (event,) = [a for a in report["alerts"] if a["rule"] == "inquiry_drop"]
     assert (event["event"], event["tier"], event["severity"]) == ("fired", "watch", None)
     assert event["post"] is False and event["messages"] == 0
-    assert len(report["checklists"]) == 1
-    # one message in Slack: the checklist, with the watch in its data item
-    assert len(api.calls_to("chat.postMessage")) == 1
+    assert len(report["checklists"]) == 1 and report["delivered"] == 1
+    # one message in Slack: the checklist, with the watch highlighted in its data item
+    (posted,) = api.calls_to("chat.postMessage")
     text = _slack_text(api)
     assert "<!here>" not in text and "<!channel>" not in text
-    assert ("Worth a look" if lang == "en" else "值得一看") in text
+    data = next(b for b in posted.params["blocks"] if "data" in str(b.get("block_id", "")))
+    assert (":mag: *Worth a look - Inquiry drop*" if lang == "en"
+            else ":mag: *值得一看 - 询盘下降*") in data["text"]["text"]
     with read(engine) as conn:
-        (shown,) = incidents.active(conn, store, nine)
+        (shown,) = incidents.active(conn, store, datetime(2026, 11, 12, 1, 0))
     assert (shown["tier"], shown["severity"], shown["observed"]) == ("watch", None, 5)
 
 
