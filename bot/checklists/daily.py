@@ -9,7 +9,10 @@ The data is plain JSON-able data (dates and moments as ISO strings, moments in n
 `staleness` says what data an item lacks, for messages to word in their language: a list of
 {"kind", "since"} (`since` the last day covered, None for no data yet;
 bot.metrics.freshness.staleness), empty when fresh; the data item's entry has "inquiries_from":
-"inquiries" when its inquiries come from a fresh inquiry list. Figures that would need the
+"inquiries" when its inquiries come from a fresh inquiry list. The data item's facts hold
+"alerts" (unresolved alerts and watches, bot.alerts.incidents.listed, with "tier") and
+"alerts_recovered" (incidents that came and went unposted since the previous checklist:
+inside quiet hours, or a watch not posted). Figures that would need the
 missing data are None rather than 0. `done_time` is the tick's local "HH:MM". Codes (kinds,
 statuses, sources) are data; the templates word them.
 """
