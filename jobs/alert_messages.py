@@ -49,10 +49,9 @@ REPLY = "alert_recovered"
 AGAIN = "alert_again"  # the "down again" reply of a reopened incident
 ESCALATION = "escalation"  # the payload key marking a post that announced an escalation
 SENT_WITH = "figures"  # the payload key holding the figures a post was sent with
-# The alert's context keys that are figures of one evaluation (bot.alerts.incidents._context), as
-# opposed to its state.
-# Every other key of the context is a figure: the rule's described figures (whatever the
-# rule), its raw `figures`, the day, severity, tier and level, the hints.
+# The alert's context keys (bot.alerts.incidents._context) that are its state; every other
+# key is a figure of one evaluation: the rule's described figures (whatever the rule), its
+# raw `figures`, the day, severity, tier and level, the hints.
 STATE = ("id", "rule", "title", "subject", "store", "language", "timezone", "since", "status",
          "acknowledged_by", "snoozed_until", "snoozed_until_local", "resolved_day", "back")
 
