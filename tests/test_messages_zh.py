@@ -494,10 +494,18 @@ def _every_branch() -> dict[str, Any]:
             "visitors": missing, "clicks": missing,
             "inquiries": {"value": 3, "usual": 5, "change": -0.4, "weeks": 4},
             "inquiries_valid_only": True, "inquiries_source": "inquiries",
-            "alerts": [{"rule": "inquiry_drop", "title": "Inquiry drop", "severity": "critical",
-                        "status": status, "span": span, "observed": 1, "expected": 9.5,
-                        "day": "2026-11-12"}
-                       for status, span in (("open", 3), ("snoozed", 1), ("resolved", 1))]}
+            "alerts": [{"rule": "inquiry_drop", "title": "Inquiry drop", "severity": severity,
+                        "tier": tier, "status": status, "span": span, "observed": 1,
+                        "expected": 9.5, "drop": 1 - 1 / 9.5, "day": "2026-11-12"}
+                       for status, span, tier, severity in (
+                           ("open", 3, "alert", "critical"), ("snoozed", 1, "alert", "critical"),
+                           ("resolved", 1, "alert", "critical"))],
+            # came and went unposted (quiet hours, or a watch)
+            "alerts_recovered": [{"rule": "inquiry_drop", "title": "Inquiry drop",
+                                  "severity": "warning", "tier": "alert", "status": "resolved",
+                                  "span": 1, "observed": 2, "expected": 9.5,
+                                  "drop": 1 - 2 / 9.5, "day": "2026-11-11",
+                                  "resolved_day": "2026-11-12"}]}
     p4p = {"spend": None, "currency": None, "spend_by_currency": {"CNY": 300.0, "USD": 20.0},
            "budget": None, "budget_by_currency": {"USD": 100.0},
            "rates": [{"from": "USD", "rate": 7.1, "to": "CNY"}],
@@ -547,7 +555,9 @@ def test_every_branch_of_the_checklist_reads_in_chinese() -> None:
                    "（尚无往常水平：已有 2 周数据，需 4 周）", "（李娜 1，王芳 1，张伟 1，…）",
                    "另有 2 条超过 14 天未回复", "未知买家 · 无负责人 · 已等待 40 分钟",
                    "（2026-11-11 至 2026-11-12）", "*询盘下降预警*（严重，未处理）",
-                   "截至 2026-11-12 的 3 天内收到 1 条询盘", "（严重，已暂停提醒）",
+                   "截至 2026-11-12 的 3 天内收到 *1* 条询盘", "（严重，已暂停提醒）",
+                   "*询盘下降* 出现后已恢复：2026-11-11 收到 *2* 条询盘",
+                   "已于 2026-11-12 恢复正常",
                    "（严重，已恢复）", "1 USD = 7.1 CNY", "路灯：之前第 2 位，现在没有排名",
                    "（2026-11-10 起掉出）", "僵尸客户：卡拉（40 天） 🆕，未知买家",
                    "…另有 3 个待跟进", "直通车报表中没有排名（关注 1 个）",
