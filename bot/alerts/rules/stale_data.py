@@ -21,8 +21,8 @@ run out of the window while nothing arrives), so the incident can recover.
 
 Subject: the kind's name ("p4p"); the message names the export and where the back office
 has it (templates/alert_rules/stale_data.j2). Figures: kind, last (local date of the newest
-arrival), days_since, weeks_seen, weeks, usual_gap (the longest gap in days), days (the
-threshold). The day judged is yesterday (the last whole day without a drop).
+arrival), days_since, weeks_seen, weeks, min_weeks, usual_gap (the longest gap in days),
+days (the threshold). The day judged is yesterday (the last whole day without a drop).
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def evaluate_kinds(conn: Connection, store: Store, now: datetime) -> list[Findin
         usual_gap = _longest_gap(recent)
         back = {"day": yesterday.isoformat(), "kind": kind, "last": last.isoformat()}
         figures = {"kind": kind, "last": last.isoformat(), "days_since": days_since,
-                   "weeks_seen": weeks_seen, "weeks": weeks, "usual_gap": usual_gap,
+                   "weeks_seen": weeks_seen, "weeks": weeks, "min_weeks": min_weeks,
+                   "usual_gap": usual_gap,
                    "days": threshold}
         if days_since >= threshold:
             findings.append(Finding(day=yesterday, state="down", subject=kind, tier="alert",
@@ -113,7 +114,8 @@ def evaluate_kinds(conn: Connection, store: Store, now: datetime) -> list[Findin
 
 def describe(figures: dict[str, Any]) -> dict[str, Any]:
     """The stored figures as messages and `opsbot alerts` show them."""
-    keys = ("kind", "last", "days_since", "weeks_seen", "weeks", "usual_gap", "days")
+    keys = ("kind", "last", "days_since", "weeks_seen", "weeks", "min_weeks", "usual_gap",
+            "days")
     return {k: figures.get(k) for k in keys}
 
 

@@ -25,8 +25,9 @@ The incident's subject is "" (store-wide).
 
 Figures: waiting, overdue, critical_count (over critical_hours), oldest_hours (the oldest's
 age in whole hours), older (left out as too old), as_of (local "YYYY-MM-DD HH:MM") and the
-thresholds min, hours, overdue_hours, critical_hours. Hint: `owners` {"owners": [{"owner",
-"count"}]} the owners with the most waiting (up to 3), when the list names owners.
+thresholds min, critical_min, hours, overdue_hours, critical_hours. Hint: `owners`
+{"owners": [{"owner", "count"}]}, the owners with the most waiting (up to 3), when the list
+names owners.
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ def evaluate_backlog(conn: Connection, store: Store, now: datetime) -> list[Find
         tier, severity = "watch", None
     figures = {"waiting": waiting, "overdue": overdue, "critical_count": critical_count,
                "oldest_hours": int((as_of - rows[0].created_at).total_seconds() // 3600),
-               "older": int(older), "as_of": local_as_of, "min": minimum, "hours": hours,
+               "older": int(older), "as_of": local_as_of, "min": minimum,
+               "critical_min": CRITICAL_FACTOR * minimum, "hours": hours,
                "overdue_hours": overdue_hours, "critical_hours": critical_hours}
     owners = _owners(rows)
     return [Finding(day=day, state="down", tier=tier, severity=severity, figures=figures,
@@ -127,7 +129,7 @@ def evaluate_backlog(conn: Connection, store: Store, now: datetime) -> list[Find
 def describe(figures: dict[str, Any]) -> dict[str, Any]:
     """The stored figures as messages and `opsbot alerts` show them."""
     keys = ("waiting", "overdue", "critical_count", "oldest_hours", "older", "as_of", "min",
-            "hours", "overdue_hours", "critical_hours")
+            "critical_min", "hours", "overdue_hours", "critical_hours")
     return {k: figures.get(k) for k in keys}
 
 
