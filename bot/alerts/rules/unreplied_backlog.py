@@ -32,7 +32,7 @@ names owners.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -52,16 +52,18 @@ OWNERS_SHOWN = 3
 inquiries = facts["inquiries"]
 
 
-def _as_of(conn: Connection, store: Store, now: datetime) -> tuple[datetime | None, str]:
-    """The moment the newest inquiry export covers (naive UTC), or None and why not."""
+def _as_of(conn: Connection, store: Store, now: datetime
+           ) -> tuple[datetime | None, date | None, str]:
+    """(the moment the newest inquiry export covers (naive UTC), the last whole day it
+    covers), or None, None and why not."""
     now = as_utc(now)
     coverage = list_coverage(conn, store, "inquiries")
     if coverage is None:
-        return None, "no inquiry list yet"
+        return None, None, "no inquiry list yet"
     yesterday = local_today(now, store.tz) - timedelta(days=1)
     if coverage.last < yesterday:
-        return None, f"the inquiry list covers only up to {coverage.last.isoformat()}"
-    return min(now, coverage.until(store.tz)), ""
+        return None, None, f"the inquiry list covers only up to {coverage.last.isoformat()}"
+    return min(now, coverage.until(store.tz)), coverage.last, ""
 
 
 def _ages(conn: Connection, store: Store, as_of: datetime, hours: int, max_days: int
@@ -86,13 +88,12 @@ def _owners(rows: list[Any]) -> list[dict[str, Any]]:
 
 def evaluate_backlog(conn: Connection, store: Store, now: datetime) -> list[Finding]:
     """The rule: the backlog of unreplied valid inquiries as of the newest export."""
-    as_of, why = _as_of(conn, store, now)
-    yesterday = local_today(now, store.tz) - timedelta(days=1)
-    if as_of is None:
+    as_of, day, why = _as_of(conn, store, now)
+    if as_of is None or day is None:
+        yesterday = local_today(now, store.tz) - timedelta(days=1)
         return [Finding(day=yesterday, state="skipped", why=why)]
     # The day: the last whole day the export covers (yesterday for a fresh list), so that
     # the checklist built today shows it with the other incidents of yesterday.
-    day = local_today(as_of - timedelta(microseconds=1), store.tz)
     minimum = int(setting(store, RULE, "min"))
     hours = int(setting(store, RULE, "hours"))
     overdue_hours = int(setting(store, RULE, "overdue_hours"))
