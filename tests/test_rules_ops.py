@@ -238,9 +238,12 @@ AS_OF = NOW - timedelta(minutes=30)  # when the inquiry list was exported (and d
 def inquiry_list(engine: Engine, store: Store, ages: list[float], at: datetime = AS_OF,
                  **extra: Any) -> None:
     """An inquiry export dropped at `at` (its rows run up to then), one unreplied valid
-    inquiry per age in hours before `at`."""
+    inquiry per age in hours before `at`, and one replied the day before (the export has
+    reply times)."""
     rows = [{"inquiry_id": uuid.uuid4().hex, "created_at": at - timedelta(hours=age),
              "buyer": f"buyer {i}", **extra} for i, age in enumerate(ages)]
+    rows.append({"inquiry_id": uuid.uuid4().hex, "created_at": at - timedelta(hours=30),
+                 "replied_at": at - timedelta(hours=29), "buyer": "answered"})
     with write(engine) as conn:
         facts.put(conn, store, "inquiries", rows, at)
 
@@ -286,6 +289,18 @@ def test_backlog_counts_valid_unreplied_as_of_the_export(engine: Engine, store: 
     # the same list judged hours later: ages are counted at the export, not at `now`
     later = one(judge(engine, store, "unreplied_backlog", NOW + timedelta(hours=10)))
     assert later.figures["oldest_hours"] == 50
+
+
+def test_no_verdict_when_the_lists_carry_no_reply_times(engine: Engine,
+                                                        store: Store) -> None:
+    rows = [{"inquiry_id": str(i), "created_at": AS_OF - timedelta(hours=50)} for i in range(8)]
+    with write(engine) as conn:
+        facts.put(conn, store, "inquiries", rows, AS_OF)
+    found = one(judge(engine, store, "unreplied_backlog"))
+    assert (found.state, found.why) == ("skipped", "the inquiry lists carry no reply times")
+    inquiry_list(engine, store, [])  # a later export with a reply time in it
+    found = one(judge(engine, store, "unreplied_backlog"))
+    assert (verdict(found), found.figures["waiting"]) == (("down", "alert", "warning"), 8)
 
 
 def test_backlog_settings_are_the_stores(engine: Engine, store: Store) -> None:

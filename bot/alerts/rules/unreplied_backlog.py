@@ -7,6 +7,8 @@ its arrival day, else the end of the last day it covers), never later than `now`
 reply sent after the export is not in it. Only a fresh list is judged (it covers yesterday,
 as the checklist reads freshness); an older one gives no verdict ("skipped"), as ages on it
 would be stale, and every new export is judged again (the worker evaluates after each drop).
+Nor is a store whose inquiry lists never carried a reply time (an export without the
+最新回复时间 / Last Reply Time column): every inquiry would look unreplied, for good.
 
 Unreplied is bot.metrics.inquiries.not_replied (the one definition) of a valid inquiry
 (VALID); ages are counted at that moment. Inquiries older than the store's
@@ -99,6 +101,11 @@ def evaluate_backlog(conn: Connection, store: Store, now: datetime) -> list[Find
     overdue_hours = int(setting(store, RULE, "overdue_hours"))
     critical_hours = int(setting(store, RULE, "critical_hours"))
     max_days = int(store.setting("unreplied_max_days"))
+    if not conn.scalar(select(func.count()).select_from(inquiries).where(
+            inquiries.c.store_id == store.id, inquiries.c.replied_at.is_not(None))):
+        # Exports without a reply-time column: every inquiry would look unreplied for good.
+        return [Finding(day=day, state="skipped",
+                        why="the inquiry lists carry no reply times")]
     rows = _ages(conn, store, as_of, hours, max_days)
     older = conn.scalar(select(func.count()).select_from(inquiries).where(
         inquiries.c.store_id == store.id, VALID, not_replied(as_of),
