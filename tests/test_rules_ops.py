@@ -7,6 +7,7 @@ untrusted keyword and owner text escaped. Frozen clock throughout."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -16,14 +17,20 @@ from sqlalchemy import Engine, insert, select, update
 
 from bot.alerts import incidents
 from bot.alerts.rules import RULES, Finding, position_lost, stale_data, unreplied_backlog
+from bot.ingest.kinds import KINDS
 from bot.models import alerts as alerts_table
 from bot.models import drops
 from bot.models import facts as tables
 from bot.storage import read, write
-from bot.stores import Store, configure_store
-from templates import _envs, _safe
+from bot.stores import Store, add_store, configure_store
+from templates import _envs, _safe, render
 from tests import facts
-from tests.slack_limits import slack_escape
+from tests.slack_limits import (
+    assert_data_escaped,
+    assert_no_mentions,
+    assert_within_slack_limits,
+    iter_texts,
+)
 
 # Tuesday 2026-11-17, 10:00 in Shanghai; yesterday is Monday 2026-11-16.
 NOW = datetime(2026, 11, 17, 2, 0)
@@ -452,33 +459,41 @@ def test_stale_lifecycle_and_a_kind_no_longer_regular_still_recovers(
 
 # ---- wording ----------------------------------------------------------------------------------
 
-LATIN_ALLOWED = {"key_keywords", "Lily", "Tom", "led", "light"}
+# Latin words a zh message may show: shop data, a setting's name, a mention.
+LATIN_ALLOWED = {"key_keywords", "Lily", "Tom", "led", "light", "channel", "bold", "here"}
+_DAY_LABEL = re.compile(r"\b[A-Z][a-z]{2} (\d{1,2} [A-Z][a-z]{2} \d{4})\b")
 
 
 def latin_words(text: str) -> set[str]:
-    import re
-
-    text = re.sub(r":[a-z_]+:", "", text)
+    """English left in a zh text: Latin words of 3+ letters that are not allowed data."""
+    text = re.sub(r":[a-z_]+:|<@[A-Z0-9]+>", "", text)  # emoji codes, the mention sent
     return set(re.findall(r"[A-Za-z_]*[A-Za-z]{3,}[A-Za-z_]*", text)) - LATIN_ALLOWED
 
 
-def partial(rule: str, macro: str, lang: str, *args: dict[str, Any]) -> str:
-    """One macro of a rule's wording partial, as the alert templates import it."""
+def numbers(text: str) -> list[str]:
+    """The numbers of a text, English day labels (`Mon 16 Nov 2026`) read as the ISO days a
+    zh message shows; P4P's 4 is a name, not a figure."""
+    text = _DAY_LABEL.sub(lambda m: datetime.strptime(m.group(1), "%d %b %Y").date()
+                          .isoformat(), text).replace("P4P", "")
+    return sorted(re.findall(r"\d+", text))
+
+
+def partial(rule: str, macro: str, lang: str, *args: dict[str, Any], **kwargs: Any) -> str:
+    """One macro of a rule's words, imported as the alert frame imports it."""
     source = (f'{{% import "alert_rules/{rule}.j2" as R with context %}}'
-              f'{{{{ R.{macro}(*args) }}}}')
-    return _envs[lang].from_string(source).render(lang=lang, args=[_safe(a) for a in args])
+              f'{{{{ R.{macro}(*args, **kwargs) }}}}')
+    return _envs[lang].from_string(source).render(lang=lang, args=[_safe(a) for a in args],
+                                                  kwargs=kwargs)
 
 
-BASE = {"store": "东方灯具", "day": "2026-11-16", "day_label": "Mon 16 Nov 2026",
-        "tier": "alert", "severity": "warning"}
+BASE = {"store": "东方灯具", "day": "2026-11-16", "tier": "alert", "severity": "warning"}
 CASES = {
     "position_lost": (
         {**BASE, "keyword": "led light", "position": -1, "out_days": 2, "out_since": "2026-11-15",
          "previous": 3, "previous_day": "2026-11-14", "clicks": 3, "stars": 2, "days": 2,
          "key_source": "setting"},
         {"kind": "low_stars", "stars": 2},
-        {"keyword": "led light", "position": 4, "day": "2026-11-17",
-         "day_label": "Tue 17 Nov 2026"}),
+        {"keyword": "led light", "position": 4, "day": "2026-11-17"}),
     "unreplied_backlog": (
         {**BASE, "waiting": 6, "overdue": 2, "critical_count": 0, "oldest_hours": 50,
          "older": 1, "as_of": "2026-11-17 09:30", "min": 5, "critical_min": 10, "hours": 24,
@@ -489,37 +504,40 @@ CASES = {
     "stale_data": (
         {**BASE, "kind": "p4p", "last": "2026-11-08", "days_since": 9, "weeks_seen": 7,
          "weeks": 8, "min_weeks": 4, "usual_gap": 1, "days": 8},
-        {"kind": "none"},
+        {"kind": "export", "report": "p4p"},
         {"kind": "p4p", "last": "2026-11-18"}),
 }
 
 
 @pytest.mark.parametrize("rule", list(CASES))
-def test_every_macro_reads_in_chinese_with_the_same_figures(rule: str) -> None:
-    import re
-
+@pytest.mark.parametrize("tier", ["watch", "alert"])
+def test_every_macro_reads_in_chinese_with_the_same_figures(rule: str, tier: str) -> None:
     alert, hint, back = CASES[rule]
-    for macro, args in (("title", (alert,)), ("title_worse", (alert,)), ("what", (alert,)),
-                        ("facts", (alert,)), ("hint", (hint,)), ("back", (alert, back))):
-        en, zh = partial(rule, macro, "en", *args), partial(rule, macro, "zh", *args)
+    alert = {**alert, "tier": tier}
+    for macro, args, kwargs in (
+            ("title", (alert,), {}), ("title_worse", (alert,), {}), ("what", (alert,), {}),
+            ("what", (alert,), {"plain": True}), ("facts", (alert,), {}),
+            ("severity", (alert,), {}), ("hint", (hint,), {}), ("back", (alert, back), {})):
+        en = partial(rule, macro, "en", *args, **kwargs)
+        zh = partial(rule, macro, "zh", *args, **kwargs)
+        assert zh and en != zh, (macro, en)
         assert latin_words(zh) == set(), (macro, zh)
-        if macro != "hint" or hint["kind"] != "none":
-            assert zh and en != zh, macro
-        en = (en.replace("Mon 16 Nov 2026", "2026-11-16").replace("Tue 17 Nov 2026", "2026-11-17")
-              .replace("P4P", ""))
-        numbers = sorted(re.findall(r"\d+", en))
-        assert numbers == sorted(re.findall(r"\d+", zh)), (macro, en, zh)
+        assert numbers(en) == numbers(zh), (macro, en, zh)
+        assert '"' not in en + zh and "\n" not in en + zh  # inside a JSON string as it is
 
 
 def test_the_words_say_what_happened() -> None:
-    alert, hint, _ = CASES["position_lost"]
+    alert, _, _ = CASES["position_lost"]
     assert partial("position_lost", "what", "en", alert) == (
         "*led light* is below position 5 (others) on Mon 16 Nov 2026: out of positions 1–5 "
-        "for *2* report days running (since 2026-11-15). Last in positions 1–5: position 3 "
-        "on 2026-11-14")
+        "for *2* report days running; last in positions 1–5: position 3 on Sat 14 Nov 2026")
     assert partial("position_lost", "what", "zh", alert) == (
         "*led light* 2026-11-16 排在第 5 位以后（其他）：已连续 *2* 个报表日掉出第 1–5 位"
-        "（自 2026-11-15 起）。上次在第 1–5 位：2026-11-14 第 3 位")
+        "；上次在第 1–5 位：2026-11-14 第 3 位")
+    assert partial("position_lost", "what", "en", {**alert, "out_days": 1, "position": 6,
+                                                   "previous": None}) == (
+        "*led light* is at position 6 on Mon 16 Nov 2026: out of positions 1–5 for *1* "
+        "report day; not in positions 1–5 in the last 30 days")
     alert, hint, _ = CASES["unreplied_backlog"]
     assert partial("unreplied_backlog", "what", "en", alert) == (
         "*6* valid inquiries unreplied for over 24 h as of 2026-11-17 09:30, *2* of them over "
@@ -528,34 +546,99 @@ def test_the_words_say_what_happened() -> None:
         "等待回复最多的业务员：Lily（3 条）、Tom（1 条）")
     alert, hint, _ = CASES["stale_data"]
     assert partial("stale_data", "title", "zh", alert) == "已 9 天没有直通车报表 - 东方灯具"
-    what = partial("stale_data", "what", "en", alert)
-    assert what.startswith("No P4P report dropped since 2026-11-08 (*9* days)")
-    assert "P4P › Reports: export each plan's daily report" in what
-    assert "外贸直通车 › 数据报告" in partial("stale_data", "what", "zh", alert)
+    assert partial("stale_data", "what", "en", alert) == (
+        "No P4P report dropped since Sun 8 Nov 2026 (*9* days), though one came in 7 of the "
+        "last 8 weeks")
+    assert partial("stale_data", "hint", "en", hint) == (
+        "Make it in the back office: P4P › Reports: export each plan's daily report, then "
+        "drop the file in a bound channel or the watched folder.")
+    assert partial("stale_data", "hint", "zh", hint) == (
+        "请在后台导出：外贸直通车 › 数据报告：导出每个推广计划的每日报表，然后把文件发到已绑定的"
+        "频道或放入监控文件夹。")
 
 
-@pytest.mark.parametrize("kind", ["products", "keywords", "p4p", "traffic", "inquiries",
-                                  "customers", "orders", "posts"])
+@pytest.mark.parametrize("kind", [k.name for k in KINDS])
 def test_every_report_kind_says_where_to_export_it(kind: str) -> None:
-    alert = {**CASES["stale_data"][0], "kind": kind}
+    hint = {"kind": "export", "report": kind}
     for lang in ("en", "zh"):
-        what = partial("stale_data", "what", lang, alert)
-        assert "›" in what, what
-    assert latin_words(partial("stale_data", "what", "zh", alert)) == set()
+        assert "›" in partial("stale_data", "hint", lang, hint)
+    assert latin_words(partial("stale_data", "hint", "zh", hint)) == set()
 
 
-@pytest.mark.parametrize("keyword", ["<!channel>", "*bold* <@U0BOSS> & co"])
-def test_keywords_and_owners_are_escaped(keyword: str) -> None:
-    alert, _, back = CASES["position_lost"]
-    alert, back = {**alert, "keyword": keyword}, {**back, "keyword": keyword}
-    for lang in ("en", "zh"):
-        for text in (partial("position_lost", "title", lang, alert),
-                     partial("position_lost", "what", lang, alert),
-                     partial("position_lost", "back", lang, alert, back)):
-            assert keyword not in text and "<" not in text and "*bold*" not in text
-            assert slack_escape(keyword.replace("*", "∗")) in text
-    owners = {"kind": "owners", "owners": [{"owner": keyword, "count": 2}]}
-    assert "<" not in partial("unreplied_backlog", "hint", "zh", owners)
+# ---- whole messages, from real incidents ------------------------------------------------------
+
+KEYWORD = "<!channel> *bold*"
+OWNER = "<!here> Lily"
+
+
+def fire_all(engine: Engine, store: Store) -> None:
+    """Data on which each of the three rules fires for `store`."""
+    store = with_settings(engine, store, key_keywords=KEYWORD)
+    positions(engine, store, [{KEYWORD: 2}, {KEYWORD: 9}, {KEYWORD: -1}], quality_stars=1)
+    inquiry_list(engine, store, [30] * 6, owner=OWNER)
+    weekly(engine, store, "traffic", TODAY - timedelta(days=9), weeks=8)
+    with write(engine) as conn:
+        incidents.run(conn, store, NOW, force=True)
+
+
+def contexts(engine: Engine, store: Store) -> dict[str, dict[str, Any]]:
+    with read(engine) as conn:
+        return {c["rule"]: c for c in incidents.unresolved(conn, store, NOW)}
+
+
+def test_whole_alerts_in_both_languages_escape_shop_data(engine: Engine, store: Store) -> None:
+    zh_store = add_store(engine, "东方灯具", "Asia/Shanghai", "zh")
+    for s in (store, zh_store):
+        fire_all(engine, s)
+    en, zh = contexts(engine, store), contexts(engine, zh_store)
+    assert set(en) == set(zh) >= {"position_lost", "unreplied_backlog", "stale_data"}
+    mention = {"kind": "user", "id": "U0ANNA"}
+    for rule in ("position_lost", "unreplied_backlog", "stale_data"):
+        for status in ("open", "acknowledged", "resolved"):
+            states = {"status": status, "acknowledged_by": "U0ANNA", "resolved_day": "2026-11-17"}
+            messages = {
+                lang: render("alert.json.j2", alert={**context[rule], **states}, lang=lang,
+                             mention=mention, escalation=status == "open")
+                for lang, context in (("en", en), ("zh", zh))}
+            for message in messages.values():
+                assert_within_slack_limits(message)
+                assert_no_mentions(message, allow=("<@U0ANNA>",))
+                assert_data_escaped(message, KEYWORD, OWNER)
+            text_en = "\n".join(t for _, t in iter_texts(messages["en"]))
+            text_zh = "\n".join(t for _, t in iter_texts(messages["zh"]))
+            assert latin_words(text_zh) == set(), text_zh
+            assert numbers(text_en.replace("acme", "")) == numbers(text_zh), (text_en, text_zh)
+    lost = render("alert.json.j2", alert=en["position_lost"])
+    assert lost["blocks"][0]["text"]["text"] == (
+        "Key keyword out of positions 1–5: ‹!channel› ∗bold∗ - acme")
+    assert "*&lt;!channel&gt; ∗bold∗* is below position 5 (others) on Mon 16 Nov 2026: out of " \
+        "positions 1–5 for *2* report days running; last in positions 1–5: position 2 on " \
+        "Sat 14 Nov 2026." in lost["blocks"][1]["text"]["text"]
+    assert "Quality 1★" in str(lost)
+    backlog = render("alert.json.j2", alert=zh["unreplied_backlog"], lang="zh")
+    assert backlog["text"] == (
+        "询盘未回复 - 东方灯具：截至 2026-11-17 09:30，6 条有效询盘超过 24 小时未回复")
+    assert "等待回复最多的业务员：&lt;!here&gt; Lily（6 条）" in str(backlog)
+    stale = render("alert.json.j2", alert=zh["stale_data"], lang="zh")
+    assert stale["blocks"][0]["text"]["text"] == "已 9 天没有流量报表 - 东方灯具"
+    assert "数据管家 › 店铺概况：按流量来源导出每日数据" in str(stale)
+
+
+@pytest.mark.parametrize("rule", ["position_lost", "unreplied_backlog", "stale_data"])
+def test_the_recovery_reply_in_both_languages(engine: Engine, store: Store, rule: str) -> None:
+    fire_all(engine, store)
+    context = contexts(engine, store)[rule]
+    back = CASES[rule][2]
+    if rule == "position_lost":
+        back = {**back, "keyword": KEYWORD}
+    en = render("alert_recovered.json.j2", alert=context, back=back)
+    zh = render("alert_recovered.json.j2", alert=context, back=back, lang="zh")
+    assert en["text"].startswith(":white_check_mark: ") and "acme" in en["text"]
+    assert latin_words(zh["text"].replace("acme", "")) == set(), zh["text"]
+    assert numbers(en["text"]) == numbers(zh["text"])
+    for message in (en, zh):
+        assert_no_mentions(message)
+        assert_data_escaped(message, KEYWORD)
 
 
 def test_each_rule_has_its_switch(engine: Engine, store: Store) -> None:

@@ -22,7 +22,9 @@ run out of the window while nothing arrives), so the incident can recover.
 Subject: the kind's name ("p4p"); the message names the export and where the back office
 has it (templates/alert_rules/stale_data.j2). Figures: kind, last (local date of the newest
 arrival), days_since, weeks_seen, weeks, min_weeks, usual_gap (the longest gap in days),
-days (the threshold). The day judged is yesterday (the last whole day without a drop).
+days (the threshold). Hint: `export` {"report": kind}, worded as the export to make, where in
+the back office, and where to drop it. The day judged is yesterday (the last whole day
+without a drop).
 """
 
 from __future__ import annotations
@@ -99,13 +101,15 @@ def evaluate_kinds(conn: Connection, store: Store, now: datetime) -> list[Findin
                    "weeks_seen": weeks_seen, "weeks": weeks, "min_weeks": min_weeks,
                    "usual_gap": usual_gap,
                    "days": threshold}
+        export = [{"kind": "export", "report": kind}]  # which export, where (the wording's)
         if days_since >= threshold:
             findings.append(Finding(day=yesterday, state="down", subject=kind, tier="alert",
-                                    severity="warning", figures=figures,
+                                    severity="warning", figures=figures, hints=export,
                                     window_start=last + timedelta(days=1)))
         elif days_since >= threshold - WATCH_BEFORE and usual_gap < threshold - WATCH_BEFORE:
             findings.append(Finding(day=yesterday, state="down", subject=kind, tier="watch",
-                                    figures=figures, window_start=last + timedelta(days=1)))
+                                    figures=figures, hints=export,
+                                    window_start=last + timedelta(days=1)))
         else:
             findings.append(Finding(day=yesterday, state="normal", subject=kind,
                                     figures=figures, back=back))
