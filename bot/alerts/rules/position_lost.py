@@ -9,8 +9,10 @@ Judged on yesterday (the store's zone), from the P4P report's position column
 (bot.metrics.p4p: a keyword's best position of a day over its plans; -1 is "others"). Only a
 day the report covers with positions is judged: no report for yesterday, or one without a
 position column, gives no verdict ("skipped"), as the checklist says nothing about positions
-then. A key keyword with no position in yesterday's report (not bid on, paused, no rows) is
-"skipped" too: absent is unknown, never "lost".
+then. A store without any keyword report in the 30 days is not judged at all (no finding):
+the rule does not apply to it, and a note on every evaluation would be noise. A key keyword
+with no position in yesterday's report (not bid on, paused, no rows) is "skipped" too:
+absent is unknown, never "lost".
 
 A keyword's run: its report days with a position, newest first, until one within 1-5 (within
 the 30 days the report is read for); days it is absent from are neither in nor out. Out on
@@ -144,6 +146,8 @@ def evaluate_positions(conn: Connection, store: Store, now: datetime) -> list[Fi
         p4p.c.store_id == store.id, p4p.c.keyword.is_not(None), p4p.c.keyword != "",
         p4p.c.date > yesterday - timedelta(days=HISTORY_DAYS),
         p4p.c.date <= yesterday)).all()
+    if not rows:
+        return []  # no keyword report in the 30 days: the store has nothing for this rule
     reported = [r for r in rows if r.date == yesterday]
     if not reported:
         return [Finding(day=yesterday, state="skipped",

@@ -7,8 +7,9 @@ its arrival day, else the end of the last day it covers), never later than `now`
 reply sent after the export is not in it. Only a fresh list is judged (it covers yesterday,
 as the checklist reads freshness); an older one gives no verdict ("skipped"), as ages on it
 would be stale, and every new export is judged again (the worker evaluates after each drop).
-Nor is a store whose inquiry lists never carried a reply time (an export without the
-最新回复时间 / Last Reply Time column): every inquiry would look unreplied, for good.
+A store without an inquiry list, or whose lists never carried a reply time (exports without
+the 最新回复时间 / Last Reply Time column: every inquiry would look unreplied, for good), is
+not judged at all (no finding): the rule does not apply to it.
 
 Unreplied is bot.metrics.inquiries.not_replied (the one definition) of a valid inquiry
 (VALID); ages are counted at that moment. Inquiries older than the store's
@@ -60,7 +61,7 @@ def _as_of(conn: Connection, store: Store, now: datetime
     covers), or None, None and why not."""
     now = as_utc(now)
     coverage = list_coverage(conn, store, "inquiries")
-    if coverage is None:
+    if coverage is None:  # rows but no list drop: facts written some other way
         return None, None, "no inquiry list yet"
     yesterday = local_today(now, store.tz) - timedelta(days=1)
     if coverage.last < yesterday:
@@ -90,6 +91,11 @@ def _owners(rows: list[Any]) -> list[dict[str, Any]]:
 
 def evaluate_backlog(conn: Connection, store: Store, now: datetime) -> list[Finding]:
     """The rule: the backlog of unreplied valid inquiries as of the newest export."""
+    if not conn.scalar(select(func.count()).select_from(inquiries).where(
+            inquiries.c.store_id == store.id, inquiries.c.replied_at.is_not(None))):
+        # No inquiry list yet, or exports without a reply-time column (every inquiry would
+        # look unreplied for good): the rule does not apply.
+        return []
     as_of, day, why = _as_of(conn, store, now)
     if as_of is None or day is None:
         yesterday = local_today(now, store.tz) - timedelta(days=1)
@@ -101,11 +107,6 @@ def evaluate_backlog(conn: Connection, store: Store, now: datetime) -> list[Find
     overdue_hours = int(setting(store, RULE, "overdue_hours"))
     critical_hours = int(setting(store, RULE, "critical_hours"))
     max_days = int(store.setting("unreplied_max_days"))
-    if not conn.scalar(select(func.count()).select_from(inquiries).where(
-            inquiries.c.store_id == store.id, inquiries.c.replied_at.is_not(None))):
-        # Exports without a reply-time column: every inquiry would look unreplied for good.
-        return [Finding(day=day, state="skipped",
-                        why="the inquiry lists carry no reply times")]
     rows = _ages(conn, store, as_of, hours, max_days)
     older = conn.scalar(select(func.count()).select_from(inquiries).where(
         inquiries.c.store_id == store.id, VALID, not_replied(as_of),
