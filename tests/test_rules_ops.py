@@ -419,6 +419,7 @@ def test_only_a_kind_dropped_in_min_weeks_of_the_last_weeks_is_judged(
         engine: Engine, store: Store, weeks_seen: int, judged: bool) -> None:
     for k in range(weeks_seen):  # one drop in each of the weeks 2, 3, ... back
         drop(engine, store, "traffic", TODAY - timedelta(days=10 + 7 * k))
+    drop(engine, store, "traffic", TODAY - timedelta(weeks=8))  # just outside the 8 weeks
     found = [f for f in judge(engine, store, "stale_data") if f.subject == "traffic"]
     assert bool(found) is judged
     if judged:

@@ -87,7 +87,7 @@ def evaluate_kinds(conn: Connection, store: Store, now: datetime) -> list[Findin
     findings = []
     for kind in (k.name for k in KINDS):
         days = found.get(kind, [])
-        recent = [d for d in days if d >= since]
+        recent = [d for d in days if d > since]  # the `weeks` weeks up to today
         weeks_seen = len({(today - d).days // 7 for d in recent})
         if weeks_seen < min_weeks and kind not in watched:
             continue  # not a kind this store drops regularly
