@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
+from bot.models import alerts
 from bot.stores import Store, register_settings
 
 TIERS = ("watch", "alert")  # watch: worth a look, never pings; alert: posted and pinged
@@ -102,13 +103,23 @@ def listing(store: Store | None = None) -> dict[str, Any]:
                       "setting_names": {**keys, **{k: k for k in rule.store_settings}}})
     return {"store": store.name if store is not None else None, "rules": rules,
             "delivery": {k: value(k) for k in DELIVERY_SETTINGS}}
+def open_subjects(conn: Connection, store: Store, rule: Rule) -> list[str]:
+    """The subjects of the store's unresolved incidents of `rule`: a rule that picks its
+    subjects anew each time (the key keywords of the week, the kinds dropped regularly) still
+    judges these, so an incident whose subject left the list can recover."""
+    return list(conn.scalars(select(alerts.c.subject).distinct().where(
+        alerts.c.store_id == store.id, alerts.c.rule == rule.name,
+        alerts.c.status != "resolved").order_by(alerts.c.subject)))
 
 
 def _rules() -> dict[str, Rule]:
-    from bot.alerts.rules import inquiry_drop
+    from bot.alerts.rules import inquiry_drop, position_lost, stale_data, unreplied_backlog
 
     return {r.name: r for r in (
         inquiry_drop.RULE,
+        position_lost.RULE,
+        unreplied_backlog.RULE,
+        stale_data.RULE,
     )}
 
 
