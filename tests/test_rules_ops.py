@@ -652,9 +652,6 @@ def test_each_rule_has_its_switch(engine: Engine, store: Store) -> None:
         assert run(engine, switched, NOW, name) == []
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-    "jobs/alert_messages.FIGURES lists inquiry_drop's figures (method, span, observed...): "
-    "posting any other rule's alert raises KeyError; owned by the tiers work, see the report"))
 def test_posted_to_bound_channels_in_the_stores_language(engine: Engine, store: Store) -> None:
     from bot.models import outbox as outbox_table
     from bot.stores import bind_channel
