@@ -71,10 +71,13 @@ def enabled(store: Store, rule: Rule) -> bool:
 
 
 def _rules() -> dict[str, Rule]:
-    from bot.alerts.rules import inquiry_drop
+    from bot.alerts.rules import cpc_jump, exposure_drop, inquiry_drop, p4p_spend
 
     return {r.name: r for r in (
         inquiry_drop.RULE,
+        exposure_drop.RULE,
+        p4p_spend.RULE,
+        cpc_jump.RULE,
     )}
 
 
