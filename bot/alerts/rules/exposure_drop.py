@@ -12,10 +12,11 @@ one. Only yesterday is judged, and only when the report has yesterday's figure o
 that never dropped a traffic report gets no finding at all.
 
 Tiers: `alert` when the detector fires with the rule's settings (`exposure_drop.level`,
-`.min_drop`, `.min_expected`); otherwise `watch` when it fires with the store's watch
-settings (a drop of at least `watch_min_drop` whose lower-tail probability is below
-`watch_level`); otherwise normal. Impressions are large counts with a lot of day-to-day
-spread; the detector's negative binomial fit takes that spread from the store's own weeks.
+`.min_drop`, `.min_expected`); otherwise `watch` when it fires with the watch tier's (a drop
+of at least `exposure_drop.watch_min_drop`, 50 %, whose lower-tail probability is below
+`exposure_drop.watch_level`, 0.05: inquiry_drop's defaults); otherwise normal.
+Impressions are large counts with a lot of day-to-day spread; the detector's negative
+binomial fit takes that spread from the store's own weeks.
 Figures recorded: metric, method, observed, expected, p_value, baseline_weeks.
 """
 
@@ -34,14 +35,11 @@ from bot.metrics.freshness import newest_days
 from bot.metrics.traffic import daily_traffic
 from bot.metrics.usual import same_weekdays, usual_level
 from bot.periods import local_today
-from bot.stores import Store, known_settings
+from bot.stores import Store
 from templates.i18n import N_
 
 NAME = "exposure_drop"
 SUBJECTS = ("impressions", "visitors")  # the traffic report's metrics judged, one incident each
-# The store-wide watch tier's thresholds (issue 13), read from the store's settings when
-# declared there; these are their documented defaults.
-WATCH_DEFAULTS = {"watch_level": 0.05, "watch_min_drop": 0.50}
 
 
 def detector_settings(store: Store) -> DetectorSettings:
@@ -52,11 +50,10 @@ def detector_settings(store: Store) -> DetectorSettings:
 
 
 def watch_settings(store: Store, alert: DetectorSettings) -> DetectorSettings:
-    """The watch tier's: the store's `watch_level` and `watch_min_drop` on the same series."""
-    known = known_settings()
-    level, min_drop = (float(store.settings.get(k, known.get(k, WATCH_DEFAULTS[k])))
-                       for k in ("watch_level", "watch_min_drop"))
-    return replace(alert, level=level, min_drop=min_drop)
+    """The watch tier's: `exposure_drop.watch_level` and `.watch_min_drop` on the same series
+    (inquiry_drop's defaults)."""
+    return replace(alert, level=float(setting(store, RULE, "watch_level")),
+                   min_drop=float(setting(store, RULE, "watch_min_drop")))
 
 
 def _first_day(day: date, weeks: int) -> date:
@@ -166,4 +163,5 @@ def describe(figures: dict[str, Any]) -> dict[str, Any]:
 RULE = Rule(name=NAME, title=N_("Exposure drop"), subject="metric",
             evaluate=evaluate_yesterday, describe=describe,
             settings={"level": (0.01, "fraction"), "min_drop": (0.30, "fraction"),
-                      "min_expected": (20.0, "positive")})
+                      "min_expected": (20.0, "positive"), "watch_level": (0.05, "fraction"),
+                      "watch_min_drop": (0.50, "fraction")})
