@@ -88,7 +88,7 @@ def judge(store: Store, days: dict[date, PlanDay], yesterday: date) -> Finding:
 def evaluate_yesterday(conn: Connection, store: Store, now: datetime) -> list[Finding]:
     """The rule: every plan of yesterday judged, or why not."""
     yesterday = local_today(now, store.tz) - timedelta(days=1)
-    why, _ = covered(conn, store, yesterday)
+    why = covered(conn, store, yesterday)
     if why is not None:
         return [Finding(day=yesterday, state="skipped", why=why)] if why else []
     plans = plan_days(p4p_rows(conn, store, yesterday - timedelta(days=BASELINE_DAYS),

@@ -15,11 +15,11 @@ converted only at a rate the store sets (named in the message); without one, no 
   (raised for a day, or lowered after the money went) or the plan ran away;
 * watch: spend above the daily budget while the plan's clicks brought no inquiry in the
   `p4p_spend.idle_days` (7) days to yesterday (the report's inquiries column; judged only when
-  every day of the plan in that stretch carries it and the P4P data reaches back over the
-  whole stretch). A watch, not a warning: the money is spent as budgeted, nothing runs away
-  today, and B2B inquiries are few and reach the report late; whether the budget sits on the
-  right words is the weekly P4P review's question, so it is shown there and in the
-  checklist, without a ping;
+  every day of the plan in that stretch carries it and the store's P4P data of the plan
+  reaches back over the whole stretch). A watch, not a warning: the money is spent as
+  budgeted, nothing runs away today, and B2B inquiries are few and reach the report late;
+  whether the budget sits on the right words is the weekly P4P review's question, so it is
+  shown there and in the checklist, without a ping;
 * normal otherwise (a recovered plan: spend back under the limits).
 No verdict ("skipped") when the P4P report does not cover yesterday, for a plan the report
 has no row of yesterday (an empty ad report is missing data, not zero spend), for a plan
@@ -57,16 +57,25 @@ def p4p_rows(conn: Connection, store: Store, lo: date, hi: date) -> list[Any]:
         p4p.c.store_id == store.id, p4p.c.date >= lo, p4p.c.date <= hi)).all()
 
 
-def covered(conn: Connection, store: Store, yesterday: date) -> tuple[str | None, date | None]:
-    """(why not, when the P4P report does not cover `yesterday`, else None; the first day the
-    store has P4P data of). A store that never dropped a P4P report: ("", None), no finding
-    at all (the rule does not apply)."""
+def covered(conn: Connection, store: Store, yesterday: date) -> str | None:
+    """Why not, when the P4P report does not cover `yesterday`, else None; "" for a store that
+    never dropped a P4P report (no finding at all: the rule does not apply)."""
     newest = newest_days(conn, store, ("p4p",))["p4p"]
     if newest is None:
-        return "", None
+        return ""
     if newest < yesterday:
-        return f"the P4P report does not cover {yesterday.isoformat()} yet", None
-    return None, conn.scalar(select(func.min(p4p.c.date)).where(p4p.c.store_id == store.id))
+        return f"the P4P report does not cover {yesterday.isoformat()} yet"
+    return None
+
+
+def first_days(conn: Connection, store: Store) -> dict[str, date]:
+    """Per plan (casefolded, as plan_days keys them), the first day the store has data of it."""
+    found: dict[str, date] = {}
+    for plan, first in conn.execute(select(p4p.c.plan, func.min(p4p.c.date)).where(
+            p4p.c.store_id == store.id).group_by(p4p.c.plan)):
+        key = (plan or "").casefold()
+        found[key] = min(first, found.get(key, first))
+    return found
 
 
 def missing_plans(plans: dict[str, dict[date, PlanDay]], yesterday: date) -> list[Finding]:
@@ -85,9 +94,10 @@ def _budget(store: Store, day: PlanDay) -> tuple[dict[str, float], str | None]:
     return {}, None
 
 
-def judge(store: Store, days: dict[date, PlanDay], yesterday: date, first_day: date | None
+def judge(store: Store, days: dict[date, PlanDay], yesterday: date, first_day: date
           ) -> Finding:
-    """One plan's finding on `yesterday` (a day it has a row of)."""
+    """One plan's finding on `yesterday` (a day it has a row of); `first_day`: the first day
+    the store has data of the plan."""
     day = days[yesterday]
     budgets, source = _budget(store, day)
     if not budgets:
@@ -103,8 +113,7 @@ def judge(store: Store, days: dict[date, PlanDay], yesterday: date, first_day: d
     idle_days = int(setting(store, RULE, "idle_days"))
     start = yesterday - timedelta(days=idle_days - 1)
     stretch = [d for when, d in days.items() if when >= start]
-    known = (first_day is not None and first_day <= start
-             and all(d.inquiries is not None for d in stretch))
+    known = first_day <= start and all(d.inquiries is not None for d in stretch)
     inquiries = sum(d.inquiries or 0 for d in stretch) if known else None
     ratio_limit = float(setting(store, RULE, "runaway_ratio"))
     if spend >= ratio_limit * budget - EPSILON:
@@ -130,12 +139,13 @@ def judge(store: Store, days: dict[date, PlanDay], yesterday: date, first_day: d
 def evaluate_yesterday(conn: Connection, store: Store, now: datetime) -> list[Finding]:
     """The rule: every plan of yesterday judged, or why not."""
     yesterday = local_today(now, store.tz) - timedelta(days=1)
-    why, first_day = covered(conn, store, yesterday)
+    why = covered(conn, store, yesterday)
     if why is not None:
         return [Finding(day=yesterday, state="skipped", why=why)] if why else []
     lo = yesterday - timedelta(days=int(setting(store, RULE, "idle_days")) - 1)
     plans = plan_days(p4p_rows(conn, store, lo, yesterday))
-    return [judge(store, days, yesterday, first_day) for days in plans.values()
+    first = first_days(conn, store)
+    return [judge(store, days, yesterday, first[key]) for key, days in plans.items()
             if yesterday in days] + missing_plans(plans, yesterday)
 
 
