@@ -16,7 +16,7 @@ from bot.alerts.detector import evaluate
 from bot.alerts.rules import RULES, Finding
 from bot.alerts.rules import exposure_drop as exposure
 from bot.storage import read, write
-from bot.stores import Store, configure_store, known_settings, parse_setting
+from bot.stores import Store, add_store, configure_store, known_settings, parse_setting
 from tests import facts
 
 NOW = datetime(2026, 11, 17, 1, 0)  # 09:00 in Shanghai; yesterday is Monday 2026-11-16
@@ -441,3 +441,101 @@ def test_cpc_jump_lifecycle_per_plan(engine: Engine, store: Store) -> None:
         "worse", "alert", "warning")
     events = run(engine, store, morning_after(wednesday), "cpc_jump")
     assert events[PLAN]["event"] == "recovered" and events["Brand"]["event"] == "normal"
+
+
+# ---- the words --------------------------------------------------------------------------
+
+ZH_PLAN = "主推计划"
+
+
+def _exposure(engine: Engine, store: Store) -> None:
+    put(engine, store, "traffic", [*traffic(YESTERDAY - timedelta(days=1)),
+                                   {"date": YESTERDAY, "impressions": 300, "visitors": 62}])
+
+
+def _runaway(engine: Engine, store: Store, plan: str = ZH_PLAN) -> None:
+    put(engine, store, "p4p", [*week(plan, spend=400.0, clicks=100, daily_budget=500.0),
+                               p4p(YESTERDAY, plan, spend=1200.0, clicks=240,
+                                   daily_budget=500.0)])
+
+
+def _idle(engine: Engine, store: Store) -> None:
+    put(engine, store, "p4p", [*week(ZH_PLAN, **IDLE),
+                               p4p(YESTERDAY, ZH_PLAN, **dict(IDLE, spend=640.0))])
+
+
+def _cpc(engine: Engine, store: Store) -> None:
+    put(engine, store, "p4p", [*cpc_history(ZH_PLAN), p4p(YESTERDAY, ZH_PLAN, spend=70.0,
+                                                          clicks=25)])
+
+
+WORDS = [  # (seed, rule, subject, English words the message must show)
+    (_exposure, "exposure_drop", "impressions",
+     ["Impressions dropped - 东方灯具", "*300* impressions on Mon 16 Nov 2026, usually about "
+      "*1,000* on that weekday (-70%)", "from the traffic report"]),
+    (_exposure, "exposure_drop", "visitors",
+     ["Visitors dropped - 东方灯具", "*62* visitors on Mon 16 Nov 2026", "Warning · a day"]),
+    (_runaway, "p4p_spend", ZH_PLAN,
+     ["P4P plan far over budget - 东方灯具", f"P4P plan *{ZH_PLAN}* spent *¥1,200.00* on Mon 16 "
+      "Nov 2026: *2.4×* its daily budget of ¥500.00", "an alert from 2.0× the daily budget"]),
+    (_idle, "p4p_spend", ZH_PLAN,
+     ["P4P plan spending without inquiries - 东方灯具", "over its daily budget of ¥500.00, with "
+      "no inquiry from its clicks in 7 days", "Watch · 630 clicks and no inquiry in the 7 days"]),
+    (_cpc, "cpc_jump", ZH_PLAN,
+     ["P4P cost per click up - 东方灯具", f"P4P plan *{ZH_PLAN}* paid *¥2.80* a click on Mon 16 "
+      "Nov 2026, against ¥2.00 on average over the 7 days before (+40%, 25 clicks)"]),
+]
+
+
+@pytest.mark.parametrize(("seed", "rule", "subject", "words"), WORDS,
+                         ids=[f"{w[1]}-{w[2]}" for w in WORDS])
+def test_rendered_in_english_and_chinese(engine: Engine, seed: Any, rule: str, subject: str,
+                                         words: list[str]) -> None:
+    from templates import render
+    from tests.slack_limits import assert_within_slack_limits
+    from tests.test_messages_zh import figures, latin_words, texts
+
+    store = add_store(engine, "东方灯具", "Asia/Shanghai", "zh")
+    seed(engine, store)
+    events = run(engine, store, NOW, rule)
+    assert events[subject]["event"] == "fired"
+    with read(engine) as conn:
+        context = incidents.message_context(conn, events[subject]["alert_id"], NOW)
+    en, zh = (render("alert.json.j2", alert=context, lang=lang) for lang in ("en", "zh"))
+    for message in (en, zh):
+        assert_within_slack_limits(message)
+    for word in words:
+        assert word in texts(en), texts(en)
+    assert latin_words(texts(zh)) == set(), texts(zh)
+    assert figures(texts(en)) == figures(texts(zh))
+    # the "back to normal" reply, from the figures the rule recorded
+    back = {"day": "2026-11-17", "observed": 990, "expected": 1000.0, "span": 1, "spend": 300.0,
+            "budget": 500.0, "currency": "CNY", "cpc": 2.1, "usual_cpc": 2.0}
+    en, zh = (render("alert_recovered.json.j2", alert=context, back=back, lang=lang)["text"]
+              for lang in ("en", "zh"))
+    assert "back" in en and "2026-11-17" in zh
+    assert latin_words(zh) == set(), zh
+    assert figures(en) == figures(zh)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("rule", ["p4p_spend", "cpc_jump"])
+def test_plan_names_from_files_are_escaped(engine: Engine, store: Store, rule: str,
+                                           lang: str) -> None:
+    from templates import render
+    from tests.slack_limits import assert_data_escaped, assert_no_mentions
+
+    plan = "<!channel> *free* <https://evil.example|click>"
+    put(engine, store, "p4p", [*cpc_history(plan), p4p(YESTERDAY, plan, spend=1200.0, clicks=240,
+                                                       daily_budget=500.0)])
+    events = run(engine, store, NOW, rule)
+    assert events[plan]["event"] == "fired"
+    with read(engine) as conn:
+        context = incidents.message_context(conn, events[plan]["alert_id"], NOW)
+    back = {"day": "2026-11-17", "spend": 300.0, "budget": 500.0, "currency": "CNY",
+            "cpc": 2.1, "usual_cpc": 2.0}
+    for message in (render("alert.json.j2", alert=context, lang=lang),
+                    render("alert_recovered.json.j2", alert=context, back=back, lang=lang)):
+        assert_no_mentions(message)
+        assert_data_escaped(message, plan)
+        assert "∗free∗" in str(message)  # no bold from data either
