@@ -15,7 +15,7 @@ CPCs are compared in yesterday's spend's currency, converted only at a rate the 
   little more than half the clicks;
 * normal otherwise.
 Figures recorded: cpc, usual_cpc, clicks, spend, currency, rates, baseline_clicks,
-baseline_days.
+baseline_days. Hint: cpc_bids {} (bids and quality stars of the plan's keywords).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def judge(store: Store, days: dict[date, PlanDay], yesterday: date) -> Finding:
                "baseline_clicks": baseline_clicks, "baseline_days": len(before)}
     return Finding(day=yesterday, subject=day.plan, state=state, tier=tier,
                    severity="warning" if state == "down" and tier == "alert" else None,
-                   figures=figures,
+                   figures=figures, hints=[{"kind": "cpc_bids"}] if state == "down" else [],
                    back={"day": yesterday.isoformat(),
                          "day_label": yesterday.strftime("%a %d %b %Y"),
                          "cpc": figures["cpc"], "usual_cpc": figures["usual_cpc"],

@@ -27,6 +27,12 @@ without a known budget, or without a rate between its spend's and its budget's c
 no finding at all for a store that never dropped a P4P report.
 Figures recorded: spend, budget, currency, rates, budget_source, reason (runaway | idle),
 ratio_limit, idle_days, inquiries and clicks over the idle days (None when unknown).
+Hints (where to look; worded by templates/alert_rules/p4p_spend.j2):
+  budget_changed  {"before", "after", "currency"}: the report's budget of the plan changed
+                  within the idle days (a budget change, not a runaway plan)
+  runaway         {}: the report's budget did not change: the plan itself ran past it
+  budget_setting  {}: judged against the store's p4p_daily_budget: is it still right?
+  idle_keywords   {}: which words take the clicks (`/keywords wasted`)
 """
 
 from __future__ import annotations
@@ -129,11 +135,30 @@ def judge(store: Store, days: dict[date, PlanDay], yesterday: date, first_day: d
                "clicks": sum(d.clicks for d in stretch) if known else None}
     return Finding(day=yesterday, subject=day.plan, state=state, tier=tier,
                    severity="warning" if tier == "alert" and state == "down" else None,
-                   figures=figures,
+                   figures=figures, hints=_hints(days, yesterday, reason, source),
                    back={"day": yesterday.isoformat(),
                          "day_label": yesterday.strftime("%a %d %b %Y"),
                          "spend": figures["spend"], "budget": figures["budget"],
                          "currency": currency})
+
+
+def _hints(days: dict[date, PlanDay], yesterday: date, reason: str | None,
+           source: str | None) -> list[dict[str, Any]]:
+    if reason == "idle":
+        return [{"kind": "idle_keywords"}]
+    if reason != "runaway":
+        return []
+    if source == "setting":
+        return [{"kind": "budget_setting"}]
+    now = days[yesterday].budget
+    before = next((d.budget for when, d in sorted(days.items(), reverse=True)
+                   if when < yesterday and d.budget), None)
+    if before is not None and before != now and len(before) == len(now) == 1:
+        (currency, was), = before.items()
+        (_, is_now), = now.items()
+        return [{"kind": "budget_changed", "before": round(was, 2), "after": round(is_now, 2),
+                 "currency": currency}]
+    return [{"kind": "runaway"}]
 
 
 def evaluate_yesterday(conn: Connection, store: Store, now: datetime) -> list[Finding]:
