@@ -557,3 +557,38 @@ def test_plan_names_from_files_are_escaped(engine: Engine, store: Store, rule: s
         assert_no_mentions(message)
         assert_data_escaped(message, plan)
         assert "∗free∗" in str(message)  # no bold from data either
+
+
+# jobs/alert_messages.py records with every post the figures it showed (FIGURES, inquiry_drop's
+# names): a rule without `method`/`observed`… cannot be posted until that list is the rule's own
+# described figures (reported to the lead; the tiers branch owns that module).
+NEEDS_GENERIC_FIGURES = pytest.mark.xfail(
+    raises=KeyError, strict=True,
+    reason="jobs/alert_messages.py FIGURES names inquiry_drop's figures only")
+
+
+@pytest.mark.parametrize(("seed", "rule", "subject", "words"), [
+    pytest.param(_exposure, "exposure_drop", "impressions", "Impressions dropped - acme"),
+    pytest.param(_runaway, "p4p_spend", ZH_PLAN, "P4P plan far over budget - acme",
+                 marks=NEEDS_GENERIC_FIGURES),
+    pytest.param(_cpc, "cpc_jump", ZH_PLAN, "P4P cost per click up - acme",
+                 marks=NEEDS_GENERIC_FIGURES),
+])
+def test_posted_by_the_worker(engine: Engine, store: Store, seed: Any, rule: str, subject: str,
+                              words: str) -> None:
+    """The worker's tick posts a rule's alert like inquiry_drop's, pinging the channel."""
+    from sqlalchemy import select
+
+    from bot.models import outbox
+    from bot.stores import bind_channel
+    from jobs.tick import evaluate_alerts
+
+    bind_channel(engine, store, "C1")
+    seed(engine, store)
+    events = [e for e in evaluate_alerts(engine, store, NOW, force=True)
+              if e["rule"] == rule and e.get("subject") == subject]
+    assert [(e["event"], e["messages"]) for e in events] == [("fired", 1)]
+    with read(engine) as conn:
+        (post,) = [r.payload for r in conn.execute(select(outbox)).all()
+                   if words in str(r.payload)]
+    assert post["text"].startswith("<!here> " + words)

@@ -17,7 +17,8 @@ of at least `exposure_drop.watch_min_drop`, 50 %, whose lower-tail probability i
 `exposure_drop.watch_level`, 0.05: inquiry_drop's defaults); otherwise normal.
 Impressions are large counts with a lot of day-to-day spread; the detector's negative
 binomial fit takes that spread from the store's own weeks.
-Figures recorded: metric, method, observed, expected, p_value, baseline_weeks.
+Figures recorded: metric, method, observed, expected, p_value, baseline_weeks, source (the
+data kind, "traffic", as inquiry_drop records its series').
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def judge(counts: dict[date, int], day: date, alert: DetectorSettings,
             verdict, tier = watched, "watch"
     figures = {"metric": metric, "method": verdict.method, "observed": verdict.observed,
                "expected": verdict.expected, "p_value": verdict.p_value,
-               "baseline_weeks": verdict.weeks}
+               "baseline_weeks": verdict.weeks, "source": "traffic"}
     return Finding(
         day=day, subject=metric, state="down" if verdict.fired else "normal", tier=tier,
         severity=verdict.severity if verdict.fired and tier == "alert" else None,
@@ -157,7 +158,7 @@ def describe(figures: dict[str, Any]) -> dict[str, Any]:
             "span": span(figures["method"]), "observed": observed,
             "expected": round(expected, 2), "p_value": figures["p_value"],
             "drop": (1 - observed / expected) if expected else 0.0,
-            "baseline_weeks": figures["baseline_weeks"]}
+            "baseline_weeks": figures["baseline_weeks"], "source": figures.get("source")}
 
 
 RULE = Rule(name=NAME, title=N_("Exposure drop"), subject="metric",
