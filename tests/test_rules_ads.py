@@ -270,21 +270,30 @@ def test_p4p_spend_idle_days_boundary(engine: Engine, store: Store, days_ago: in
     assert verdict(one(engine, store, "p4p_spend", PLAN)) == expected
 
 
-def test_p4p_spend_no_watch_without_seven_days_or_an_inquiries_column(engine: Engine,
-                                                                       store: Store) -> None:
+def test_p4p_spend_no_watch_without_seven_days_of_the_plan(engine: Engine,
+                                                          store: Store) -> None:
     put(engine, store, "p4p", [*week(days=5, **IDLE), p4p(YESTERDAY, **dict(IDLE, spend=600.0))])
     found = one(engine, store, "p4p_spend", PLAN)  # 6 days of data: not 7 without inquiries
-    assert (verdict(found), found.figures["inquiries"]) == ("normal", None)
-    no_column = {k: v for k, v in IDLE.items() if k != "inquiries"}
-    put(engine, store, "p4p", [*week(plan="Other", **no_column),
-                               p4p(YESTERDAY, "Other", **dict(no_column, spend=600.0))])
-    found = one(engine, store, "p4p_spend", "Other")  # no inquiries column: unknown, not 0
     assert (verdict(found), found.figures["inquiries"]) == ("normal", None)
     # a plan started 3 days ago has not been idle for 7 days, whatever the store's history
     put(engine, store, "p4p", [*week(plan="New", days=2, **IDLE),
                                p4p(YESTERDAY, "New", **dict(IDLE, spend=600.0))])
     found = one(engine, store, "p4p_spend", "New")
     assert (verdict(found), found.figures["inquiries"]) == ("normal", None)
+
+
+def test_p4p_spend_inquiries_column_absent_or_dashes(engine: Engine, store: Store) -> None:
+    """No row of the store's 7 days carries an inquiry count: the export has no such column,
+    no verdict on inquiries. Once one does, a plan's empty cells (`-`) read as none, as
+    `/keywords wasted` reads them."""
+    no_column = {k: v for k, v in IDLE.items() if k != "inquiries"}
+    put(engine, store, "p4p", [*week(plan="Other", **no_column),
+                               p4p(YESTERDAY, "Other", **dict(no_column, spend=600.0))])
+    found = one(engine, store, "p4p_spend", "Other")
+    assert (verdict(found), found.figures["inquiries"]) == ("normal", None)
+    put(engine, store, "p4p", [p4p(YESTERDAY, "Brand", spend=100.0, clicks=30, inquiries=2)])
+    found = one(engine, store, "p4p_spend", "Other")
+    assert (verdict(found), found.figures["inquiries"]) == ("watch", 0)
 
 
 def test_p4p_spend_sums_one_report_level_per_plan(engine: Engine, store: Store) -> None:

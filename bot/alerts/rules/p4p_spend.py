@@ -14,9 +14,10 @@ converted only at a rate the store sets (named in the message); without one, no 
   platform stops a plan near its budget, so twice the budget means the budget was changed
   (raised for a day, or lowered after the money went) or the plan ran away;
 * watch: spend above the daily budget while the plan's clicks brought no inquiry in the
-  `p4p_spend.idle_days` (7) days to yesterday (the report's inquiries column; judged only when
-  every day of the plan in that stretch carries it and the store's P4P data of the plan
-  reaches back over the whole stretch). A watch, not a warning: the money is spent as
+  `p4p_spend.idle_days` (7) days to yesterday (the report's inquiries column, its empty
+  cells - `-` - read as none, as `/keywords wasted` reads them; judged only when some row of
+  the store's P4P data of those days carries a count - else the export has no such column -
+  and the store's data of the plan reaches back over the whole stretch). A watch, not a warning: the money is spent as
   budgeted, nothing runs away today, and B2B inquiries are few and reach the report late;
   whether the budget sits on the right words is the weekly P4P review's question, so it is
   shown there and in the checklist, without a ping;
@@ -100,10 +101,11 @@ def _budget(store: Store, day: PlanDay) -> tuple[dict[str, float], str | None]:
     return {}, None
 
 
-def judge(store: Store, days: dict[date, PlanDay], yesterday: date, first_day: date
-          ) -> Finding:
+def judge(store: Store, days: dict[date, PlanDay], yesterday: date, first_day: date,
+          counted: bool) -> Finding:
     """One plan's finding on `yesterday` (a day it has a row of); `first_day`: the first day
-    the store has data of the plan."""
+    the store has data of the plan; `counted`: the P4P rows of the idle days carry an
+    inquiries column."""
     day = days[yesterday]
     budgets, source = _budget(store, day)
     if not budgets:
@@ -119,7 +121,7 @@ def judge(store: Store, days: dict[date, PlanDay], yesterday: date, first_day: d
     idle_days = int(setting(store, RULE, "idle_days"))
     start = yesterday - timedelta(days=idle_days - 1)
     stretch = [d for when, d in days.items() if when >= start]
-    known = first_day <= start and all(d.inquiries is not None for d in stretch)
+    known = counted and first_day <= start
     inquiries = sum(d.inquiries or 0 for d in stretch) if known else None
     ratio_limit = float(setting(store, RULE, "runaway_ratio"))
     if spend >= ratio_limit * budget - EPSILON:
@@ -170,7 +172,8 @@ def evaluate_yesterday(conn: Connection, store: Store, now: datetime) -> list[Fi
     lo = yesterday - timedelta(days=int(setting(store, RULE, "idle_days")) - 1)
     plans = plan_days(p4p_rows(conn, store, lo, yesterday))
     first = first_days(conn, store)
-    return [judge(store, days, yesterday, first[key]) for key, days in plans.items()
+    counted = any(d.inquiries is not None for days in plans.values() for d in days.values())
+    return [judge(store, days, yesterday, first[key], counted) for key, days in plans.items()
             if yesterday in days] + missing_plans(plans, yesterday)
 
 
