@@ -17,8 +17,9 @@ converted only at a rate the store sets (named in the message); without one, no 
   `p4p_spend.idle_days` (7) days to yesterday (the report's inquiries column, its empty
   cells - `-` - read as none, as `/keywords wasted` reads them; judged only when some row of
   the store's P4P data of those days carries a count - else the export has no such column -
-  and the store's data of the plan reaches back over the whole stretch). A watch, not a warning: the money is spent as
-  budgeted, nothing runs away today, and B2B inquiries are few and reach the report late;
+  and the store's data of the plan reaches back over the whole stretch). A watch, not a
+  warning: the money is spent as budgeted, nothing runs away today, and B2B inquiries are
+  few and reach the report late;
   whether the budget sits on the right words is the weekly P4P review's question, so it is
   shown there and in the checklist, without a ping;
 * normal otherwise (a recovered plan: spend back under the limits).
