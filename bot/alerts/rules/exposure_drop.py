@@ -12,9 +12,9 @@ one. Only yesterday is judged, and only when the report has yesterday's figure o
 that never dropped a traffic report gets no finding at all.
 
 Tiers: `alert` when the detector fires with the rule's settings (`exposure_drop.level`,
-`.min_drop`, `.min_expected`); otherwise `watch` when it fires with the watch tier's (a drop
-of at least `exposure_drop.watch_min_drop`, 50 %, whose lower-tail probability is below
-`exposure_drop.watch_level`, 0.05: inquiry_drop's defaults); otherwise normal.
+`.min_drop`, `.min_expected`); otherwise `watch` when a window shows a drop of at least
+`exposure_drop.watch_min_drop` (50 %) whose own lower-tail probability is below
+`exposure_drop.watch_level` (0.05): inquiry_drop's watch tier and defaults; otherwise normal.
 Impressions are large counts with a lot of day-to-day spread; the detector's negative
 binomial fit takes that spread from the store's own weeks.
 Figures recorded: metric, method, observed, expected, p_value, baseline_weeks, source (the
@@ -113,7 +113,11 @@ def judge(counts: dict[date, int], day: date, alert: DetectorSettings,
                            "(4 weeks of data needed)")
     tier = "alert"
     if not verdict.fired:
-        watched = evaluate(counts, day, watch)
+        # The watch tier tests each window at watch_level itself, not divided among the
+        # windows (a false watch costs a glance, not a ping): the detector divides its level
+        # by the windows tested, the same ones on the same series, so multiply it back.
+        per_window = replace(watch, level=min(watch.level * max(verdict.windows, 1), 0.999))
+        watched = evaluate(counts, day, per_window)
         if watched.fired:
             verdict, tier = watched, "watch"
     figures = {"metric": metric, "method": verdict.method, "observed": verdict.observed,
