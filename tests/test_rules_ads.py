@@ -148,6 +148,22 @@ def test_exposure_alert_at_its_level(engine: Engine, store: Store, factor: float
     assert verdict(one(engine, store, "exposure_drop", "visitors")) == expected
 
 
+def test_exposure_hint_p4p_paused(engine: Engine, store: Store) -> None:
+    from templates import render
+
+    yesterday_traffic(engine, store, impressions=500)
+    put(engine, store, "p4p", [*week(days=14, spend=300.0, clicks=60),
+                               p4p(YESTERDAY, spend=0.0, clicks=0)])
+    found = one(engine, store, "exposure_drop", "impressions")
+    assert found.hints == [{"kind": "p4p_paused", "spent": 0.0, "usual": 300.0,
+                            "currency": "CNY", "rates": []}]
+    events = run(engine, store, NOW, "exposure_drop")
+    with read(engine) as conn:
+        context = incidents.message_context(conn, events["impressions"]["alert_id"], NOW)
+    message = str(render("alert.json.j2", alert=context, lang="zh"))
+    assert "直通车花费 ¥0，通常每天 ¥300" in message
+
+
 def test_exposure_a_day_missing_from_the_report_is_not_a_drop(engine: Engine,
                                                                store: Store) -> None:
     """The day before yesterday is not in the report: read as 0, the 3 days to yesterday would

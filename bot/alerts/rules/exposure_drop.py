@@ -18,7 +18,8 @@ Tiers: `alert` when the detector fires with the rule's settings (`exposure_drop.
 Impressions are large counts with a lot of day-to-day spread; the detector's negative
 binomial fit takes that spread from the store's own weeks.
 Figures recorded: metric, method, observed, expected, p_value, baseline_weeks, source (the
-data kind, "traffic", as inquiry_drop records its series').
+data kind, "traffic", as inquiry_drop records its series'). Hint: inquiry_drop's p4p_paused
+(the day's P4P spend at most a tenth of its usual level), worded by inquiry_drop's partial.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sqlalchemy import Connection
 
 from bot.alerts.detector import DetectorSettings, Verdict, evaluate
 from bot.alerts.rules import Finding, Rule, setting
-from bot.alerts.rules.inquiry_drop import day_is_normal, span
+from bot.alerts.rules.inquiry_drop import _p4p_hint, day_is_normal, span
 from bot.metrics.freshness import newest_days
 from bot.metrics.traffic import daily_traffic
 from bot.metrics.usual import same_weekdays, usual_level
@@ -151,7 +152,12 @@ def evaluate_yesterday(conn: Connection, store: Store, now: datetime) -> list[Fi
             found.append(Finding(day=yesterday, state="skipped", subject=metric, why=(
                 f"the traffic report of {yesterday.isoformat()} has no {metric} column")))
             continue
-        found.append(judge(counts, yesterday, alert, watch, metric))
+        finding = judge(counts, yesterday, alert, watch, metric)
+        if finding.state == "down":
+            # P4P paused, out of budget or off its schedule takes its impressions with it: the
+            # inquiry drop's hint, on the same figures (the P4P report of the day)
+            finding.hints = [h for h in (_p4p_hint(conn, store, yesterday),) if h]
+        found.append(finding)
     return found
 
 
