@@ -468,6 +468,9 @@ def test_cpc_jump_no_verdict_without_history(engine: Engine, store: Store) -> No
     found = one(engine, store, "cpc_jump", PLAN)
     assert (found.state, found.why) == (
         "skipped", "too little history: 2 days and 60 clicks in the 7 days before")
+    put(engine, store, "p4p", [*cpc_history("Free"), p4p(YESTERDAY, "Free", clicks=40)])
+    found = one(engine, store, "cpc_jump", "Free")  # a spend column left empty: no CPC
+    assert (found.state, found.why) == ("skipped", "no spend in the P4P report")
 
 
 @NEEDS_WATCH_RANKED

@@ -59,6 +59,8 @@ def judge(store: Store, days: dict[date, PlanDay], yesterday: date) -> Finding:
     if len(before) < MIN_BASELINE_DAYS or baseline_clicks < min_clicks:
         return skipped(f"too little history: {len(before)} days and {baseline_clicks} clicks "
                        f"in the {BASELINE_DAYS} days before")
+    if not day.spend:
+        return skipped("no spend in the P4P report")
     currency = next(iter(day.spend)) if len(day.spend) == 1 else CURRENCY
     spend, rates = convert(store, day.spend, currency)
     usual_spend, usual_rates = convert(store, _spent(before), currency)
