@@ -140,6 +140,9 @@ _PLANS = (
     ("全站推广-智能投放", 200.0, None),
 )
 _PAUSED_KEYWORD = "lampe solaire exterieur"  # paused: no position (--) and no impressions
+# A runaway plan on the last day (the p4p_spend alert): it spends RUNAWAY x its daily budget,
+# on as many more clicks (its CPC stays as it was).
+_RUNAWAY_PLAN, RUNAWAY = "全站推广-智能投放", 2.4
 
 _SUBJECTS = (
     "Inquiry about {p}", "Price for {q} pcs {p}", "Quotation for {p} - {c} project",
@@ -698,8 +701,13 @@ def _p4p_rows(world: World, plan: str, budget: float, words: tuple[str, ...] | N
                          "bid": bid, "inq": 0 if target in WASTED_KEYWORDS else inq})
         total = sum(float(r["spend"]) for r in rows)  # type: ignore[arg-type]
         scale = min(1.0, budget * rng.uniform(0.9, 1.0) / total) if total else 1.0
+        runaway = (budget * RUNAWAY / (total * scale)
+                   if plan == _RUNAWAY_PLAN and day == world.end and total else 1.0)
         for r in rows:
-            spend, clk, imp = float(r["spend"]) * scale, int(r["clk"]), int(r["imp"])
+            # the random draws below take the plan's ordinary clicks: the other files stay
+            # byte-identical with or without the runaway day
+            spend, drawn = float(r["spend"]) * scale * runaway, int(r["clk"])
+            clk, imp = round(drawn * runaway), round(int(r["imp"]) * runaway)
             ctr = _pct(clk, imp)
             cpc = _cny(spend / clk) if clk else "--"
             money = _cny(spend, "￥" if day.day % 5 == 0 else "¥")
@@ -712,8 +720,8 @@ def _p4p_rows(world: World, plan: str, budget: float, words: tuple[str, ...] | N
                             _cny(budget)])
             else:
                 out.append([str(day), plan, r["target"], imp, clk, ctr, money, cpc, inq,
-                            _poisson(rng, clk * 0.03) or "-", "-", _poisson(rng, clk * 0.08),
-                            _cny(budget)])
+                            _poisson(rng, drawn * 0.03) or "-", "-",
+                            _poisson(rng, drawn * 0.08), _cny(budget)])
         day += timedelta(1)
     return out
 

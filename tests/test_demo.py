@@ -222,3 +222,23 @@ def test_keywords_wasted_lists_what_cost_money_and_brought_nothing(
     assert data["wasted_spend"] == pytest.approx(sum(spend[w] for w in by_hand), abs=0.01)
     text = message_text(result.message)
     assert all(f"{w} — {spend[w]:,.2f} CNY" in text for w in by_hand)
+
+
+def test_the_demo_store_shows_alerts_of_several_rules(ingested: list[DropResult],
+                                                      engine: Engine, store: Store) -> None:
+    """`opsbot alerts` on the demo store the morning after its last day: the inquiry drop,
+    impressions and visitors down with it, and the plan that ran past its budget."""
+    from bot.alerts import incidents
+    from bot.storage import write
+    from demo.generator import RUNAWAY
+
+    now = datetime.combine(END + timedelta(1), datetime.min.time().replace(hour=9), TZ)
+    with write(engine) as conn:
+        incidents.run(conn, store, now, force=True)
+        shown = incidents.active(conn, store, now)
+    found = {(a["rule"], a["subject"]) for a in shown}
+    assert {("inquiry_drop", ""), ("exposure_drop", "impressions"),
+            ("exposure_drop", "visitors"), ("p4p_spend", "全站推广-智能投放")} <= found
+    (runaway,) = [a for a in shown if a["rule"] == "p4p_spend"]
+    assert runaway["figures"]["spend"] == pytest.approx(RUNAWAY * 200.0, abs=0.05)
+    assert (runaway["figures"]["budget"], runaway["tier"]) == (200.0, "alert")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -228,3 +229,37 @@ def p4p_figures(conn: Connection, store: Store, yesterday: date, *, fresh: bool
         "positions_in_report": positions_in_report,
         "fell_out": [k for k in keywords if k["fell_out"]],
     }
+
+
+@dataclass
+class PlanDay:
+    """One plan's figures on one day, from one report level (spend_rows)."""
+
+    plan: str  # the plan's name as the report writes it
+    spend: Amounts  # per currency
+    clicks: int
+    inquiries: int | None  # None: no row of that level carries the inquiries column
+    budget: Amounts  # the plan's daily budget column (its largest, per currency); {} if none
+
+
+def plan_days(rows: list[Any]) -> dict[str, dict[date, PlanDay]]:
+    """Per plan (its name casefolded) and date: its spend, clicks and inquiries summed over one
+    report level (spend_rows, as the checklist sums spend), and its daily budget from any of its
+    rows that day."""
+    out: dict[str, dict[date, PlanDay]] = defaultdict(dict)
+    budgets: dict[tuple[str, date], Amounts] = defaultdict(dict)
+    for r in rows:
+        if r.daily_budget:
+            found = budgets[((r.plan or "").casefold(), r.date)]
+            currency = currency_of(r, "daily_budget", "p4p")
+            found[currency] = max(found.get(currency, 0.0), float(r.daily_budget))
+    groups: dict[tuple[str, date], list[Any]] = defaultdict(list)
+    for r in spend_rows(rows):
+        groups[((r.plan or "").casefold(), r.date)].append(r)
+    for (key, day), found in groups.items():
+        known = [r.inquiries for r in found if r.inquiries is not None]
+        out[key][day] = PlanDay(
+            plan=min(r.plan or "" for r in found), spend=spend_amounts(found),
+            clicks=sum(r.clicks or 0 for r in found),
+            inquiries=sum(known) if known else None, budget=budgets.get((key, day), {}))
+    return dict(out)

@@ -103,6 +103,8 @@ def listing(store: Store | None = None) -> dict[str, Any]:
                       "setting_names": {**keys, **{k: k for k in rule.store_settings}}})
     return {"store": store.name if store is not None else None, "rules": rules,
             "delivery": {k: value(k) for k in DELIVERY_SETTINGS}}
+
+
 def open_subjects(conn: Connection, store: Store, rule: Rule) -> list[str]:
     """The subjects of the store's unresolved incidents of `rule`: a rule that picks its
     subjects anew each time (the key keywords of the week, the kinds dropped regularly) still
@@ -113,10 +115,21 @@ def open_subjects(conn: Connection, store: Store, rule: Rule) -> list[str]:
 
 
 def _rules() -> dict[str, Rule]:
-    from bot.alerts.rules import inquiry_drop, position_lost, stale_data, unreplied_backlog
+    from bot.alerts.rules import (
+        cpc_jump,
+        exposure_drop,
+        inquiry_drop,
+        p4p_spend,
+        position_lost,
+        stale_data,
+        unreplied_backlog,
+    )
 
     return {r.name: r for r in (
         inquiry_drop.RULE,
+        exposure_drop.RULE,
+        p4p_spend.RULE,
+        cpc_jump.RULE,
         position_lost.RULE,
         unreplied_backlog.RULE,
         stale_data.RULE,
