@@ -17,15 +17,8 @@ from bot.alerts.rules import RULES, Finding
 from bot.alerts.rules import exposure_drop as exposure
 from bot.storage import read, write
 from bot.stores import Store, add_store, configure_store, known_settings, parse_setting
-from jobs import alert_messages
 from tests import facts
 
-# The contract's lifecycle: a watch that becomes an alert is worse. The lifecycle that ranks
-# a watch below a warning (bot.alerts.incidents.LEVEL_RANK) comes with the tiers branch;
-# before it, a watch is stored as a warning and turning into an alert is no change.
-WATCH_RANKED = hasattr(incidents, "LEVEL_RANK")
-NEEDS_WATCH_RANKED = pytest.mark.xfail(not WATCH_RANKED, strict=True,
-                                       reason="watch -> alert is worse with the tiers branch")
 NOW = datetime(2026, 11, 17, 1, 0)  # 09:00 in Shanghai; yesterday is Monday 2026-11-16
 YESTERDAY = date(2026, 11, 16)
 PLAN = "Main plan"
@@ -379,7 +372,6 @@ def test_p4p_spend_no_verdict_on_data_that_does_not_cover_yesterday(engine: Engi
         "skipped", "no row of this plan for 2026-11-16 in the P4P report")
 
 
-@NEEDS_WATCH_RANKED
 def test_p4p_spend_lifecycle_watch_alert_acknowledge_recover(engine: Engine,
                                                              store: Store) -> None:
     monday, tuesday, wednesday, thursday = (YESTERDAY + timedelta(k) for k in range(4))
@@ -473,7 +465,6 @@ def test_cpc_jump_no_verdict_without_history(engine: Engine, store: Store) -> No
     assert (found.state, found.why) == ("skipped", "no spend in the P4P report")
 
 
-@NEEDS_WATCH_RANKED
 def test_cpc_jump_lifecycle_per_plan(engine: Engine, store: Store) -> None:
     monday, tuesday, wednesday = YESTERDAY, YESTERDAY + timedelta(1), YESTERDAY + timedelta(2)
     put(engine, store, "p4p", cpc_history() + cpc_history("Brand") + [
@@ -601,20 +592,10 @@ def test_plan_names_from_files_are_escaped(engine: Engine, store: Store, rule: s
         assert "∗free∗" in str(message)  # no bold from data either
 
 
-# jobs/alert_messages.py records with every post the figures it showed (FIGURES, inquiry_drop's
-# names): a rule without `method`/`observed`… cannot be posted until that list is the rule's own
-# described figures (reported to the lead; the tiers branch owns that module).
-NEEDS_GENERIC_FIGURES = pytest.mark.xfail(
-    hasattr(alert_messages, "FIGURES"), raises=KeyError, strict=True,
-    reason="jobs/alert_messages.py FIGURES names inquiry_drop's figures only")
-
-
 @pytest.mark.parametrize(("seed", "rule", "subject", "words"), [
     pytest.param(_exposure, "exposure_drop", "impressions", "Impressions dropped - acme"),
-    pytest.param(_runaway, "p4p_spend", ZH_PLAN, "P4P plan far over budget - acme",
-                 marks=NEEDS_GENERIC_FIGURES),
-    pytest.param(_cpc_alert, "cpc_jump", ZH_PLAN, "P4P cost per click up - acme",
-                 marks=NEEDS_GENERIC_FIGURES),
+    pytest.param(_runaway, "p4p_spend", ZH_PLAN, "P4P plan far over budget - acme"),
+    pytest.param(_cpc_alert, "cpc_jump", ZH_PLAN, "P4P cost per click up - acme"),
 ])
 def test_posted_by_the_worker(engine: Engine, store: Store, seed: Any, rule: str, subject: str,
                               words: str) -> None:
