@@ -698,7 +698,9 @@ def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
     monkeypatch.setattr(bot.alerts.incidents, "active", active)
     data = build(engine, store)
     assert seen == [("acme", NOW, date(2026, 11, 12))]  # the checklist's yesterday
-    alert = item(data, "data")["facts"]["alerts"][0]
+    listed = item(data, "data")["facts"]["alerts"]
+    assert [a["severity"] for a in listed] == ["critical", "warning"]  # most pressing first
+    alert = listed[1]
     assert (alert["day"], alert["observed"], alert["expected"]) == ("2026-11-12", 30, 55.5)
     text = render("checklist_daily.json.j2", checklist=data)["blocks"]
     data_text = next(b for b in text if b.get("block_id") == "checklist:0:data")["text"]["text"]
@@ -708,6 +710,34 @@ def test_data_item_shows_firing_alerts(engine: Engine, store: Store,
     assert ("*Inquiry drop* alert (critical, open): *2* inquiries on Thu 12 Nov 2026, usually "
             "about *12* on that weekday (-83%)") in data_text
     assert "inquiry_drop" not in data_text
+
+
+def test_the_data_item_shows_the_five_most_pressing_alerts_and_counts_the_rest(
+        engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.alerts.incidents
+
+    def one(severity: str | None, tier: str, observed: int) -> dict[str, Any]:
+        return {"rule": "inquiry_drop", "title": "Inquiry drop", "store": "acme",
+                "day": date(2026, 11, 12), "method": "daily", "span": 1, "observed": observed,
+                "expected": 20.0, "p_value": 0.001, "drop": 1 - observed / 20,
+                "severity": severity, "tier": tier, "status": "open"}
+
+    # newest first, as incidents.active gives them: the watches and warnings come before
+    # the one critical alert
+    found = [one(None, "watch", 11), one(None, "watch", 12), one("warning", "alert", 5),
+             one("warning", "alert", 6), one("warning", "alert", 7), one("warning", "alert", 8),
+             one("critical", "alert", 1)]
+    monkeypatch.setattr(bot.alerts.incidents, "active",
+                        lambda *args, **kwargs: [dict(a) for a in found])
+    data = build(engine, store)
+    listed = item(data, "data")["facts"]["alerts"]
+    assert [a["observed"] for a in listed] == [1, 5, 6, 7, 8, 11, 12]
+    for lang, more in (("en", "…and 2 more alerts and watches"), ("zh", "另有 2 条")):
+        text = render("checklist_daily.json.j2", checklist=data, lang=lang)["blocks"]
+        data_text = next(b for b in text
+                         if b.get("block_id") == "checklist:0:data")["text"]["text"]
+        assert data_text.count("\n• ") >= 6 and more in data_text
+        assert "*1*" in data_text and "*8*" in data_text and "*11*" not in data_text
 
 
 # ---- "new" by data day --------------------------------------------------------------------

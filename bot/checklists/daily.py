@@ -135,7 +135,12 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
                               inquiries_fresh=not late["inquiries"])
     # unresolved alerts of days up to yesterday (none after it, for a past day's checklist),
     # watches among them (tier "watch": the checklist is where a watch is seen)
-    data_facts["alerts"] = alerts.active(conn, store, now, until=yesterday, checklist=True)
+    # watches among them (tier "watch": the checklist is where a watch is seen); the most
+    # pressing first (alerts before watches, critical before warning), as only a few are shown
+    data_facts["alerts"] = sorted(
+        alerts.active(conn, store, now, until=yesterday, checklist=True),
+        key=lambda a: -alerts.LEVEL_RANK[
+            "watch" if a.get("tier") == "watch" else a.get("severity") or "warning"])
     # incidents that came and went unposted (inside quiet hours, or a watch) since the
     # previous checklist: one line each, instead of two messages
     data_facts["alerts_recovered"] = alerts.recovered_unposted(conn, store, new_from,
