@@ -25,8 +25,8 @@ COMMAND_MODULES = ("cli.data", "cli.ask", "cli.serve", "cli.worker", "cli.checkl
 # good part of its time). tests/test_cli_errors.py holds it equal to what the modules register.
 COMMANDS = {"ingest": "cli.data", "store": "cli.data", "drops": "cli.data", "kinds": "cli.data",
             "ask": "cli.ask", "serve": "cli.serve", "worker": "cli.worker",
-            "tick": "cli.worker", "alerts": "cli.worker", "checklist": "cli.checklist",
-            "customers": "cli.customers", "demo": "cli.demo", "audit": "cli.audit",
+            "tick": "cli.worker", "alerts": "cli.worker", "rules": "cli.worker",
+            "checklist": "cli.checklist", "customers": "cli.customers", "demo": "cli.demo", "audit": "cli.audit",
             "workspaces": "cli.workspaces"}
 
 
