@@ -26,8 +26,8 @@ COMMAND_MODULES = ("cli.data", "cli.ask", "cli.serve", "cli.worker", "cli.checkl
 COMMANDS = {"ingest": "cli.data", "store": "cli.data", "drops": "cli.data", "kinds": "cli.data",
             "ask": "cli.ask", "serve": "cli.serve", "worker": "cli.worker",
             "tick": "cli.worker", "alerts": "cli.worker", "rules": "cli.worker",
-            "checklist": "cli.checklist", "customers": "cli.customers", "demo": "cli.demo", "audit": "cli.audit",
-            "workspaces": "cli.workspaces"}
+            "checklist": "cli.checklist", "customers": "cli.customers", "demo": "cli.demo",
+            "audit": "cli.audit", "workspaces": "cli.workspaces"}
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
