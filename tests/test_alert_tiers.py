@@ -9,17 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine
 
 from bot.alerts import incidents
 from bot.alerts.detector import DetectorSettings, evaluate
 from bot.alerts.rules import RULES, Finding
-from bot.models import alerts as alerts_table
-from bot.models import outbox as outbox_table
 from bot.periods import as_utc
 from bot.schedule import ScheduleError, parse_quiet_hours, quiet_until
 from bot.storage import read, write
@@ -28,7 +25,8 @@ from jobs import alert_messages
 from jobs.delivery import Pacer
 from jobs.tick import evaluate_alerts, run_due
 from tests.slack_mock import MockSlackAPI
-from tests.test_alerts import seed_inquiries
+from tests.test_alerts import alert_rows, outbox_rows, seed_inquiries
+from tests.test_alerts import run as step
 from tests.test_outbox import client_for
 from tests.test_tick import NO_SLACK
 
@@ -169,18 +167,6 @@ def shop(engine: Engine) -> Store:
 MORNING = datetime(2026, 11, 17, 1, 0)  # 09:00 in Shanghai
 
 
-def step(engine: Engine, store: Store, now: datetime) -> list[dict[str, Any]]:
-    return evaluate_alerts(engine, store, now, force=True)
-
-
-def outbox_rows(engine: Engine) -> list[Any]:
-    with read(engine) as conn:
-        return conn.execute(select(outbox_table).order_by(outbox_table.c.id)).all()
-
-
-def incident_rows(engine: Engine) -> list[Any]:
-    with read(engine) as conn:
-        return conn.execute(select(alerts_table).order_by(alerts_table.c.id)).all()
 
 
 def test_a_watch_is_not_posted_then_worse_to_an_alert_pings(
@@ -231,7 +217,7 @@ def test_a_subject_down_again_within_the_cooldown_reopens_its_incident(
     toy.state = "warning"
     (again,) = step(engine, shop, MORNING + timedelta(days=2))
     assert again["event"] == "reopened" and again["alert_id"] == fired["alert_id"]
-    (row,) = incident_rows(engine)
+    (row,) = alert_rows(engine)
     assert (row.status, row.resolved_day) == ("open", None)
     rows = outbox_rows(engine)
     posts = [r for r in rows if r.purpose == "alert"]
@@ -257,7 +243,7 @@ def test_down_again_after_the_cooldown_is_a_new_incident(
     toy.state = "warning"
     (new,) = step(engine, shop, MORNING + timedelta(days=3))  # 48 hours on
     assert new["event"] == "fired"
-    assert len(incident_rows(engine)) == 2
+    assert len(alert_rows(engine)) == 2
     store = configure_store(engine, shop, settings={"cooldown_hours": 0})
     toy.state = "normal"
     step(engine, store, MORNING + timedelta(days=4))
