@@ -814,3 +814,14 @@ def test_new_inquiries_wait_for_a_list_that_covers_them(engine: Engine, store: S
         2, "2026-11-11", "2026-11-12", 1)
     assert "*2* new valid inquiries since the last checklist (2026-11-11 to 2026-11-12)" in \
         str(render("checklist_daily.json.j2", checklist=data))
+
+
+def test_among_alerts_of_one_level_the_inquiry_drop_comes_first(
+        engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.alerts.incidents
+
+    found = [{"rule": rule, "severity": "warning", "tier": "alert", "day": date(2026, 11, 12)}
+             for rule in ("position_lost", "cpc_jump", "inquiry_drop")]
+    monkeypatch.setattr(bot.alerts.incidents, "active", lambda *args, **kwargs: found)
+    listed = item(build(engine, store), "data")["facts"]["alerts"]
+    assert [a["rule"] for a in listed] == ["inquiry_drop", "cpc_jump", "position_lost"]

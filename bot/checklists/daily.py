@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from bot.alerts import incidents as alerts
+from bot.alerts.rules import RULES
 from bot.checklists.registry import ChecklistKind
 from bot.metrics import customers
 from bot.metrics.freshness import newest_days, staleness
@@ -136,11 +137,13 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
     # unresolved alerts of days up to yesterday (none after it, for a past day's checklist),
     # watches among them (tier "watch": the checklist is where a watch is seen)
     # watches among them (tier "watch": the checklist is where a watch is seen); the most
-    # pressing first (alerts before watches, critical before warning), as only a few are shown
+    # pressing first (alerts before watches, critical before warning; then in the registry's
+    # order, the inquiry drop first), as only a few are shown
     data_facts["alerts"] = sorted(
         alerts.active(conn, store, now, until=yesterday, checklist=True),
-        key=lambda a: -alerts.LEVEL_RANK[
-            "watch" if a.get("tier") == "watch" else a.get("severity") or "warning"])
+        key=lambda a: (-alerts.LEVEL_RANK[
+            "watch" if a.get("tier") == "watch" else a.get("severity") or "warning"],
+            list(RULES).index(a["rule"]) if a["rule"] in RULES else len(RULES)))
     # incidents that came and went unposted (inside quiet hours, or a watch) since the
     # previous checklist: one line each, instead of two messages
     data_facts["alerts_recovered"] = alerts.recovered_unposted(conn, store, new_from,
