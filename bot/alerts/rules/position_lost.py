@@ -26,7 +26,7 @@ position within 1-5, None when none in the window) and previous_day, clicks (yes
 stars (the best quality stars yesterday, None when the report has none), days (the threshold),
 key_source ("setting" or "spend"). Hint: `low_stars` {"stars"} when yesterday's quality stars
 are all below 3: only 3-5 star keyword-product pairs can reach positions 1-5, so a higher bid
-will not help (DOMAIN.md).
+will not help (docs/alerts.md).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from bot.stores import Store
 from templates.i18n import N_
 
 NAME = "position_lost"
-MIN_STARS = 3  # below: the pair cannot reach positions 1-5 whatever the bid (DOMAIN.md)
+MIN_STARS = 3  # below: the pair cannot reach positions 1-5 whatever the bid (docs/alerts.md)
 SUBJECT_LENGTH = int(alerts.c.subject.type.length or 200)
 
 p4p = facts["p4p"]
