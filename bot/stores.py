@@ -101,7 +101,7 @@ class Store:
         return ZoneInfo(self.timezone)
 
     def setting(self, name: str) -> Any:
-        return self.settings.get(name, known_settings()[name])
+        return self.settings[name] if name in self.settings else known_settings()[name]
 
     @property
     def all_settings(self) -> dict[str, Any]:
