@@ -58,13 +58,17 @@ def test_inquiry_drop_is_the_first_registered_rule() -> None:
 
 def test_a_rule_switched_off_for_a_store_is_not_judged(
         engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.stores import configure_store, register_settings
+    from bot import stores
+    from bot.stores import configure_store
 
     toy = _toy({"led light": "down"})
     monkeypatch.setattr(incidents, "RULES", {"position_toy": toy})
     monkeypatch.setitem(RULES, "position_toy", toy)
-    # the rule's switch is a store setting like any other, parsed as typed in Slack
-    register_settings({"position_toy.enabled": (True, "yes_no")})
+    # the rule's switch is a store setting like any other, parsed as typed in Slack (set up
+    # for this test only: the registry's tables are the process's)
+    monkeypatch.setitem(stores.DEFAULT_SETTINGS, "position_toy.enabled", True)
+    monkeypatch.setitem(stores.SETTING_PARSERS, "position_toy.enabled",
+                        stores.VALUE_KINDS["yes_no"])
     switched_off = configure_store(engine, store, settings={"position_toy.enabled": "off"})
     assert _run(engine, switched_off, NOW) == []
     switched_on = configure_store(engine, store, settings={"position_toy.enabled": "on"})
