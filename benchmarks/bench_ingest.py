@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,6 +79,17 @@ def wrap(command: list[str]) -> int:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
     print(json.dumps({"seconds": seconds, "peak_mb": peak, "stdout": done.stdout}))
     return 0
+
+
+def scratch(run: Callable[[Path, Path], dict[str, object]], path: Path, db: Path
+            ) -> dict[str, object]:
+    """One measured load into `db`, deleted afterwards with its journal: otherwise the disk
+    is still writing one run's database back while the next run syncs its own."""
+    try:
+        return run(path, db)
+    finally:
+        for file in db.parent.glob(f"{db.name}*"):
+            file.unlink()
 
 
 def opsbot_run(path: Path, db: Path) -> dict[str, object]:
@@ -186,10 +198,11 @@ def main() -> int:
         table: list[tuple[str, str, dict[str, float]]] = []
         ratios = []
         for path in files:
-            loaders = {"opsbot": lambda p=path: opsbot_run(p, next(db)),
-                       "naive": lambda p=path: naive_run(p, next(db))}
+            loaders = {"opsbot": lambda p=path: scratch(opsbot_run, p, next(db)),
+                       "naive": lambda p=path: scratch(naive_run, p, next(db))}
             if path.suffix == ".xlsx":  # the fast engine a less naive user could pick
-                loaders["naive calamine"] = lambda p=path: naive_run(p, next(db), "calamine")
+                loaders["naive calamine"] = lambda p=path: scratch(
+                    lambda f, d: naive_run(f, d, "calamine"), p, next(db))
             runs: dict[str, list[dict[str, object]]] = {name: [] for name in loaders}
             for load in loaders.values():  # warm-up, untimed: bytecode, the file in the cache
                 load()
@@ -227,7 +240,7 @@ def main() -> int:
                 print(f"ratio opsbot/{other} process time, {name}: {ratio:.2f}")
         if args.big_rows:
             big = write_p4p_csv(folder / "big.csv", args.big_rows, seed=13)
-            m = opsbot_run(big, next(db))
+            m = scratch(opsbot_run, big, next(db))
             verdict = "ok" if float(m["peak_mb"]) < MEMORY_TARGET_MB else "ABOVE TARGET"
             print(f"memory: {m['rows']:,} rows ingested by `opsbot ingest` in "
                   f"{m['seconds']:.1f}s ({float(m['rows']) / float(m['seconds']):,.0f} rows/s), "

@@ -155,23 +155,13 @@ _SQL_TYPES: dict[Type, TypeEngine] = {
 
 
 # Columns a kind's (store, date) index also carries: /inquiries' counts and groups and the
-# open-inquiry list read only these, so years of inquiries are answered from the index alone;
-# so are /keywords' P4P sums of a period.
+# open-inquiry list read only these, so years of inquiries are answered from the index alone.
+# P4P rows, a hundred times as many, get none: an index carrying /keywords' figures copies
+# every row and cost a load of P4P history a fifth of its time, while /keywords answers from
+# the table well inside its 300 ms (benchmarks/bench_keywords.py). So did a partial index of
+# the rows that brought an inquiry.
 _COVERED: dict[str, tuple[str, ...]] = {
     "inquiries": ("is_spam", "replied_at", "country", "product_id"),
-    # /keywords' P4P figures of a period (bot/metrics/keywords.py), per keyword and plan
-    "p4p": ("plan", "keyword", "product_id", "spend", "spend_currency", "clicks",
-            "impressions", "inquiries"),
-}
-
-# Further indexes of a kind, for the questions asked of it. /keywords asks which keywords ever
-# brought a P4P inquiry: the few rows that did. (An index on keyword for every row would cost
-# half again the ingest time: keywords arrive in no order.)
-_INDEXES: dict[str, tuple[Index, ...]] = {
-    "p4p": (
-        Index("ix_p4p_store_id_keyword_inquired", "store_id", "keyword",
-              sqlite_where=text("inquiries > 0"), postgresql_where=text("inquiries > 0")),
-    ),
 }
 
 
@@ -183,7 +173,6 @@ def _fact_table(kind: ReportKind) -> Table:
         Column("drop_id", ForeignKey("drops.id"), nullable=False),
         # The natural key, joined from the kind's key fields: unique per store.
         Column("key", String(600), nullable=False),
-        UniqueConstraint("store_id", "key"),
     ]
     if kind.periodic:
         columns += [
@@ -197,13 +186,18 @@ def _fact_table(kind: ReportKind) -> Table:
         columns.append(Column(f.name, _SQL_TYPES[f.type], nullable=not f.required))
         if f.type is Type.MONEY:  # each value's own currency (bot/ingest/currency.py)
             columns.append(Column(currency_column(f.name), Text))
-    if kind.date_field:
-        columns.append(
-            Index(f"ix_{kind.name}_store_id_{kind.date_field}", "store_id", kind.date_field,
-                  *_COVERED.get(kind.name, ()))
-        )
+    if kind.dated_key:
+        # The key tells the day, so (store, day, key) is as unique as (store, key), and the
+        # one index serves both the upserts and the questions about a period: a second
+        # index of the days cost a load of P4P history a tenth of its time.
+        columns.append(UniqueConstraint("store_id", kind.date_field, "key"))
+    else:
+        columns.append(UniqueConstraint("store_id", "key"))
+        if kind.date_field:
+            columns.append(
+                Index(f"ix_{kind.name}_store_id_{kind.date_field}", "store_id",
+                      kind.date_field, *_COVERED.get(kind.name, ())))
     columns.append(Column("updated_at", DateTime, nullable=False))
-    columns += _INDEXES.get(kind.name, ())
     return Table(kind.name, metadata, *columns)
 
 

@@ -12,14 +12,33 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest revision in MIGRATIONS/versions (a test checks it): a database already there, or
+# a new one, needs no Alembic: importing and running it costs a short command a tenth of a
+# second.
+HEAD = "0001"
 _MIGRATION_LOCK = 4_815_162_342  # PostgreSQL advisory lock id: one migrator at a time
 BACKENDS = ("sqlite", "postgresql")
 CONNECT_TIMEOUT = 10  # seconds: an unreachable PostgreSQL host fails start-up within this
@@ -103,6 +122,10 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
+        # 16 KiB pages (SQLite's default is 4 KiB) for a new database; an existing one keeps
+        # its own. A drop's rows go into the fact table and its indexes in fewer, fuller
+        # pages: a tenth less time for a large drop, and a small write costs little more.
+        cursor.execute("PRAGMA page_size=16384")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -143,7 +166,15 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+# Alembic's own record of a database's revision, as Alembic creates it.
+_version = Table("alembic_version", MetaData(),
+                 Column("version_num", String(32), nullable=False),
+                 PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -156,6 +187,20 @@ def migrate(engine: Engine) -> None:
     with write(engine) as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
+        tables = set(inspect(conn).get_table_names())
+        if _version.name in tables and conn.scalar(select(_version.c.version_num)) == HEAD:
+            return
+        if not tables:
+            # A new database: the models' tables as they are, stamped with the newest
+            # revision (Alembic's recipe; a test checks that the migrations build the same).
+            from bot.models import metadata
+
+            metadata.create_all(conn)
+            _version.create(conn)
+            conn.execute(_version.insert().values(version_num=HEAD))
+            return
+        from alembic import command
+
         command.upgrade(alembic_config(conn), "head")
 
 

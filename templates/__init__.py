@@ -15,15 +15,17 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from babel.dates import format_date
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from bot.text import CLIP, clip
 from templates.i18n import LANGUAGES, SOURCE, Text, translations
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -209,6 +211,8 @@ def _day(value: Any, lang: str) -> str:
     day = _as_day(value)
     if day is None:
         return str(value)
+    from babel.dates import format_date
+
     return format_date(day, DAY_FORMATS.get(lang, DAY_FORMATS[SOURCE]), locale=lang)
 
 
@@ -217,11 +221,20 @@ def _weekday(value: Any, lang: str) -> str:
     day = _as_day(value)
     if day is None:
         return str(value)
+    from babel.dates import format_date
+
     return format_date(day, WEEKDAY_FORMATS.get(lang, WEEKDAY_FORMATS[SOURCE]), locale=lang)
 
 
-def _environment(lang: str) -> Environment:
-    """One environment per language: `{% trans %}`, `_()` and `ngettext()` speak `lang`."""
+@cache
+def environment(lang: str) -> Environment:
+    """One environment per language: `{% trans %}`, `_()` and `ngettext()` speak `lang`
+    (English for a language without a catalog). Made on first use: a process that renders
+    nothing (`opsbot ingest`) does not load jinja2 and the catalogs."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    if lang not in LANGUAGES:
+        lang = SOURCE
     env = Environment(
         loader=FileSystemLoader(Path(__file__).parent),
         autoescape=True,  # anything that is not pre-escaped Markup is escaped again
@@ -239,13 +252,10 @@ def _environment(lang: str) -> Environment:
     return env
 
 
-_envs = {lang: _environment(lang) for lang in LANGUAGES}
-
-
 def render(template: str, /, **context: Any) -> dict[str, Any]:
     """Render a message template into a Slack payload (`text` and `blocks`) within limits,
     in the language `lang` of the context (English when not given)."""
-    env = _envs.get(context.get("lang") or SOURCE, _envs[SOURCE])
+    env = environment(context.get("lang") or SOURCE)
     output = env.get_template(template).render(**{k: _safe(v) for k, v in context.items()})
     try:
         # strict=False: templates may break long text over lines inside a JSON string.
@@ -271,7 +281,7 @@ def render_words(template: str, /, **context: Any) -> dict[str, Any]:
     """The words a template gives for something that is not a Slack message (a chart's title,
     labels and notes), as a dict, in the language `lang` of the context; data strings are
     escaped for JSON only."""
-    env = _envs.get(context.get("lang") or SOURCE, _envs[SOURCE])
+    env = environment(context.get("lang") or SOURCE)
     output = env.get_template(template).render(**{k: _json_safe(v) for k, v in context.items()})
     try:
         return dict(json.loads(output, strict=False))

@@ -20,10 +20,6 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
-
 LANGUAGES = ("en", "zh")
 SOURCE = "en"
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -41,7 +37,12 @@ def catalog_path(lang: str) -> Path:
 
 @cache
 def translations(lang: str) -> _gettext.NullTranslations:
-    """The compiled catalog of `lang` (English and unknown languages: the msgids as they are)."""
+    """The compiled catalog of `lang` (English and unknown languages: the msgids as they are).
+    Babel is loaded here, on first use: a process that says nothing costs nothing."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
     path = catalog_path(lang)
     if lang == SOURCE or not path.exists():
         return _gettext.NullTranslations()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bot.ingest import readers
+from bot.ingest import ahead, readers
 from bot.ingest.drop import DropResult, _Writer, ingest_file
 from bot.ingest.kinds import KIND_BY_NAME
 from bot.periods import utcnow
@@ -34,6 +34,14 @@ from tests.files import (
 )
 
 FORMAT_OF = {"zh": "xls", "en": "xlsx", "api": "csv"}  # each language in another format
+
+
+@pytest.fixture(autouse=True, params=["parsed here", "parsed in a child"])
+def _parsing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test twice: files parsed in this process, as small ones are, and in a forked
+    child a block ahead of the writer, as large ones are (bot/ingest/ahead.py)."""
+    if request.param == "parsed in a child":
+        monkeypatch.setattr(ahead, "FORK_BYTES", 0)
 
 
 def assert_facts(rows: list[dict[str, object]], kind: str) -> None:

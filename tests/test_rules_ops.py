@@ -23,7 +23,7 @@ from bot.models import drops
 from bot.models import facts as tables
 from bot.storage import read, write
 from bot.stores import Store, add_store, configure_store
-from templates import _envs, _safe, render
+from templates import _safe, environment, render
 from tests import facts
 from tests.slack_limits import (
     assert_data_escaped,
@@ -483,7 +483,7 @@ def partial(rule: str, macro: str, lang: str, *args: dict[str, Any], **kwargs: A
     """One macro of a rule's words, imported as the alert frame imports it."""
     source = (f'{{% import "alert_rules/{rule}.j2" as R with context %}}'
               f'{{{{ R.{macro}(*args, **kwargs) }}}}')
-    return _envs[lang].from_string(source).render(lang=lang, args=[_safe(a) for a in args],
+    return environment(lang).from_string(source).render(lang=lang, args=[_safe(a) for a in args],
                                                   kwargs=kwargs)
 
 

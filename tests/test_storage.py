@@ -3,9 +3,11 @@ keys on, the migration matches the models, and a write is one transaction."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -15,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.models import drops, facts, metadata, stores
 from bot.periods import utcnow
 from bot.storage import (
+    HEAD,
     alembic_config,
     dispose_all,
     get_engine,
@@ -25,6 +28,7 @@ from bot.storage import (
     write,
 )
 from bot.stores import Store
+from tests.conftest import _pg_schema
 
 
 def _drop(store_id: int, sha: str, status: str) -> dict[str, object]:
@@ -57,6 +61,50 @@ def test_the_schema_is_created_in_a_new_sqlite_file(tmp_path: Path) -> None:
         assert "drops" in inspect(engine).get_table_names()
     finally:
         dispose_all()
+
+
+def test_head_names_the_newest_migration() -> None:
+    # migrate() skips Alembic for a database at HEAD: a new revision must move HEAD too.
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD
+
+
+def _schema(engine: Engine) -> dict[str, object]:
+    """Every table's columns, keys and indexes as the database reports them, in no order."""
+    found = inspect(engine)
+    return {table: {
+        "columns": sorted((c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                          for c in found.get_columns(table)),
+        "primary": found.get_pk_constraint(table)["constrained_columns"],
+        "foreign": sorted((f["name"], f["constrained_columns"], f["referred_table"],
+                           f["referred_columns"], sorted(f["options"].items()))
+                          for f in found.get_foreign_keys(table)),
+        "indexes": sorted((i["name"], i["column_names"], i["unique"],
+                           sorted((k, str(v)) for k, v in (i.get("dialect_options") or {}).items()))
+                          for i in found.get_indexes(table)),
+        "unique": sorted((u["name"], u["column_names"])
+                         for u in found.get_unique_constraints(table)),
+    } for table in found.get_table_names()}
+
+
+def test_a_new_database_gets_the_schema_the_migrations_build(fresh_url: str,
+                                                             tmp_path: Path) -> None:
+    created = make_engine(fresh_url)
+    migrate(created)  # a new database: created from the models, without Alembic
+    with contextlib.ExitStack() as stack:
+        other = (f"sqlite:///{tmp_path / 'migrated.db'}" if fresh_url.startswith("sqlite")
+                 else stack.enter_context(_pg_schema()))
+        migrated = make_engine(other)
+        with write(migrated) as conn:
+            command.upgrade(alembic_config(conn), "head")
+        try:
+            assert _schema(created) == _schema(migrated)
+            assert "p4p" in _schema(created)
+            for engine in (created, migrated):
+                with engine.connect() as conn:
+                    assert MigrationContext.configure(conn).get_current_revision() == HEAD
+        finally:
+            migrated.dispose()
+            created.dispose()
 
 
 def test_migrating_again_changes_nothing(engine: Engine) -> None:

@@ -250,8 +250,8 @@ def test_a_fact_changed_under_a_writer_is_not_overwritten_blindly(
     real = _Writer._existing
     calls: list[int] = []
 
-    def stale(self: _Writer, keys: list[str]) -> dict[str, Any]:
-        found = real(self, keys)
+    def stale(self: _Writer, *args: Any) -> dict[str, Any]:
+        found = real(self, *args)
         calls.append(len(found))
         if len(calls) == 1:
             found = {k: {**v, "drop_id": -1} for k, v in found.items()}

@@ -15,9 +15,10 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +32,6 @@ from sqlalchemy import (
     Engine,
     Insert,
     Integer,
-    Table,
     Update,
     bindparam,
     cast,
@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.types import TypeEngine
 
+from bot.ingest.ahead import parsed_ahead
 from bot.ingest.columns import bare_rate_units, convert, numeric_date_orders
 from bot.ingest.currency import (
     CURRENCY_FIELD,
@@ -272,6 +273,7 @@ class _Chunk:
     good: _Facts
     bad: list[tuple[int, str, dict[str, str]]]
     rows: int
+    sheet: str | None  # the workbook sheet of the rows
 
 
 def _raw(header: list[str], cells: Sequence[object]) -> dict[str, str]:
@@ -370,9 +372,15 @@ def natural_keys(kind: ReportKind, values: dict[str, Sequence[object]], n: int
         needed = [p for p, name in zip(parts, alternative, strict=True)
                   if not single or _is_required(kind, name)]
         if len(pending) == n and not any("" in p for p in needed):  # every row fills it
-            texts = map("\x1f".join, zip(*parts, strict=True))
-            return [f"{i}:{text}" if len(text) <= _KEY_TEXT_MAX else _bounded_key(i, text)
-                    for text in texts]
+            # The alternative's number goes on each distinct first part, not on each key.
+            prefix = f"{i}:"
+            head = {text: prefix + text for text in set(parts[0])}
+            keys = list(map("\x1f".join, zip(map(head.__getitem__, parts[0]), *parts[1:],
+                                              strict=True)))
+            if keys and max(map(len, keys)) > len(prefix) + _KEY_TEXT_MAX:
+                keys = [k if len(k) <= len(prefix) + _KEY_TEXT_MAX
+                        else _bounded_key(i, k[len(prefix):]) for k in keys]
+            return keys  # type: ignore[return-value]
         unfilled = []
         for row in pending:
             if any(p[row] == "" for p in needed):
@@ -448,7 +456,7 @@ def _parse_chunk(
         bad += [(numbers[i], "; ".join(errors[i]), _raw(header, block.cells(int(data[i]))))
                 for i in sorted(errors)]
         good = good.take([i for i in range(n) if i not in errors])
-    return _Chunk(good, bad, rows)
+    return _Chunk(good, bad, rows, block.sheet)
 
 
 # ---- writing ------------------------------------------------------------------------------
@@ -483,10 +491,16 @@ class _Statement:
         # double as NULL: NaN stands in for None there.
         self.null = _NAN if dialect.name == "sqlite" else None
 
-    def run(self, conn: Connection, params: dict[str, Sequence[object]]) -> int:
-        """Execute once per row; `params` maps each parameter name to its column of values.
-        The rows affected in all (-1 when the driver cannot tell)."""
-        columns = {name: self._bound(name, values) for name, values in params.items()}
+    def run(self, conn: Connection, params: dict[str, Sequence[object]],
+            same: Mapping[str, object]) -> int:
+        """Execute once per row; `params` maps each parameter name to its column of values,
+        `same` each parameter the same for every row to its value (bound once). The rows
+        affected in all (-1 when the driver cannot tell)."""
+        n = len(next(iter(params.values())))
+        columns: dict[str, Iterable[object]] = {
+            name: self._bound(name, values) for name, values in params.items()}
+        columns.update({name: repeat(self._bound(name, [value])[0], n)
+                        for name, value in same.items()})
         if self.order is not None:
             rows: list[Any] = list(zip(*(columns[name] for name in self.order), strict=True))
         else:
@@ -520,9 +534,11 @@ class _Writer:
     earlier drop whose facts it found unchanged is noted there once, so that the drop can be
     undone; a new fact needs neither (undoing deletes the facts the drop wrote last)."""
 
-    def __init__(self, conn: Connection, table: Table, store_id: int, drop_id: int,
-                 columns: list[str], undo_table: Table) -> None:
+    def __init__(self, conn: Connection, kind: ReportKind, store_id: int, drop_id: int,
+                 columns: list[str]) -> None:
+        table, undo_table = facts[kind.name], undo[kind.name]
         self.conn, self.table, self.store_id, self.drop_id = conn, table, store_id, drop_id
+        self.day = kind.date_field if kind.dated_key else None  # see bot/models.py
         self.columns = columns  # only the columns this file carries are updated
         self.inserted = self.updated = self.unchanged = 0
         self.seen: dict[str, int] = {}  # key -> row number, to catch repeats within the file
@@ -559,31 +575,33 @@ class _Writer:
 
     def write(self, rows: _Facts) -> list[tuple[int, str, dict[str, str]]]:
         fresh, repeats = self._first_of_each_key(rows)
-        existing = {} if self.table_empty else self._existing([rows.keys[i] for i in fresh])
-        inserts, updates, restated = [], [], []
-        for i in fresh:
-            old = existing.get(rows.keys[i])
-            if old is None:
-                inserts.append(i)
-            elif all(_same(old[c], rows.columns[c][i]) for c in self.columns):
-                restated.append(old["drop_id"])
-            else:
-                updates.append((i, old["id"], old["drop_id"]))
+        existing = {} if self.table_empty else self._existing(rows, fresh)
+        inserts: Sequence[int] = fresh  # when none is stored yet (a store's first load)
+        updates, restated = [], []
+        if existing:
+            inserts = []
+            for i in fresh:
+                old = existing.get(rows.keys[i])
+                if old is None:
+                    inserts.append(i)
+                elif all(_same(old[c], rows.columns[c][i]) for c in self.columns):
+                    restated.append(old["drop_id"])
+                else:
+                    updates.append((i, old["id"], old["drop_id"]))
         if inserts:
             new = rows if len(inserts) == len(rows) else rows.take(inserts)
             n = len(new)
-            self._insert.run(self.conn, {
-                "key": new.keys, "store_id": [self.store_id] * n,
-                "drop_id": [self.drop_id] * n, "updated_at": [self.now] * n,
-                **{c: new.columns[c] for c in self.columns}})
+            self._insert.run(
+                self.conn, {"key": new.keys, **{c: new.columns[c] for c in self.columns}},
+                {"store_id": self.store_id, "drop_id": self.drop_id, "updated_at": self.now})
             self.inserted += n
         if restated:
             self.unchanged += len(restated)
             earlier = set(restated) - self.restated_from
             if earlier:
                 self.restated_from |= earlier
-                self._restate.run(self.conn, {"drop_id": [self.drop_id] * len(earlier),
-                                              "before_drop_id": sorted(earlier)})
+                self._restate.run(self.conn, {"before_drop_id": sorted(earlier)},
+                                  {"drop_id": self.drop_id})
         if updates:
             changed = rows.take([i for i, _, _ in updates])
             n = len(changed)
@@ -594,10 +612,10 @@ class _Writer:
                                                "u_ids": ids[i : i + _LOOKUP_BATCH]})
             # A fact another drop changed since it was read is not updated (`v_before`): the
             # whole file is tried again, and the before-images copied here are rolled back.
-            written = self._update.run(self.conn, {
-                "v_id": ids, "v_before": befores, "v_drop_id": [self.drop_id] * n,
-                "v_updated_at": [self.now] * n,
-                **{f"v_{c}": changed.columns[c] for c in self.columns}})
+            written = self._update.run(
+                self.conn, {"v_id": ids, "v_before": befores,
+                            **{f"v_{c}": changed.columns[c] for c in self.columns}},
+                {"v_drop_id": self.drop_id, "v_updated_at": self.now})
             if written not in (n, -1):
                 raise _Overtaken
             self.updated += n
@@ -622,16 +640,25 @@ class _Writer:
             fresh.append(i)
         return fresh, repeats
 
-    def _existing(self, keys: list[str]) -> dict[str, Any]:
+    def _existing(self, rows: _Facts, fresh: Sequence[int]) -> dict[str, Any]:
+        """The stored facts with the keys of rows `fresh`, by key."""
         found: dict[str, Any] = {}
         cols = [self.table.c.id, self.table.c.key, self.table.c.drop_id,
                 *(self.table.c[c] for c in self.columns)]
-        for i in range(0, len(keys), _LOOKUP_BATCH):
-            batch = keys[i : i + _LOOKUP_BATCH]
-            query = select(*cols).where(self.table.c.store_id == self.store_id,
-                                        self.table.c.key.in_(batch))
-            for rec in self.conn.execute(query).mappings():
-                found[rec["key"]] = rec
+        groups: dict[object, list[int]] = {None: list(fresh)}
+        if self.day is not None:  # the unique index is (store, day, key): a day at a time
+            days, groups = rows.columns[self.day], {}
+            for j in fresh:
+                groups.setdefault(days[j], []).append(j)
+        for day, group in groups.items():
+            for i in range(0, len(group), _LOOKUP_BATCH):
+                query = select(*cols).where(
+                    self.table.c.store_id == self.store_id,
+                    self.table.c.key.in_([rows.keys[j] for j in group[i : i + _LOOKUP_BATCH]]))
+                if self.day is not None:
+                    query = query.where(self.table.c[self.day] == day)
+                for rec in self.conn.execute(query).mappings():
+                    found[rec["key"]] = rec
         return found
 
 
@@ -827,25 +854,29 @@ def _ingest(conn: Connection, store: Store, path: Path, name: str, sha: str, hin
     stored += [currency_column(m) for m in money_columns(kind, columns)]
     if kind.periodic:
         stored += ["period_start", "period_end"]
-    writer = _Writer(conn, facts[kind.name], store.id, drop_id, stored, undo[kind.name])
+    writer = _Writer(conn, kind, store.id, drop_id, stored)
     units = _RateUnits(kind, sheet.header, columns, sheet.blocks)
     days: set[date] = set()
     quarantined: list[dict[str, Any]] = []
-    for block in sheet.blocks:
-        parsed = _parse_chunk(kind, sheet.header, columns, block, store.tz,
-                              period if kind.periodic else None, units.percent_in(block),
-                              day_order)
-        result.rows += parsed.rows
-        bad = parsed.bad + writer.write(parsed.good)
-        if len(sheet.sheets) > 1:  # row numbers repeat from sheet to sheet
-            bad = [(n, f"sheet {block.sheet}: {why}", raw) for n, why, raw in bad]
-        if kind.date_field and kind.date_field in columns:
-            for value in set(parsed.good.columns[kind.date_field]):
-                day = _local_day(value, store.tz)
-                if day:
-                    days.add(day)
-        quarantined += [{"drop_id": drop_id, "row_number": n, "reason": why, "raw": raw}
-                        for n, why, raw in bad]
+
+    def parse(block: Block) -> _Chunk:
+        return _parse_chunk(kind, sheet.header, columns, block, store.tz,
+                            period if kind.periodic else None, units.percent_in(block),
+                            day_order)
+
+    with parsed_ahead(sheet.blocks, parse, size=path.stat().st_size) as chunks:
+        for parsed in chunks:
+            result.rows += parsed.rows
+            bad = parsed.bad + writer.write(parsed.good)
+            if len(sheet.sheets) > 1:  # row numbers repeat from sheet to sheet
+                bad = [(n, f"sheet {parsed.sheet}: {why}", raw) for n, why, raw in bad]
+            if kind.date_field and kind.date_field in columns:
+                for value in set(parsed.good.columns[kind.date_field]):
+                    day = _local_day(value, store.tz)
+                    if day:
+                        days.add(day)
+            quarantined += [{"drop_id": drop_id, "row_number": n, "reason": why, "raw": raw}
+                            for n, why, raw in bad]
     if quarantined:
         conn.execute(insert(quarantine), quarantined)
     result.inserted, result.updated, result.unchanged = (

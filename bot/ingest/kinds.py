@@ -64,6 +64,11 @@ class ReportKind:
     def required(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.required)
 
+    @property
+    def dated_key(self) -> bool:
+        """Every key alternative holds the date field: a fact's key tells its day."""
+        return self.date_field is not None and all(self.date_field in k for k in self.keys)
+
 
 T = Type
 

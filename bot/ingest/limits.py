@@ -220,14 +220,20 @@ def run_capped(function: Callable[..., Any], args: tuple[Any, ...], limits: Read
     return value
 
 
-def _child(send: Any, function: Callable[..., Any], args: tuple[Any, ...],
-           limits: ReadLimits) -> None:
+def enter_capped_child(limits: ReadLimits) -> None:
+    """Cap a forked child that reads or parses a file: `limits.memory_bytes` more memory than
+    it started with, and a little more CPU time than its parent waits for it."""
     # An abort here (the Rust parser out of memory) is an expected refusal: no Python
     # stack dump of it (pytest and `python -X faulthandler` enable one).
     faulthandler.disable()
     _cap_memory(limits.memory_bytes)
     cpu = int(limits.seconds) + 5  # the parent stops waiting first; this ends a runaway child
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+
+
+def _child(send: Any, function: Callable[..., Any], args: tuple[Any, ...],
+           limits: ReadLimits) -> None:
+    enter_capped_child(limits)
     try:
         outcome: tuple[str, Any] = ("ok", function(*args))
     except MemoryError:

@@ -36,7 +36,9 @@ from bot.ingest.kinds import ALIASES, KIND_BY_NAME, KINDS, normalize_header, req
 from bot.ingest.parsing import AmbiguousDate, BadValue, clean, numeric_date_fields, parse_date
 
 HEADER_SCAN_ROWS = 30
-CHUNK_ROWS = 20_000
+# Rows per block. A block of a wide export parses to about 1 MB, what a pipe holds: a large
+# file's child parses a block ahead and sends it whole (bot/ingest/ahead.py).
+CHUNK_ROWS = 7_000
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP = b"PK\x03\x04"
 _NOT_REPORTS = {
@@ -457,7 +459,11 @@ def _csv_blocks(path: Path, text: _Text, delimiter: str, header_at: int, header_
                     dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
                     skiprows=header_at + 1, chunksize=CHUNK_ROWS, engine="c", quotechar='"',
                     doublequote=True, skipinitialspace=False, encoding=_pandas_encoding(text))
-                for frame in frames:
+                for size in _block_sizes():
+                    try:
+                        frame = frames.get_chunk(size)
+                    except StopIteration:
+                        break
                     block = _frame_block(frame, first + done, delimiter, header_width,
                                          text.quoted)
                     done += len(block)
@@ -477,6 +483,14 @@ def _csv_blocks(path: Path, text: _Text, delimiter: str, header_at: int, header_
         yield held
     yield from _csv_module_blocks(path, text, delimiter, header_at + 1 + done, first + done,
                                   header_width, widest, open_quote)
+
+
+def _block_sizes() -> Iterator[int]:
+    """Rows per block: the first ones small, so that a large file's first rows are parsed
+    and written while the rest is read (bot/ingest/ahead.py), then CHUNK_ROWS."""
+    yield from (max(1, CHUNK_ROWS // 16), max(1, CHUNK_ROWS // 4))
+    while True:
+        yield CHUNK_ROWS
 
 
 def _pandas_encoding(text: _Text) -> str:

@@ -66,7 +66,6 @@ from sqlalchemy import (
     case,
     column,
     func,
-    literal,
     or_,
     select,
     text,
@@ -365,10 +364,8 @@ def p4p_days(conn: Connection, store: Store, span: Span) -> set[date]:
 
 
 def ever_inquired(conn: Connection, store: Store) -> set[str]:
-    """The keys of the keywords that ever brought a P4P inquiry (the partial index on
-    inquiries > 0 keeps this to the few rows that did)."""
-    # A literal 0, not a bound parameter: only then can the planner use the partial index.
-    inquired = p4p.c.inquiries > literal(0, literal_execute=True)
+    """The keys of the keywords that ever brought a P4P inquiry."""
+    inquired = p4p.c.inquiries > 0
     return {keyword_key(k) for k in conn.scalars(
         select(p4p.c.keyword).where(p4p.c.store_id == store.id, inquired,
                                     p4p.c.keyword.is_not(None))

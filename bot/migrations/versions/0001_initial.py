@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-05 01:01:28.761234
+Create Date: 2026-12-05 02:30:04.215464
 """
 
 from collections.abc import Sequence
@@ -737,33 +737,8 @@ def upgrade() -> None:
             ["store_id"], ["stores.id"], name=op.f("fk_p4p_store_id_stores"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_p4p")),
-        sa.UniqueConstraint("store_id", "key", name=op.f("uq_p4p_store_id_key")),
+        sa.UniqueConstraint("store_id", "date", "key", name=op.f("uq_p4p_store_id_date_key")),
     )
-    with op.batch_alter_table("p4p", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_p4p_store_id_date",
-            [
-                "store_id",
-                "date",
-                "plan",
-                "keyword",
-                "product_id",
-                "spend",
-                "spend_currency",
-                "clicks",
-                "impressions",
-                "inquiries",
-            ],
-            unique=False,
-        )
-        batch_op.create_index(
-            "ix_p4p_store_id_keyword_inquired",
-            ["store_id", "keyword"],
-            unique=False,
-            sqlite_where=sa.text("inquiries > 0"),
-            postgresql_where=sa.text("inquiries > 0"),
-        )
-
     op.create_table(
         "p4p_undo",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -981,11 +956,8 @@ def upgrade() -> None:
             ["store_id"], ["stores.id"], name=op.f("fk_traffic_store_id_stores"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_traffic")),
-        sa.UniqueConstraint("store_id", "key", name=op.f("uq_traffic_store_id_key")),
+        sa.UniqueConstraint("store_id", "date", "key", name=op.f("uq_traffic_store_id_date_key")),
     )
-    with op.batch_alter_table("traffic", schema=None) as batch_op:
-        batch_op.create_index("ix_traffic_store_id_date", ["store_id", "date"], unique=False)
-
     op.create_table(
         "traffic_undo",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1027,9 +999,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_traffic_undo_before_drop_id"))
 
     op.drop_table("traffic_undo")
-    with op.batch_alter_table("traffic", schema=None) as batch_op:
-        batch_op.drop_index("ix_traffic_store_id_date")
-
     op.drop_table("traffic")
     with op.batch_alter_table("quarantine", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_quarantine_drop_id"))
@@ -1058,14 +1027,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_p4p_undo_before_drop_id"))
 
     op.drop_table("p4p_undo")
-    with op.batch_alter_table("p4p", schema=None) as batch_op:
-        batch_op.drop_index(
-            "ix_p4p_store_id_keyword_inquired",
-            sqlite_where=sa.text("inquiries > 0"),
-            postgresql_where=sa.text("inquiries > 0"),
-        )
-        batch_op.drop_index("ix_p4p_store_id_date")
-
     op.drop_table("p4p")
     op.drop_table("outbox_files")
     with op.batch_alter_table("orders_undo", schema=None) as batch_op:

@@ -1,0 +1,107 @@
+"""Parse a large file in a forked child while this process writes what the child has parsed.
+
+Writing a drop (SQLite's B-tree work, PostgreSQL's round trips) takes about as long as reading
+and converting its cells. Threads cannot overlap the two: the database driver takes the GIL
+back for every row it binds, and the parser holds it most of the time. A forked child holds
+its own: it reads and parses block after block and sends each parsed chunk through a pipe,
+and this process writes one chunk while the child parses the next. A pipe holds little, so
+the child is never more than a chunk ahead: memory stays at a few chunks whatever the size of
+the file.
+
+The child runs capped like a workbook read (bot/ingest/limits.py): it dies rather than take
+the machine's memory, and a child that stops sending for `seconds` is stopped. Its
+exceptions (a rejected file) are raised here, where the chunk they stopped would have come.
+Small files, and systems that cannot fork, are parsed in this process: with one block there
+is nothing to overlap, and a fork costs a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
+
+from bot.ingest.limits import MEMORY, TIME, OverLimit, ReadLimits, enter_capped_child
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Files from this size on are parsed in a child (about 10,000 rows of a CSV export; tests
+# lower it).
+FORK_BYTES = 1024 * 1024
+CAN_FORK = "fork" in multiprocessing.get_all_start_methods()
+_PIPE_BYTES = 1024 * 1024  # Linux lets a process raise its pipes to this (pipe-max-size)
+
+_CHUNK, _END, _RAISED, _MEMORY = "chunk", "end", "raised", "memory"
+
+
+@contextmanager
+def parsed_ahead(items: Iterable[T], parse: Callable[[T], R], *, size: int
+                 ) -> Iterator[Iterator[R]]:
+    """parse(item) for each item, in order: in a forked child one item ahead when the file
+    has `size` bytes or more, else here as they are taken. On leaving, the child is gone."""
+    if size < FORK_BYTES or not CAN_FORK:
+        yield (parse(item) for item in items)
+        return
+    limits = ReadLimits.from_env()
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    with suppress(OSError, AttributeError):  # Linux: a chunk in a few writes, not a hundred
+        fcntl.fcntl(send.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    child = context.Process(target=_child, args=(send, items, parse, limits), daemon=True,
+                            name="opsbot-parse")
+    child.start()
+    send.close()
+    try:
+        yield _received(receive, limits)
+    finally:
+        receive.close()  # a child still sending gets a broken pipe, and is killed anyway
+        if child.is_alive():
+            child.kill()
+        child.join(10)
+
+
+def _received(receive: Any, limits: ReadLimits) -> Iterator[Any]:
+    while True:
+        if not receive.poll(limits.seconds):
+            raise OverLimit(TIME, limits.seconds)
+        try:
+            outcome, value = receive.recv()
+        except EOFError:  # killed: out of memory (the OOM killer), or its CPU time ran out
+            raise OverLimit(MEMORY, limits.memory_bytes) from None
+        if outcome == _CHUNK:
+            yield value
+        elif outcome == _END:
+            return
+        elif outcome == _MEMORY:
+            raise OverLimit(MEMORY, limits.memory_bytes)
+        else:
+            raise value
+
+
+def _child(send: Any, items: Iterable[T], parse: Callable[[T], R],
+           limits: ReadLimits) -> None:
+    enter_capped_child(limits)
+    try:
+        try:
+            for item in items:
+                send.send((_CHUNK, parse(item)))
+            send.send((_END, None))
+        except MemoryError:
+            send.send((_MEMORY, None))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the parent stopped reading: it has what it needs, or failed itself
+        except Exception as exc:
+            try:
+                send.send((_RAISED, exc))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            except Exception:  # an exception that does not pickle: its words still do
+                send.send((_RAISED, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        # Out at once: no finalizer of the parent's objects (its database connection, the
+        # workbook's temporary blocks) may run here.
+        os._exit(0)
