@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
+from bot.countries import country_name
 from bot.text import CLIP, clip
 from templates.i18n import LANGUAGES, SOURCE, Text, translations
 
@@ -216,6 +217,13 @@ def _day(value: Any, lang: str) -> str:
     return format_date(day, DAY_FORMATS.get(lang, DAY_FORMATS[SOURCE]), locale=lang)
 
 
+def _country(value: Any, lang: str) -> Any:
+    """A country as `lang` names it (`US`, `United States` -> 美国 in zh), from Babel's data;
+    a value that names no country we know is shown as written."""
+    name = country_name(value, lang) if value else None
+    return _safe(name) if name else value
+
+
 def _weekday(value: Any, lang: str) -> str:
     """The weekday of an ISO date (or a date) in `lang`'s words; anything else as it is."""
     day = _as_day(value)
@@ -248,6 +256,7 @@ def environment(lang: str) -> Environment:
     env.filters.update(plain=_plain, plural=_plural, number=_number, percent=_percent,
                        signed_percent=_signed_percent, once_in=_once_in, clip=_clip,
                        day=lambda value: _day(value, lang),
+                       country=lambda value: _country(value, lang),
                        weekday=lambda value: _weekday(value, lang))
     return env
 

@@ -350,7 +350,7 @@ def test_hints_country_gone_and_p4p_paused(engine: Engine, acme: Store) -> None:
     message = outbox_rows(engine)[0].payload
     where = next(b["text"]["text"] for b in message["blocks"]
                  if b["type"] == "section" and "Where to look" in b["text"]["text"])
-    assert "\n• No inquiries from US, usually a top source (" in where
+    assert "\n• No inquiries from United States, usually a top source (" in where
     assert "\n• P4P spent ¥0 vs usually ¥300 a day - paused" in where
 
 
@@ -373,12 +373,13 @@ def test_several_countries_gone_are_worded_together(engine: Engine, acme: Store)
     (hint,) = [h for h in alert_rows(engine)[0].hint if "countries" in h]
     assert (hint["kind"], hint["countries"]) == ("countries_gone", ["US", "DE"])
     assert 70 <= hint["share"] <= 80  # the two together, not the first one's share
-    assert (f"\n• No inquiries from US, DE, usually top sources (together {hint['share']}% "
-            "of the last 4 weeks)") in where_to_look(engine)
+    assert ("\n• No inquiries from United States, Germany, usually top sources "
+            f"(together {hint['share']}% of the last 4 weeks)") in where_to_look(engine)
     with read(engine) as conn:
         (context,) = alerts.unresolved(conn, acme, NOW)
     zh = render("alert.json.j2", alert=context, lang="zh")
-    assert f"没有来自 US，DE 的询盘，通常是主要来源（合计占近 4 周的 {hint['share']}%）" in str(zh)
+    assert ("没有来自 美国，德国 的询盘，通常是主要来源"
+            f"（合计占近 4 周的 {hint['share']}%）") in str(zh)
 
 
 def test_no_country_hint_when_no_inquiry_came_at_all(engine: Engine, acme: Store) -> None:

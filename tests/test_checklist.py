@@ -80,8 +80,9 @@ def test_inquiries_item(engine: Engine, store: Store) -> None:
     assert [(q["inquiry_id"], q["owner"]) for q in f["unreplied"]] == [
         ("I3", "Wang"), ("I1", "Li"), ("I8", "Li")]
     text = render("checklist_daily.json.j2", checklist=data)["blocks"][3]["text"]["text"]
-    assert ("◦ Cara (DE) · Wang · waiting 1d 0h\n      ◦ Ann (US) · Li · waiting 2d 23h\n"
-            "      ◦ Ann (US) · Li · waiting 4d 1h") in text
+    assert ("◦ Cara (Germany) · Wang · waiting 1d 0h\n"
+            "      ◦ Ann (United States) · Li · waiting 2d 23h\n"
+            "      ◦ Ann (United States) · Li · waiting 4d 1h") in text
     assert "not listed" not in text
     assert f["unreplied_by_owner"] == [{"owner": "Li", "count": 2}, {"owner": "Wang", "count": 1}]
     assert f["spam_count"] == 1 and f["spam"][0]["inquiry_id"] == "I5"

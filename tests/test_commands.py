@@ -524,4 +524,4 @@ def test_the_country_list_adds_up_to_the_valid_total_with_spam_apart(
     counts = [int(line.rsplit(" ", 1)[1]) for line in section.split("\n")[1:]]
     assert sum(counts) == result.data["valid"]
     assert "DE" not in section  # its only inquiry is spam
-    assert "Spam, not counted above: 1 (DE 1)" in all_text(result)
+    assert "Spam, not counted above: 1 (Germany 1)" in all_text(result)

@@ -192,14 +192,14 @@ def test_the_message_groups_by_owner_in_rank_order(engine: Engine, exported: Sto
              for b in message["blocks"][2:] if b["type"] in ("section", "context")]
     assert [line.split("\n")[0] for line in lines[:9]] == [
         "*Wang*",
-        "*Bo Chen* · Chen GmbH (DE) · zombie 🆕",
-        "*Dee Hill* · DeeCo (GB) · hesitant",
-        "*Gus Lost* · GusCo (BR) · lost",
+        "*Bo Chen* · Chen GmbH (Germany) · zombie 🆕",
+        "*Dee Hill* · DeeCo (United Kingdom) · hesitant",
+        "*Gus Lost* · GusCo (Brazil) · lost",
         "*Lily*",
         "*Ann Lee* · AnnCo (United States) · zombie 🆕",
-        "*Fay Ten* · FayCo (IN) · hesitant",
-        "*Hal Quiet* · HalCo (PL) · lost",
-        "*&lt;!channel&gt; &amp; Sons* · &lt;b&gt;Evil&lt;/b&gt; Ltd (US) · zombie",
+        "*Fay Ten* · FayCo (India) · hesitant",
+        "*Hal Quiet* · HalCo (Poland) · lost",
+        "*&lt;!channel&gt; &amp; Sons* · &lt;b&gt;Evil&lt;/b&gt; Ltd (United States) · zombie",
     ]
     assert lines[1].split("\n")[1] == "inquired 2 days ago, nobody followed up"
     assert lines[2].split("\n")[1] == "followed up 8 days ago, no order since, 1 order"
@@ -511,7 +511,7 @@ def test_in_chinese(engine: Engine, exported: Store) -> None:
     text = blocks_text(result.message)
     assert result.message["blocks"][0]["text"]["text"] == "待跟进客户 · acme"
     assert "僵尸客户 2 个 · 犹豫客户 1 个 · 流失客户 1 个" in text
-    assert ("*Ann Lee* · AnnCo (United States) · 僵尸客户 🆕\\n"
+    assert ("*Ann Lee* · AnnCo (美国) · 僵尸客户 🆕\\n"
             "2 天前询盘，无人跟进，2 条询盘") in text
     actions = next(b for b in result.message["blocks"] if b["type"] == "actions")
     assert [e.get("text", e.get("placeholder"))["text"] for e in actions["elements"]] == [

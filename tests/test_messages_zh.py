@@ -414,7 +414,7 @@ def test_every_hint_reads_in_chinese(engine: Engine, store: Store) -> None:
     zh = where_to_look(hinted(engine, add_store(engine, "东方灯具", language="zh"), "C2", 390))
     assert en.count("\n• ") == zh.count("\n• ") == 3  # traffic, country, P4P
     assert zh.startswith("*排查方向*\n• 流量正常（访客 390，通常约 400）：")
-    assert "\n• 没有来自 US 的询盘，通常是主要来源（占近 4 周的 " in zh
+    assert "\n• 没有来自 美国 的询盘，通常是主要来源（占近 4 周的 " in zh
     assert "\n• 直通车花费 ¥0，通常每天 ¥300。" in zh
     assert latin_words(zh) == set(), zh
     assert figures(en) == figures(zh)

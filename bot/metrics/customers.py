@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, case, false, func, or_, select
 
+from bot.countries import spellings
 from bot.ingest.parsing import fold
-from bot.metrics.inquiries import country_names
 from bot.models import checklists, customer_index
 from bot.periods import as_utc
 from bot.stores import Store
@@ -57,7 +57,7 @@ class Query:
         if self.owner:
             out.append(ix.c.owner_key == fold(self.owner))
         if self.country:
-            out.append(func.lower(ix.c.country).in_(country_names(self.country)))
+            out.append(func.lower(ix.c.country).in_(spellings(self.country)))
         return out
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 
+from bot.countries import spellings
 from bot.metrics.freshness import Coverage, list_coverage, staleness
 from bot.models import facts
 from bot.periods import (
@@ -53,59 +54,6 @@ NAMES_SHOWN = 8  # candidates an error names (owners, countries), most frequent 
 
 inquiries = facts["inquiries"]
 
-# `country:US` must also find exports that spell the country out, in English or Chinese.
-COUNTRY_NAMES: dict[str, tuple[str, ...]] = {
-    "US": ("united states", "united states of america", "usa", "美国"),
-    "GB": ("united kingdom", "uk", "great britain", "england", "英国"),
-    "DE": ("germany", "deutschland", "德国"),
-    "FR": ("france", "法国"),
-    "IT": ("italy", "意大利"),
-    "ES": ("spain", "西班牙"),
-    "NL": ("netherlands", "holland", "荷兰"),
-    "PL": ("poland", "波兰"),
-    "RU": ("russia", "russian federation", "俄罗斯"),
-    "TR": ("turkey", "türkiye", "土耳其"),
-    "CA": ("canada", "加拿大"),
-    "MX": ("mexico", "墨西哥"),
-    "BR": ("brazil", "巴西"),
-    "AR": ("argentina", "阿根廷"),
-    "CL": ("chile", "智利"),
-    "CO": ("colombia", "哥伦比亚"),
-    "PE": ("peru", "秘鲁"),
-    "AU": ("australia", "澳大利亚"),
-    "NZ": ("new zealand", "新西兰"),
-    "IN": ("india", "印度"),
-    "PK": ("pakistan", "巴基斯坦"),
-    "BD": ("bangladesh", "孟加拉国"),
-    "ID": ("indonesia", "印度尼西亚", "印尼"),
-    "MY": ("malaysia", "马来西亚"),
-    "PH": ("philippines", "菲律宾"),
-    "TH": ("thailand", "泰国"),
-    "VN": ("vietnam", "viet nam", "越南"),
-    "SG": ("singapore", "新加坡"),
-    "JP": ("japan", "日本"),
-    "KR": ("south korea", "korea", "republic of korea", "韩国"),
-    "AE": ("united arab emirates", "uae", "阿联酋"),
-    "SA": ("saudi arabia", "沙特阿拉伯", "沙特"),
-    "IL": ("israel", "以色列"),
-    "EG": ("egypt", "埃及"),
-    "NG": ("nigeria", "尼日利亚"),
-    "KE": ("kenya", "肯尼亚"),
-    "ZA": ("south africa", "南非"),
-}
-
-
-def country_names(wanted: str) -> list[str]:
-    """The lower-case spellings a `country:` filter matches: the code and the names, in
-    English and Chinese (`country:germany` also finds rows saying `DE`)."""
-    wanted = wanted.strip().lower()
-    names = {wanted, *COUNTRY_NAMES.get(wanted.upper(), ())}
-    for code, aliases in COUNTRY_NAMES.items():
-        if wanted in aliases:
-            names |= {code.lower(), *aliases}
-    return sorted(names)
-
-
 @dataclass(frozen=True)
 class Filters:
     """`country:US owner:NAME product:ID`, all case-insensitive and combinable."""
@@ -123,7 +71,7 @@ class Filters:
     def clauses(self) -> list[ColumnElement[bool]]:
         out: list[ColumnElement[bool]] = []
         if self.country:
-            out.append(func.lower(inquiries.c.country).in_(country_names(self.country)))
+            out.append(func.lower(inquiries.c.country).in_(spellings(self.country)))
         if self.owner:
             out.append(func.lower(inquiries.c.owner) == self.owner.strip().lower())
         if self.product:
