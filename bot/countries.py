@@ -13,6 +13,8 @@ from functools import cache
 
 from babel import Locale
 
+from templates.i18n import N_
+
 LANGUAGES = ("en", "zh")  # the export languages whose names are recognised
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -31,6 +33,17 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "TW": ("台湾",),
     "MO": ("macau", "macao", "澳门"),
 }
+
+
+# The traffic report's bucket of every country it does not list (其他, Other): no country, but
+# a name in each language all the same.
+OTHER = N_("other countries")
+_OTHER_SPELLINGS = frozenset({"其他", "其它", "其他国家", "其他国家/地区", "other", "others",
+                              "other countries"})
+
+
+def is_other(value: object) -> bool:
+    return isinstance(value, str) and " ".join(value.split()).casefold() in _OTHER_SPELLINGS
 
 
 @cache

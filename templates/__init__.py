@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from bot.countries import country_name
+from bot.countries import OTHER, country_name, is_other
 from bot.text import CLIP, clip
 from templates.i18n import LANGUAGES, SOURCE, Text, translations
 
@@ -220,6 +220,8 @@ def _day(value: Any, lang: str) -> str:
 def _country(value: Any, lang: str) -> Any:
     """A country as `lang` names it (`US`, `United States` -> 美国 in zh), from Babel's data;
     a value that names no country we know is shown as written."""
+    if is_other(value):
+        return translations(lang).gettext(OTHER)
     name = country_name(value, lang) if value else None
     return _safe(name) if name else value
 

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from bot.countries import code_of, country_name, spellings
 from bot.stores import add_store
 from handlers.commands.registry import run_command
+from templates import environment
 from tests.test_inquiries import NOW, add_inquiries, inquiry
 
 
@@ -29,6 +30,13 @@ def test_what_names_no_country_is_left_alone() -> None:
     for cell in ("", "Mars", "<!channel>", None, 42):
         assert code_of(cell) is None and country_name(cell, "zh") is None
     assert spellings("Mars") == ["mars"]
+
+
+def test_the_traffic_reports_other_bucket_is_named_in_each_language() -> None:
+    for cell in ("其他", "Other", " others "):
+        assert code_of(cell) is None
+        for lang, name in (("en", "other countries"), ("zh", "其他国家和地区")):
+            assert environment(lang).from_string("{{ c | country }}").render(c=cell) == name
 
 
 def test_a_filter_matches_every_spelling_of_its_country() -> None:
