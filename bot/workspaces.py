@@ -24,6 +24,13 @@ def bot_token(conn: Connection, client_id: str | None, team_id: str) -> str | No
                        .order_by(desc(c.installed_at), desc(c.id)).limit(1))
 
 
+def installed(conn: Connection, client_id: str | None) -> set[str]:
+    """The workspaces app `client_id` is installed in now (with a bot token)."""
+    c = slack_bots.c
+    return set(conn.scalars(select(c.team_id).distinct().where(
+        c.client_id == client_id, c.team_id.is_not(None), c.bot_token.is_not(None))))
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") + "Z" if moment else None
 

@@ -196,6 +196,15 @@ def run_due(
     seconds["drops"] = time.perf_counter() - started
 
     stores = list_stores(engine)
+    if settings.oauth:
+        # A workspace that uninstalled opsbot gets nothing more: its stores' alerts and
+        # checklists are not made (they could not be posted), their data is kept, and an
+        # install resumes them.
+        with read(engine) as conn:
+            teams = workspaces.installed(conn, settings.slack_client_id)
+        report["uninstalled"] = sorted(s.name for s in stores if s.team_id
+                                       and s.team_id not in teams)
+        stores = [s for s in stores if s.name not in report["uninstalled"]]
     seconds["alerts"] = seconds["checklists"] = 0.0
     for store in stores:
         started = time.perf_counter()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -28,6 +28,7 @@ from bot.stores import Store, add_store, bind_channel, find_store
 from bot.workspaces import prune_states
 from handlers.manifest import BOT_SCOPES, MANIFEST
 from jobs.delivery import Delivery, Pacer, deliver, outbox_client
+from jobs.tick import run_due
 from jobs.workspaces import state_store
 from tests.slack_app_env import Server, decoded, inquiry_export, settle, wait_for
 from tests.slack_mock import DOWNLOAD, RESPONSE_URL, MockSlackAPI
@@ -389,3 +390,23 @@ def test_opsbot_workspaces_shows_who_installed_and_what_was_dropped(
     code, out, _ = cli("workspaces")
     assert "TB: not installed; stores: beta; 0 queued, 1 failed" in out
     assert token_a not in out and token_b not in out
+
+
+def test_a_tick_leaves_out_the_stores_of_an_uninstalled_workspace(
+        api: MockSlackAPI, server: Server, engine: Engine, settings: Settings) -> None:
+    acme, _beta, _token_a, _token_b = two_workspaces(engine, server, api)
+    server.post(_uninstall_event(TEAM_B, "EvUNB3"))
+    wait_for(lambda: installed_teams(engine) == [TEAM_A])
+    morning = datetime.combine(utcnow().date(), time(1, 30))  # 09:30 in Shanghai
+    report = run_due(engine, morning, settings=settings, drops=False, send=False)
+    assert report["uninstalled"] == ["beta"]
+    assert [c["store"] for c in report["checklists"]] == ["acme"]
+    with read(engine) as conn:
+        queued = set(conn.scalars(select(models.outbox.c.store_id)))
+    assert queued == {acme.id}  # nothing made for beta, so nothing to fail later
+    # Installed again, the next tick gives beta its morning.
+    install(server, api, TEAM_B)
+    again = run_due(engine, morning + timedelta(minutes=5), settings=settings, drops=False,
+                    send=False)
+    assert again["uninstalled"] == []
+    assert [c["store"] for c in again["checklists"]] == ["beta"]
