@@ -41,8 +41,9 @@ _CHUNK, _END, _RAISED, _MEMORY = "chunk", "end", "raised", "memory"
 @contextmanager
 def parsed_ahead(items: Iterable[T], parse: Callable[[T], R], *, size: int
                  ) -> Iterator[Iterator[R]]:
-    """parse(item) for each item, in order: in a forked child one item ahead when the file
-    has `size` bytes or more, else here as they are taken. On leaving, the child is gone."""
+    """parse(item) for each item, in order. For a file of `size` bytes from FORK_BYTES on,
+    in a forked child working ahead of the caller; else here, as the caller takes them. On
+    leaving, the child is gone."""
     if size < FORK_BYTES or not CAN_FORK:
         yield (parse(item) for item in items)
         return
