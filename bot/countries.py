@@ -13,8 +13,6 @@ from functools import cache
 
 from babel import Locale
 
-from templates.i18n import N_
-
 LANGUAGES = ("en", "zh")  # the export languages whose names are recognised
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -35,9 +33,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-# The traffic report's bucket of every country it does not list (其他, Other): no country, but
-# a name in each language all the same.
-OTHER = N_("other countries")
+# CLDR's two-letter codes that are no country: the EU, the UN, unknown and pseudo regions.
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
+
+# The traffic report's bucket of every country it does not list (其他, Other): no country; the
+# templates name it in each language.
 _OTHER_SPELLINGS = frozenset({"其他", "其它", "其他国家", "其他国家/地区", "other", "others",
                               "other countries"})
 
@@ -50,7 +50,7 @@ def is_other(value: object) -> bool:
 def _territories(lang: str) -> dict[str, str]:
     """Country code -> name in `lang` (regions such as `001`, the world, left out)."""
     return {code: name for code, name in Locale.parse(lang).territories.items()
-            if len(code) == 2 and code.isalpha()}
+            if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES}
 
 
 @cache
@@ -86,6 +86,9 @@ def spellings(wanted: str) -> list[str]:
     names = {typed, code.casefold(), *ALIASES.get(code, ())}
     names |= {_territories(lang)[code].casefold() for lang in LANGUAGES
               if code in _territories(lang)}
+    # As SQL's lower() leaves them too: SQLite lowers ASCII letters only (Åland).
+    names |= {"".join(c.lower() if c.isascii() else c for c in _territories(lang)[code])
+              for lang in LANGUAGES if code in _territories(lang)}
     return sorted(names)
 
 

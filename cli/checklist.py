@@ -12,8 +12,9 @@ import argparse
 from datetime import date, datetime
 from pathlib import Path
 
+from bot.checklists.kind import ChecklistKind
 from bot.checklists.records import public
-from bot.checklists.registry import CHECKLISTS, ChecklistKind
+from bot.checklists.registry import CHECKLISTS
 from bot.config import Settings
 from bot.periods import utcnow
 from bot.storage import get_engine, read

@@ -40,7 +40,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from bot import outbox, receipts, workspaces
 from bot.alerts import incidents as alerts
 from bot.checklists import records
-from bot.checklists.registry import CHECKLISTS, ChecklistKind
+from bot.checklists.kind import ChecklistKind
+from bot.checklists.registry import CHECKLISTS
 from bot.config import Settings
 from bot.periods import as_utc
 from bot.schedule import checklist_due

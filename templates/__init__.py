@@ -9,6 +9,7 @@ limits, whatever the data's size.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -21,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from bot.countries import OTHER, country_name, is_other
+from bot.countries import country_name, is_other
 from bot.text import CLIP, clip
-from templates.i18n import LANGUAGES, SOURCE, Text, translations
+from templates.i18n import LANGUAGES, N_, SOURCE, Text, translations
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -217,12 +218,17 @@ def _day(value: Any, lang: str) -> str:
     return format_date(day, DAY_FORMATS.get(lang, DAY_FORMATS[SOURCE]), locale=lang)
 
 
+# The traffic report's bucket of the countries it does not list (bot/countries.py).
+_OTHER_COUNTRIES = N_("other countries")
+
+
 def _country(value: Any, lang: str) -> Any:
     """A country as `lang` names it (`US`, `United States` -> 美国 in zh), from Babel's data;
-    a value that names no country we know is shown as written."""
-    if is_other(value):
-        return translations(lang).gettext(OTHER)
-    name = country_name(value, lang) if value else None
+    a value that names no country we know is shown as written. `value` comes escaped."""
+    cell = html.unescape(str(value)) if value else ""
+    if is_other(cell):
+        return translations(lang).gettext(_OTHER_COUNTRIES)
+    name = country_name(cell, lang) if cell else None
     return _safe(name) if name else value
 
 

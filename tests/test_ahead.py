@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
+import signal
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from sqlalchemy import Engine
 from bot.ingest import ahead, drop, readers
 from bot.ingest.ahead import parsed_ahead
 from bot.ingest.drop import ingest_file
+from bot.ingest.limits import ROWS, OverLimit
 from bot.stores import Store
 from tests.files import drop_row, snapshot, stored, write_csv
 
@@ -194,3 +197,51 @@ def test_a_child_that_stops_sending_is_stopped(engine: Engine, store: Store, tmp
     assert result.status == "rejected"
     assert result.over_limit is not None and result.over_limit["why"] == "time"
     assert _no_child_left()
+
+
+def test_a_refusal_raised_in_the_child_arrives_whole() -> None:
+    def parse(i: int) -> int:
+        raise OverLimit(ROWS, 10, 11)
+
+    with pytest.raises(OverLimit) as raised, \
+            parsed_ahead(range(3), parse, size=ahead.FORK_BYTES) as items:
+        list(items)
+    assert (raised.value.why, raised.value.limit, raised.value.found) == (ROWS, 10, 11)
+
+
+def test_a_child_out_of_cpu_time_refuses_the_file_for_its_time(
+        engine: Engine, store: Store, tmp_path: Path, forked: None,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real_parse = drop._parse_chunk
+    parent = os.getpid()
+    calls = []
+
+    def spinning(*args: object, **kwargs: object) -> drop._Chunk:
+        calls.append(1)
+        if os.getpid() != parent and len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGXCPU)  # what the kernel sends past RLIMIT_CPU
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(drop, "_parse_chunk", spinning)
+    result = ingest_file(engine, store, write_csv(tmp_path / "p4p.csv", _days(40)))
+    assert result.status == "rejected"
+    assert result.over_limit is not None and result.over_limit["why"] == "time"
+
+
+def test_the_cpu_time_allowed_is_per_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The parent waits OPSBOT_READ_SECONDS for each chunk; a long file whose chunks each
+    # come in time is not stopped for the sum of them.
+    monkeypatch.setenv("OPSBOT_READ_SECONDS", "1")
+
+    def parse(i: int) -> tuple[float, float]:
+        end = time.process_time() + 0.4
+        while time.process_time() < end:
+            pass
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        return resource.getrlimit(resource.RLIMIT_CPU)[0], used.ru_utime + used.ru_stime
+
+    with parsed_ahead(range(4), parse, size=ahead.FORK_BYTES) as items:
+        seen = list(items)
+    allowed = [limit for limit, _ in seen]
+    assert allowed == sorted(allowed) and allowed[-1] > allowed[0]
+    assert all(limit - used > 1 for limit, used in seen)  # more than the wait is left

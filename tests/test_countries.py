@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from bot.countries import code_of, country_name, spellings
 from bot.stores import add_store
 from handlers.commands.registry import run_command
-from templates import environment
+from templates import _safe, environment
 from tests.test_inquiries import NOW, add_inquiries, inquiry
 
 
@@ -27,7 +27,7 @@ def test_names_come_from_the_locale_data_not_a_short_list() -> None:
 
 
 def test_what_names_no_country_is_left_alone() -> None:
-    for cell in ("", "Mars", "<!channel>", None, 42):
+    for cell in ("", "Mars", "<!channel>", None, 42, "ZZ", "Unknown Region", "EU", "UN"):
         assert code_of(cell) is None and country_name(cell, "zh") is None
     assert spellings("Mars") == ["mars"]
 
@@ -42,6 +42,14 @@ def test_the_traffic_reports_other_bucket_is_named_in_each_language() -> None:
 def test_a_filter_matches_every_spelling_of_its_country() -> None:
     for typed in ("germany", "DE", "德国", "Deutschland"):
         assert {"de", "germany", "德国", "deutschland"} <= set(spellings(typed))
+    # SQLite's lower() leaves non-ASCII capitals as they are: that spelling is matched too.
+    assert "Åland islands" in spellings("AX")
+
+
+def test_a_name_with_an_ampersand_is_recognised_though_escaped() -> None:
+    rendered = environment("zh").from_string("{{ c | country }}").render(
+        c=_safe("Bosnia & Herzegovina"))
+    assert rendered == "波斯尼亚和黑塞哥维那"
 
 
 @pytest.mark.parametrize("lang, us", [("en", "United States"), ("zh", "美国")])

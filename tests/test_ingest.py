@@ -350,6 +350,29 @@ def test_the_same_file_in_another_store_is_not_a_duplicate(engine: Engine, store
     assert len(stored(engine, "orders", store.id)) == len(stored(engine, "orders", other.id)) == 2
 
 
+def test_a_long_re_export_finds_every_fact_it_restates(engine: Engine, store: Store,
+                                                       tmp_path: Path) -> None:
+    # Facts are looked up by day and key in batches: many days of a few keywords, and one
+    # day of more keywords than a batch holds, all found again, none inserted twice.
+    def report(bump: int) -> list[list[object]]:
+        rows: list[list[object]] = [["日期", "计划名称", "关键词", "曝光量"]]
+        start = date(2026, 8, 1)
+        for d in range(40):
+            day = (start + timedelta(days=d)).isoformat()
+            rows += [[day, "plan", f"word {w}", str(d * 10 + w + bump)] for w in range(3)]
+        rows += [["2026-11-01", "plan", f"long tail {w}", str(w + bump)] for w in range(700)]
+        return rows
+
+    first = ingest_file(engine, store, write_csv(tmp_path / "a.csv", report(0)))
+    again = ingest_file(engine, store, write_csv(tmp_path / "b.csv", report(1)))
+    assert (first.inserted, first.updated) == (820, 0)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 820, 0)
+    facts = stored(engine, "p4p")
+    assert len(facts) == 820
+    assert sum(r["impressions"] for r in facts) == sum(
+        int(r[3]) for r in report(1)[1:])
+
+
 def test_a_re_export_with_overlapping_dates_never_double_counts(engine: Engine, store: Store,
                                                                 tmp_path: Path) -> None:
     first = ingest_file(engine, store, write_csv(

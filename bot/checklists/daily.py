@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select
 
 from bot.alerts import incidents as alerts
 from bot.alerts.rules import RULES
-from bot.checklists.registry import ChecklistKind
+from bot.checklists.kind import ChecklistKind
 from bot.metrics import customers
 from bot.metrics.freshness import newest_days, staleness
 from bot.metrics.inquiry_checks import inquiry_figures, unreplied_ids

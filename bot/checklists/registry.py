@@ -2,52 +2,17 @@
 data is built, its items and its template; recording it exactly once, catch-up, checkbox
 ticks, redraws and posting to every bound channel are written once for all kinds
 (bot/checklists/records.py, jobs/tick.py, jobs/checklist_messages.py). Adding a kind is a
-module with `KIND = ChecklistKind(...)`, one entry below and its template.
+module with `KIND = ChecklistKind(...)` (bot/checklists/kind.py), one entry below and its
+template.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from bot.checklists import daily, monthly, weekly
+from bot.checklists.kind import ChecklistKind
 
-from sqlalchemy import Connection
-
-from bot.stores import Store
-
-
-def _always(settings: Mapping[str, Any]) -> bool:
-    return True
-
-
-@dataclass(frozen=True)
-class ChecklistKind:
-    name: str  # the checklists table's `kind`
-    title: str  # N_() msgid
-    template: str  # the message (templates/)
-    items: tuple[str, ...]  # the item keys a checkbox may tick
-    # (conn, store, now, local posting day or None for today) -> the checklist's data
-    build: Callable[[Connection, Store, datetime, date | None], dict[str, Any]]
-    # Whether a local day is a posting day, given the store's settings (bot/schedule.py).
-    posts_on: Callable[[date, Mapping[str, Any]], bool]
-    # Whether the store wants this kind at all (a per-store switch).
-    enabled: Callable[[Mapping[str, Any]], bool] = _always
-    # The trend chart uploaded into the thread of each post (bot.metrics.trend's kind), if any.
-    chart: str | None = None
-    # `--json` gives the items as an object keyed by item key (the reviews' contract, issue 11)
-    # rather than the daily checklist's list.
-    keyed_items: bool = False
-
-
-def _kinds() -> dict[str, ChecklistKind]:
-    from bot.checklists import daily, monthly, weekly
-
-    return {k.name: k for k in (
-        daily.KIND,
-        weekly.KIND,
-        monthly.KIND,
-    )}
-
-
-CHECKLISTS: dict[str, ChecklistKind] = _kinds()
+CHECKLISTS: dict[str, ChecklistKind] = {k.name: k for k in (
+    daily.KIND,
+    weekly.KIND,
+    monthly.KIND,
+)}

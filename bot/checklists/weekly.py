@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bot.checklists.registry import ChecklistKind
+from bot.checklists.kind import ChecklistKind
 from bot.checklists.review import build_review, item_keys
 from bot.stores import WEEKDAYS, Store
 from templates.i18n import N_

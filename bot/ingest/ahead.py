@@ -24,7 +24,18 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
-from bot.ingest.limits import MEMORY, TIME, OverLimit, ReadLimits, enter_capped_child
+from bot.ingest.limits import (
+    MEMORY,
+    TIME,
+    OverLimit,
+    ReadLimits,
+    allow_cpu,
+    died,
+    enter_capped_child,
+    sendable,
+    start_child,
+    stop_child,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,31 +59,21 @@ def parsed_ahead(items: Iterable[T], parse: Callable[[T], R], *, size: int
         yield (parse(item) for item in items)
         return
     limits = ReadLimits.from_env()
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    with suppress(OSError, AttributeError):  # Linux: a chunk in a few writes, not a hundred
-        fcntl.fcntl(send.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
-    child = context.Process(target=_child, args=(send, items, parse, limits), daemon=True,
-                            name="opsbot-parse")
-    child.start()
-    send.close()
+    receive, child = start_child("opsbot-parse", _child, (items, parse, limits))
     try:
-        yield _received(receive, limits)
+        yield _received(receive, child, limits)
     finally:
-        receive.close()  # a child still sending gets a broken pipe, and is killed anyway
-        if child.is_alive():
-            child.kill()
-        child.join(10)
+        stop_child(receive, child)
 
 
-def _received(receive: Any, limits: ReadLimits) -> Iterator[Any]:
+def _received(receive: Any, child: Any, limits: ReadLimits) -> Iterator[Any]:
     while True:
         if not receive.poll(limits.seconds):
             raise OverLimit(TIME, limits.seconds)
         try:
             outcome, value = receive.recv()
-        except EOFError:  # killed: out of memory (the OOM killer), or its CPU time ran out
-            raise OverLimit(MEMORY, limits.memory_bytes) from None
+        except EOFError:
+            raise died(child, limits) from None
         if outcome == _CHUNK:
             yield value
         elif outcome == _END:
@@ -86,22 +87,21 @@ def _received(receive: Any, limits: ReadLimits) -> Iterator[Any]:
 def _child(send: Any, items: Iterable[T], parse: Callable[[T], R],
            limits: ReadLimits) -> None:
     enter_capped_child(limits)
+    with suppress(OSError, AttributeError):  # Linux: a chunk in a few writes, not a hundred
+        fcntl.fcntl(send.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
     try:
         try:
             for item in items:
                 send.send((_CHUNK, parse(item)))
+                allow_cpu(limits)  # the parent waits `seconds` for each chunk: so may we
             send.send((_END, None))
         except MemoryError:
             send.send((_MEMORY, None))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the parent stopped reading: it has what it needs, or failed itself
         except Exception as exc:
-            try:
-                send.send((_RAISED, exc))
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            except Exception:  # an exception that does not pickle: its words still do
-                send.send((_RAISED, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            with suppress(BrokenPipeError, ConnectionResetError):
+                send.send((_RAISED, sendable(exc)))
     finally:
         # Out at once: no finalizer of the parent's objects (its database connection, the
         # workbook's temporary blocks) may run here.

@@ -87,6 +87,7 @@ from bot.stores import Store
 TOTALS = frozenset(normalize_header(w) for w in ("汇总", "合计", "总计", "Total", "Totals",
                                                    "Grand Total", "Summary"))
 _LOOKUP_BATCH = 500
+_LOOKUP_DAYS = 16  # days in one lookup of a dated key: days x keys index probes
 _KEY_TEXT_MAX = 500  # the fact tables' key column holds 600 characters
 _FILE_NAME_MAX = 500  # drops.file_name
 _ATTEMPTS = 3  # tries when concurrent drops collide on the same facts
@@ -645,21 +646,40 @@ class _Writer:
         found: dict[str, Any] = {}
         cols = [self.table.c.id, self.table.c.key, self.table.c.drop_id,
                 *(self.table.c[c] for c in self.columns)]
-        groups: dict[object, list[int]] = {None: list(fresh)}
-        if self.day is not None:  # the unique index is (store, day, key): a day at a time
-            days, groups = rows.columns[self.day], {}
-            for j in fresh:
-                groups.setdefault(days[j], []).append(j)
-        for day, group in groups.items():
-            for i in range(0, len(group), _LOOKUP_BATCH):
-                query = select(*cols).where(
-                    self.table.c.store_id == self.store_id,
-                    self.table.c.key.in_([rows.keys[j] for j in group[i : i + _LOOKUP_BATCH]]))
-                if self.day is not None:
-                    query = query.where(self.table.c[self.day] == day)
-                for rec in self.conn.execute(query).mappings():
-                    found[rec["key"]] = rec
+        for days, batch in self._lookups(rows, fresh):
+            query = select(*cols).where(self.table.c.store_id == self.store_id,
+                                        self.table.c.key.in_([rows.keys[j] for j in batch]))
+            if days:  # the unique index is (store, day, key): the days lead the lookup
+                query = query.where(self.table.c[self.day].in_(days))  # type: ignore[index]
+            for rec in self.conn.execute(query).mappings():
+                found[rec["key"]] = rec
         return found
+
+    def _lookups(self, rows: _Facts, fresh: Sequence[int]
+                 ) -> Iterator[tuple[list[object], list[int]]]:
+        """Batches of rows to look up: up to _LOOKUP_BATCH keys, and with a dated key their
+        days, few enough that every day x key probe of the index stays cheap."""
+        if self.day is None:
+            for i in range(0, len(fresh), _LOOKUP_BATCH):
+                yield [], list(fresh[i : i + _LOOKUP_BATCH])
+            return
+        by_day: dict[object, list[int]] = {}
+        for j in fresh:
+            by_day.setdefault(rows.columns[self.day][j], []).append(j)
+        days: list[object] = []
+        batch: list[int] = []
+        for day, group in by_day.items():
+            for i in range(0, len(group), _LOOKUP_BATCH):
+                part = group[i : i + _LOOKUP_BATCH]
+                if batch and (len(batch) + len(part) > _LOOKUP_BATCH
+                              or len(days) == _LOOKUP_DAYS):
+                    yield days, batch
+                    days, batch = [], []
+                if not days or days[-1] != day:
+                    days.append(day)
+                batch += part
+        if batch:
+            yield days, batch
 
 
 def file_sha256(path: Path) -> str:

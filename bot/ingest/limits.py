@@ -27,10 +27,14 @@ Imports nothing of opsbot but bot.config; never slack_*, templates or jobs.
 from __future__ import annotations
 
 import faulthandler
+import math
 import multiprocessing
 import os
+import pickle
 import re
 import resource
+import signal
+import threading
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -111,6 +115,9 @@ class OverLimit(ValueError):
 
     def to_json(self) -> dict[str, Any]:
         return {"why": self.why, "limit": self.limit, "found": self.found}
+
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in a child, raised again here
+        return (OverLimit, (self.why, self.limit, self.found))
 
 
 # ---- 1. before reading ---------------------------------------------------------------------
@@ -195,29 +202,71 @@ def run_capped(function: Callable[..., Any], args: tuple[Any, ...], limits: Read
     second or more per file. The child runs only the parser on a file and pickles its
     result: it logs nothing and imports nothing new, so no lock another thread of the
     parent held at the fork can stop it (and if one did, the time limit ends it)."""
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(send, function, args, limits), daemon=True,
-                            name="opsbot-read")
-    child.start()
-    send.close()
+    receive, child = start_child("opsbot-read", _child, (function, args, limits))
     try:
         if not receive.poll(limits.seconds):
             raise OverLimit(TIME, limits.seconds)
         try:
             outcome, value = receive.recv()
-        except EOFError:  # killed (an abort of the Rust parser out of memory, the OOM killer)
-            raise OverLimit(MEMORY, limits.memory_bytes) from None
+        except EOFError:
+            raise died(child, limits) from None
     finally:
-        receive.close()
-        if child.is_alive():
-            child.kill()
-        child.join(10)
+        stop_child(receive, child)
     if outcome == "memory":
         raise OverLimit(MEMORY, limits.memory_bytes)
     if outcome == "raised":
         raise value
     return value
+
+
+# One pipe made and handed to its child at a time: a child that another thread forked
+# meanwhile would hold the pipe's write end too, and this child's death would not read as
+# the end of the pipe.
+_FORKING = threading.Lock()
+
+
+def start_child(name: str, target: Callable[..., None], args: tuple[Any, ...]
+                ) -> tuple[Any, Any]:
+    """A forked child running target(send, *args), and the end of the pipe it sends on."""
+    context = multiprocessing.get_context("fork")
+    with _FORKING:
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_in_child, args=(receive, send, target, args),
+                                daemon=True, name=name)
+        child.start()
+        send.close()
+    return receive, child
+
+
+def _in_child(receive: Any, send: Any, target: Callable[..., None], args: tuple[Any, ...]
+              ) -> None:
+    receive.close()  # the parent's end: a parent that stops reading is a broken pipe here
+    target(send, *args)
+
+
+def stop_child(receive: Any, child: Any) -> None:
+    receive.close()
+    if child.is_alive():
+        child.kill()
+    child.join(10)
+
+
+def died(child: Any, limits: ReadLimits) -> OverLimit:
+    """Why a child ended without a word: its CPU time ran out (SIGXCPU), else it was killed
+    for its memory (an abort of the Rust parser out of memory, the kernel's OOM killer)."""
+    child.join(10)
+    if child.exitcode == -signal.SIGXCPU:
+        return OverLimit(TIME, limits.seconds)
+    return OverLimit(MEMORY, limits.memory_bytes)
+
+
+def sendable(exc: BaseException) -> BaseException:
+    """`exc`, or its words in a RuntimeError when it would not arrive whole in the parent."""
+    try:
+        pickle.loads(pickle.dumps(exc))  # our own bytes, just made
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def enter_capped_child(limits: ReadLimits) -> None:
@@ -227,8 +276,17 @@ def enter_capped_child(limits: ReadLimits) -> None:
     # stack dump of it (pytest and `python -X faulthandler` enable one).
     faulthandler.disable()
     _cap_memory(limits.memory_bytes)
-    cpu = int(limits.seconds) + 5  # the parent stops waiting first; this ends a runaway child
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    allow_cpu(limits)
+
+
+def allow_cpu(limits: ReadLimits) -> None:
+    """Let this child use `limits.seconds` more CPU time from now (and a little more: the
+    parent stops waiting first); past that it is ended (SIGXCPU), a runaway stopped."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = math.ceil(used.ru_utime + used.ru_stime + limits.seconds) + 5
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu if hard == resource.RLIM_INFINITY
+                                             else min(cpu, hard), hard))
 
 
 def _child(send: Any, function: Callable[..., Any], args: tuple[Any, ...],
@@ -239,7 +297,7 @@ def _child(send: Any, function: Callable[..., Any], args: tuple[Any, ...],
     except MemoryError:
         outcome = ("memory", None)
     except Exception as exc:
-        outcome = ("raised", exc)
+        outcome = ("raised", sendable(exc))
     try:
         send.send(outcome)
     except MemoryError:
