@@ -11,6 +11,7 @@ import os
 import resource
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,20 @@ def forked(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every file counts as large, and is read in blocks of 4 rows."""
     monkeypatch.setattr(ahead, "FORK_BYTES", 0)
     monkeypatch.setattr(readers, "CHUNK_ROWS", 4)
+
+
+def _in_the_child_at(parse: int, happen: Callable[[], object],
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`happen()` in the parsing child, as it parses its block number `parse` (from 1)."""
+    real_parse, parent, calls = drop._parse_chunk, os.getpid(), []
+
+    def parse_chunk(*args: object, **kwargs: object) -> drop._Chunk:
+        calls.append(1)
+        if os.getpid() != parent and len(calls) == parse:
+            happen()
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(drop, "_parse_chunk", parse_chunk)
 
 
 def _no_child_left() -> bool:
@@ -158,17 +173,8 @@ def test_a_failure_while_writing_stops_the_child(engine: Engine, store: Store, t
 def test_a_child_that_dies_refuses_the_file(engine: Engine, store: Store, tmp_path: Path,
                                             forked: None, monkeypatch: pytest.MonkeyPatch
                                             ) -> None:
-    real_parse = drop._parse_chunk
-    parent = os.getpid()
-    calls = []
-
-    def dying(*args: object, **kwargs: object) -> drop._Chunk:
-        calls.append(1)
-        if os.getpid() != parent and len(calls) == 3:
-            os._exit(9)  # as the kernel's OOM killer would end it
-        return real_parse(*args, **kwargs)
-
-    monkeypatch.setattr(drop, "_parse_chunk", dying)
+    # As the kernel's OOM killer would end it.
+    _in_the_child_at(3, lambda: os._exit(9), monkeypatch)
     before = snapshot(engine)
     result = ingest_file(engine, store, write_csv(tmp_path / "p4p.csv", _days(40)))
     assert result.status == "rejected"
@@ -182,15 +188,7 @@ def test_a_child_that_stops_sending_is_stopped(engine: Engine, store: Store, tmp
                                                forked: None, monkeypatch: pytest.MonkeyPatch
                                                ) -> None:
     monkeypatch.setenv("OPSBOT_READ_SECONDS", "1")
-    real_parse = drop._parse_chunk
-    parent = os.getpid()
-
-    def stuck(*args: object, **kwargs: object) -> drop._Chunk:
-        if os.getpid() != parent:
-            time.sleep(30)
-        return real_parse(*args, **kwargs)
-
-    monkeypatch.setattr(drop, "_parse_chunk", stuck)
+    _in_the_child_at(1, lambda: time.sleep(30), monkeypatch)
     start = time.monotonic()
     result = ingest_file(engine, store, write_csv(tmp_path / "p4p.csv", _days(40)))
     assert time.monotonic() - start < 10
@@ -212,17 +210,8 @@ def test_a_refusal_raised_in_the_child_arrives_whole() -> None:
 def test_a_child_out_of_cpu_time_refuses_the_file_for_its_time(
         engine: Engine, store: Store, tmp_path: Path, forked: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    real_parse = drop._parse_chunk
-    parent = os.getpid()
-    calls = []
-
-    def spinning(*args: object, **kwargs: object) -> drop._Chunk:
-        calls.append(1)
-        if os.getpid() != parent and len(calls) == 2:
-            os.kill(os.getpid(), signal.SIGXCPU)  # what the kernel sends past RLIMIT_CPU
-        return real_parse(*args, **kwargs)
-
-    monkeypatch.setattr(drop, "_parse_chunk", spinning)
+    # What the kernel sends past RLIMIT_CPU.
+    _in_the_child_at(2, lambda: os.kill(os.getpid(), signal.SIGXCPU), monkeypatch)
     result = ingest_file(engine, store, write_csv(tmp_path / "p4p.csv", _days(40)))
     assert result.status == "rejected"
     assert result.over_limit is not None and result.over_limit["why"] == "time"

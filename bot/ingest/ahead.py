@@ -26,12 +26,11 @@ from typing import Any, TypeVar
 
 from bot.ingest.limits import (
     MEMORY,
-    TIME,
     OverLimit,
     ReadLimits,
     allow_cpu,
-    died,
     enter_capped_child,
+    next_message,
     sendable,
     start_child,
     stop_child,
@@ -68,12 +67,7 @@ def parsed_ahead(items: Iterable[T], parse: Callable[[T], R], *, size: int
 
 def _received(receive: Any, child: Any, limits: ReadLimits) -> Iterator[Any]:
     while True:
-        if not receive.poll(limits.seconds):
-            raise OverLimit(TIME, limits.seconds)
-        try:
-            outcome, value = receive.recv()
-        except EOFError:
-            raise died(child, limits) from None
+        outcome, value = next_message(receive, child, limits)
         if outcome == _CHUNK:
             yield value
         elif outcome == _END:

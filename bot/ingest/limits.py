@@ -204,12 +204,7 @@ def run_capped(function: Callable[..., Any], args: tuple[Any, ...], limits: Read
     parent held at the fork can stop it (and if one did, the time limit ends it)."""
     receive, child = start_child("opsbot-read", _child, (function, args, limits))
     try:
-        if not receive.poll(limits.seconds):
-            raise OverLimit(TIME, limits.seconds)
-        try:
-            outcome, value = receive.recv()
-        except EOFError:
-            raise died(child, limits) from None
+        outcome, value = next_message(receive, child, limits)
     finally:
         stop_child(receive, child)
     if outcome == "memory":
@@ -249,6 +244,17 @@ def stop_child(receive: Any, child: Any) -> None:
     if child.is_alive():
         child.kill()
     child.join(10)
+
+
+def next_message(receive: Any, child: Any, limits: ReadLimits) -> Any:
+    """What the child sends next. OverLimit(TIME) when nothing comes for `limits.seconds`;
+    the reason it died (died()) when it ended without a word."""
+    if not receive.poll(limits.seconds):
+        raise OverLimit(TIME, limits.seconds)
+    try:
+        return receive.recv()
+    except EOFError:
+        raise died(child, limits) from None
 
 
 def died(child: Any, limits: ReadLimits) -> OverLimit:
