@@ -50,7 +50,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the test harness (mock Slack, request signing) lives in tests/
 
-from bench_inquiries import _fill, _percentile  # noqa: E402
+from ack_harness import percentile  # noqa: E402
+from bench_inquiries import _fill  # noqa: E402
 from sqlalchemy import Engine, create_engine, make_url, text  # noqa: E402
 
 from bot.models import facts  # noqa: E402
@@ -288,15 +289,15 @@ def _report(run: Run, api: MockSlackAPI, logged: Logged) -> dict[str, float]:
                            or "failed on my side" in str(c.params.get("text"))))
     row = {
         "requests": len(run.sent), "rps": len(run.sent) / run.seconds,
-        **{f"p{q}": _percentile(acks, q / 100) if acks else 0.0 for q in (50, 95, 99)},
+        **{f"p{q}": percentile(acks, q / 100) if acks else 0.0 for q in (50, 95, 99)},
         "max": max(acks, default=0.0),
         "late": sum(1 for s in run.sent if s.seconds > LATE), "lost": lost, "twice": twice,
         "working": kinds["working"], "busy": kinds["busy"],
         "errors": kinds["error-answer"] + late_errors,
         "failed": sum(v for k, v in kinds.items() if k.startswith(("http-", "failed", "empty"))),
         "pool_wait_max": max(waits, default=0.0),
-        "pool_wait_p95": _percentile(waits, 0.95) if waits else 0.0,
-        "server_p99": _percentile(logged.acks, 0.99) if logged.acks else 0.0,
+        "pool_wait_p95": percentile(waits, 0.95) if waits else 0.0,
+        "server_p99": percentile(logged.acks, 0.99) if logged.acks else 0.0,
         "server_max": max(logged.acks, default=0.0),
     }
     print(f"  {run.name:<6} {run.concurrency:>4} {row['requests']:>6} {row['rps']:>7.1f} "
@@ -408,8 +409,8 @@ def _bench(url: str, api: MockSlackAPI, tmp: Path, seconds: float, levels: list[
 
     floor_ms = sorted(f * 1000 for f in floor)
     print(f"  floor: the same query directly, one connection: p50 "
-          f"{statistics.median(floor_ms):.1f} ms, p95 {_percentile(floor_ms, 0.95):.1f} ms, "
-          f"p99 {_percentile(floor_ms, 0.99):.1f} ms ({1000 / statistics.median(floor_ms):.0f}"
+          f"{statistics.median(floor_ms):.1f} ms, p95 {percentile(floor_ms, 0.95):.1f} ms, "
+          f"p99 {percentile(floor_ms, 0.99):.1f} ms ({1000 / statistics.median(floor_ms):.0f}"
           f" queries/s sequential)")
     late = sum(r["late"] for r in rows)
     lost = sum(r["lost"] for r in rows)
