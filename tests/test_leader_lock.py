@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -99,7 +100,12 @@ def test_a_killed_lock_connection_on_postgresql(monkeypatch: pytest.MonkeyPatch,
         first._conn.commit()
         with other_engine.begin() as conn:
             assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        assert second.acquire()  # the lock went with the connection: the standby leads
+        # The lock goes with the connection, once its backend has exited (the terminate only
+        # signals it): the standby leads.
+        deadline = time.monotonic() + 10
+        while not second.acquire() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert second.held()
 
         job()
         job()

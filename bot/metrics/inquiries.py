@@ -24,13 +24,14 @@ reproducible: nothing created after it counts, and a reply sent after it does no
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select
 
-from bot.countries import spellings
+from bot.countries import code_of, spellings
 from bot.metrics.freshness import Coverage, list_coverage, staleness
 from bot.models import facts
 from bot.periods import (
@@ -262,11 +263,19 @@ def summarize(
     valid_total = sum(int(r[2]) for r in countries)
     replied_count = sum(int(r[3]) for r in countries)
     spam = total - valid_total
-    # Sorting the groups (not rows) here keeps ties identical on every backend.
-    by_country = [
-        {"country": clip(c), "count": int(n), "valid": int(v), "spam": int(n) - int(v)}
-        for c, n, v, _ in sorted(countries, key=lambda r: (-r[1], r[0] is None, r[0] or ""))
-    ]
+    # One country however exports spell it (US, United States, 美国): its groups add up,
+    # under the spelling most of its inquiries have. Sorting the groups (not rows) here keeps
+    # ties identical on every backend.
+    def most_first(row: Sequence[Any]) -> tuple[int, bool, str]:
+        return -row[1], row[0] is None, row[0] or ""
+
+    merged: dict[object, list[Any]] = {}
+    for c, n, v, _ in sorted(countries, key=most_first):
+        same = merged.setdefault(code_of(c) or c, [c, 0, 0])
+        same[1] += int(n)
+        same[2] += int(v)
+    by_country = [{"country": clip(c), "count": n, "valid": v, "spam": n - v}
+                  for c, n, v in sorted(merged.values(), key=most_first)]
     products = conn.execute(
         select(inquiries.c.product_id, func.count(), valid_sum)
         .where(*where).group_by(inquiries.c.product_id)
