@@ -82,6 +82,10 @@ class StoreError(ValueError):
         self.text = message
 
 
+class NoSuchStore(StoreError):
+    """A store named that does not exist (in this database)."""
+
+
 @dataclass(frozen=True)
 class Store:
     id: int
@@ -492,7 +496,7 @@ def resolve_store(engine: Engine, name: str | None) -> Store:
     if name:
         store = find_store(engine, name)
         if store is None:
-            raise StoreError(f"no store named {name!r}: add it with `opsbot store add {name}`")
+            raise NoSuchStore(f"no store named {name!r}: add it with `opsbot store add {name}`")
         return store
     existing = list_stores(engine)
     if len(existing) == 1:

@@ -12,7 +12,13 @@ import argparse
 
 from bot.config import Settings
 from bot.storage import get_engine
-from bot.stores import check_channel_id, list_stores, resolve_store, store_for_channel
+from bot.stores import (
+    NoSuchStore,
+    check_channel_id,
+    list_stores,
+    resolve_store,
+    store_for_channel,
+)
 from cli.errors import UserError
 from cli.main import add_json, emit
 from cli.moments import now_for, now_help
@@ -55,9 +61,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     elif not channel and needs_store(command, text):
         # The only store. A question never creates one (resolve_store would make `default`).
         if not list_stores(engine):
-            raise UserError("no store yet, so nothing to answer: create one with `opsbot "
-                            "store add NAME` (or ingest a file with --store NAME), then ask "
-                            "with --store NAME")
+            raise NoSuchStore("no store yet, so nothing to answer: create one with `opsbot "
+                              "store add NAME` (or ingest a file with --store NAME), then ask "
+                              "with --store NAME")
         store = resolve_store(engine, None)
     now = None
     if args.now:

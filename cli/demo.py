@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.ingest.drop import DropResult, ingest_file
 from bot.periods import local_today, utcnow
 from bot.schedule import parse_time, scheduled_at
-from bot.storage import get_engine, read, write
+from bot.storage import get_engine, read, shown_url, write
 from bot.stores import Store, configure_store, ensure_store
 from cli.data import describe
 from cli.errors import UserError
@@ -141,5 +141,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
          lambda: "\n".join([
              f"demo store {store.name}: {args.days} days ending {end}, files in {folder}/",
              *(describe(r) for r in results), summary(results),
-             _morning_text(checklist, found, store.language, done_reviews)]))
+             _morning_text(checklist, found, store.language, done_reviews), "",
+             f"Ask it as Slack would: opsbot --database {shown_url(settings.database_url)} "
+             f'ask --store {store.name} "/inquiries yesterday" (or /keywords, /customers)']))
     return 1 if any(r.status == "rejected" for r in results) else 0

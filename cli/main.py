@@ -50,14 +50,30 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         description="opsbot runs the daily rhythm of an Alibaba.com storefront from Slack "
         "and from this command line.",
     )
-    parser.add_argument("--database", metavar="URL",
-                        help="database URL (default: $OPSBOT_DATABASE_URL or sqlite:///opsbot.db)")
+    _add_database(parser, None)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     command = _command_word(sys.argv[1:] if argv is None else argv)
     modules = [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES
     for name in modules:
         importlib.import_module(name).register(subparsers)
+    _database_anywhere(parser)
     return parser
+
+
+def _add_database(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--database", metavar="URL", default=default,
+                        help="database URL (default: $OPSBOT_DATABASE_URL or sqlite:///opsbot.db)")
+
+
+def _database_anywhere(parser: argparse.ArgumentParser) -> None:
+    """`--database` after the command too (`opsbot ask "/inquiries" --database URL`), as
+    well as before it. Unset there, it leaves the global one alone."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                if "--database" not in command._option_string_actions:
+                    _add_database(command, argparse.SUPPRESS)
+                _database_anywhere(command)
 
 
 def _command_word(argv: Sequence[str]) -> str | None:
@@ -100,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from sqlalchemy.exc import InterfaceError, OperationalError
 
-    from bot.stores import StoreError
+    from bot.stores import NoSuchStore, StoreError
 
     def fail(message: str) -> int:
         if getattr(args, "json", False):
@@ -112,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = settings_for(args)
         return int(args.handler(args, settings) or 0)
+    except NoSuchStore as exc:  # perhaps the store is in another database
+        url = shown_url(settings.database_url) if settings else None
+        return fail(f"{exc} (this is the database {url}; another one is named with "
+                    "--database URL or OPSBOT_DATABASE_URL)")
     except (UserError, StoreError, SettingError) as exc:
         return fail(str(exc))
     except DatabaseError as exc:

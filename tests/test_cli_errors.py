@@ -18,6 +18,7 @@ import jobs.scheduler
 from bot.storage import dispose_all
 from cli.main import main
 from jobs.scheduler import _database_guard
+from tests.cli_helpers import Run
 
 
 def _closed_port() -> int:
@@ -201,3 +202,21 @@ def test_each_command_is_found_in_its_module() -> None:
     assert args.command == "kinds" and args.json
     with pytest.raises(SystemExit):
         build_parser(["kinds"]).parse_args(["tick"])  # only `kinds` was registered
+
+
+def test_the_database_may_be_named_after_the_command_too(cli: Run, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    code, _, err = cli("--database", url, "store", "add", "shop")
+    assert code == 0, err
+    for args in (("--database", url, "store", "list"), ("store", "list", "--database", url)):
+        code, out, err = cli(*args)
+        assert code == 0 and "shop" in out, (args, err)
+    code, _, err = cli("ask", "--store", "shop", "/opsbot help", "--database", url)
+    assert code == 0 and "Traceback" not in err
+
+
+def test_a_store_missing_here_names_the_database_looked_in(cli: Run, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    code, _, err = cli("ask", "--store", "demo", "/inquiries yesterday", "--database", url)
+    assert code == 2
+    assert "no store named 'demo'" in err and url in err and "--database" in err

@@ -169,6 +169,8 @@ def build_daily(conn: Connection, store: Store, now: datetime, day: date | None 
                     (customers.by_class(stalled) if stalled
                      else {cls: [] for cls in customers.CLASSES}).items()},
         "stalled_listed": stalled["listed"] if stalled else None,
+        # the zombie count leaves out the buyers on the unreplied line (it says so)
+        "stalled_besides_unreplied": bool(listed),
     }
     transactions_late = ([late["orders"], late["inquiries"], late["customers"]]
                          if no_customers else [late["orders"]])
