@@ -530,10 +530,11 @@ def test_every_macro_reads_in_chinese_with_the_same_figures(rule: str, tier: str
 def test_the_words_say_what_happened() -> None:
     alert, _, _ = CASES["position_lost"]
     assert partial("position_lost", "what", "en", alert) == (
-        "*led light* is below position 5 (others) on Mon 16 Nov 2026: out of positions 1–5 "
-        "for *2* report days running; last in positions 1–5: position 3 on Sat 14 Nov 2026")
+        "*led light* is below position 5 (the back office's “others”) on Mon 16 Nov 2026: "
+        "out of positions 1–5 for *2* report days running; last in positions 1–5: position 3 "
+        "on Sat 14 Nov 2026")
     assert partial("position_lost", "what", "zh", alert) == (
-        "*led light* 2026-11-16 排在第 5 位以后（其他）：已连续 *2* 个报表日掉出第 1–5 位"
+        "*led light* 2026-11-16 排在第 5 位以后（后台的“其他”）：已连续 *2* 个报表日掉出第 1–5 位"
         "；上次在第 1–5 位：2026-11-14 第 3 位")
     assert partial("position_lost", "what", "en", {**alert, "out_days": 1, "position": 6,
                                                    "previous": None}) == (
@@ -612,9 +613,9 @@ def test_whole_alerts_in_both_languages_escape_shop_data(engine: Engine, store: 
     lost = render("alert.json.j2", alert=en["position_lost"])
     assert lost["blocks"][0]["text"]["text"] == (
         "Key keyword out of positions 1–5: ‹!channel› ∗bold∗ - acme")
-    assert "*&lt;!channel&gt; ∗bold∗* is below position 5 (others) on Mon 16 Nov 2026: out of " \
-        "positions 1–5 for *2* report days running; last in positions 1–5: position 2 on " \
-        "Sat 14 Nov 2026." in lost["blocks"][1]["text"]["text"]
+    assert "*&lt;!channel&gt; ∗bold∗* is below position 5 (the back office's “others”) on " \
+        "Mon 16 Nov 2026: out of positions 1–5 for *2* report days running; last in " \
+        "positions 1–5: position 2 on Sat 14 Nov 2026." in lost["blocks"][1]["text"]["text"]
     assert "Quality 1★" in str(lost)
     backlog = render("alert.json.j2", alert=zh["unreplied_backlog"], lang="zh")
     assert backlog["text"] == (
