@@ -166,6 +166,10 @@ def test_bad_input_gets_a_short_ephemeral_usage(
 def test_unknown_command(engine: Engine) -> None:
     result = ask(engine, "/inquire yesterday")
     assert not result.ok and result.ephemeral and "unknown command" in result.message["text"]
+    assert "did you mean `/inquiries`?" in result.message["text"]  # a near miss
+    far = ask(engine, "/weather today")
+    assert "did you mean" not in far.message["text"]
+    assert "use /inquiries, /keywords, /customers, /opsbot" in far.message["text"]
 
 
 def test_an_internal_failure_is_an_apology_not_a_traceback(

@@ -9,6 +9,7 @@ unexpected failure is logged and answered with an ephemeral apology carrying a r
 
 from __future__ import annotations
 
+import difflib
 import logging
 import threading
 import uuid
@@ -122,6 +123,10 @@ def _answer(
                 as_utc(now) if now is not None else utcnow(), workspace_admin)
     entry = COMMANDS.get(name)
     if entry is None:
+        near = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.7)
+        if near:
+            return call.usage(Text("unknown command `%(command)s`: did you mean `%(suggestion)s`?",
+                                   command=command.strip(), suggestion=near[0]))
         return call.usage(Text("unknown command `%(command)s`: use %(known)s",
                                command=command.strip() or "(none)",
                                known=", ".join(COMMANDS)))
