@@ -383,6 +383,7 @@ def test_an_unknown_word_gets_usage_help(engine: Engine, shop: Store) -> None:
     assert not result.ok and result.ephemeral
     text = message_text(result.message)
     assert "no keyword `wated`" in text and "/keywords [period] WORD" in text
+    assert "did you mean the list `wasted`?" in text  # a list's name, mistyped
     bad_date = ask(engine, shop, "2026-13-01")
     assert not bad_date.ok and "is not a date" in message_text(bad_date.message)
     both = ask(engine, shop, "top rising")
@@ -395,6 +396,7 @@ def test_a_period_and_a_word_together(engine: Engine, shop: Store) -> None:
     assert [p["start"] for p in data["periods"]] == [W4[0], W3[0], W2[0], W1[0]]
     named = ask(engine, shop, 'word:"rising" last week')  # a keyword spelled like a list word
     assert not named.ok and "no keyword `rising`" in message_text(named.message)
+    assert "did you mean" not in message_text(named.message)  # asked for as a keyword
 
 
 # ---- words, language, escaping, limits ------------------------------------------------------

@@ -3,6 +3,7 @@ one of its lists, or one keyword's last weeks (bot/metrics/keywords.py)."""
 
 from __future__ import annotations
 
+import difflib
 from datetime import date
 from typing import Any
 
@@ -72,6 +73,12 @@ def run(call: Call, text: str) -> CommandResult:
             if data is None:
                 if period_error is not None and leftover and leftover[0][:1].isdigit():
                     raise UsageError(str(period_error))
+                typed = found.filters.get("word") is None  # not asked for as word:"…"
+                near = difflib.get_close_matches(word, VIEWS, n=1, cutoff=0.75) if typed else []
+                if near:  # a list's name mistyped, more likely than an unknown keyword
+                    raise UsageError(Text("no keyword `%(word)s` in the keyword reports or the "
+                                          "P4P reports: did you mean the list `%(suggestion)s`?",
+                                          word=word, suggestion=near[0]))
                 raise UsageError(Text("no keyword `%(word)s` in the keyword reports or the P4P "
                                       "reports", word=word))
             return _answer(call, data, "keyword")
