@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,11 @@ def _morning_text(checklist: dict[str, Any], found: list[dict[str, Any]], lang: 
     return "\n".join(parts)
 
 
+def _program() -> str:
+    """This command as it was run (`.venv/bin/opsbot` from `make demo`), else `opsbot`."""
+    return sys.argv[0] if Path(sys.argv[0]).name == "opsbot" else "opsbot"
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     if args.days < MIN_DAYS:
         raise UserError(f"--days must be at least {MIN_DAYS}, got {args.days}")
@@ -142,6 +148,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
              f"demo store {store.name}: {args.days} days ending {end}, files in {folder}/",
              *(describe(r) for r in results), summary(results),
              _morning_text(checklist, found, store.language, done_reviews), "",
-             f"Ask it as Slack would: opsbot --database {shown_url(settings.database_url)} "
+             f"Ask it as Slack would: {_program()} --database "
+             f"{shown_url(settings.database_url)} "
              f'ask --store {store.name} "/inquiries yesterday" (or /keywords, /customers)']))
     return 1 if any(r.status == "rejected" for r in results) else 0

@@ -162,6 +162,11 @@ def test_cli_demo_prints_each_file_and_is_safe_twice(tmp_path: Path,
     assert "The weekly review" in text and "The monthly review" in text
     charts = sorted(p.name for p in (tmp_path / "data").glob("*-trend-*.png"))
     assert [c.split("-")[0] for c in charts] == ["monthly", "weekly"]
+    # the last line says how to ask the demo store; asked so, it answers
+    ask_line = text.strip().splitlines()[-1]
+    assert f'--database {url} ask --store demo "/inquiries yesterday"' in ask_line
+    assert main(["ask", "--store", "demo", "/inquiries yesterday", "--database", url]) == 0
+    assert "Inquiries" in capsys.readouterr().out
     assert main([*args, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["store"] == "demo"
