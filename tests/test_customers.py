@@ -543,8 +543,8 @@ def test_the_checklist_shows_the_ranked_few(engine: Engine, exported: Store) -> 
     assert it["stalled_listed"] == 4
     assert "email" not in json.dumps(it)
     section = render("checklist_daily.json.j2", checklist=data)["blocks"][-1]["text"]["text"]
-    assert section.endswith("• Stalled customers: *0* zombie besides those waiting for a reply "
-                            "above, *2* hesitant, *2* lost"
+    assert section.endswith("• Stalled customers: *0* zombie (not counting those waiting for a "
+                            "reply above), *2* hesitant, *2* lost"
                             "\n      ◦ hesitant: Dee Hill (8 d), Fay Ten (10 d)"
                             "\n      ◦ lost: Gus Lost (134 d), Hal Quiet (103 d)")
 
